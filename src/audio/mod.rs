@@ -1,0 +1,1 @@
+//! Audio in: file/stdin decoding, microphone capture, resampling and real-time pacing.

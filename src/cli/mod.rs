@@ -1,0 +1,3 @@
+//! Command-line definitions (clap derive). Completions and the man page are generated from here.
+
+pub mod sim;

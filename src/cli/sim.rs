@@ -1,0 +1,1 @@
+//! `hiktalk sim` arguments.

@@ -1,0 +1,169 @@
+//! Talk codecs: one encoder/decoder pair per file behind two small traits.
+//!
+//! Encoders take fixed-size frames of mono i16 PCM and append exactly the bytes that go on the
+//! audioData socket (for AAC that includes the 4-byte big-endian length prefix). Decoders take
+//! wire bytes in arbitrary pieces, as they arrive from a socket, and emit PCM; the simulator uses
+//! them to record what it received.
+
+mod g711;
+
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("codec {0} is not supported by hiktalk")]
+    Unsupported(String),
+    #[error("codec {codec} needs hiktalk built with the `{feature}` feature")]
+    NotBuilt { codec: Codec, feature: &'static str },
+    #[error("{codec} cannot run at {sample_rate} Hz")]
+    BadRate { codec: Codec, sample_rate: u32 },
+    #[error("{codec} encoder: {message}")]
+    Encode { codec: Codec, message: String },
+    #[error("{codec} decoder: {message}")]
+    Decode { codec: Codec, message: String },
+}
+
+/// A talk codec hiktalk can put on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Codec {
+    G711Ulaw,
+    G711Alaw,
+    G726,
+    Aac,
+    Pcm,
+    Opus,
+}
+
+impl Codec {
+    pub const ALL: [Codec; 6] = [Codec::G711Ulaw, Codec::G711Alaw, Codec::G726, Codec::Aac, Codec::Pcm, Codec::Opus];
+
+    /// Reads an ISAPI `audioCompressionType` value (case-insensitive).
+    pub fn from_isapi(name: &str) -> Option<Codec> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "g.711ulaw" | "g711ulaw" | "g.711u" => Some(Codec::G711Ulaw),
+            "g.711alaw" | "g711alaw" | "g.711a" => Some(Codec::G711Alaw),
+            "g.726" | "g726" => Some(Codec::G726),
+            "aac" => Some(Codec::Aac),
+            "pcm" => Some(Codec::Pcm),
+            "opus" => Some(Codec::Opus),
+            _ => None,
+        }
+    }
+
+    /// The `audioCompressionType` value devices use.
+    pub fn isapi_name(self) -> &'static str {
+        match self {
+            Codec::G711Ulaw => "G.711ulaw",
+            Codec::G711Alaw => "G.711alaw",
+            Codec::G726 => "G.726",
+            Codec::Aac => "AAC",
+            Codec::Pcm => "PCM",
+            Codec::Opus => "OPUS",
+        }
+    }
+
+    /// The only rate a narrow-band codec runs at, if it has one.
+    pub fn fixed_rate(self) -> Option<u32> {
+        match self {
+            Codec::G711Ulaw | Codec::G711Alaw | Codec::G726 => Some(8000),
+            _ => None,
+        }
+    }
+
+    /// The rate used when the channel states none.
+    pub fn default_rate(self) -> u32 {
+        self.fixed_rate().unwrap_or(16000)
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.isapi_name())
+    }
+}
+
+impl FromStr for Codec {
+    type Err = String;
+
+    /// Accepts the ISAPI names and the short names people type (`ulaw`, `alaw`, `aac`, ...).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let short = match s.trim().to_ascii_lowercase().as_str() {
+            "ulaw" | "mulaw" | "mu-law" | "pcmu" | "g711u" => Some(Codec::G711Ulaw),
+            "alaw" | "a-law" | "pcma" | "g711a" => Some(Codec::G711Alaw),
+            _ => None,
+        };
+        short.or_else(|| Codec::from_isapi(s)).ok_or_else(|| {
+            format!("unknown codec {s:?}; expected one of: ulaw, alaw, g726, aac, pcm, opus (or an ISAPI name such as G.711ulaw)")
+        })
+    }
+}
+
+/// What a channel asked for: codec, rate and (for AAC/Opus/G.726) bitrate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CodecParams {
+    pub codec: Codec,
+    pub sample_rate: u32,
+    /// Bits per second, where the codec has a choice.
+    pub bitrate: Option<u32>,
+}
+
+impl CodecParams {
+    /// The codec at its default rate and bitrate.
+    pub fn new(codec: Codec) -> Self {
+        CodecParams { codec, sample_rate: codec.default_rate(), bitrate: None }
+    }
+}
+
+/// Encodes fixed-size frames of mono PCM into wire bytes.
+pub trait Encoder: Send {
+    fn params(&self) -> CodecParams;
+    /// Samples per frame at `params().sample_rate`; `encode` takes exactly this many.
+    fn frame_samples(&self) -> usize;
+    /// Appends the wire bytes for one frame to `out`.
+    fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError>;
+}
+
+/// Decodes wire bytes, fed in arbitrary pieces, into mono PCM.
+pub trait Decoder: Send {
+    fn decode(&mut self, data: &[u8], out: &mut Vec<i16>) -> Result<(), CodecError>;
+}
+
+/// An encoder for `params`, or why there is none.
+pub fn encoder(params: CodecParams) -> Result<Box<dyn Encoder>, CodecError> {
+    match params.codec {
+        Codec::G711Ulaw | Codec::G711Alaw => Ok(Box::new(g711::G711Encoder::new(params)?)),
+        other => Err(CodecError::Unsupported(other.to_string())),
+    }
+}
+
+/// A decoder for `params`, or why there is none.
+pub fn decoder(params: CodecParams) -> Result<Box<dyn Decoder>, CodecError> {
+    match params.codec {
+        Codec::G711Ulaw | Codec::G711Alaw => Ok(Box::new(g711::G711Decoder::new(params)?)),
+        other => Err(CodecError::Unsupported(other.to_string())),
+    }
+}
+
+/// Duration of one encoder frame.
+pub fn frame_duration(enc: &dyn Encoder) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(enc.frame_samples() as f64 / enc.params().sample_rate as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_both_ways() {
+        for c in Codec::ALL {
+            assert_eq!(Codec::from_isapi(c.isapi_name()), Some(c));
+            assert_eq!(c.isapi_name().parse::<Codec>(), Ok(c));
+        }
+        assert_eq!("ulaw".parse::<Codec>(), Ok(Codec::G711Ulaw));
+        assert_eq!("PCMA".parse::<Codec>(), Ok(Codec::G711Alaw));
+        assert!("mp3".parse::<Codec>().is_err());
+        assert_eq!(Codec::from_isapi("MP2L2"), None);
+    }
+}
