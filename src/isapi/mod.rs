@@ -1,3 +1,13 @@
 //! The device protocol: ISAPI over HTTP with Digest auth. Knows nothing about sound.
 
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod tls;
+pub mod upload;
 pub mod xml;
+
+pub use auth::Credentials;
+pub use client::{Device, Endpoint, Timeouts};
+pub use error::IsapiError;
+pub use upload::{SendError, Upload, UploadEnd};

@@ -80,7 +80,7 @@ impl Channel {
 
     /// The channel as a `TwoWayAudioChannel` document in namespace `ns`.
     pub fn to_xml(&self, ns: Namespace) -> String {
-        let mut s = format!(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+        let mut s = String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
         s.push_str(&self.element(ns));
         s
     }

@@ -1,0 +1,329 @@
+//! Cameras by name: the config file, URLs, and where each one's password comes from.
+//!
+//! The file is TOML at `$XDG_CONFIG_HOME/hiktalk/config.toml` (or `--config`/`HIKTALK_CONFIG`):
+//!
+//! ```toml
+//! [cameras.frontdoor]
+//! host = "192.168.1.64"      # or: url = "https://192.168.1.64:443/1"
+//! user = "admin"
+//! password_env = "FRONTDOOR_PASSWORD"   # or password_file = "~/.config/hiktalk/frontdoor.pw"
+//! channel = "1"
+//! ```
+
+use crate::codec::Codec;
+use crate::isapi::Endpoint;
+use crate::isapi::tls::Trust;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// The camera name that starts the embedded simulated device.
+pub const SIM: &str = "sim";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("unknown camera {name:?}: {hint}")]
+    UnknownCamera { name: String, hint: String },
+    #[error("camera {camera:?}: {message}")]
+    Invalid { camera: String, message: String },
+    #[error(
+        "no password for {camera}: set {env_hint}HIKTALK_PASSWORD, use --password-stdin, or run hiktalk on a terminal to be asked"
+    )]
+    NoPassword { camera: String, env_hint: String },
+    #[error("cannot read the password for {camera} from {path}: {source}")]
+    PasswordFile { camera: String, path: PathBuf, source: std::io::Error },
+    #[error("cannot read the password: {0}")]
+    Prompt(std::io::Error),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    cameras: BTreeMap<String, CameraConfig>,
+}
+
+/// One `[cameras.NAME]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub scheme: Option<String>,
+    pub user: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub channel: Option<String>,
+    pub codec: Option<String>,
+    pub tls_fingerprint: Option<String>,
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// A camera ready to connect to (apart from its password).
+#[derive(Debug, Clone)]
+pub struct Camera {
+    /// What the user called it: the config name or the URL without credentials.
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub user: String,
+    /// A password given inside the URL (accepted, with a warning).
+    pub url_password: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub channel: Option<String>,
+    pub codec: Option<Codec>,
+    pub trust: Trust,
+}
+
+/// What a camera argument names.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The embedded simulator.
+    Sim,
+    Camera(Camera),
+}
+
+/// The default config path.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("hiktalk").join("config.toml"))
+}
+
+/// Resolves a camera argument: `sim`, a URL, a config name, or a bare host.
+pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> {
+    if arg == SIM {
+        return Ok(Target::Sim);
+    }
+    if arg.contains("://") {
+        return from_url(arg, arg, &CameraConfig::default()).map(Target::Camera);
+    }
+    let (path, explicit) = match config {
+        Some(p) => (Some(p.to_path_buf()), true),
+        None => (default_path(), false),
+    };
+    let file = match &path {
+        Some(p) => load(p, explicit)?,
+        None => FileConfig::default(),
+    };
+    if let Some(cam) = file.cameras.get(arg) {
+        return from_table(arg, cam).map(Target::Camera);
+    }
+    // A bare address (`192.168.1.64`, `cam.lan:8080`) works without a config entry.
+    if arg.contains('.') || arg.contains(':') || arg == "localhost" {
+        return from_url(arg, &format!("http://{arg}"), &CameraConfig::default()).map(Target::Camera);
+    }
+    let known: Vec<&str> = file.cameras.keys().map(String::as_str).collect();
+    let where_ = path.map(|p| p.display().to_string()).unwrap_or_else(|| "the config file".into());
+    let hint = if known.is_empty() {
+        format!("no cameras are configured in {where_}; give a URL like http://192.168.1.64 or `sim` for the simulated camera")
+    } else {
+        format!("{where_} has {}; or give a URL, or `sim`", known.join(", "))
+    };
+    Err(ConfigError::UnknownCamera { name: arg.to_string(), hint })
+}
+
+fn load(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(FileConfig::default()),
+        Err(source) => Err(ConfigError::Read { path: path.into(), source }),
+    }
+}
+
+fn from_table(name: &str, cam: &CameraConfig) -> Result<Camera, ConfigError> {
+    if let Some(url) = &cam.url {
+        return from_url(name, url, cam);
+    }
+    let host = cam.host.as_deref().ok_or_else(|| ConfigError::Invalid { camera: name.into(), message: "needs `host` or `url`".into() })?;
+    let scheme = cam.scheme.as_deref().unwrap_or("http");
+    let port = cam.port.map(|p| format!(":{p}")).unwrap_or_default();
+    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
+    from_url(name, &format!("{scheme}://{host}{port}"), cam)
+}
+
+fn from_url(name: &str, url: &str, cam: &CameraConfig) -> Result<Camera, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { camera: name.into(), message };
+    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(format!("{url:?} is not a valid URL ({e})")))?;
+    let https = match parsed.scheme() {
+        "http" => false,
+        "https" => true,
+        other => return Err(invalid(format!("scheme {other:?} is not supported; use http or https"))),
+    };
+    let host = parsed.host_str().ok_or_else(|| invalid(format!("{url:?} has no host")))?.trim_matches(['[', ']']).to_string();
+    let port = parsed.port().unwrap_or(if https { 443 } else { 80 });
+    let path_channel = parsed.path().trim_matches('/');
+    let channel = match (path_channel.is_empty(), &cam.channel) {
+        (false, _) if path_channel.chars().all(|c| c.is_ascii_alphanumeric()) => Some(path_channel.to_string()),
+        (false, _) => return Err(invalid(format!("the URL path {:?} should be a channel id, like /1", parsed.path()))),
+        (true, c) => c.clone(),
+    };
+    let user = if parsed.username().is_empty() { cam.user.clone().unwrap_or_else(|| "admin".into()) } else { decode(parsed.username()) };
+    let codec = match &cam.codec {
+        Some(c) => Some(c.parse::<Codec>().map_err(invalid)?),
+        None => None,
+    };
+    let trust = match (&cam.tls_fingerprint, cam.insecure) {
+        (Some(fp), _) => Trust::pinned(fp).map_err(invalid)?,
+        (None, true) => Trust::Any,
+        (None, false) => Trust::Unpinned,
+    };
+    let mut shown = parsed.clone();
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    let label = if name == url { shown.as_str().trim_end_matches('/').to_string() } else { name.to_string() };
+    Ok(Camera {
+        name: label,
+        endpoint: Endpoint { https, host, port },
+        user,
+        url_password: parsed.password().map(decode),
+        password_env: cam.password_env.clone(),
+        password_file: cam.password_file.clone(),
+        channel,
+        codec,
+        trust,
+    })
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Where the password may come from besides the camera's own settings.
+pub struct PasswordSources<'a> {
+    /// The password read from stdin (`--password-stdin`).
+    pub stdin: Option<String>,
+    /// `HIKTALK_PASSWORD`.
+    pub env: Option<String>,
+    /// Asks on the terminal; `None` when there is none.
+    pub prompt: Option<&'a dyn Fn(&str) -> std::io::Result<String>>,
+}
+
+impl PasswordSources<'_> {
+    /// The process's real sources: `HIKTALK_PASSWORD` and a prompt when stdin is a terminal.
+    pub fn from_env(stdin: Option<String>) -> PasswordSources<'static> {
+        static PROMPT: fn(&str) -> std::io::Result<String> = |q| rpassword::prompt_password(q);
+        PasswordSources {
+            stdin,
+            env: std::env::var("HIKTALK_PASSWORD").ok(),
+            prompt: std::io::stdin().is_terminal().then_some(&PROMPT as &dyn Fn(&str) -> std::io::Result<String>),
+        }
+    }
+}
+
+/// The camera's password, by precedence: URL, `--password-stdin`, the camera's `password_env`,
+/// its `password_file`, `HIKTALK_PASSWORD`, a terminal prompt.
+pub fn password(camera: &Camera, sources: &PasswordSources) -> Result<String, ConfigError> {
+    if let Some(p) = &camera.url_password {
+        return Ok(p.clone());
+    }
+    if let Some(p) = &sources.stdin {
+        return Ok(p.clone());
+    }
+    if let Some(var) = &camera.password_env {
+        if let Ok(p) = std::env::var(var) {
+            return Ok(p);
+        }
+    }
+    if let Some(path) = &camera.password_file {
+        let path = expand_home(path);
+        return std::fs::read_to_string(&path)
+            .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+            .map_err(|source| ConfigError::PasswordFile { camera: camera.name.clone(), path, source });
+    }
+    if let Some(p) = &sources.env {
+        return Ok(p.clone());
+    }
+    if let Some(ask) = sources.prompt {
+        return ask(&format!("Password for {}@{}: ", camera.user, camera.name)).map_err(ConfigError::Prompt);
+    }
+    let env_hint = camera.password_env.as_ref().map(|v| format!("{v} or ")).unwrap_or_default();
+    Err(ConfigError::NoPassword { camera: camera.name.clone(), env_hint })
+}
+
+fn expand_home(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), dirs::home_dir()) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cam(target: Target) -> Camera {
+        match target {
+            Target::Camera(c) => c,
+            Target::Sim => panic!("expected a camera"),
+        }
+    }
+
+    #[test]
+    fn urls_carry_host_port_channel_and_credentials() {
+        let c = cam(resolve("https://viewer:p%40ss@10.0.0.5:8443/2", None).unwrap());
+        assert_eq!(c.endpoint, Endpoint { https: true, host: "10.0.0.5".into(), port: 8443 });
+        assert_eq!(c.channel.as_deref(), Some("2"));
+        assert_eq!(c.user, "viewer");
+        assert_eq!(c.url_password.as_deref(), Some("p@ss"));
+        assert_eq!(c.name, "https://10.0.0.5:8443/2");
+        let c = cam(resolve("http://[::1]", None).unwrap());
+        assert_eq!((c.endpoint.host.as_str(), c.endpoint.port, c.user.as_str()), ("::1", 80, "admin"));
+        assert!(matches!(resolve("sim", None), Ok(Target::Sim)));
+        assert!(matches!(resolve("ftp://x", None), Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn config_names_resolve_and_unknown_names_list_the_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[cameras.frontdoor]\nhost = \"192.168.1.64\"\nport = 8080\nuser = \"op\"\nchannel = \"1\"\ncodec = \"alaw\"\npassword_file = \"pw\"\n").unwrap();
+        let c = cam(resolve("frontdoor", Some(&path)).unwrap());
+        assert_eq!(c.endpoint.base_url(), "http://192.168.1.64:8080");
+        assert_eq!((c.user.as_str(), c.channel.as_deref(), c.codec), ("op", Some("1"), Some(Codec::G711Alaw)));
+        let err = resolve("backyard", Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("frontdoor"), "{err}");
+        std::fs::write(&path, "[cameras.x]\nhots = \"typo\"\n").unwrap();
+        assert!(matches!(resolve("x", Some(&path)), Err(ConfigError::Parse { .. })));
+        assert!(matches!(resolve("x", Some(&dir.path().join("missing.toml"))), Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn password_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let mut c = cam(resolve("http://cam.lan", None).unwrap());
+        let none = PasswordSources { stdin: None, env: None, prompt: None };
+        assert!(matches!(password(&c, &none), Err(ConfigError::NoPassword { .. })));
+        let env = PasswordSources { stdin: None, env: Some("from-env".into()), prompt: None };
+        assert_eq!(password(&c, &env).unwrap(), "from-env");
+        c.password_file = Some(file);
+        assert_eq!(password(&c, &env).unwrap(), "from-file");
+        let stdin = PasswordSources { stdin: Some("from-stdin".into()), env: None, prompt: None };
+        assert_eq!(password(&c, &stdin).unwrap(), "from-stdin");
+        let ask = |_: &str| Ok("asked".to_string());
+        let prompt = PasswordSources { stdin: None, env: None, prompt: Some(&ask) };
+        c.password_file = None;
+        assert_eq!(password(&c, &prompt).unwrap(), "asked");
+    }
+}

@@ -1,0 +1,316 @@
+//! Control requests (channel list, open, close, channel PUT, device info) over reqwest with
+//! Digest auth. The audio upload has its own connection (see `upload`).
+
+use super::auth::{Challenge, Credentials, DigestState};
+use super::error::IsapiError;
+use super::tls::{Trust, client_config};
+use super::xml::{self, Channel, DeviceInfo, Namespace, ResponseStatus};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";
+
+/// Where a device is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn base_url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        if self.host.contains(':') {
+            format!("{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+
+    /// `host:port` for a socket connect.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+    }
+}
+
+/// Deadlines for each network step.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+    /// How long a write to the audio socket may block before the device is declared dead.
+    pub stall: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: Duration::from_secs(5), request: Duration::from_secs(10), stall: Duration::from_secs(5) }
+    }
+}
+
+/// One device: its address, credentials and the Digest state its requests share.
+pub struct Device {
+    pub endpoint: Endpoint,
+    pub creds: Credentials,
+    pub timeouts: Timeouts,
+    pub(crate) digest: Arc<DigestState>,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    http: reqwest::Client,
+    namespace: std::sync::Mutex<Namespace>,
+}
+
+/// A request's outcome once auth is settled.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Device {
+    pub fn new(endpoint: Endpoint, creds: Credentials, trust: Trust, timeouts: Timeouts) -> Result<Device, IsapiError> {
+        let tls = client_config(trust);
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .tls_backend_preconfigured(tls.clone())
+            .no_proxy()
+            .build()
+            .map_err(|e| IsapiError::Connect { addr: endpoint.base_url(), detail: chain(&e) })?;
+        Ok(Device {
+            endpoint,
+            creds,
+            timeouts,
+            digest: Arc::new(DigestState::default()),
+            tls: Arc::new(tls),
+            http,
+            namespace: std::sync::Mutex::new(Namespace::Hikvision),
+        })
+    }
+
+    /// Sends one request, answering a Digest challenge once. A second 401 is final.
+    async fn request(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Result<Answer, IsapiError> {
+        let url = format!("{}{}", self.endpoint.base_url(), path);
+        let step = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        for _ in 0..3 {
+            let mut req = self.http.request(method.clone(), &url);
+            let auth = self.digest.authorization(&self.creds, method.as_str(), path);
+            if let Some(a) = &auth {
+                req = req.header(AUTHORIZATION, a);
+            }
+            req = match &body {
+                Some(b) => req.header(CONTENT_TYPE, "application/xml").body(b.clone()),
+                // Devices expect an explicit zero length on bodiless PUTs (open, close).
+                None if method == reqwest::Method::PUT => req.header(reqwest::header::CONTENT_LENGTH, "0"),
+                None => req,
+            };
+            let resp = req.send().await.map_err(|e| self.classify(&e, &step))?;
+            let status = resp.status().as_u16();
+            let challenges: Vec<String> =
+                resp.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect();
+            let text = resp.text().await.map_err(|e| self.classify(&e, &step))?;
+            if status != 401 {
+                return Ok(Answer { status, body: text });
+            }
+            let check = xml::parse_user_check(&text);
+            if check.as_ref().is_some_and(|c| c.is_locked()) {
+                return Err(IsapiError::Locked { check });
+            }
+            match self.digest.on_unauthorized(challenges.iter().map(String::as_str), auth.is_some()) {
+                Challenge::Retry => continue,
+                Challenge::Rejected => return Err(IsapiError::AuthRejected { user: self.creds.user.clone(), check }),
+                Challenge::Missing => return Err(IsapiError::NoChallenge { check }),
+            }
+        }
+        // Three stale nonces in a row: the device is not keeping its own challenges.
+        Err(IsapiError::NotIsapi { path: path.to_string(), http: 401, detail: ": the Digest challenge kept changing".into() })
+    }
+
+    fn classify(&self, e: &reqwest::Error, step: &str) -> IsapiError {
+        let detail = chain(e);
+        if e.is_timeout() {
+            IsapiError::Timeout { step: step.to_string(), after: if e.is_connect() { self.timeouts.connect } else { self.timeouts.request } }
+        } else if detail.contains("certificate") {
+            IsapiError::Tls { addr: self.endpoint.base_url(), detail }
+        } else if e.is_connect() {
+            IsapiError::Connect { addr: self.endpoint.base_url(), detail }
+        } else {
+            IsapiError::Network { step: step.to_string(), detail }
+        }
+    }
+
+    /// Turns a non-2xx answer into the error it means.
+    fn refuse(method: &str, path: &str, a: Answer) -> IsapiError {
+        match xml::parse_response_status(&a.body) {
+            Ok(status) => IsapiError::Status { method: method.into(), path: path.into(), http: a.status, status: Some(status) },
+            Err(_) if a.status == 404 || looks_like_html(&a.body) => {
+                IsapiError::NotIsapi { path: path.into(), http: a.status, detail: excerpt(&a.body) }
+            }
+            Err(_) => IsapiError::Status { method: method.into(), path: path.into(), http: a.status, status: None },
+        }
+    }
+
+    async fn get_xml(&self, path: &str) -> Result<String, IsapiError> {
+        let a = self.request(reqwest::Method::GET, path, None).await?;
+        if !(200..300).contains(&a.status) {
+            return Err(Self::refuse("GET", path, a));
+        }
+        self.learn_namespace(&a.body);
+        Ok(a.body)
+    }
+
+    async fn put(&self, path: &str, body: Option<String>) -> Result<Answer, IsapiError> {
+        let a = self.request(reqwest::Method::PUT, path, body).await?;
+        if (200..300).contains(&a.status) { Ok(a) } else { Err(Self::refuse("PUT", path, a)) }
+    }
+
+    fn learn_namespace(&self, body: &str) {
+        let ns = [Namespace::Isapi, Namespace::IsapiCom, Namespace::Psia, Namespace::Hikvision]
+            .into_iter()
+            .find(|ns| body.contains(ns.uri()));
+        if let Some(ns) = ns {
+            *self.namespace.lock().unwrap_or_else(|p| p.into_inner()) = ns;
+        }
+    }
+
+    fn xml_error(path: &str, body: &str, source: xml::XmlError) -> IsapiError {
+        if looks_like_html(body) || matches!(source, xml::XmlError::Malformed(_)) && !body.trim_start().starts_with('<') {
+            IsapiError::NotIsapi { path: path.into(), http: 200, detail: excerpt(body) }
+        } else {
+            IsapiError::Xml { path: path.into(), source }
+        }
+    }
+
+    /// The talk channels.
+    pub async fn channels(&self) -> Result<Vec<Channel>, IsapiError> {
+        let body = self.get_xml(CHANNELS).await?;
+        xml::parse_channel_list(&body).map_err(|e| Self::xml_error(CHANNELS, &body, e))
+    }
+
+    /// One channel's current settings.
+    pub async fn channel(&self, id: &str) -> Result<Channel, IsapiError> {
+        let path = format!("{CHANNELS}/{id}");
+        let body = self.get_xml(&path).await?;
+        xml::parse_channel(&body).map_err(|e| Self::xml_error(&path, &body, e))
+    }
+
+    /// One channel with the choices the device allows (`opt` attributes).
+    pub async fn capabilities(&self, id: &str) -> Result<Channel, IsapiError> {
+        let path = format!("{CHANNELS}/{id}/capabilities");
+        let body = self.get_xml(&path).await?;
+        xml::parse_channel(&body).map_err(|e| Self::xml_error(&path, &body, e))
+    }
+
+    /// Writes a channel's settings.
+    pub async fn put_channel(&self, channel: &Channel) -> Result<(), IsapiError> {
+        let path = format!("{CHANNELS}/{}", channel.id);
+        let ns = *self.namespace.lock().unwrap_or_else(|p| p.into_inner());
+        self.put(&path, Some(channel.to_xml(ns))).await.map(drop)
+    }
+
+    /// Opens a talk session; the device's sessionId when it gives one.
+    pub async fn open(&self, id: &str) -> Result<Option<String>, IsapiError> {
+        let path = format!("{CHANNELS}/{id}/open");
+        let a = self.put(&path, None).await?;
+        if a.body.trim().is_empty() {
+            return Ok(None);
+        }
+        // Some firmware answers open with a ResponseStatus instead of a session document.
+        match xml::parse_session(&a.body) {
+            Ok(id) => Ok(id),
+            Err(xml::XmlError::UnexpectedRoot { found, .. }) if found == "ResponseStatus" => Ok(None),
+            Err(e) => Err(Self::xml_error(&path, &a.body, e)),
+        }
+    }
+
+    /// Closes the talk session; idempotent on the device. Returns the device's confirmation.
+    pub async fn close(&self, id: &str, session_id: Option<&str>) -> Result<ResponseStatus, IsapiError> {
+        let path = with_session(&format!("{CHANNELS}/{id}/close"), session_id);
+        let a = self.put(&path, None).await?;
+        Ok(xml::parse_response_status(&a.body).unwrap_or_else(|_| ResponseStatus::ok(&path)))
+    }
+
+    /// Model and firmware.
+    pub async fn device_info(&self) -> Result<DeviceInfo, IsapiError> {
+        let path = "/ISAPI/System/deviceInfo";
+        let body = self.get_xml(path).await?;
+        xml::parse_device_info(&body).map_err(|e| Self::xml_error(path, &body, e))
+    }
+
+    /// A doorbell's call state (`idle`, `ring`, `onCall`); `None` on devices without one.
+    pub async fn call_status(&self) -> Result<Option<String>, IsapiError> {
+        let path = "/ISAPI/VideoIntercom/callStatus?format=json";
+        let a = self.request(reqwest::Method::GET, path, None).await?;
+        if !(200..300).contains(&a.status) {
+            return Ok(None);
+        }
+        let json = serde_json::from_str::<serde_json::Value>(&a.body).ok();
+        let from_json = json.as_ref().and_then(|v| v.pointer("/CallStatus/status")?.as_str().map(str::to_string));
+        // Old firmware answers XML even when asked for JSON.
+        Ok(from_json.or_else(|| {
+            let doc = roxmltree::Document::parse(&a.body).ok()?;
+            doc.descendants().find(|n| n.tag_name().name() == "status").and_then(|n| n.text()).map(str::to_string)
+        }))
+    }
+}
+
+/// Appends `?sessionId=` when the device gave one.
+pub fn with_session(path: &str, session_id: Option<&str>) -> String {
+    match session_id {
+        Some(s) => format!("{path}?sessionId={}", percent_encode(s)),
+        None => path.to_string(),
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn looks_like_html(body: &str) -> bool {
+    let head = body.trim_start().get(..64.min(body.trim_start().len())).unwrap_or("").to_ascii_lowercase();
+    head.starts_with("<!doctype html") || head.starts_with("<html")
+}
+
+fn excerpt(body: &str) -> String {
+    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.is_empty() {
+        ", empty body".into()
+    } else {
+        let cut: String = flat.chars().take(80).collect();
+        format!(", body starts {cut:?}")
+    }
+}
+
+/// The error and its causes on one line (reqwest hides the useful part in `source()`).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_encoded_into_the_query() {
+        assert_eq!(with_session("/c/close", None), "/c/close");
+        assert_eq!(with_session("/c/close", Some("ab c&1")), "/c/close?sessionId=ab%20c%261");
+    }
+
+    #[test]
+    fn endpoints_format_ipv6() {
+        let e = Endpoint { https: false, host: "::1".into(), port: 8080 };
+        assert_eq!(e.base_url(), "http://[::1]:8080");
+        assert_eq!(e.authority(), "[::1]:8080");
+    }
+}

@@ -1,0 +1,89 @@
+//! What can go wrong talking to a device, typed so the session can decide (retry? report?) and
+//! `main` can pick an exit code. Messages never contain a password or a Digest response.
+
+use super::xml::{ResponseStatus, UserCheck, XmlError};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IsapiError {
+    #[error("cannot connect to {addr}: {detail}")]
+    Connect { addr: String, detail: String },
+    #[error("TLS handshake with {addr} failed: {detail}")]
+    Tls { addr: String, detail: String },
+    #[error("no answer to {step} within {} s", after.as_secs_f32())]
+    Timeout { step: String, after: Duration },
+    #[error("connection lost during {step}: {detail}")]
+    Network { step: String, detail: String },
+    #[error("the device rejected the password for user {user:?}{}", lock_note(check))]
+    AuthRejected { user: String, check: Option<UserCheck> },
+    #[error("the device has locked this client out{}", lock_note(check))]
+    Locked { check: Option<UserCheck> },
+    #[error("the device answered 401 without a Digest challenge{}", lock_note(check))]
+    NoChallenge { check: Option<UserCheck> },
+    #[error("no password given for user {user:?}")]
+    NoPassword { user: String },
+    #[error("{method} {path} answered HTTP {http}{}", status_note(status))]
+    Status { method: String, path: String, http: u16, status: Option<ResponseStatus> },
+    #[error("{path} did not answer like an ISAPI device (HTTP {http}{detail})")]
+    NotIsapi { path: String, http: u16, detail: String },
+    #[error("{path} answered with a document hiktalk cannot read: {source}")]
+    Xml { path: String, source: XmlError },
+}
+
+fn lock_note(check: &Option<UserCheck>) -> String {
+    match check {
+        Some(c) if c.is_locked() => match c.unlock_time {
+            Some(s) => format!(" (account locked for this address, unlocks in {s} s)"),
+            None => " (account locked for this address)".to_string(),
+        },
+        Some(c) => match c.retry_times {
+            Some(n) => format!(" ({n} attempts left before the device locks the account)"),
+            None => String::new(),
+        },
+        None => String::new(),
+    }
+}
+
+fn status_note(status: &Option<ResponseStatus>) -> String {
+    status.as_ref().map(|s| format!(": {}", s.summary())).unwrap_or_default()
+}
+
+impl IsapiError {
+    /// A fault that may pass on its own (worth a bounded retry in a long session).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IsapiError::Connect { .. } | IsapiError::Timeout { .. } | IsapiError::Network { .. } => true,
+            IsapiError::Status { http, .. } => *http >= 500 && !self.is_busy(),
+            _ => false,
+        }
+    }
+
+    /// True for auth failures, which must never be retried (devices lock accounts).
+    pub fn is_auth(&self) -> bool {
+        matches!(self, IsapiError::AuthRejected { .. } | IsapiError::Locked { .. } | IsapiError::NoChallenge { .. } | IsapiError::NoPassword { .. })
+    }
+
+    /// True when the device says the talk channel is in use.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            IsapiError::Status { http, status, .. } => {
+                let sub = status.as_ref().map(|s| s.sub_status_code.to_ascii_lowercase()).unwrap_or_default();
+                let code = status.as_ref().and_then(|s| s.status_code);
+                *http == 503
+                    || code == Some(2)
+                    || sub.contains("busy")
+                    || sub == "serviceunavailable"
+                    || sub.contains("twowayaudioinprogress")
+            }
+            _ => false,
+        }
+    }
+
+    /// The ResponseStatus the device sent with this error, if any.
+    pub fn response_status(&self) -> Option<&ResponseStatus> {
+        match self {
+            IsapiError::Status { status, .. } => status.as_ref(),
+            _ => None,
+        }
+    }
+}

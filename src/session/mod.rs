@@ -1,0 +1,405 @@
+//! The talk session's lifecycle: negotiate the channel, open once, stream paced audio on one
+//! upload, close explicitly, and say why it ended. The reconnect policy lives here and nowhere
+//! else: only after a fault the user did not ask for, bounded, with backoff, never after a stop.
+
+pub mod ending;
+pub mod retry;
+pub mod stop;
+
+use crate::audio::pacer::Pacer;
+use crate::codec::{self, Codec, CodecParams};
+use crate::isapi::xml::Channel;
+use crate::isapi::{Device, IsapiError, SendError, Upload, UploadEnd};
+pub use ending::Ending;
+use retry::Backoff;
+use serde::Serialize;
+use std::future::Future;
+use std::time::Duration;
+pub use stop::Stop;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until, timeout};
+
+/// How long a close may take once the user has asked to stop.
+pub const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
+/// The pause between closing another client's session and opening ours (the known workaround).
+const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
+/// A device hang-up after this long without audio from us is reported as an idle timeout.
+const IDLE_HINT: Duration = Duration::from_secs(2);
+
+/// What the user asked of the session.
+#[derive(Debug, Clone)]
+pub struct TalkOptions {
+    pub channel: Option<String>,
+    /// Encode with this codec whatever the channel says (`--codec`).
+    pub codec: Option<Codec>,
+    /// Reconfigure the channel to this codec before opening (`--set-codec`).
+    pub set_codec: Option<Codec>,
+    /// Leave a `--set-codec` change in place afterwards.
+    pub keep_codec: bool,
+    /// Close a session left by another client before opening.
+    pub take_over: bool,
+    /// Reconnect attempts after unasked faults (long sessions only).
+    pub retries: u32,
+    /// Whether this session reconnects at all (`speak`, `play --loop`).
+    pub reconnect: bool,
+    /// How far ahead of real time the stream may run.
+    pub lead: Duration,
+    /// Where retry announcements go (stderr in the CLI).
+    pub announce: fn(&str),
+}
+
+impl Default for TalkOptions {
+    fn default() -> Self {
+        TalkOptions {
+            channel: None,
+            codec: None,
+            set_codec: None,
+            keep_codec: false,
+            take_over: false,
+            retries: 3,
+            reconnect: false,
+            lead: Duration::from_millis(160),
+            announce: |m| eprintln!("hiktalk: {m}"),
+        }
+    }
+}
+
+/// The channel and codec agreed with the device.
+#[derive(Debug, Clone, Serialize)]
+pub struct Negotiation {
+    pub channel: Channel,
+    pub params: CodecParams,
+    /// The channel as it was before `--set-codec`, to put back afterwards.
+    #[serde(skip)]
+    pub restore: Option<Channel>,
+}
+
+/// One item from the audio producer.
+pub enum FeedItem {
+    Frame(Vec<u8>),
+    End,
+    Failed(Ending),
+}
+
+/// Encoded frames from a producer thread, one `frame` of audio each.
+pub struct Feed {
+    pub rx: mpsc::Receiver<FeedItem>,
+    pub frame: Duration,
+    /// For live sources: sent when the producer has nothing at a frame's slot, so the device
+    /// never sees a gap long enough to hang up.
+    pub silence: Option<Vec<u8>>,
+}
+
+/// Everything worth telling about a finished run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub device: String,
+    pub channel: Option<String>,
+    pub codec: Option<CodecParams>,
+    #[serde(flatten)]
+    pub ending: Ending,
+    pub message: String,
+    pub sessions_opened: u32,
+    pub closes_confirmed: u32,
+    pub close_error: Option<String>,
+    pub retries: u32,
+    pub audio_seconds: f64,
+    pub bytes_sent: u64,
+    pub max_ahead_ms: f64,
+    pub silence_frames: u64,
+    pub codec_restored: Option<String>,
+}
+
+impl Report {
+    pub fn new(device: &str, ending: Ending) -> Report {
+        Report {
+            device: device.to_string(),
+            channel: None,
+            codec: None,
+            message: ending.describe(),
+            ending,
+            sessions_opened: 0,
+            closes_confirmed: 0,
+            close_error: None,
+            retries: 0,
+            audio_seconds: 0.0,
+            bytes_sent: 0,
+            max_ahead_ms: 0.0,
+            silence_frames: 0,
+            codec_restored: None,
+        }
+    }
+
+    fn end(&mut self, ending: Ending) {
+        self.message = ending.describe();
+        self.ending = ending;
+    }
+}
+
+/// Runs `f` unless the user stops first.
+async fn unless_stopped<T>(stop: &Stop, f: impl Future<Output = T>) -> Result<T, Ending> {
+    tokio::select! {
+        biased;
+        s = stop.wait() => Err(Ending::UserStop { signal: s.to_string() }),
+        v = f => Ok(v),
+    }
+}
+
+/// Reads the channel list, picks the channel and codec, and applies `--set-codec`.
+pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Result<Negotiation, Ending> {
+    let channels = unless_stopped(stop, device.channels()).await?.map_err(|e| Ending::from_isapi(&e))?;
+    let mut channel = match &opts.channel {
+        Some(id) => channels.iter().find(|c| &c.id == id).cloned().ok_or_else(|| Ending::Protocol {
+            detail: format!("the device has no talk channel {id:?} (it has: {})", ids(&channels)),
+        })?,
+        None => channels.first().cloned().ok_or_else(|| Ending::Protocol { detail: "the device lists no talk channels".into() })?,
+    };
+    let mut restore = None;
+    if let Some(target) = opts.set_codec {
+        if Codec::from_isapi(&channel.codec) != Some(target) {
+            let mut wanted = channel.clone();
+            wanted.codec = target.isapi_name().to_string();
+            wanted.enabled = None;
+            if target.fixed_rate().is_none() && wanted.sampling_rate_khz.is_none() {
+                wanted.sampling_rate_khz = Some(target.default_rate() as f64 / 1000.0);
+            }
+            unless_stopped(stop, device.put_channel(&wanted)).await?.map_err(|e| Ending::Codec {
+                detail: format!("the device refused to switch channel {} to {target}: {e}", channel.id),
+            })?;
+            restore = Some(channel.clone());
+            channel = unless_stopped(stop, device.channel(&channel.id)).await?.map_err(|e| Ending::from_isapi(&e))?;
+        }
+    }
+    let codec = match opts.codec {
+        Some(c) => c,
+        None => match Codec::from_isapi(&channel.codec) {
+            Some(c) => c,
+            None => {
+                let offered = unless_stopped(stop, device.capabilities(&channel.id)).await?.map(|c| c.codec_options).unwrap_or_default();
+                let usable: Vec<&str> = offered.iter().map(String::as_str).filter(|o| Codec::from_isapi(o).is_some()).collect();
+                let hint = if usable.is_empty() { "hiktalk speaks G.711ulaw, G.711alaw, G.726, AAC, PCM and OPUS".to_string() } else { format!("the channel also offers {}", usable.join(", ")) };
+                return Err(Ending::Codec {
+                    detail: format!("codec {:?} on channel {} is not supported; {hint}; set it with --set-codec", channel.codec, channel.id),
+                });
+            }
+        },
+    };
+    let sample_rate = codec.fixed_rate().or(channel.sample_rate_hz()).unwrap_or(codec.default_rate());
+    let params = CodecParams { codec, sample_rate, bitrate: channel.bit_rate_kbps.map(|k| k * 1000) };
+    codec::encoder(params).map_err(|e| Ending::Codec { detail: format!("{e}; choose another with --codec or --set-codec") })?;
+    Ok(Negotiation { channel, params, restore })
+}
+
+fn ids(channels: &[Channel]) -> String {
+    if channels.is_empty() { "none".into() } else { channels.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ") }
+}
+
+/// Opens, streams `feed`, closes, and reconnects after unasked faults while allowed.
+pub async fn talk(device: &Device, neg: &Negotiation, opts: &TalkOptions, mut feed: Feed, stop: &Stop, report: &mut Report) {
+    report.channel = Some(neg.channel.id.clone());
+    report.codec = Some(neg.params);
+    let id = neg.channel.id.as_str();
+    let mut backoff = Backoff::new(opts.retries);
+    let mut rng = rand::rng();
+    let mut pacer: Option<Pacer> = None;
+    loop {
+        let (ending, opened) = attempt(device, id, opts, &mut feed, &mut pacer, stop, report).await;
+        if let Some(session) = opened {
+            close(device, id, session.as_deref(), report).await;
+        }
+        let ending = match ending {
+            hangup @ Ending::DeviceHangup { .. } => explain_hangup(device, hangup).await,
+            other => other,
+        };
+        report.end(ending);
+        if !(opts.reconnect && report.ending.is_transient()) || stop.requested().is_some() {
+            break;
+        }
+        let Some(delay) = backoff.next_delay(&mut rng) else { break };
+        report.retries += 1;
+        (opts.announce)(&format!(
+            "{}; reconnecting in {:.1} s (attempt {} of {})",
+            report.message,
+            delay.as_secs_f64(),
+            backoff.used(),
+            opts.retries
+        ));
+        if let Err(stopped) = unless_stopped(stop, tokio::time::sleep(delay)).await {
+            report.end(stopped);
+            break;
+        }
+    }
+    if let Some(p) = &pacer {
+        report.audio_seconds = p.audio_sent().as_secs_f64();
+        report.max_ahead_ms = p.max_ahead().as_secs_f64() * 1000.0;
+    }
+    restore(device, neg, opts, report).await;
+}
+
+/// One session: open, upload, stream. Returns how it ended and, when a session may exist on
+/// the device, its id (which must then be closed).
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    device: &Device,
+    id: &str,
+    opts: &TalkOptions,
+    feed: &mut Feed,
+    pacer: &mut Option<Pacer>,
+    stop: &Stop,
+    report: &mut Report,
+) -> (Ending, Option<Option<String>>) {
+    if let Some(s) = stop.requested() {
+        return (Ending::UserStop { signal: s.to_string() }, None);
+    }
+    if opts.take_over {
+        if let Err(e) = unless_stopped(stop, device.close(id, None)).await {
+            return (e, None);
+        }
+        if let Err(e) = unless_stopped(stop, tokio::time::sleep(TAKE_OVER_PAUSE)).await {
+            return (e, None);
+        }
+    }
+    let session = match unless_stopped(stop, device.open(id)).await {
+        // Stopped while the open was in flight: the device may have opened it, so close it.
+        Err(stopped) => return (stopped, Some(None)),
+        Ok(Err(e)) => return (open_refusal(&e), None),
+        Ok(Ok(s)) => s,
+    };
+    report.sessions_opened += 1;
+    let mut upload = match unless_stopped(stop, Upload::start(device, id, session.as_deref())).await {
+        Err(stopped) => return (stopped, Some(session)),
+        Ok(Err(e)) => return (Ending::from_isapi(&e), Some(session)),
+        Ok(Ok(u)) => u,
+    };
+    let pacer = pacer.get_or_insert_with(|| Pacer::new(feed.frame, opts.lead));
+    let ending = stream(&mut upload, feed, pacer, stop, report).await;
+    report.bytes_sent += upload.bytes_sent;
+    if matches!(ending, Ending::EndOfInput) {
+        // Let the lead drain so the device plays the tail before the close.
+        let played = pacer.due() + opts.lead;
+        let _ = wait(stop, &mut upload, sleep_until(played), Instant::now()).await;
+    }
+    upload.finish().await;
+    (ending, Some(session))
+}
+
+/// What a refused open means.
+fn open_refusal(e: &IsapiError) -> Ending {
+    match e {
+        // The credentials worked for the channel list a moment ago, so this 401 is the
+        // firmware's way of saying the channel is taken.
+        IsapiError::AuthRejected { .. } => Ending::Busy {
+            detail: "the device refused to open the talk channel with 401 although it accepted the credentials a moment ago (some firmware answers so when a session is active)".into(),
+        },
+        IsapiError::Status { http: 403, status, .. } if !e.is_busy() => Ending::Busy {
+            detail: format!(
+                "the device refused to open the talk channel (HTTP 403{}); a session may be active, or the firmware may want another codec (try --set-codec AAC)",
+                status.as_ref().map(|s| format!(": {}", s.summary())).unwrap_or_default()
+            ),
+        },
+        _ => Ending::from_isapi(e),
+    }
+}
+
+/// The pacing loop: one frame per slot until the input ends, the user stops or the device ends.
+async fn stream(upload: &mut Upload, feed: &mut Feed, pacer: &mut Pacer, stop: &Stop, report: &mut Report) -> Ending {
+    let mut last_sent = Instant::now();
+    loop {
+        let item = if let Some(silence) = &feed.silence {
+            if let Some(e) = wait(stop, upload, sleep_until(pacer.due()), last_sent).await {
+                return e;
+            }
+            match feed.rx.try_recv() {
+                Ok(item) => item,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    report.silence_frames += 1;
+                    FeedItem::Frame(silence.clone())
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => FeedItem::End,
+            }
+        } else {
+            let item = tokio::select! {
+                biased;
+                s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+                end = upload.ended() => return hangup(end, last_sent),
+                item = feed.rx.recv() => item.unwrap_or(FeedItem::End),
+            };
+            if let Some(e) = wait(stop, upload, sleep_until(pacer.due()), last_sent).await {
+                return e;
+            }
+            item
+        };
+        let frame = match item {
+            FeedItem::Frame(f) => f,
+            FeedItem::End => return Ending::EndOfInput,
+            FeedItem::Failed(e) => return e,
+        };
+        let sent = tokio::select! {
+            biased;
+            s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+            r = upload.send(&frame) => r,
+        };
+        match sent {
+            Ok(()) => {
+                pacer.sent_one();
+                last_sent = Instant::now();
+            }
+            Err(SendError::Stalled { after }) => return Ending::stalled(after),
+            Err(SendError::Ended(end)) => return hangup(end, last_sent),
+        }
+    }
+}
+
+/// Waits for `until`, unless the user stops or the device ends the upload first.
+async fn wait(stop: &Stop, upload: &mut Upload, until: impl Future<Output = ()>, last_sent: Instant) -> Option<Ending> {
+    tokio::select! {
+        biased;
+        s = stop.wait() => Some(Ending::UserStop { signal: s.to_string() }),
+        end = upload.ended() => Some(hangup(end, last_sent)),
+        _ = until => None,
+    }
+}
+
+fn hangup(end: UploadEnd, last_sent: Instant) -> Ending {
+    match end {
+        UploadEnd::Closed { status } => Ending::hangup(status, last_sent.elapsed() >= IDLE_HINT),
+        UploadEnd::Reset { detail } => Ending::ConnectionReset { detail },
+    }
+}
+
+/// A doorbell hangs up talk when a visitor rings; ask it, so the user hears why.
+async fn explain_hangup(device: &Device, ending: Ending) -> Ending {
+    match ending {
+        Ending::DeviceHangup { status, idle, call: None } => {
+            let call = timeout(Duration::from_secs(2), device.call_status()).await.ok().and_then(Result::ok).flatten();
+            let call = call.filter(|c| c != "idle");
+            Ending::DeviceHangup { status, idle, call }
+        }
+        other => other,
+    }
+}
+
+/// Closes the session and records the device's confirmation.
+async fn close(device: &Device, id: &str, session: Option<&str>, report: &mut Report) {
+    match timeout(CLOSE_DEADLINE, device.close(id, session)).await {
+        Ok(Ok(status)) if status.is_ok() => report.closes_confirmed += 1,
+        Ok(Ok(status)) => report.close_error = Some(format!("the device answered the close with {}", status.summary())),
+        Ok(Err(e)) => report.close_error = Some(format!("closing the session failed: {e}")),
+        Err(_) => report.close_error = Some(format!("the device did not confirm the close within {} s", CLOSE_DEADLINE.as_secs())),
+    }
+}
+
+/// Puts back the channel settings `--set-codec` changed.
+async fn restore(device: &Device, neg: &Negotiation, opts: &TalkOptions, report: &mut Report) {
+    let Some(previous) = &neg.restore else { return };
+    if opts.keep_codec {
+        return;
+    }
+    let mut put_back = previous.clone();
+    put_back.enabled = None;
+    match timeout(CLOSE_DEADLINE, device.put_channel(&put_back)).await {
+        Ok(Ok(())) => report.codec_restored = Some(previous.codec.clone()),
+        Ok(Err(e)) => (opts.announce)(&format!("could not restore channel {} to {}: {e}", previous.id, previous.codec)),
+        Err(_) => (opts.announce)(&format!("could not restore channel {} to {}: no answer", previous.id, previous.codec)),
+    }
+}
