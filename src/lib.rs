@@ -7,6 +7,7 @@
 pub mod audio;
 pub mod cli;
 pub mod codec;
+pub mod commands;
 pub mod config;
 pub mod isapi;
 pub mod session;

@@ -1,1 +1,5 @@
-fn main() {}
+use clap::Parser;
+
+fn main() {
+    std::process::exit(hiktalk::commands::run(hiktalk::cli::Cli::parse()));
+}

@@ -1,3 +1,230 @@
-//! Command-line definitions (clap derive). Completions and the man page are generated from here.
+//! Command-line definitions (clap derive) and nothing else. Completions and the man page are
+//! generated from these types, so flags, help, completions and man never disagree.
 
 pub mod sim;
+
+use crate::audio::decode::RawFormat;
+use crate::codec::Codec;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Cameras are named in the config file, given as a URL (http://192.168.1.64, https://cam:443/1),
+or `sim` for the built-in simulated camera.
+
+Examples:
+  hiktalk play chime.wav frontdoor
+  espeak-ng --stdout \"Leave the parcel\" | hiktalk play - frontdoor
+  hiktalk speak frontdoor          (microphone -> camera until Ctrl-C)
+  hiktalk play sample.wav sim      (no camera needed)
+
+Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up,
+7 network, 8 device protocol, 9 codec, 130 play interrupted.";
+
+const AFTER_LONG_HELP: &str = "\
+Cameras are named in the config file ($XDG_CONFIG_HOME/hiktalk/config.toml), given as a URL
+(http://192.168.1.64, https://cam:443/1 where /1 is the talk channel), or `sim` for the built-in
+simulated camera. The password comes from the URL (warned about), --password-stdin, the camera's
+password_env or password_file, HIKTALK_PASSWORD, or a prompt on a terminal.
+
+A session is opened once, fed continuously (silence when nothing is said), and closed explicitly
+on end of input, Ctrl-C, SIGTERM or SIGHUP. A second Ctrl-C exits at once. Nothing reconnects
+after a stop; speak and play --loop retry unasked faults (reset, device hang-up, 5xx) up to
+--retries times with exponential backoff and jitter. A rejected password is never retried.
+
+Examples:
+  hiktalk play chime.wav frontdoor
+  espeak-ng --stdout \"Leave the parcel\" | hiktalk play - frontdoor
+  hiktalk speak frontdoor
+  hiktalk play sample.wav sim
+
+Exit codes:
+    0  finished: end of input, or speak stopped by the user
+    1  internal error
+    2  usage: bad flag, bad config, unknown camera
+    3  input: unreadable, unsupported or empty audio; no microphone
+    4  auth: password rejected, account locked, no usable challenge
+    5  busy: another client is talking on the channel
+    6  hang-up: the device ended the session (idle timeout, doorbell call)
+    7  network: cannot connect, reset, timeout, device stopped reading
+    8  protocol: not an ISAPI talk device, malformed answer, device error
+    9  codec: the channel's codec cannot be encoded or was refused
+  130  play interrupted by SIGINT, SIGTERM or SIGHUP";
+
+#[derive(Debug, Parser)]
+#[command(name = "hiktalk", version, about = "Talk through Hikvision cameras, doorbells and NVRs (ISAPI two-way audio)")]
+#[command(after_help = AFTER_HELP, after_long_help = AFTER_LONG_HELP, disable_help_subcommand = true, propagate_version = true)]
+pub struct Cli {
+    /// Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]
+    #[arg(long, global = true, env = "HIKTALK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print nothing but errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print the outcome as one JSON object on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream an audio file (or stdin) to a camera's speaker in real time
+    #[command(after_help = "Formats: WAV (any rate, width, channels), MP3, FLAC, Ogg Vorbis; `-` reads a WAV stream\n\
+from stdin, or raw samples with --raw-format. Audio is downmixed to mono, resampled and encoded\n\
+to the channel's codec, then paced in real time on one upload; the session is closed at the end.")]
+    Play(PlayArgs),
+    /// Talk through a camera with the microphone until Ctrl-C
+    #[command(after_help = "Silence is sent whenever nothing is said (muted, push-to-talk released, --vad), so the\n\
+camera never hangs up for lack of audio. Ctrl-C closes the session and exits 0.\n\
+Keys on a terminal: m toggles mute; with --ptt, space toggles talking.")]
+    Speak(SpeakArgs),
+    /// List audio input devices (for `speak --input`)
+    Devices,
+    /// Show a device's model, firmware and talk channels
+    Status(StatusArgs),
+    /// Close a stuck talk session left by any client
+    Close(CloseArgs),
+    /// Run a simulated Hikvision device (for tests and demos)
+    Sim(sim::SimArgs),
+}
+
+/// How to reach and log in to a camera.
+#[derive(Debug, Clone, Args)]
+pub struct CameraArgs {
+    /// Camera: a name from the config file, a URL, or `sim`
+    #[arg(value_name = "CAMERA")]
+    pub camera: String,
+    /// User name [default: from the config or URL, else admin]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Read the password from the first line of stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Talk channel id [default: the device's first]
+    #[arg(long, value_name = "ID")]
+    pub channel: Option<String>,
+    /// Accept any TLS certificate (prefer tls_fingerprint in the config)
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust the device's TLS certificate with this SHA-256 fingerprint
+    #[arg(long, value_name = "SHA256")]
+    pub tls_fingerprint: Option<String>,
+    /// Seconds allowed to connect
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_secs)]
+    pub connect_timeout: f64,
+    /// Seconds allowed for each request, and for a close
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    pub timeout: f64,
+}
+
+/// Session options shared by `play` and `speak`.
+#[derive(Debug, Clone, Args)]
+pub struct TalkArgs {
+    /// Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)
+    #[arg(long, value_name = "CODEC")]
+    pub codec: Option<Codec>,
+    /// Switch the channel to this codec first; restored afterwards unless --keep-codec
+    #[arg(long, value_name = "CODEC")]
+    pub set_codec: Option<Codec>,
+    /// Keep the codec --set-codec chose
+    #[arg(long, requires = "set_codec")]
+    pub keep_codec: bool,
+    /// Close another client's session on the channel before opening ours
+    #[arg(long)]
+    pub take_over: bool,
+    /// Reconnect attempts after a fault the user did not cause (speak, play --loop)
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+    /// Gain in dB (negative is quieter); peaks are limited, never wrapped
+    #[arg(long, default_value_t = 0.0, value_name = "DB", allow_hyphen_values = true, value_parser = gain_db)]
+    pub volume: f32,
+    /// Seconds a device may stop reading audio before the connection counts as dead
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_secs)]
+    pub stall_timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// Audio file, or - for stdin
+    #[arg(value_name = "FILE")]
+    pub input: String,
+    #[command(flatten)]
+    pub camera: CameraArgs,
+    #[command(flatten)]
+    pub talk: TalkArgs,
+    /// Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1
+    #[arg(long, value_name = "SPEC")]
+    pub raw_format: Option<RawFormat>,
+    /// Repeat the file until stopped (reconnects after faults, like speak)
+    #[arg(long = "loop")]
+    pub repeat: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SpeakArgs {
+    #[command(flatten)]
+    pub camera: CameraArgs,
+    #[command(flatten)]
+    pub talk: TalkArgs,
+    /// Input device: an id or index from `hiktalk devices`, or part of its description
+    #[arg(short, long, value_name = "DEVICE")]
+    pub input: Option<String>,
+    /// Send silence while the input is quieter than this level (dBFS, e.g. -45)
+    #[arg(long, value_name = "DBFS", num_args = 0..=1, default_missing_value = "-45", allow_hyphen_values = true)]
+    pub vad: Option<f32>,
+    /// Push-to-talk: silence until space is pressed, space again to stop (terminal only)
+    #[arg(long)]
+    pub ptt: bool,
+    /// Print latency and drop statistics at the end
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub camera: CameraArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    #[command(flatten)]
+    pub camera: CameraArgs,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v <= 3600.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
+    }
+}
+
+fn gain_db(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (-60.0..=30.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a gain between -60 and +30 dB")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn play_parses_the_documented_forms() {
+        let cli = Cli::try_parse_from(["hiktalk", "play", "-", "frontdoor", "--volume", "-6", "--codec", "alaw"]).unwrap();
+        let Command::Play(p) = cli.command else { panic!("not play") };
+        assert_eq!((p.input.as_str(), p.camera.camera.as_str(), p.talk.volume), ("-", "frontdoor", -6.0));
+        assert_eq!(p.talk.codec, Some(Codec::G711Alaw));
+        assert!(Cli::try_parse_from(["hiktalk", "play", "x.wav", "cam", "--volume", "90"]).is_err());
+        assert!(Cli::try_parse_from(["hiktalk", "play", "x.wav", "cam", "--keep-codec"]).is_err());
+    }
+}

@@ -88,6 +88,12 @@ impl Device {
         })
     }
 
+    /// The same device with another stall deadline for the audio upload.
+    pub fn with_stall(mut self, stall: Duration) -> Device {
+        self.timeouts.stall = stall;
+        self
+    }
+
     /// Sends one request, answering a Digest challenge once. A second 401 is final.
     async fn request(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Result<Answer, IsapiError> {
         let url = format!("{}{}", self.endpoint.base_url(), path);

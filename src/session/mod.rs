@@ -14,6 +14,8 @@ pub use ending::Ending;
 use retry::Backoff;
 use serde::Serialize;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 pub use stop::Stop;
 use tokio::sync::mpsc;
@@ -46,6 +48,16 @@ pub struct TalkOptions {
     pub lead: Duration,
     /// Where retry announcements go (stderr in the CLI).
     pub announce: fn(&str),
+    /// Live counters for a progress display.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Counters the streaming loop updates as it goes, for a progress bar or level meter.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub audio_ms: AtomicU64,
+    pub bytes: AtomicU64,
+    pub silence_frames: AtomicU64,
 }
 
 impl Default for TalkOptions {
@@ -60,6 +72,7 @@ impl Default for TalkOptions {
             reconnect: false,
             lead: Duration::from_millis(160),
             announce: |m| eprintln!("hiktalk: {m}"),
+            progress: None,
         }
     }
 }
@@ -76,10 +89,15 @@ pub struct Negotiation {
 
 /// One item from the audio producer.
 pub enum FeedItem {
-    Frame(Vec<u8>),
+    /// Encoded audio, and when its first sample was captured (live sources) for latency.
+    Frame(Vec<u8>, Option<std::time::Instant>),
     End,
     Failed(Ending),
 }
+
+/// A live source may run slightly faster than our clock; past this many queued frames the
+/// oldest are dropped so latency stays bounded.
+const LIVE_QUEUE_MAX: usize = 3;
 
 /// Encoded frames from a producer thread, one `frame` of audio each.
 pub struct Feed {
@@ -107,6 +125,11 @@ pub struct Report {
     pub bytes_sent: u64,
     pub max_ahead_ms: f64,
     pub silence_frames: u64,
+    /// Live frames dropped because the input ran ahead of real time.
+    pub dropped_frames: u64,
+    /// Capture-to-socket latency of live frames.
+    pub latency_ms_mean: Option<f64>,
+    pub latency_ms_max: Option<f64>,
     pub codec_restored: Option<String>,
 }
 
@@ -126,6 +149,9 @@ impl Report {
             bytes_sent: 0,
             max_ahead_ms: 0.0,
             silence_frames: 0,
+            dropped_frames: 0,
+            latency_ms_mean: None,
+            latency_ms_max: None,
             codec_restored: None,
         }
     }
@@ -272,7 +298,7 @@ async fn attempt(
         Ok(Ok(u)) => u,
     };
     let pacer = pacer.get_or_insert_with(|| Pacer::new(feed.frame, opts.lead));
-    let ending = stream(&mut upload, feed, pacer, stop, report).await;
+    let ending = stream(&mut upload, feed, pacer, stop, report, opts.progress.as_deref()).await;
     report.bytes_sent += upload.bytes_sent;
     if matches!(ending, Ending::EndOfInput) {
         // Let the lead drain so the device plays the tail before the close.
@@ -302,18 +328,34 @@ fn open_refusal(e: &IsapiError) -> Ending {
 }
 
 /// The pacing loop: one frame per slot until the input ends, the user stops or the device ends.
-async fn stream(upload: &mut Upload, feed: &mut Feed, pacer: &mut Pacer, stop: &Stop, report: &mut Report) -> Ending {
+async fn stream(
+    upload: &mut Upload,
+    feed: &mut Feed,
+    pacer: &mut Pacer,
+    stop: &Stop,
+    report: &mut Report,
+    progress: Option<&Progress>,
+) -> Ending {
     let mut last_sent = Instant::now();
+    let mut latency = Latency::default();
     loop {
         let item = if let Some(silence) = &feed.silence {
             if let Some(e) = wait(stop, upload, sleep_until(pacer.due()), last_sent).await {
                 return e;
             }
+            while feed.rx.len() > LIVE_QUEUE_MAX {
+                if let Ok(FeedItem::Frame(..)) = feed.rx.try_recv() {
+                    report.dropped_frames += 1;
+                }
+            }
             match feed.rx.try_recv() {
                 Ok(item) => item,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     report.silence_frames += 1;
-                    FeedItem::Frame(silence.clone())
+                    if let Some(p) = progress {
+                        p.silence_frames.fetch_add(1, Ordering::Relaxed);
+                    }
+                    FeedItem::Frame(silence.clone(), None)
                 }
                 Err(mpsc::error::TryRecvError::Disconnected) => FeedItem::End,
             }
@@ -329,8 +371,8 @@ async fn stream(upload: &mut Upload, feed: &mut Feed, pacer: &mut Pacer, stop: &
             }
             item
         };
-        let frame = match item {
-            FeedItem::Frame(f) => f,
+        let (frame, captured) = match item {
+            FeedItem::Frame(f, captured) => (f, captured),
             FeedItem::End => return Ending::EndOfInput,
             FeedItem::Failed(e) => return e,
         };
@@ -343,10 +385,43 @@ async fn stream(upload: &mut Upload, feed: &mut Feed, pacer: &mut Pacer, stop: &
             Ok(()) => {
                 pacer.sent_one();
                 last_sent = Instant::now();
+                if let Some(at) = captured {
+                    latency.push(at.elapsed());
+                    report.latency_ms_mean = Some(latency.mean_ms());
+                    report.latency_ms_max = Some(latency.max_ms());
+                }
+                if let Some(p) = progress {
+                    p.audio_ms.store(pacer.audio_sent().as_millis() as u64, Ordering::Relaxed);
+                    p.bytes.fetch_add(frame.len() as u64, Ordering::Relaxed);
+                }
             }
             Err(SendError::Stalled { after }) => return Ending::stalled(after),
             Err(SendError::Ended(end)) => return hangup(end, last_sent),
         }
+    }
+}
+
+/// Running mean and maximum of capture-to-socket latency.
+#[derive(Default)]
+struct Latency {
+    n: u64,
+    sum: Duration,
+    max: Duration,
+}
+
+impl Latency {
+    fn push(&mut self, d: Duration) {
+        self.n += 1;
+        self.sum += d;
+        self.max = self.max.max(d);
+    }
+
+    fn mean_ms(&self) -> f64 {
+        self.sum.as_secs_f64() * 1000.0 / self.n.max(1) as f64
+    }
+
+    fn max_ms(&self) -> f64 {
+        self.max.as_secs_f64() * 1000.0
     }
 }
 

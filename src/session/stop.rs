@@ -5,6 +5,7 @@ use tokio::sync::watch;
 
 #[derive(Clone)]
 pub struct Stop {
+    tx: std::sync::Arc<watch::Sender<Option<&'static str>>>,
     rx: watch::Receiver<Option<&'static str>>,
 }
 
@@ -15,30 +16,36 @@ impl Stop {
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut hup = signal(SignalKind::hangup())?;
-        let (tx, rx) = watch::channel(None);
+        let stop = Stop::manual();
+        let handler = stop.clone();
         tokio::spawn(async move {
-            let mut seen = false;
             loop {
                 let name = tokio::select! {
                     _ = int.recv() => "SIGINT",
                     _ = term.recv() => "SIGTERM",
                     _ = hup.recv() => "SIGHUP",
                 };
-                if seen {
-                    eprintln!("hiktalk: {name} again, exiting without waiting for the device");
-                    std::process::exit(super::ending::exit::INTERRUPTED);
-                }
-                seen = true;
-                let _ = tx.send(Some(name));
+                handler.trigger(name);
             }
         });
-        Ok(Stop { rx })
+        Ok(stop)
     }
 
-    /// A stop that only `trigger` fires (tests, embedded use).
-    pub fn manual() -> (Stop, watch::Sender<Option<&'static str>>) {
+    /// A stop that only `trigger` fires.
+    pub fn manual() -> Stop {
         let (tx, rx) = watch::channel(None);
-        (Stop { rx }, tx)
+        Stop { tx: std::sync::Arc::new(tx), rx }
+    }
+
+    /// Asks to stop, as a signal would (a terminal in raw mode sees Ctrl-C as a key). The
+    /// second request exits at once.
+    pub fn trigger(&self, name: &'static str) {
+        if self.requested().is_some() {
+            let _ = crossterm::terminal::disable_raw_mode();
+            eprintln!("hiktalk: {name} again, exiting without waiting for the device");
+            std::process::exit(super::ending::exit::INTERRUPTED);
+        }
+        let _ = self.tx.send(Some(name));
     }
 
     /// The signal that asked to stop, if one has.

@@ -1,0 +1,152 @@
+//! `hiktalk play`: a file or stdin, decoded, resampled, encoded and paced to the camera.
+
+use super::{Connected, Output, connect, finish};
+use crate::audio::decode::{self, Input, Source};
+use crate::audio::pipeline::Pipeline;
+use crate::cli::PlayArgs;
+use crate::codec::{self, CodecParams};
+use crate::session::{self, Ending, Feed, FeedItem, Progress, Report, Stop, TalkOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Frames buffered ahead of the pacer: enough to ride out a slow decode, small enough that a
+/// stop does not wait on a backlog.
+const AHEAD_FRAMES: usize = 50;
+
+pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop) -> anyhow::Result<i32> {
+    let input = if args.input == "-" { Input::Stdin } else { Input::Path(args.input.clone().into()) };
+    if args.repeat && input == Input::Stdin {
+        anyhow::bail!(crate::config::ConfigError::Invalid { camera: args.camera.camera.clone(), message: "--loop needs a file; stdin cannot be replayed".into() });
+    }
+    // Open and read the input before touching the device: a bad file must not leave a session.
+    let mut source = decode::open(&input, args.raw_format.clone())?;
+    let first = source.next_chunk()?.ok_or_else(|| decode::AudioError::Empty { what: args.input.clone() })?;
+    let Connected { device, name, channel, codec, sim } = connect(&args.camera, config, input == Input::Stdin, out).await?;
+    let progress = Arc::new(Progress::default());
+    let opts = TalkOptions {
+        channel,
+        codec: args.talk.codec.or(codec),
+        set_codec: args.talk.set_codec,
+        keep_codec: args.talk.keep_codec,
+        take_over: args.talk.take_over,
+        retries: args.talk.retries,
+        reconnect: args.repeat,
+        progress: Some(progress.clone()),
+        ..TalkOptions::default()
+    };
+    let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
+    let mut report = Report::new(&name, Ending::EndOfInput);
+    match session::negotiate(&device, &opts, &stop).await {
+        Err(ending) => report = Report::new(&name, ending),
+        Ok(neg) => {
+            if !out.quiet && !out.json {
+                out.note(&format!("{name}: channel {} speaks {} at {} Hz; playing {}", neg.channel.id, neg.params.codec, neg.params.sample_rate, source.describe()));
+            }
+            let total = source.duration();
+            match feed(source, first, neg.params, args.talk.volume, args.repeat.then(|| input.clone()), input == Input::Stdin, args.raw_format.clone()) {
+                Err(ending) => report = Report::new(&name, ending),
+                Ok(feed) => {
+                    let bar = out.interactive().then(|| progress_bar(&name, total, args.repeat));
+                    let ticker = bar.clone().map(|bar| tokio::spawn(tick(bar, progress.clone())));
+                    session::talk(&device, &neg, &opts, feed, &stop, &mut report).await;
+                    if let Some(t) = ticker {
+                        t.abort();
+                    }
+                    if let Some(bar) = bar {
+                        bar.finish_and_clear();
+                    }
+                }
+            }
+        }
+    }
+    Ok(finish(&report, "played", false, out, sim).await)
+}
+
+/// Starts the decode/encode thread and returns its frames.
+fn feed(
+    mut source: Box<dyn Source>,
+    first: Vec<f32>,
+    params: CodecParams,
+    gain_db: f32,
+    replay: Option<Input>,
+    live: bool,
+    raw: Option<decode::RawFormat>,
+) -> Result<Feed, Ending> {
+    let codec_err = |e: &dyn std::fmt::Display| Ending::Codec { detail: e.to_string() };
+    let encoder = codec::encoder(params).map_err(|e| codec_err(&e))?;
+    let mut pipeline = Pipeline::new(source.sample_rate(), encoder, gain_db).map_err(|e| Ending::Input { detail: e.to_string() })?;
+    let frame = pipeline.frame_duration();
+    // stdin may pause (a slow generator); silence then keeps the device from hanging up.
+    let silence = if live { Some(silence_frame(params).map_err(|e| codec_err(&e))?) } else { None };
+    let (tx, rx) = mpsc::channel(AHEAD_FRAMES);
+    std::thread::Builder::new()
+        .name("hiktalk-decode".into())
+        .spawn(move || {
+            let mut frames = Vec::new();
+            let mut chunk = Some(first);
+            let result: Result<(), decode::AudioError> = (|| loop {
+                match chunk.take() {
+                    Some(samples) => pipeline.push(&samples, &mut frames)?,
+                    None => match &replay {
+                        Some(input) => source = decode::open(input, raw.clone())?,
+                        None => {
+                            pipeline.finish(&mut frames)?;
+                            return Ok(());
+                        }
+                    },
+                }
+                for f in frames.drain(..) {
+                    if tx.blocking_send(FeedItem::Frame(f, None)).is_err() {
+                        return Ok(());
+                    }
+                }
+                chunk = source.next_chunk()?;
+            })();
+            for f in frames.drain(..) {
+                let _ = tx.blocking_send(FeedItem::Frame(f, None));
+            }
+            let _ = tx.blocking_send(match result {
+                Ok(()) => FeedItem::End,
+                Err(e) => FeedItem::Failed(Ending::Input { detail: e.to_string() }),
+            });
+        })
+        .map_err(|e| Ending::Input { detail: format!("cannot start the decoder thread: {e}") })?;
+    Ok(Feed { rx, frame, silence })
+}
+
+/// One frame of codec silence from a separate encoder, for gaps in a live input.
+pub fn silence_frame(params: CodecParams) -> Result<Vec<u8>, decode::AudioError> {
+    let mut pipeline = Pipeline::new(params.sample_rate, codec::encoder(params)?, 0.0)?;
+    let mut frames = Vec::new();
+    // Encoders with a start-up delay (AAC) emit nothing for the first frames.
+    for _ in 0..8 {
+        pipeline.silence(&mut frames)?;
+    }
+    Ok(frames.into_iter().rev().find(|f| !f.is_empty()).unwrap_or_default())
+}
+
+fn progress_bar(name: &str, total: Option<Duration>, repeat: bool) -> ProgressBar {
+    let bar = match total.filter(|_| !repeat) {
+        Some(t) => ProgressBar::new(t.as_millis() as u64).with_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_prefix(name.to_string());
+    bar
+}
+
+async fn tick(bar: ProgressBar, progress: Arc<Progress>) {
+    loop {
+        let ms = progress.audio_ms.load(Ordering::Relaxed);
+        let bytes = progress.bytes.load(Ordering::Relaxed);
+        bar.set_position(ms);
+        let total = bar.length().map(|t| format!(" / {:.1} s", t as f64 / 1000.0)).unwrap_or_default();
+        bar.set_message(format!("{:.1} s{total}, {} KiB sent", ms as f64 / 1000.0, bytes / 1024));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,250 @@
+//! `hiktalk speak`: the microphone, live, through cpal, until the user stops.
+
+use super::{Connected, Output, connect, finish};
+use crate::audio::capture::Capture;
+use crate::audio::pipeline::Pipeline;
+use crate::cli::SpeakArgs;
+use crate::codec::{self, CodecParams};
+use crate::session::{self, Ending, Feed, FeedItem, Progress, Report, Stop, TalkOptions};
+use indicatif::ProgressBar;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How often the producer drains the capture ring. Well under a frame, so a frame never waits
+/// long for the thread to notice it.
+const POLL: Duration = Duration::from_millis(5);
+/// Speech between words dips below the VAD threshold; keep talking this long after a loud chunk.
+const VAD_HANGOVER: Duration = Duration::from_millis(300);
+
+/// State shared between the capture thread, the key reader and the level meter.
+#[derive(Default)]
+pub struct Live {
+    pub muted: AtomicBool,
+    /// Push-to-talk: true while talking.
+    pub talking: AtomicBool,
+    /// Peak level of the last chunk, dBFS, as f32 bits.
+    pub level: AtomicU32,
+    pub talked_ms: AtomicU64,
+    pub dropped_samples: AtomicU64,
+}
+
+pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop) -> anyhow::Result<i32> {
+    let Connected { device, name, channel, codec, sim } = connect(&args.camera, config, false, out).await?;
+    let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
+    let progress = Arc::new(Progress::default());
+    let opts = TalkOptions {
+        channel,
+        codec: args.talk.codec.or(codec),
+        set_codec: args.talk.set_codec,
+        keep_codec: args.talk.keep_codec,
+        take_over: args.talk.take_over,
+        retries: args.talk.retries,
+        reconnect: true,
+        // Live audio: a short cushion only, every frame of lead is latency at the speaker.
+        lead: Duration::from_millis(40),
+        progress: Some(progress.clone()),
+        ..TalkOptions::default()
+    };
+    let live = Arc::new(Live::default());
+    live.talking.store(!args.ptt, Ordering::Relaxed);
+    let mut report = Report::new(&name, Ending::UserStop { signal: "SIGINT".into() });
+    match session::negotiate(&device, &opts, &stop).await {
+        Err(ending) => report = Report::new(&name, ending),
+        Ok(neg) => match start_capture(args.input.clone(), neg.params, args.talk.volume, args.vad, live.clone()).await {
+            Err(e) => report = Report::new(&name, Ending::Input { detail: e.to_string() }),
+            Ok((feed, describe)) => {
+                out.note(&format!("{name}: channel {} speaks {} at {} Hz; capturing {describe}; Ctrl-C to stop", neg.channel.id, neg.params.codec, neg.params.sample_rate));
+                let keys = (out.interactive() && std::io::stdin().is_terminal()).then(|| KeyReader::start(live.clone(), stop.clone(), args.ptt));
+                let meter = out.interactive().then(|| tokio::spawn(meter(live.clone(), progress.clone(), args.ptt)));
+                session::talk(&device, &neg, &opts, feed, &stop, &mut report).await;
+                if let Some(m) = meter {
+                    m.abort();
+                }
+                drop(keys);
+            }
+        },
+    }
+    let dropped = live.dropped_samples.load(Ordering::Relaxed);
+    if args.stats && !out.json {
+        let ms = |v: Option<f64>| v.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "-".into());
+        eprintln!(
+            "hiktalk: stats: latency capture->socket mean {} max {}; {} capture samples dropped; {} frames dropped; {} silence frames",
+            ms(report.latency_ms_mean),
+            ms(report.latency_ms_max),
+            dropped,
+            report.dropped_frames,
+            report.silence_frames
+        );
+    } else if dropped > 0 {
+        out.note(&format!("{dropped} microphone samples were dropped (the capture buffer overflowed)"));
+    }
+    Ok(finish(&report, "talked", true, out, sim).await)
+}
+
+/// Opens the microphone on its own thread (cpal streams are not `Send`) and returns the frames
+/// it produces, once the device has started.
+async fn start_capture(
+    input: Option<String>,
+    params: CodecParams,
+    gain_db: f32,
+    vad: Option<f32>,
+    live: Arc<Live>,
+) -> Result<(Feed, String), anyhow::Error> {
+    let encoder = codec::encoder(params)?;
+    let silence = super::play::silence_frame(params)?;
+    let (tx, rx) = mpsc::channel(64);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("hiktalk-capture".into()).spawn(move || {
+        let mut capture = match Capture::open(input.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.into()));
+                return;
+            }
+        };
+        let pipeline = match Pipeline::new(capture.sample_rate(), encoder, gain_db) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.into()));
+                return;
+            }
+        };
+        let frame = pipeline.frame_duration();
+        if ready_tx.send(Ok((frame, capture.describe()))).is_err() {
+            return;
+        }
+        produce(&mut capture, pipeline, vad, &live, &tx);
+    })?;
+    let (frame, describe) = ready_rx.await.map_err(|_| anyhow::anyhow!("the capture thread stopped before starting"))??;
+    Ok((Feed { rx, frame, silence: Some(silence) }, describe))
+}
+
+/// The capture loop: drain the ring, gate (mute, push-to-talk, VAD), encode, hand over frames
+/// stamped with their capture time. Ends when the session drops the receiver or the device fails.
+fn produce(capture: &mut Capture, mut pipeline: Pipeline, vad: Option<f32>, live: &Live, tx: &mpsc::Sender<FeedItem>) {
+    let rate = capture.sample_rate() as f64;
+    let frame_in = (pipeline.frame_duration().as_secs_f64() * rate).round() as u64;
+    let mut samples = Vec::new();
+    let mut frames = Vec::new();
+    // Capture time of the next unframed input sample, for latency stamps.
+    let mut pending: std::collections::VecDeque<(u64, Instant)> = Default::default();
+    let (mut read_pos, mut framed_pos) = (0u64, 0u64);
+    let mut loud_until = Instant::now();
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        if let Some(e) = capture.take_error() {
+            let _ = tx.blocking_send(FeedItem::Failed(Ending::Input { detail: format!("the microphone failed: {e}") }));
+            return;
+        }
+        samples.clear();
+        let Some(at) = capture.read(&mut samples) else {
+            std::thread::sleep(POLL);
+            continue;
+        };
+        pending.push_back((read_pos, at));
+        read_pos += samples.len() as u64;
+        live.dropped_samples.store(capture.dropped_samples(), Ordering::Relaxed);
+        let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+        let db = if peak > 0.0 { 20.0 * peak.log10() } else { -120.0 };
+        live.level.store(db.to_bits(), Ordering::Relaxed);
+        if vad.is_none_or(|t| db >= t) {
+            loud_until = Instant::now() + VAD_HANGOVER;
+        }
+        let open = !live.muted.load(Ordering::Relaxed) && live.talking.load(Ordering::Relaxed) && Instant::now() < loud_until;
+        if open {
+            live.talked_ms.fetch_add((samples.len() as f64 * 1000.0 / rate) as u64, Ordering::Relaxed);
+        } else {
+            // Zeros through the same encoder: the camera hears silence, the stream stays continuous.
+            samples.iter_mut().for_each(|s| *s = 0.0);
+        }
+        if let Err(e) = pipeline.push(&samples, &mut frames) {
+            let _ = tx.blocking_send(FeedItem::Failed(Ending::Input { detail: e.to_string() }));
+            return;
+        }
+        for f in frames.drain(..) {
+            while pending.len() > 1 && pending[1].0 <= framed_pos {
+                pending.pop_front();
+            }
+            let stamp = pending.front().map(|&(pos, t)| t + Duration::from_secs_f64(framed_pos.saturating_sub(pos) as f64 / rate));
+            framed_pos += frame_in;
+            // A full queue means the session is reconnecting: drop rather than build a backlog.
+            let _ = tx.try_send(FeedItem::Frame(f, stamp));
+        }
+    }
+}
+
+/// Reads keys on a raw-mode terminal: `m` mutes, space toggles push-to-talk, Ctrl-C stops.
+struct KeyReader {
+    done: Arc<AtomicBool>,
+}
+
+impl KeyReader {
+    fn start(live: Arc<Live>, stop: Stop, ptt: bool) -> KeyReader {
+        use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, poll, read};
+        let done = Arc::new(AtomicBool::new(false));
+        if crossterm::terminal::enable_raw_mode().is_err() {
+            return KeyReader { done };
+        }
+        let flag = done.clone();
+        let _ = std::thread::Builder::new().name("hiktalk-keys".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                if !poll(Duration::from_millis(100)).unwrap_or(false) {
+                    continue;
+                }
+                let Ok(Event::Key(k)) = read() else { continue };
+                if k.kind == KeyEventKind::Release {
+                    continue;
+                }
+                match k.code {
+                    KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => stop.trigger("SIGINT"),
+                    KeyCode::Char('m') => {
+                        live.muted.fetch_xor(true, Ordering::Relaxed);
+                    }
+                    KeyCode::Char(' ') if ptt => {
+                        live.talking.fetch_xor(true, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+            }
+        });
+        KeyReader { done }
+    }
+}
+
+impl Drop for KeyReader {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// A one-line level meter on the terminal.
+async fn meter(live: Arc<Live>, progress: Arc<Progress>, ptt: bool) {
+    let bar = ProgressBar::new_spinner();
+    loop {
+        let db = f32::from_bits(live.level.load(Ordering::Relaxed)).max(-60.0);
+        let filled = (((db + 60.0) / 60.0) * 20.0).round().clamp(0.0, 20.0) as usize;
+        let state = if live.muted.load(Ordering::Relaxed) {
+            " [muted: m]"
+        } else if ptt && !live.talking.load(Ordering::Relaxed) {
+            " [space to talk]"
+        } else {
+            ""
+        };
+        bar.set_message(format!(
+            "[{:<20}] {db:>4.0} dBFS  talked {:.1} s  sent {:.1} s  drops {}{state}",
+            "#".repeat(filled),
+            live.talked_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            progress.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            live.dropped_samples.load(Ordering::Relaxed),
+        ));
+        bar.tick();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,91 @@
+//! `hiktalk status`: model, firmware, talk channels (codec, rate, volumes, session) and the
+//! doorbell's call state.
+
+use super::{Connected, Output, connect, report_failure};
+use crate::cli::StatusArgs;
+use crate::isapi::Device;
+use crate::isapi::xml::{Channel, DeviceInfo};
+use crate::session::{Ending, ending::exit};
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Serialize)]
+struct Status {
+    device: String,
+    info: Option<DeviceInfo>,
+    channels: Vec<ChannelStatus>,
+    call_status: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChannelStatus {
+    #[serde(flatten)]
+    channel: Channel,
+    supported: bool,
+}
+
+pub async fn run(args: StatusArgs, config: Option<&Path>, out: Output) -> anyhow::Result<i32> {
+    let Connected { device, name, sim, .. } = connect(&args.camera, config, false, out).await?;
+    let code = match gather(&device, &name).await {
+        Ok(status) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed stdout (`| head`) ends the listing quietly.
+            let _ = if out.json { writeln!(stdout, "{}", serde_json::to_string(&status).unwrap_or_default()) } else { stdout.write_all(table(&status).as_bytes()) };
+            exit::OK
+        }
+        Err(ending) => report_failure(&name, &ending, out),
+    };
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    Ok(code)
+}
+
+async fn gather(device: &Device, name: &str) -> Result<Status, Ending> {
+    // Talk channels are the point; deviceInfo is a courtesy some accounts may not read.
+    let channels = device.channels().await.map_err(|e| Ending::from_isapi(&e))?;
+    let info = device.device_info().await.ok();
+    let call_status = device.call_status().await.ok().flatten();
+    let channels = channels
+        .into_iter()
+        .map(|c| ChannelStatus { supported: crate::codec::Codec::from_isapi(&c.codec).is_some(), channel: c })
+        .collect();
+    Ok(Status { device: name.to_string(), info, channels, call_status })
+}
+
+fn table(s: &Status) -> String {
+    let mut t = format!("device    {}\n", s.device);
+    if let Some(i) = &s.info {
+        let v = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        t.push_str(&format!("model     {}\nfirmware  {} {}\nname      {}\n", v(&i.model), v(&i.firmware_version), v(&i.firmware_released_date), v(&i.device_name)));
+    }
+    if let Some(c) = &s.call_status {
+        t.push_str(&format!("call      {c}\n"));
+    }
+    t.push_str("\nCHANNEL  CODEC        RATE     BITRATE  SPEAKER  MIC   SESSION\n");
+    for c in &s.channels {
+        let ch = &c.channel;
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let codec = if c.supported { ch.codec.clone() } else { format!("{} (!)", ch.codec) };
+        let session = match ch.enabled {
+            Some(true) => "active",
+            Some(false) => "none",
+            None => "unknown",
+        };
+        t.push_str(&format!(
+            "{:<8} {:<12} {:<8} {:<8} {:<8} {:<5} {}\n",
+            ch.id,
+            codec,
+            opt(ch.sample_rate_hz().map(|r| format!("{r} Hz"))),
+            opt(ch.bit_rate_kbps.map(|b| format!("{b}k"))),
+            opt(ch.speaker_volume.map(|v| v.to_string())),
+            opt(ch.microphone_volume.map(|v| v.to_string())),
+            session
+        ));
+    }
+    if s.channels.iter().any(|c| !c.supported) {
+        t.push_str("(!) hiktalk cannot encode this codec; switch the channel with `hiktalk play --set-codec`\n");
+    }
+    t
+}

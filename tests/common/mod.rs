@@ -1,0 +1,109 @@
+//! Shared helpers for the end-to-end tests: run the real binary against an in-process simulator.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use hiktalk::sim::{self, EventKind, SimConfig, SimHandle};
+
+pub const PASSWORD: &str = "hiktalk-sim";
+
+/// A simulator with short, test-friendly timings.
+pub fn sim_config() -> SimConfig {
+    SimConfig { idle_timeout: Duration::from_secs(2), ..SimConfig::default() }
+}
+
+pub fn url(sim: &SimHandle) -> String {
+    format!("http://{}", sim.addr())
+}
+
+/// The hiktalk binary with the simulator's password in the environment.
+pub fn hiktalk() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hiktalk"));
+    c.env("HIKTALK_PASSWORD", PASSWORD).env_remove("HIKTALK_CONFIG").env("XDG_CONFIG_HOME", "/nonexistent-hiktalk-test");
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Runs hiktalk to completion off the async runtime.
+pub async fn run(mut cmd: Command) -> (Output, Duration) {
+    tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let out = cmd.output().expect("run hiktalk");
+        (out, t.elapsed())
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn wait_child(mut child: Child) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let _ = child.stdin.take();
+        child.wait_with_output().expect("wait for hiktalk")
+    })
+    .await
+    .unwrap()
+}
+
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on a child we own; no memory is involved.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The `--json` outcome line.
+pub fn json(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_else(|| panic!("no JSON on stdout; stderr: {}", stderr(out)));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON {line:?}: {e}"))
+}
+
+/// Writes a mono or stereo 16-bit WAV of a sine.
+pub fn tone_wav(path: &Path, freq: f64, secs: f64, rate: u32, channels: u16, amplitude: f64) -> PathBuf {
+    let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(secs * rate as f64) as u64 {
+        let v = (amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin() * 32767.0) as i16;
+        for _ in 0..channels {
+            w.write_sample(v).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+    path.to_path_buf()
+}
+
+/// Signal-to-noise ratio of `x` against the best-fitting sine at `freq` (least squares over
+/// amplitude and phase), skipping `skip` samples of codec/resampler start-up at each end.
+pub fn sine_snr_db(x: &[i16], rate: u32, freq: f64, skip: usize) -> f64 {
+    let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let x = &x[skip.min(x.len())..x.len().saturating_sub(skip)];
+    let w = 2.0 * std::f64::consts::PI * freq / rate as f64;
+    let (mut ss, mut sc, mut cc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        ss += s * s;
+        sc += s * c;
+        cc += c * c;
+        xs += v * s;
+        xc += v * c;
+    }
+    let det = ss * cc - sc * sc;
+    let a = (xs * cc - xc * sc) / det;
+    let b = (xc * ss - xs * sc) / det;
+    let (mut sig, mut noise) = (0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        let fit = a * s + b * c;
+        sig += fit * fit;
+        noise += (v - fit) * (v - fit);
+    }
+    10.0 * (sig / noise.max(1e-9)).log10()
+}
+
+pub fn count(events: &[sim::Event], pred: impl Fn(&EventKind) -> bool) -> usize {
+    events.iter().filter(|e| pred(&e.kind)).count()
+}

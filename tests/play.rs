@@ -1,0 +1,124 @@
+//! `hiktalk play` end to end: the real binary against the simulator, asserted from its log.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+fn opened(e: &EventKind) -> bool {
+    matches!(e, EventKind::SessionOpened { .. })
+}
+fn closed_by_client(e: &EventKind) -> bool {
+    matches!(e, EventKind::SessionClosed { by, .. } if by == "client")
+}
+fn prompt(e: &EventKind) -> bool {
+    matches!(e, EventKind::Prompt { .. })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("tone.wav"), 1000.0, 10.0, 44100, 2, 0.5);
+    let sim = sim::start(sim_config()).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "play"]).arg(&wav).arg(url(&sim));
+    let (out, wall) = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["reason"], "end_of_input");
+    assert!((wall.as_secs_f64() - 10.0).abs() <= 0.3, "wall time {wall:?}");
+    // The schedule may run ahead by the lead (160 ms) plus the frame in hand, never more.
+    assert!(report["max_ahead_ms"].as_f64().unwrap() <= 180.0, "{report}");
+    let events = sim.events();
+    assert_eq!(count(&events, opened), 1);
+    assert_eq!(count(&events, closed_by_client), 1);
+    assert_eq!(count(&events, prompt), 0);
+    let session = events.iter().find_map(|e| match &e.kind {
+        EventKind::SessionOpened { session_id, .. } => session_id.clone(),
+        _ => None,
+    });
+    let (pcm, rate) = sim.recording(session.as_deref()).expect("a recording");
+    assert_eq!(rate, 8000);
+    let secs = pcm.len() as f64 / rate as f64;
+    assert!((secs - 10.0).abs() < 0.1, "recorded {secs} s");
+    let snr = sine_snr_db(&pcm, rate, 1000.0, 800);
+    assert!(snr >= 30.0, "SNR {snr:.1} dB after the G.711 round trip");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_closes_the_session_and_nothing_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("tone.wav"), 440.0, 10.0, 16000, 1, 0.3);
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.arg("play").arg(&wav).arg(url(&sim)).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    sim.wait_for(|e| matches!(&e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("audio started");
+    signal(&child, libc::SIGINT);
+    let out = wait_child(child).await;
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stopped by SIGINT"), "{}", stderr(&out));
+    let close = sim.wait_for(|e| closed_by_client(&e.kind), Duration::from_secs(1)).await.expect("the close arrives");
+    // Ten seconds of quiet: a reconnecting client would open again and be hung up on.
+    let late = sim.wait_for(|e| e.t > close.t && (opened(&e.kind) || prompt(&e.kind)), Duration::from_secs(10)).await;
+    assert!(late.is_none(), "after the stop: {late:?}");
+    assert_eq!(count(&sim.events(), opened), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_costs_exactly_one_attempt() {
+    let sim = sim::start(sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.env("HIKTALK_PASSWORD", "wrong").args(["play"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rejected the password"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("wrong"), "the password leaked: {}", stderr(&out));
+    assert!(!stderr(&out).contains("response="), "a Digest response leaked");
+    let failed = count(&sim.events(), |e| matches!(e, EventKind::AuthFailed { reason, .. } if reason == "bad_password"));
+    assert_eq!(failed, 1);
+    assert_eq!(count(&sim.events(), opened), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_before_any_session() {
+    let sim = sim::start(sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.wav");
+    tone_wav(&empty, 440.0, 0.0, 8000, 1, 0.3);
+    let garbage = dir.path().join("garbage.wav");
+    std::fs::write(&garbage, b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk").unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "this is not audio\n".repeat(100)).unwrap();
+    for (path, what) in [(dir.path().join("missing.wav"), "missing"), (empty, "empty"), (garbage, "corrupt"), (text, "text")] {
+        let mut cmd = hiktalk();
+        cmd.arg("play").arg(&path).arg(url(&sim));
+        let (out, _) = run(cmd).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{what}: {err}");
+        assert!(err.contains(&*path.file_name().unwrap().to_string_lossy()), "{what}: the message names the file: {err}");
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{what}: {err}");
+    }
+    assert_eq!(count(&sim.events(), opened), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_speech_from_espeak_plays() {
+    let sim = sim::start(sim_config()).await.unwrap();
+    let speech = std::process::Command::new("espeak-ng").args(["--stdout", "Leave the parcel"]).output().expect("espeak-ng (apt install espeak-ng)");
+    assert!(speech.status.success());
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "play", "-"]).arg(url(&sim)).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&speech.stdout);
+    });
+    let out = wait_child(child).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let secs = json(&out)["audio_seconds"].as_f64().unwrap();
+    assert!(secs > 0.8 && secs < 3.0, "{secs} s of speech");
+    assert_eq!(count(&sim.events(), closed_by_client), 1);
+}
