@@ -5,7 +5,7 @@ use crate::audio::decode::{self, Input, Source};
 use crate::audio::pipeline::Pipeline;
 use crate::cli::PlayArgs;
 use crate::codec::{self, CodecParams};
-use crate::session::{self, Ending, Feed, FeedItem, Progress, Report, Stop, TalkOptions};
+use crate::session::{self, Ending, Feed, FeedItem, MakeFeed, Progress, Report, Stop, TalkOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::sync::Arc;
@@ -42,24 +42,25 @@ pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop)
     let mut report = Report::new(&name, Ending::EndOfInput);
     match session::negotiate(&device, &opts, &stop).await {
         Err(ending) => report = Report::new(&name, ending),
-        Ok(neg) => {
-            if !out.quiet && !out.json {
-                out.note(&format!("{name}: channel {} speaks {} at {} Hz; playing {}", neg.channel.id, neg.params.codec, neg.params.sample_rate, source.describe()));
-            }
+        Ok(mut neg) => {
             let total = source.duration();
-            match feed(source, first, neg.params, args.talk.volume, args.repeat.then(|| input.clone()), input == Input::Stdin, args.raw_format.clone()) {
-                Err(ending) => report = Report::new(&name, ending),
-                Ok(feed) => {
-                    let bar = out.interactive().then(|| progress_bar(&name, total, args.repeat));
-                    let ticker = bar.clone().map(|bar| tokio::spawn(tick(bar, progress.clone())));
-                    session::talk(&device, &neg, &opts, feed, &stop, &mut report).await;
-                    if let Some(t) = ticker {
-                        t.abort();
-                    }
-                    if let Some(bar) = bar {
-                        bar.finish_and_clear();
-                    }
-                }
+            let describe = source.describe();
+            let (label, channel_id) = (name.clone(), neg.channel.id.clone());
+            let stdin = input == Input::Stdin;
+            let replay = args.repeat.then(|| input.clone());
+            let (gain, raw) = (args.talk.volume, args.raw_format.clone());
+            let make: MakeFeed = Box::new(move |params| {
+                out.note(&format!("{label}: channel {channel_id} speaks {} at {} Hz; playing {describe}", params.codec, params.sample_rate));
+                feed(source, first, params, gain, replay, stdin, raw)
+            });
+            let bar = out.interactive().then(|| progress_bar(&name, total, args.repeat));
+            let ticker = bar.clone().map(|bar| tokio::spawn(tick(bar, progress.clone())));
+            session::talk(&device, &mut neg, &opts, make, &stop, &mut report).await;
+            if let Some(t) = ticker {
+                t.abort();
+            }
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
             }
         }
     }

@@ -5,7 +5,7 @@ use crate::audio::capture::Capture;
 use crate::audio::pipeline::Pipeline;
 use crate::cli::SpeakArgs;
 use crate::codec::{self, CodecParams};
-use crate::session::{self, Ending, Feed, FeedItem, Progress, Report, Stop, TalkOptions};
+use crate::session::{self, Ending, Feed, FeedItem, MakeFeed, Progress, Report, Stop, TalkOptions};
 use indicatif::ProgressBar;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -51,22 +51,25 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
     };
     let live = Arc::new(Live::default());
     live.talking.store(!args.ptt, Ordering::Relaxed);
+    // Open the microphone before touching the device: no input, no session.
+    let mic = Microphone::open(args.input.clone(), args.talk.volume, args.vad, live.clone()).await?;
     let mut report = Report::new(&name, Ending::UserStop { signal: "SIGINT".into() });
     match session::negotiate(&device, &opts, &stop).await {
         Err(ending) => report = Report::new(&name, ending),
-        Ok(neg) => match start_capture(args.input.clone(), neg.params, args.talk.volume, args.vad, live.clone()).await {
-            Err(e) => report = Report::new(&name, Ending::Input { detail: e.to_string() }),
-            Ok((feed, describe)) => {
-                out.note(&format!("{name}: channel {} speaks {} at {} Hz; capturing {describe}; Ctrl-C to stop", neg.channel.id, neg.params.codec, neg.params.sample_rate));
-                let keys = (out.interactive() && std::io::stdin().is_terminal()).then(|| KeyReader::start(live.clone(), stop.clone(), args.ptt));
-                let meter = out.interactive().then(|| tokio::spawn(meter(live.clone(), progress.clone(), args.ptt)));
-                session::talk(&device, &neg, &opts, feed, &stop, &mut report).await;
-                if let Some(m) = meter {
-                    m.abort();
-                }
-                drop(keys);
+        Ok(mut neg) => {
+            let (label, channel_id) = (name.clone(), neg.channel.id.clone());
+            let make: MakeFeed = Box::new(move |params| {
+                out.note(&format!("{label}: channel {channel_id} speaks {} at {} Hz; capturing {}; Ctrl-C to stop", params.codec, params.sample_rate, mic.describe));
+                mic.start(params)
+            });
+            let keys = (out.interactive() && std::io::stdin().is_terminal()).then(|| KeyReader::start(live.clone(), stop.clone(), args.ptt));
+            let meter = out.interactive().then(|| tokio::spawn(meter(live.clone(), progress.clone(), args.ptt)));
+            session::talk(&device, &mut neg, &opts, make, &stop, &mut report).await;
+            if let Some(m) = meter {
+                m.abort();
             }
-        },
+            drop(keys);
+        }
     }
     let dropped = live.dropped_samples.load(Ordering::Relaxed);
     if args.stats && !out.json {
@@ -85,42 +88,50 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
     Ok(finish(&report, "talked", true, out, sim).await)
 }
 
-/// Opens the microphone on its own thread (cpal streams are not `Send`) and returns the frames
-/// it produces, once the device has started.
-async fn start_capture(
-    input: Option<String>,
-    params: CodecParams,
-    gain_db: f32,
-    vad: Option<f32>,
-    live: Arc<Live>,
-) -> Result<(Feed, String), anyhow::Error> {
-    let encoder = codec::encoder(params)?;
-    let silence = super::play::silence_frame(params)?;
-    let (tx, rx) = mpsc::channel(64);
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new().name("hiktalk-capture".into()).spawn(move || {
-        let mut capture = match Capture::open(input.as_deref()) {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = ready_tx.send(Err(e.into()));
+/// The microphone, capturing on its own thread (cpal streams are not `Send`) from the moment it
+/// opens; frames flow once the session knows the codec.
+struct Microphone {
+    describe: String,
+    params_tx: std::sync::mpsc::Sender<(Box<dyn codec::Encoder>, mpsc::Sender<FeedItem>)>,
+}
+
+impl Microphone {
+    async fn open(input: Option<String>, gain_db: f32, vad: Option<f32>, live: Arc<Live>) -> anyhow::Result<Microphone> {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (params_tx, params_rx) = std::sync::mpsc::channel::<(Box<dyn codec::Encoder>, mpsc::Sender<FeedItem>)>();
+        std::thread::Builder::new().name("hiktalk-capture".into()).spawn(move || {
+            let mut capture = match Capture::open(input.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            if ready_tx.send(Ok(capture.describe())).is_err() {
                 return;
             }
-        };
-        let pipeline = match Pipeline::new(capture.sample_rate(), encoder, gain_db) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = ready_tx.send(Err(e.into()));
-                return;
+            let Ok((encoder, tx)) = params_rx.recv() else { return };
+            match Pipeline::new(capture.sample_rate(), encoder, gain_db) {
+                Ok(pipeline) => produce(&mut capture, pipeline, vad, &live, &tx),
+                Err(e) => {
+                    let _ = tx.blocking_send(FeedItem::Failed(Ending::Input { detail: e.to_string() }));
+                }
             }
-        };
-        let frame = pipeline.frame_duration();
-        if ready_tx.send(Ok((frame, capture.describe()))).is_err() {
-            return;
-        }
-        produce(&mut capture, pipeline, vad, &live, &tx);
-    })?;
-    let (frame, describe) = ready_rx.await.map_err(|_| anyhow::anyhow!("the capture thread stopped before starting"))??;
-    Ok((Feed { rx, frame, silence: Some(silence) }, describe))
+        })?;
+        let describe = ready_rx.await.map_err(|_| anyhow::anyhow!("the capture thread stopped before starting"))??;
+        Ok(Microphone { describe, params_tx })
+    }
+
+    /// Starts encoding for `params` and returns the frames.
+    fn start(self, params: CodecParams) -> Result<Feed, Ending> {
+        let codec_err = |e: &dyn std::fmt::Display| Ending::Codec { detail: e.to_string() };
+        let encoder = codec::encoder(params).map_err(|e| codec_err(&e))?;
+        let frame = codec::frame_duration(encoder.as_ref());
+        let silence = super::play::silence_frame(params).map_err(|e| codec_err(&e))?;
+        let (tx, rx) = mpsc::channel(64);
+        self.params_tx.send((encoder, tx)).map_err(|_| Ending::Input { detail: "the microphone stopped".into() })?;
+        Ok(Feed { rx, frame, silence: Some(silence) })
+    }
 }
 
 /// The capture loop: drain the ring, gate (mute, push-to-talk, VAD), encode, hand over frames

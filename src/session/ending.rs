@@ -52,6 +52,8 @@ pub enum Ending {
     Network { detail: String },
     /// The device is not an ISAPI talk device, or answered with an error status.
     Protocol { detail: String },
+    /// The device answered with a server error (5xx); it may pass.
+    DeviceError { detail: String },
     /// Codec unsupported or refused.
     Codec { detail: String },
     /// The audio input failed.
@@ -68,6 +70,8 @@ impl Ending {
             Ending::Busy { detail }
         } else if matches!(e, IsapiError::Connect { .. } | IsapiError::Timeout { .. } | IsapiError::Network { .. } | IsapiError::Tls { .. }) {
             Ending::Network { detail }
+        } else if e.is_transient() {
+            Ending::DeviceError { detail }
         } else {
             Ending::Protocol { detail }
         }
@@ -83,7 +87,7 @@ impl Ending {
             Ending::Stalled { .. } | Ending::ConnectionReset { .. } | Ending::Network { .. } => exit::NETWORK,
             Ending::Busy { .. } => exit::BUSY,
             Ending::Auth { .. } => exit::AUTH,
-            Ending::Protocol { .. } => exit::PROTOCOL,
+            Ending::Protocol { .. } | Ending::DeviceError { .. } => exit::PROTOCOL,
             Ending::Codec { .. } => exit::CODEC,
             Ending::Input { .. } => exit::INPUT,
         }
@@ -91,7 +95,7 @@ impl Ending {
 
     /// A fault the user did not ask for that a bounded retry may cure.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Ending::ConnectionReset { .. } | Ending::Stalled { .. } | Ending::Network { .. })
+        matches!(self, Ending::ConnectionReset { .. } | Ending::Stalled { .. } | Ending::Network { .. } | Ending::DeviceError { .. })
             || matches!(self, Ending::DeviceHangup { call: None, .. })
     }
 
@@ -126,6 +130,7 @@ impl Ending {
             }
             Ending::Network { detail } => format!("{detail}; check the address and that the device is reachable"),
             Ending::Protocol { detail } => format!("{detail}; is this a Hikvision device with two-way audio?"),
+            Ending::DeviceError { detail } => format!("{detail}; the device reported an internal error"),
             Ending::Codec { detail } => detail.clone(),
             Ending::Input { detail } => detail.clone(),
         }
@@ -157,6 +162,7 @@ mod tests {
             (Ending::Auth { detail: "x".into() }, exit::AUTH),
             (Ending::Network { detail: "x".into() }, exit::NETWORK),
             (Ending::Protocol { detail: "x".into() }, exit::PROTOCOL),
+            (Ending::DeviceError { detail: "x".into() }, exit::PROTOCOL),
             (Ending::Codec { detail: "x".into() }, exit::CODEC),
             (Ending::Input { detail: "x".into() }, exit::INPUT),
         ];

@@ -25,6 +25,8 @@ use tokio::time::{Instant, sleep_until, timeout};
 pub const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
 /// The pause between closing another client's session and opening ours (the known workaround).
 const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
+/// A session that streamed this long was healthy: the next fault gets the full retry budget.
+const HEALTHY_SESSION: Duration = Duration::from_secs(60);
 /// A device hang-up after this long without audio from us is reported as an idle timeout.
 const IDLE_HINT: Duration = Duration::from_secs(2);
 
@@ -46,6 +48,8 @@ pub struct TalkOptions {
     pub reconnect: bool,
     /// How far ahead of real time the stream may run.
     pub lead: Duration,
+    /// The first reconnect delay's ceiling and every delay's floor.
+    pub backoff_base: Duration,
     /// Where retry announcements go (stderr in the CLI).
     pub announce: fn(&str),
     /// Live counters for a progress display.
@@ -71,6 +75,7 @@ impl Default for TalkOptions {
             retries: 3,
             reconnect: false,
             lead: Duration::from_millis(160),
+            backoff_base: Duration::from_millis(500),
             announce: |m| eprintln!("hiktalk: {m}"),
             progress: None,
         }
@@ -220,18 +225,24 @@ fn ids(channels: &[Channel]) -> String {
     if channels.is_empty() { "none".into() } else { channels.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ") }
 }
 
-/// Opens, streams `feed`, closes, and reconnects after unasked faults while allowed.
-pub async fn talk(device: &Device, neg: &Negotiation, opts: &TalkOptions, mut feed: Feed, stop: &Stop, report: &mut Report) {
+/// Builds the audio feed once the codec is final (an AAC-only device can change it at open).
+pub type MakeFeed<'a> = Box<dyn FnOnce(CodecParams) -> Result<Feed, Ending> + Send + 'a>;
+
+/// Opens, streams, closes, and reconnects after unasked faults while allowed.
+pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, make_feed: MakeFeed<'_>, stop: &Stop, report: &mut Report) {
     report.channel = Some(neg.channel.id.clone());
-    report.codec = Some(neg.params);
-    let id = neg.channel.id.as_str();
     let mut backoff = Backoff::new(opts.retries);
+    backoff.base = opts.backoff_base;
     let mut rng = rand::rng();
-    let mut pacer: Option<Pacer> = None;
+    let (mut feed, mut make_feed) = (None, Some(make_feed));
     loop {
-        let (ending, opened) = attempt(device, id, opts, &mut feed, &mut pacer, stop, report).await;
+        let streamed_before = report.audio_seconds;
+        let (ending, opened) = attempt(device, neg, opts, (&mut feed, &mut make_feed), stop, report).await;
+        if report.audio_seconds - streamed_before >= HEALTHY_SESSION.as_secs_f64() {
+            backoff.reset();
+        }
         if let Some(session) = opened {
-            close(device, id, session.as_deref(), report).await;
+            close(device, &neg.channel.id, session.as_deref(), report).await;
         }
         let ending = match ending {
             hangup @ Ending::DeviceHangup { .. } => explain_hangup(device, hangup).await,
@@ -255,58 +266,115 @@ pub async fn talk(device: &Device, neg: &Negotiation, opts: &TalkOptions, mut fe
             break;
         }
     }
-    if let Some(p) = &pacer {
-        report.audio_seconds = p.audio_sent().as_secs_f64();
-        report.max_ahead_ms = p.max_ahead().as_secs_f64() * 1000.0;
-    }
+    report.codec = Some(neg.params);
     restore(device, neg, opts, report).await;
 }
 
 /// One session: open, upload, stream. Returns how it ended and, when a session may exist on
 /// the device, its id (which must then be closed).
-#[allow(clippy::too_many_arguments)]
 async fn attempt(
     device: &Device,
-    id: &str,
+    neg: &mut Negotiation,
     opts: &TalkOptions,
-    feed: &mut Feed,
-    pacer: &mut Option<Pacer>,
+    (feed, make_feed): (&mut Option<Feed>, &mut Option<MakeFeed<'_>>),
     stop: &Stop,
     report: &mut Report,
 ) -> (Ending, Option<Option<String>>) {
+    let id = neg.channel.id.clone();
     if let Some(s) = stop.requested() {
         return (Ending::UserStop { signal: s.to_string() }, None);
     }
     if opts.take_over {
-        if let Err(e) = unless_stopped(stop, device.close(id, None)).await {
+        if let Err(e) = unless_stopped(stop, device.close(&id, None)).await {
             return (e, None);
         }
         if let Err(e) = unless_stopped(stop, tokio::time::sleep(TAKE_OVER_PAUSE)).await {
             return (e, None);
         }
     }
-    let session = match unless_stopped(stop, device.open(id)).await {
+    let mut opened = unless_stopped(stop, device.open(&id)).await;
+    if let Ok(Err(e)) = &opened {
+        if feed.is_none() && wants_aac(device, neg, opts, e).await {
+            (opts.announce)(&format!(
+                "channel {id} refused to open a {} session (HTTP 403); switching it to AAC as this firmware requires{}",
+                neg.params.codec,
+                if opts.keep_codec { "" } else { " (restored afterwards)" }
+            ));
+            if let Err(e) = switch_to_aac(device, neg, stop).await {
+                return (e, None);
+            }
+            opened = unless_stopped(stop, device.open(&id)).await;
+        }
+    }
+    let session = match opened {
         // Stopped while the open was in flight: the device may have opened it, so close it.
         Err(stopped) => return (stopped, Some(None)),
         Ok(Err(e)) => return (open_refusal(&e), None),
         Ok(Ok(s)) => s,
     };
     report.sessions_opened += 1;
-    let mut upload = match unless_stopped(stop, Upload::start(device, id, session.as_deref())).await {
+    if let (None, Some(make)) = (feed.as_ref(), make_feed.take()) {
+        match make(neg.params) {
+            Ok(f) => *feed = Some(f),
+            Err(e) => return (e, Some(session)),
+        }
+    }
+    let Some(feed) = feed.as_mut() else {
+        return (Ending::Input { detail: "the audio input could not be started".into() }, Some(session));
+    };
+    let mut upload = match unless_stopped(stop, Upload::start(device, &id, session.as_deref())).await {
         Err(stopped) => return (stopped, Some(session)),
         Ok(Err(e)) => return (Ending::from_isapi(&e), Some(session)),
         Ok(Ok(u)) => u,
     };
-    let pacer = pacer.get_or_insert_with(|| Pacer::new(feed.frame, opts.lead));
-    let ending = stream(&mut upload, feed, pacer, stop, report, opts.progress.as_deref()).await;
+    // A fresh schedule per connection: after a reconnect, catching up on the outage would burst.
+    let mut pacer = Pacer::new(feed.frame, opts.lead);
+    let ending = stream(&mut upload, feed, &mut pacer, stop, report, opts.progress.as_deref()).await;
     report.bytes_sent += upload.bytes_sent;
     if matches!(ending, Ending::EndOfInput) {
         // Let the lead drain so the device plays the tail before the close.
         let played = pacer.due() + opts.lead;
         let _ = wait(stop, &mut upload, sleep_until(played), Instant::now()).await;
     }
+    report.audio_seconds += pacer.audio_sent().as_secs_f64();
+    report.max_ahead_ms = report.max_ahead_ms.max(pacer.max_ahead().as_secs_f64() * 1000.0);
     upload.finish().await;
     (ending, Some(session))
+}
+
+/// Some firmware lists G.711 but answers 403 to open unless the channel is set to AAC. When the
+/// channel is idle, offers AAC, and the user did not pin a codec, that 403 means "use AAC".
+async fn wants_aac(device: &Device, neg: &Negotiation, opts: &TalkOptions, e: &IsapiError) -> bool {
+    if !matches!(e, IsapiError::Status { http: 403, .. }) || e.is_busy() || opts.codec.is_some() || opts.set_codec.is_some() {
+        return false;
+    }
+    if neg.params.codec == Codec::Aac || !cfg!(feature = "aac") {
+        return false;
+    }
+    let idle = matches!(device.channel(&neg.channel.id).await, Ok(c) if c.enabled != Some(true));
+    let offers = device.capabilities(&neg.channel.id).await.is_ok_and(|c| c.codec_options.iter().any(|o| Codec::from_isapi(o) == Some(Codec::Aac)));
+    idle && offers
+}
+
+async fn switch_to_aac(device: &Device, neg: &mut Negotiation, stop: &Stop) -> Result<(), Ending> {
+    let mut wanted = neg.channel.clone();
+    wanted.codec = Codec::Aac.isapi_name().to_string();
+    wanted.enabled = None;
+    wanted.sampling_rate_khz = wanted.sampling_rate_khz.or(Some(16.0));
+    unless_stopped(stop, device.put_channel(&wanted))
+        .await?
+        .map_err(|e| Ending::Codec { detail: format!("the device refused to switch channel {} to AAC: {e}", neg.channel.id) })?;
+    let now = unless_stopped(stop, device.channel(&neg.channel.id)).await?.map_err(|e| Ending::from_isapi(&e))?;
+    if neg.restore.is_none() {
+        neg.restore = Some(neg.channel.clone());
+    }
+    neg.params = CodecParams {
+        codec: Codec::Aac,
+        sample_rate: now.sample_rate_hz().unwrap_or(Codec::Aac.default_rate()),
+        bitrate: now.bit_rate_kbps.map(|k| k * 1000),
+    };
+    neg.channel = now;
+    Ok(())
 }
 
 /// What a refused open means.
@@ -454,14 +522,37 @@ async fn explain_hangup(device: &Device, ending: Ending) -> Ending {
     }
 }
 
-/// Closes the session and records the device's confirmation.
+/// Closes the session and records the device's confirmation. A transient failure gets one
+/// more try within the deadline: an unclosed session blocks the channel for a minute or more.
 async fn close(device: &Device, id: &str, session: Option<&str>, report: &mut Report) {
-    match timeout(CLOSE_DEADLINE, device.close(id, session)).await {
-        Ok(Ok(status)) if status.is_ok() => report.closes_confirmed += 1,
-        Ok(Ok(status)) => report.close_error = Some(format!("the device answered the close with {}", status.summary())),
-        Ok(Err(e)) => report.close_error = Some(format!("closing the session failed: {e}")),
-        Err(_) => report.close_error = Some(format!("the device did not confirm the close within {} s", CLOSE_DEADLINE.as_secs())),
+    let deadline = Instant::now() + CLOSE_DEADLINE;
+    let mut last = String::new();
+    for attempt in 0..2 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        match tokio::time::timeout_at(deadline, device.close(id, session)).await {
+            Ok(Ok(status)) if status.is_ok() => {
+                report.closes_confirmed += 1;
+                report.close_error = None;
+                return;
+            }
+            Ok(Ok(status)) => {
+                report.close_error = Some(format!("the device answered the close with {}", status.summary()));
+                return;
+            }
+            Ok(Err(e)) if e.is_transient() => last = format!("closing the session failed: {e}"),
+            Ok(Err(e)) => {
+                report.close_error = Some(format!("closing the session failed: {e}"));
+                return;
+            }
+            Err(_) => {
+                last = format!("the device did not confirm the close within {} s", CLOSE_DEADLINE.as_secs());
+                break;
+            }
+        }
     }
+    report.close_error = Some(last);
 }
 
 /// Puts back the channel settings `--set-codec` changed.

@@ -1,0 +1,137 @@
+//! Randomised lifecycle run: random faults, random stop times, random retry settings, seeded
+//! and reproducible. After every iteration the simulator's log must show: every session opened
+//! was closed (or expired), no open after the user's stop, no two opens closer than the backoff
+//! floor, at most one failed login per bad password.
+//!
+//!     HIKTALK_CHAOS_SEED=7 HIKTALK_CHAOS_ITERATIONS=2000 cargo test --release --test chaos
+
+mod common;
+use common::*;
+use hiktalk::codec::{self, CodecParams};
+use hiktalk::isapi::{Credentials, Device, Endpoint, Timeouts, tls::Trust};
+use hiktalk::session::{self, Ending, Feed, FeedItem, MakeFeed, Report, Stop, TalkOptions};
+use hiktalk::sim::Fault;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::{Duration, Instant};
+
+const FLOOR: Duration = Duration::from_millis(100);
+
+fn fault(rng: &mut StdRng) -> Option<String> {
+    let times = if rng.random_bool(0.5) { ",times=1".to_string() } else { String::new() };
+    let ep = ["channels", "open", "close", "audio"][rng.random_range(0..4)];
+    Some(match rng.random_range(0..12) {
+        0 => return None,
+        1 => format!("hangup-after-bytes={}{times}", rng.random_range(200..4000)),
+        2 => format!("hangup-after-secs={:.2}{times}", rng.random_range(0.1..0.6)),
+        3 => format!("reset-after-bytes={}{times}", rng.random_range(200..4000)),
+        4 => format!("reset-after-secs={:.2}{times}", rng.random_range(0.1..0.6)),
+        5 => format!("stall={ep}{times}"),
+        6 => format!("slow={ep}:{}{times}", rng.random_range(50..400)),
+        7 => format!("malformed-xml={ep}{times}"),
+        8 => format!("truncated-xml={ep}{times}"),
+        9 => format!("http500={ep}{times}"),
+        10 => format!("401-no-challenge={ep}{times}"),
+        _ => return None,
+    })
+}
+
+/// G.711 frames of a tone, `frames` of them (or endless), from a producer task.
+fn tone_feed(frames: Option<usize>) -> MakeFeed<'static> {
+    Box::new(move |params: CodecParams| {
+        let mut enc = codec::encoder(params).map_err(|e| Ending::Codec { detail: e.to_string() })?;
+        let n = enc.frame_samples();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let frame = codec::frame_duration(enc.as_ref());
+        tokio::spawn(async move {
+            let mut i = 0usize;
+            while frames.is_none_or(|f| i < f) {
+                let pcm: Vec<i16> = (0..n).map(|k| ((((i * n + k) as f32) * 0.35).sin() * 8000.0) as i16).collect();
+                let mut out = Vec::new();
+                let _ = enc.encode(&pcm, &mut out);
+                if tx.send(FeedItem::Frame(out, None)).await.is_err() {
+                    return;
+                }
+                i += 1;
+            }
+            let _ = tx.send(FeedItem::End).await;
+        });
+        Ok(Feed { rx, frame, silence: None })
+    })
+}
+
+async fn iteration(seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let spec = fault(&mut rng);
+    let faults: Vec<Fault> = spec.iter().map(|s| s.parse().unwrap()).collect();
+    let bad_password = rng.random_bool(0.1);
+    let reconnect = rng.random_bool(0.6);
+    let retries = rng.random_range(0..=2);
+    let frames = if reconnect && rng.random_bool(0.5) { None } else { Some(rng.random_range(1..30)) };
+    let stop_after = (frames.is_none() || rng.random_bool(0.5)).then(|| Duration::from_millis(rng.random_range(0..1200)));
+    let ctx = format!("seed {seed}: fault {spec:?}, bad password {bad_password}, reconnect {reconnect}/{retries}, frames {frames:?}, stop {stop_after:?}");
+
+    let sim = sim::start(SimConfig { faults, idle_timeout: Duration::from_secs(1), stale_expiry: Duration::from_secs(2), ..SimConfig::default() }).await.unwrap();
+    let born = Instant::now();
+    let endpoint = Endpoint { https: false, host: "127.0.0.1".into(), port: sim.addr().port() };
+    let password = if bad_password { "wrong" } else { PASSWORD };
+    let timeouts = Timeouts { connect: Duration::from_secs(1), request: Duration::from_millis(500), stall: Duration::from_secs(1) };
+    let device = Device::new(endpoint, Credentials::new("admin", password), Trust::Unpinned, timeouts).unwrap();
+    let stop = Stop::manual();
+    let stopped_at = std::sync::Arc::new(std::sync::Mutex::new(None::<f64>));
+    if let Some(after) = stop_after {
+        let (stop, at) = (stop.clone(), stopped_at.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            *at.lock().unwrap() = Some(born.elapsed().as_secs_f64());
+            stop.trigger("SIGINT");
+        });
+    }
+    let opts = TalkOptions { reconnect, retries, backoff_base: FLOOR, announce: |_| {}, ..TalkOptions::default() };
+    let mut report = Report::new("sim", Ending::EndOfInput);
+    match session::negotiate(&device, &opts, &stop).await {
+        Err(e) => report = Report::new("sim", e),
+        Ok(mut neg) => session::talk(&device, &mut neg, &opts, tone_feed(frames), &stop, &mut report).await,
+    }
+    // Device-side closes (hang-ups) are logged before the client sees them; client closes were
+    // awaited by talk(). Give expiries their due before judging leaks.
+    let balanced = |ev: &[sim::Event]| {
+        count(ev, |e| matches!(e, EventKind::SessionOpened { .. }))
+            == count(ev, |e| matches!(e, EventKind::SessionClosed { .. } | EventKind::SessionExpired { .. }))
+    };
+    if !balanced(&sim.events()) {
+        let _ = sim.wait_for(|e| matches!(e.kind, EventKind::SessionExpired { .. }), Duration::from_secs(4)).await;
+    }
+    let ev = sim.events();
+    assert!(balanced(&ev), "{ctx}: a session leaked; report {report:?}; events {ev:#?}");
+    let opens: Vec<f64> = ev.iter().filter(|e| matches!(e.kind, EventKind::SessionOpened { .. })).map(|e| e.t).collect();
+    if let Some(at) = *stopped_at.lock().unwrap() {
+        // An open already in flight when the stop came may land a moment later; it was closed.
+        assert!(opens.iter().all(|&t| t <= at + 0.1), "{ctx}: open after the stop at {at}: {opens:?}");
+    }
+    for w in opens.windows(2) {
+        assert!(w[1] - w[0] >= FLOOR.as_secs_f64() - 0.005, "{ctx}: opens too close: {opens:?}");
+    }
+    let failed = count(&ev, |e| matches!(e, EventKind::AuthFailed { reason, .. } if reason == "bad_password"));
+    assert!(failed <= 1, "{ctx}: {failed} failed logins");
+    assert!(opens.len() as u32 <= 1 + retries, "{ctx}: {} opens for {retries} retries", opens.len());
+    if !reconnect {
+        assert!(opens.len() <= 1, "{ctx}: reconnected without being asked to");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn randomised_faults_and_stops_never_leak_loop_or_hammer() {
+    let seed: u64 = std::env::var("HIKTALK_CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED);
+    let n: u64 = std::env::var("HIKTALK_CHAOS_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        if set.len() >= 8 {
+            set.join_next().await.unwrap().unwrap();
+        }
+        set.spawn(iteration(seed.wrapping_mul(1_000_003).wrapping_add(i)));
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+}

@@ -1,0 +1,228 @@
+//! The fault matrix: every fault the simulator offers ends with the right reason text and exit
+//! code, no session leaks, and nothing reconnects when it must not.
+
+mod common;
+use common::*;
+use hiktalk::sim::{BusyStyle, Fault, Profile};
+use std::process::Stdio;
+use std::time::Duration;
+
+fn faults(specs: &[&str]) -> Vec<Fault> {
+    specs.iter().map(|s| s.parse().unwrap_or_else(|e| panic!("fault {s}: {e}"))).collect()
+}
+
+fn opens(sim: &SimHandle) -> usize {
+    count(&sim.events(), |e| matches!(e, EventKind::SessionOpened { .. }))
+}
+
+/// Every session the device saw opened was closed (by us, or by the device itself).
+fn assert_no_leak(sim: &SimHandle) {
+    let ev = sim.events();
+    let opened = count(&ev, |e| matches!(e, EventKind::SessionOpened { .. }));
+    let ended = count(&ev, |e| matches!(e, EventKind::SessionClosed { .. } | EventKind::SessionExpired { .. }));
+    assert_eq!(opened, ended, "sessions left open: {:#?}", ev);
+}
+
+/// Plays `secs` of tone to a simulator with `config`; returns (exit code, stderr).
+async fn play(config: SimConfig, secs: f64, extra: &[&str]) -> (SimHandle, Option<i32>, String) {
+    let sim = sim::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, secs, 8000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.arg("play").arg(&wav).arg(url(&sim)).args(extra);
+    let (out, _) = run(cmd).await;
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    (sim, out.status.code(), err)
+}
+
+struct Case {
+    faults: &'static [&'static str],
+    extra: &'static [&'static str],
+    code: i32,
+    says: &'static str,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_ends_with_its_reason_and_code() {
+    let cases = [
+        Case { faults: &["hangup-after-bytes=4000"], extra: &[], code: 6, says: "the device hung up" },
+        Case { faults: &["hangup-after-secs=0.5"], extra: &[], code: 6, says: "the device hung up" },
+        Case { faults: &["reset-after-bytes=4000"], extra: &[], code: 7, says: "the audio connection failed" },
+        Case { faults: &["reset-after-secs=0.5"], extra: &[], code: 7, says: "the audio connection failed" },
+        Case { faults: &["stall=open"], extra: &["--timeout", "1"], code: 7, says: "no answer to PUT /ISAPI/System/TwoWayAudio/channels/1/open within 1 s" },
+        Case { faults: &["stall=channels"], extra: &["--timeout", "1"], code: 7, says: "no answer to GET" },
+        Case { faults: &["stall=audio"], extra: &["--timeout", "1"], code: 7, says: "no answer to PUT audioData" },
+        Case { faults: &["slow=open:300"], extra: &[], code: 0, says: "end of input" },
+        Case { faults: &["malformed-xml=channels"], extra: &[], code: 8, says: "cannot read" },
+        Case { faults: &["malformed-xml=open"], extra: &[], code: 8, says: "cannot read" },
+        Case { faults: &["truncated-xml=channels"], extra: &[], code: 7, says: "connection lost during GET" },
+        Case { faults: &["http500=open"], extra: &[], code: 8, says: "HTTP 500" },
+        Case { faults: &["http500=channels"], extra: &[], code: 8, says: "HTTP 500" },
+        Case { faults: &["401-no-challenge=channels"], extra: &[], code: 4, says: "without a Digest challenge" },
+        Case { faults: &["401-no-challenge=open"], extra: &[], code: 4, says: "without a Digest challenge" },
+    ];
+    for case in cases {
+        let (sim, code, err) = play(SimConfig { faults: faults(case.faults), ..sim_config() }, 1.5, case.extra).await;
+        assert_eq!(code, Some(case.code), "{:?}: {err}", case.faults);
+        assert!(err.contains(case.says), "{:?} should say {:?}: {err}", case.faults, case.says);
+        assert!(opens(&sim) <= 1, "{:?}: play never reconnects", case.faults);
+        assert_no_leak(&sim);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hangup_reports_the_devices_own_words() {
+    let (_, code, err) = play(SimConfig { faults: faults(&["hangup-after-bytes=4000"]), hangup_body: true, ..sim_config() }, 1.5, &[]).await;
+    assert_eq!(code, Some(6));
+    assert!(err.contains("statusCode"), "the ResponseStatus is quoted: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_channel_is_reported_in_every_firmware_style_and_never_stolen() {
+    for style in [BusyStyle::Unauthorized, BusyStyle::Forbidden, BusyStyle::Busy] {
+        let sim = sim::start(SimConfig { busy_style: style, ..sim_config() }).await.unwrap();
+        // Another client's session, opened with curl and left open.
+        let other = std::process::Command::new("curl")
+            .args(["-s", "--digest", "-u", &format!("admin:{PASSWORD}"), "-X", "PUT", "-H", "Content-Length: 0"])
+            .arg(format!("{}/ISAPI/System/TwoWayAudio/channels/1/open", url(&sim)))
+            .output()
+            .expect("curl (apt install curl)");
+        assert!(String::from_utf8_lossy(&other.stdout).contains("sessionId"), "{other:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
+        let mut cmd = hiktalk();
+        cmd.args(["play", "--retries", "3"]).arg(&wav).arg(url(&sim));
+        let (out, _) = run(cmd).await;
+        assert_eq!(out.status.code(), Some(5), "{style:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--take-over"), "{}", stderr(&out));
+        assert_eq!(opens(&sim), 1, "{style:?}: only the other client's session");
+        assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::SessionClosed { .. })), 0, "{style:?}: not stolen");
+
+        let mut cmd = hiktalk();
+        cmd.args(["play", "--take-over"]).arg(&wav).arg(url(&sim));
+        let (out, _) = run(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{style:?} take-over: {}", stderr(&out));
+        assert_eq!(opens(&sim), 2);
+        assert_no_leak(&sim);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_account_is_explained_and_not_retried() {
+    let sim = sim::start(SimConfig { lockout_attempts: 1, lockout_duration: Duration::from_secs(120), ..sim_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.env("HIKTALK_PASSWORD", "wrong").args(["play", "--loop"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let mut cmd = hiktalk();
+    cmd.args(["play"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("locked") && stderr(&out).contains("unlocks in"), "{}", stderr(&out));
+    let failures = count(&sim.events(), |e| matches!(e, EventKind::AuthFailed { reason, .. } if reason == "bad_password"));
+    assert_eq!(failures, 1, "one bad password, one attempt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doorbell_call_ends_talk_and_says_so() {
+    let config = SimConfig { profile: Profile::Doorbell, ring_after: Some(Duration::from_millis(700)), ..sim_config() };
+    let (sim, code, err) = play(config, 3.0, &["--retries", "3"]).await;
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("ring"), "{err}");
+    assert_eq!(opens(&sim), 1, "no reconnect into a ringing doorbell");
+    assert_no_leak(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loop_reconnects_after_a_reset_with_backoff_then_stops_for_good() {
+    let sim = sim::start(SimConfig { faults: faults(&["reset-after-bytes=4000,times=1"]), ..sim_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.args(["play", "--loop"]).arg(&wav).arg(url(&sim)).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let first = sim.wait_for(|e| matches!(e.kind, EventKind::SessionOpened { .. }), Duration::from_secs(10)).await.expect("first session");
+    let reopened = sim
+        .wait_for(|e| e.t > first.t && matches!(e.kind, EventKind::SessionOpened { .. }), Duration::from_secs(10))
+        .await
+        .expect("a reconnect after the reset");
+    signal(&child, libc::SIGTERM);
+    let out = wait_child(child).await;
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("reconnecting in"), "{}", stderr(&out));
+    let open_times: Vec<f64> = sim.events().iter().filter(|e| matches!(e.kind, EventKind::SessionOpened { .. })).map(|e| e.t).collect();
+    assert_eq!(open_times.len(), 2, "{open_times:?}");
+    assert!(open_times[1] - open_times[0] >= 0.5, "never immediate: {open_times:?}");
+    let quiet = sim.wait_for(|e| e.t > reopened.t + 0.1 && matches!(e.kind, EventKind::SessionOpened { .. }), Duration::from_secs(3)).await;
+    assert!(quiet.is_none(), "nothing after the stop");
+    assert_no_leak(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_bounded() {
+    let sim = sim::start(SimConfig { faults: faults(&["hangup-after-bytes=2000"]), ..sim_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.args(["play", "--loop", "--retries", "2"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run(cmd).await;
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(opens(&sim), 3, "the first session and two retries");
+    assert_eq!(stderr(&out).matches("reconnecting in").count(), 2);
+    assert_no_leak(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_that_pauses_keeps_the_session_alive_with_silence() {
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["play", "--raw-format", "s16le:8000:1", "-"]).arg(url(&sim)).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    use std::io::Write;
+    stdin.write_all(&vec![0x10u8; 1600]).unwrap();
+    stdin.flush().unwrap();
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("upload");
+    // Three idle timeouts with nothing on stdin: the device must not hang up.
+    let hangup = sim.wait_for(|e| matches!(e.kind, EventKind::Hangup { .. } | EventKind::Prompt { .. }), Duration::from_secs(3)).await;
+    assert!(hangup.is_none(), "{hangup:?}");
+    drop(stdin);
+    let out = wait_child(child).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_no_leak(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_a_hikvision_device_is_a_clear_error() {
+    // A plain web server: HTML for everything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let body = "<!DOCTYPE html><html><body>Router login</body></html>";
+                let _ = s.write_all(format!("HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.arg("play").arg(&wav).arg(format!("http://{addr}"));
+    let (out, _) = run(cmd).await;
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did not answer like an ISAPI device") && stderr(&out).contains("Router login"), "{}", stderr(&out));
+    // Nothing listening at all.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut cmd = hiktalk();
+    cmd.arg("play").arg(&wav).arg(format!("http://{closed}"));
+    let (out, _) = run(cmd).await;
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+}
