@@ -13,7 +13,7 @@ async fn seed_failure_reopen_after_every_hangup_makes_repeated_call_ended_prompt
     // The bug hiktalk must never have: a client that, stopped by its API, keeps reopening.
     // Each session gets no audio, the device hangs up with "call ended", the client reopens.
     let mut cfg = config();
-    cfg.idle_timeout = Duration::from_millis(300);
+    cfg.idle_timeout = Duration::from_millis(500);
     let sim = start(cfg).await;
     let mut c = Client::new(&sim);
     let mut sids = Vec::new();
@@ -41,7 +41,7 @@ async fn seed_failure_reopen_after_every_hangup_makes_repeated_call_ended_prompt
 #[tokio::test]
 async fn idle_hangup_without_an_upload_and_silence_keeps_a_session_alive() {
     let mut cfg = config();
-    cfg.idle_timeout = Duration::from_millis(400);
+    cfg.idle_timeout = Duration::from_millis(800);
     cfg.hangup_body = false;
     let sim = start(cfg).await;
     let mut c = Client::new(&sim);
@@ -50,10 +50,10 @@ async fn idle_hangup_without_an_upload_and_silence_keeps_a_session_alive() {
     expect(&sim, "closed by device", |k| matches!(k, EventKind::SessionClosed { by, reason, .. } if by == "device" && reason == "idle")).await;
     expect(&sim, "prompt", |k| matches!(k, EventKind::Prompt { .. })).await;
 
-    // Silence (0xFF mu-law) for 3x the idle time keeps the session.
+    // Silence (0xFF mu-law) for twice the idle time keeps the session.
     let sid = c.open().await;
     let (mut audio, _) = c.upload(&audio_uri(sid.as_deref())).await;
-    for _ in 0..60 {
+    for _ in 0..80 {
         audio.write_all(&[0xFF; 160]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await; // real-time pacing
     }
@@ -62,14 +62,14 @@ async fn idle_hangup_without_an_upload_and_silence_keeps_a_session_alive() {
     let tail = read_to_end(&mut audio).await;
     assert!(tail.is_empty(), "{tail:?}");
     let ended = expect(&sim, "audio ended", |k| matches!(k, EventKind::AudioEnded { reason, .. } if reason == "hangup_idle")).await;
-    assert!(matches!(ended, EventKind::AudioEnded { bytes: 9600, .. }), "{ended:?}");
+    assert!(matches!(ended, EventKind::AudioEnded { bytes: 12800, .. }), "{ended:?}");
     assert_eq!(count(&sim, |k| matches!(k, EventKind::Prompt { .. })), 2);
 }
 
 #[tokio::test]
 async fn stale_session_blocks_until_expiry_then_opens_again() {
     let mut cfg = config();
-    cfg.stale_expiry = Duration::from_millis(500);
+    cfg.stale_expiry = Duration::from_secs(1);
     let sim = start(cfg).await;
     let mut c = Client::new(&sim);
     let sid = c.open().await;

@@ -49,9 +49,11 @@ fn check_session(shared: &Shared, req: &Request, channel: u32, attach: bool) -> 
             return Err("already_streaming");
         }
         s.streaming = true;
-        s.stale_since = None;
-        s.last_audio = Instant::now();
-        s.wake.notify_one();
+        // The idle clock runs from open; a client coming back to a stale session restarts it.
+        if s.stale_since.take().is_some() {
+            s.last_audio = Instant::now();
+            s.wake.notify_one();
+        }
     }
     Ok((s.id.clone(), s.end.subscribe()))
 }
@@ -167,15 +169,11 @@ pub(crate) async fn upload(
             if let Some(s) = lock(&shared.state).session(channel, &session_id) {
                 s.last_audio = Instant::now();
             }
-            if byte_limit(&faults.reset_bytes).is_some_and(|n| bytes >= n) {
-                if take(shared, faults.reset_bytes.as_ref()) {
-                    break Ending::ResetFault;
-                }
+            if byte_limit(&faults.reset_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.reset_bytes.as_ref()) {
+                break Ending::ResetFault;
             }
-            if byte_limit(&faults.hangup_bytes).is_some_and(|n| bytes >= n) {
-                if take(shared, faults.hangup_bytes.as_ref()) {
-                    break Ending::HangupFault;
-                }
+            if byte_limit(&faults.hangup_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.hangup_bytes.as_ref()) {
+                break Ending::HangupFault;
             }
         }
         let hangup_deadline = faults.hangup_at.as_ref().map_or(far, |(_, t)| *t);
@@ -247,7 +245,7 @@ pub(crate) async fn upload(
     };
     let seconds = rec.seconds();
     let (recording, wav) = rec.finish();
-    lock(&shared.state).recordings.insert(session_id.clone(), recording);
+    lock(&shared.state).keep_recording(session_id.clone(), recording);
     shared.log.log(EventKind::AudioEnded { channel, session_id, bytes, seconds, reason: reason.into(), wav });
     Next::Close
 }

@@ -14,6 +14,7 @@ use crate::codec::Codec;
 use crate::isapi::xml::{self, Channel, Namespace, ResponseStatus, UserCheck};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -303,6 +304,10 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
             shared.log.log(EventKind::BadRequest { peer: peer.to_string(), reason: format!("body of {len} bytes") });
             let rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "badParameters");
             return answer(shared, stream, peer, &req, shared.status_xml(413, rs).closing()).await;
+        }
+        // Clients that ask first (curl does for bigger bodies) would otherwise wait a second.
+        if len > 0 && buf.is_empty() && req.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+            let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
         }
         let deadline = Instant::now() + shared.cfg.header_timeout;
         match http::read_body(stream, buf, len, deadline).await {

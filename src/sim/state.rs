@@ -6,7 +6,7 @@ use super::events::{EventKind, EventLog};
 use super::recorder::Recording;
 use crate::codec::{Codec, CodecParams};
 use crate::isapi::xml::Channel;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -99,9 +99,14 @@ impl CallStatus {
     }
 }
 
+/// Finished recordings kept in memory (oldest dropped first), so a simulator left running
+/// against a reconnect loop does not grow without bound.
+const MAX_RECORDINGS: usize = 64;
+
 pub(crate) struct State {
     pub channels: Vec<ChannelState>,
     pub recordings: HashMap<String, Recording>,
+    recording_order: VecDeque<String>,
     pub call: CallStatus,
     /// Bumped by every ring so an old ring's timeout does not end a newer one.
     pub ring_generation: u64,
@@ -112,8 +117,20 @@ impl State {
         State {
             channels: channels.into_iter().map(|channel| ChannelState { channel, session: None }).collect(),
             recordings: HashMap::new(),
+            recording_order: VecDeque::new(),
             call: CallStatus::Idle,
             ring_generation: 0,
+        }
+    }
+
+    pub(crate) fn keep_recording(&mut self, session_id: String, recording: Recording) {
+        if self.recordings.insert(session_id.clone(), recording).is_none() {
+            self.recording_order.push_back(session_id);
+        }
+        while self.recording_order.len() > MAX_RECORDINGS {
+            if let Some(old) = self.recording_order.pop_front() {
+                self.recordings.remove(&old);
+            }
         }
     }
 
