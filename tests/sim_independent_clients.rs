@@ -43,7 +43,8 @@ async fn python_go2rtc_sequence_is_accepted_and_recorded() {
     assert_eq!(session_id, sid);
     assert_eq!(bytes, 8000);
     assert!((seconds - 1.0).abs() < 1e-9, "{seconds}");
-    assert_eq!(reason, "client_closed");
+    // The client closes its audio socket and then PUTs close; the device may see either first.
+    assert!(reason == "client_closed" || reason == "session_closed", "{reason}");
     expect(&sim, "session_closed by client", |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")).await;
 
     // What the speaker got is the 1 kHz tone Python encoded, within one mu-law step.
