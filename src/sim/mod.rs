@@ -4,6 +4,20 @@
 //! the facts in PROTOCOL.md (paths, Digest challenge shape, lockout, the raw audioData upload,
 //! one session per channel, idle hang-up, firmware differences), not on what hiktalk sends.
 //! Everything observable is logged as [`Event`]s; tests wait on them with [`SimHandle::wait_for`].
+//!
+//! Profiles ([`Profile`]):
+//! - `modern`: hikvision.com namespace; open returns a `TwoWayAudioSession`; audioData needs
+//!   `?sessionId=` (missing or wrong: 403 invalidOperation); a busy open gets 403.
+//! - `doorbell`: isapi.org namespace; `callStatus`/`callSignal` (JSON); a ring (flag or
+//!   [`SimHandle::ring`]) ends active talk, and open is refused (503) until the ring is
+//!   answered, rejected or times out.
+//! - `legacy`: PSIA namespace; open answers a plain `ResponseStatus` (no sessionId) and
+//!   audioData ignores any sessionId; a busy open gets 401.
+//! - `aac-only`: lists G.711ulaw, open answers 403 until a channel PUT sets AAC.
+//!
+//! The upload: `PUT .../audioData` is answered 200 at once, then raw bytes are read until the
+//! socket closes (session left open: stale, expires after `stale_expiry`), the client PUTs
+//! close, or the device hangs up (idle, fault, ring). Chunked uploads are dropped.
 
 mod audio;
 mod auth;
