@@ -98,6 +98,7 @@ async fn curl_digest_control_requests() {
     let (code, body) = split(call(vec![], format!("{base}/System/TwoWayAudio/channels/1/capabilities")).await);
     assert_eq!(code, 200);
     assert!(hiktalk::isapi::xml::parse_channel(&body).unwrap().codec_options.contains(&"G.711alaw".to_string()));
+    assert!(body.contains(r#"<audioBitRate opt="16,24,32,48,64">"#) && body.contains(r#"<audioSamplingRate opt="8,16,32">"#), "{body}");
 
     let put = r#"<TwoWayAudioChannel><id>1</id><audioCompressionType>G.711alaw</audioCompressionType></TwoWayAudioChannel>"#;
     let (code, _) = split(call(vec!["-X", "PUT", "-H", "Content-Type: application/xml", "--data-binary", put], format!("{base}/System/TwoWayAudio/channels/1")).await);

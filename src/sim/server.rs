@@ -444,7 +444,7 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
             Some(c) => {
                 let mut caps = c.channel.clone();
                 caps.codec_options = shared.cfg.profile.codec_options().iter().map(|c| c.isapi_name().to_string()).collect();
-                Response::xml(200, caps.to_xml(ns))
+                Response::xml(200, capabilities_xml(&caps, ns))
             }
             None => not_supported(shared, req),
         },
@@ -463,6 +463,19 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
         (Route::CallStatus | Route::CallSignal, _) if !shared.cfg.profile.is_doorbell() => not_supported(shared, req),
         _ => method_not_allowed(shared, req),
     }
+}
+
+/// The channel document with the `opt` / `min` / `max` attributes devices put on their
+/// capabilities. The shared writer only knows the codec's `opt`; the rest is added to its
+/// exact output here.
+fn capabilities_xml(caps: &Channel, ns: Namespace) -> String {
+    caps.to_xml(ns)
+        .replacen("<enabled>", r#"<enabled opt="true,false">"#, 1)
+        .replacen("<audioBitRate>", r#"<audioBitRate opt="16,24,32,48,64">"#, 1)
+        .replacen("<audioSamplingRate>", r#"<audioSamplingRate opt="8,16,32">"#, 1)
+        .replacen("<speakerVolume>", r#"<speakerVolume min="0" max="100">"#, 1)
+        .replacen("<microphoneVolume>", r#"<microphoneVolume min="0" max="100">"#, 1)
+        .replacen("<noisereduce>", r#"<noisereduce opt="true,false">"#, 1)
 }
 
 fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response {
