@@ -46,7 +46,12 @@ async fn lockout_after_n_bad_attempts_even_for_the_right_password() {
     for attempt in 1..=3u32 {
         let r = bad.request("GET", CHANNELS, "").await;
         assert_eq!(r.status, 401);
-        expect(&sim, "bad_password", move |k| matches!(k, EventKind::AuthFailed { reason, attempts, .. } if reason == "bad_password" && *attempts == attempt)).await;
+        expect(
+            &sim,
+            "bad_password",
+            move |k| matches!(k, EventKind::AuthFailed { reason, attempts, .. } if reason == "bad_password" && *attempts == attempt),
+        )
+        .await;
     }
     let locked = expect(&sim, "locked", |k| matches!(k, EventKind::Locked { .. })).await;
     assert!(matches!(locked, EventKind::Locked { seconds: 600, .. }));

@@ -101,7 +101,13 @@ async fn curl_digest_control_requests() {
     assert!(body.contains(r#"<audioBitRate opt="16,24,32,48,64">"#) && body.contains(r#"<audioSamplingRate opt="8,16,32">"#), "{body}");
 
     let put = r#"<TwoWayAudioChannel><id>1</id><audioCompressionType>G.711alaw</audioCompressionType></TwoWayAudioChannel>"#;
-    let (code, _) = split(call(vec!["-X", "PUT", "-H", "Content-Type: application/xml", "--data-binary", put], format!("{base}/System/TwoWayAudio/channels/1")).await);
+    let (code, _) = split(
+        call(
+            vec!["-X", "PUT", "-H", "Content-Type: application/xml", "--data-binary", put],
+            format!("{base}/System/TwoWayAudio/channels/1"),
+        )
+        .await,
+    );
     assert_eq!(code, 200);
     expect(&sim, "channel_updated", |k| matches!(k, EventKind::ChannelUpdated { codec, .. } if codec == "G.711alaw")).await;
 
@@ -122,7 +128,11 @@ async fn curl_digest_control_requests() {
     assert!(count(&sim, |k| matches!(k, EventKind::AuthOk { .. })) >= 7);
 
     // A wrong password with curl is refused and counted.
-    let o = run("curl", curl(&["-sS", "--digest", "-u", "admin:wrong", "-o", "/dev/null", "-w", "%{http_code}", &format!("{base}/System/deviceInfo")])).await;
+    let o = run(
+        "curl",
+        curl(&["-sS", "--digest", "-u", "admin:wrong", "-o", "/dev/null", "-w", "%{http_code}", &format!("{base}/System/deviceInfo")]),
+    )
+    .await;
     assert_eq!(String::from_utf8_lossy(&o.stdout), "401");
     expect(&sim, "bad_password", |k| matches!(k, EventKind::AuthFailed { reason, attempts: 1, .. } if reason == "bad_password")).await;
 }

@@ -91,7 +91,8 @@ async fn doorbell_call_status_signal_and_ring_ending_talk() {
     let mut c = Client::new(&sim);
     let r = c.request("GET", CHANNELS, "").await;
     assert!(r.body.contains("http://www.isapi.org/ver20/XMLSchema"));
-    let status = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap()["CallStatus"]["status"].as_str().unwrap().to_string();
+    let status =
+        |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap()["CallStatus"]["status"].as_str().unwrap().to_string();
     assert_eq!(status(&c.request("GET", "/ISAPI/VideoIntercom/callStatus?format=json", "").await.body), "idle");
 
     let sid = c.open().await.unwrap();

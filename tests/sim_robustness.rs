@@ -91,7 +91,8 @@ async fn random_bytes_and_abrupt_disconnects_never_crash_it() {
         x ^= x << 17;
         x
     };
-    let prefixes: [&[u8]; 4] = [b"", b"GET ", b"PUT /ISAPI/System/TwoWayAudio/channels/1/audioData HTTP/1.1\r\n", b"GET / HTTP/1.1\r\nAuthorization: Digest "];
+    let prefixes: [&[u8]; 4] =
+        [b"", b"GET ", b"PUT /ISAPI/System/TwoWayAudio/channels/1/audioData HTTP/1.1\r\n", b"GET / HTTP/1.1\r\nAuthorization: Digest "];
     for i in 0..120 {
         let mut s = TcpStream::connect(sim.addr()).await.unwrap();
         let mut data = prefixes[i % prefixes.len()].to_vec();

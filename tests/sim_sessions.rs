@@ -47,7 +47,8 @@ async fn idle_hangup_without_an_upload_and_silence_keeps_a_session_alive() {
     let mut c = Client::new(&sim);
     // Opened, never uploaded: hung up all the same.
     c.open().await;
-    expect(&sim, "closed by device", |k| matches!(k, EventKind::SessionClosed { by, reason, .. } if by == "device" && reason == "idle")).await;
+    expect(&sim, "closed by device", |k| matches!(k, EventKind::SessionClosed { by, reason, .. } if by == "device" && reason == "idle"))
+        .await;
     expect(&sim, "prompt", |k| matches!(k, EventKind::Prompt { .. })).await;
 
     // Silence (0xFF mu-law) for twice the idle time keeps the session.

@@ -32,7 +32,12 @@ pub(crate) async fn hold_until_gone(shared: &Shared, stream: &mut TcpStream) {
 }
 
 /// Checks the audioData request against the channel's session; Ok is the session id.
-fn check_session(shared: &Shared, req: &Request, channel: u32, attach: bool) -> Result<(String, watch::Receiver<Option<EndReason>>), &'static str> {
+fn check_session(
+    shared: &Shared,
+    req: &Request,
+    channel: u32,
+    attach: bool,
+) -> Result<(String, watch::Receiver<Option<EndReason>>), &'static str> {
     let mut st = lock(&shared.state);
     let ch = st.channel(channel).ok_or("no_channel")?;
     let s = ch.session.as_mut().ok_or("no_session")?;

@@ -45,7 +45,9 @@ impl AuthFailure {
 
 /// The outcome of checking one request.
 pub(crate) enum Verdict {
-    Ok { user: String },
+    Ok {
+        user: String,
+    },
     Failed {
         failure: AuthFailure,
         /// Failures counted for this IP so far.
@@ -109,7 +111,14 @@ fn parse_params(s: &str) -> HashMap<String, String> {
 }
 
 impl Auth {
-    pub(crate) fn new(user: &str, password: &str, realm: &str, nonce_lifetime: Duration, lockout_attempts: u32, lockout_duration: Duration) -> Auth {
+    pub(crate) fn new(
+        user: &str,
+        password: &str,
+        realm: &str,
+        nonce_lifetime: Duration,
+        lockout_attempts: u32,
+        lockout_duration: Duration,
+    ) -> Auth {
         Auth {
             user: user.to_string(),
             password: password.to_string(),
@@ -191,7 +200,8 @@ impl Auth {
         }
         let p = parse_params(rest);
         let field = |k: &str| p.get(k).map(String::as_str).ok_or(AuthFailure::BadDigest);
-        let (username, realm, nonce, duri, response) = (field("username")?, field("realm")?, field("nonce")?, field("uri")?, field("response")?);
+        let (username, realm, nonce, duri, response) =
+            (field("username")?, field("realm")?, field("nonce")?, field("uri")?, field("response")?);
         let (qop, nc, cnonce) = (field("qop")?, field("nc")?, field("cnonce")?);
         let algorithm_ok = p.get("algorithm").is_none_or(|a| a.eq_ignore_ascii_case("md5"));
         // The digest uri must name this request (clients send the path with its query).
@@ -234,7 +244,10 @@ mod tests {
         let ha1 = md5_hex(&format!("{user}:{}:{pass}", p["realm"]));
         let ha2 = md5_hex(&format!("GET:{uri}"));
         let resp = md5_hex(&format!("{ha1}:{nonce}:{nc}:abc:auth:{ha2}"));
-        let h = format!(r#"Digest username="{user}", realm="{}", nonce="{nonce}", uri="{uri}", response="{resp}", qop=auth, nc={nc}, cnonce="abc""#, p["realm"]);
+        let h = format!(
+            r#"Digest username="{user}", realm="{}", nonce="{nonce}", uri="{uri}", response="{resp}", qop=auth, nc={nc}, cnonce="abc""#,
+            p["realm"]
+        );
         (h, nonce)
     }
 

@@ -25,38 +25,114 @@ pub struct Event {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// Written when the answer goes out; `status` 0 means no answer was sent (stall, reset, close).
-    Request { peer: String, method: String, path: String, query: String, status: u16 },
-    AuthOk { user: String },
+    Request {
+        peer: String,
+        method: String,
+        path: String,
+        query: String,
+        status: u16,
+    },
+    AuthOk {
+        user: String,
+    },
     /// `reason`: bad_password, unknown_user, stale_nonce, nc_replay, no_credentials, locked,
     /// bad_digest (malformed or mismatched Digest fields). `attempts`: failures counted so far.
-    AuthFailed { peer: String, reason: String, attempts: u32 },
-    Locked { peer: String, seconds: u64 },
+    AuthFailed {
+        peer: String,
+        reason: String,
+        attempts: u32,
+    },
+    Locked {
+        peer: String,
+        seconds: u64,
+    },
     /// `session_id` is what open returned (None on legacy); `id` is the session's id in all
     /// other events.
-    SessionOpened { channel: u32, session_id: Option<String>, id: String },
-    OpenRefused { channel: u32, status: u16, reason: String },
+    SessionOpened {
+        channel: u32,
+        session_id: Option<String>,
+        id: String,
+    },
+    OpenRefused {
+        channel: u32,
+        status: u16,
+        reason: String,
+    },
     /// `by`: client or device.
-    SessionClosed { channel: u32, session_id: String, by: String, reason: String },
-    SessionExpired { channel: u32, session_id: String },
-    AudioStarted { channel: u32, session_id: String },
+    SessionClosed {
+        channel: u32,
+        session_id: String,
+        by: String,
+        reason: String,
+    },
+    SessionExpired {
+        channel: u32,
+        session_id: String,
+    },
+    AudioStarted {
+        channel: u32,
+        session_id: String,
+    },
     /// `reason`: client_closed, client_reset, hangup_idle, fault, ring, session_closed,
     /// shutdown. `seconds` is decoded audio.
-    AudioEnded { channel: u32, session_id: String, bytes: u64, seconds: f64, reason: String, wav: Option<PathBuf> },
+    AudioEnded {
+        channel: u32,
+        session_id: String,
+        bytes: u64,
+        seconds: f64,
+        reason: String,
+        wav: Option<PathBuf>,
+    },
     /// The device could not decode what it received (bytes are still counted).
-    DecodeError { channel: u32, session_id: String, error: String },
+    DecodeError {
+        channel: u32,
+        session_id: String,
+        error: String,
+    },
     /// An audioData PUT was refused (no session, wrong sessionId, already streaming).
-    AudioRefused { channel: u32, status: u16, reason: String },
+    AudioRefused {
+        channel: u32,
+        status: u16,
+        reason: String,
+    },
     /// The microphone stream (audioData GET) started or ended.
-    MicStarted { channel: u32, session_id: String },
-    MicEnded { channel: u32, session_id: String, bytes: u64, reason: String },
-    Hangup { channel: u32, session_id: String, reason: String },
-    Prompt { channel: u32, text: String },
-    FaultFired { fault: String },
+    MicStarted {
+        channel: u32,
+        session_id: String,
+    },
+    MicEnded {
+        channel: u32,
+        session_id: String,
+        bytes: u64,
+        reason: String,
+    },
+    Hangup {
+        channel: u32,
+        session_id: String,
+        reason: String,
+    },
+    Prompt {
+        channel: u32,
+        text: String,
+    },
+    FaultFired {
+        fault: String,
+    },
     Ring,
-    CallSignal { cmd: String },
-    CallStatus { status: String },
-    ChannelUpdated { channel: u32, codec: String },
-    BadRequest { peer: String, reason: String },
+    CallSignal {
+        cmd: String,
+    },
+    CallStatus {
+        status: String,
+    },
+    ChannelUpdated {
+        channel: u32,
+        codec: String,
+    },
+    BadRequest {
+        peer: String,
+        reason: String,
+    },
 }
 
 /// Counts derived from the log, printed on exit.

@@ -199,7 +199,9 @@ impl FromStr for Fault {
             "malformed-xml" => Fault::MalformedXml { at: endpoint(name, value)?, times },
             "truncated-xml" => Fault::TruncatedXml { at: endpoint(name, value)?, times },
             "http500" => Fault::Http500 { at: endpoint(name, value)?, times },
-            "401-no-challenge" => Fault::Unauthorized401NoChallenge { at: value.map(str::parse).transpose()?.unwrap_or(Endpoint::Any), times },
+            "401-no-challenge" => {
+                Fault::Unauthorized401NoChallenge { at: value.map(str::parse).transpose()?.unwrap_or(Endpoint::Any), times }
+            }
             _ => {
                 return Err(FaultParseError(format!(
                     "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge"
@@ -253,7 +255,9 @@ mod tests {
             assert_eq!(s.parse::<Fault>().unwrap().to_string(), s);
         }
         assert_eq!("401-no-challenge".parse::<Fault>().unwrap(), Fault::Unauthorized401NoChallenge { at: Endpoint::Any, times: None });
-        for bad in ["", "stall", "stall=nowhere", "slow=open", "hangup-after-bytes=x", "http500=open,times=0", "http500=open,n=1", "explode"] {
+        for bad in
+            ["", "stall", "stall=nowhere", "slow=open", "hangup-after-bytes=x", "http500=open,times=0", "http500=open,n=1", "explode"]
+        {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
     }

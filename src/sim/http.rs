@@ -77,11 +77,7 @@ pub(crate) async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, dead
                         Some((p, q)) => (p.to_string(), q.to_string()),
                         None => (target.clone(), String::new()),
                     };
-                    let headers = req
-                        .headers
-                        .iter()
-                        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
-                        .collect();
+                    let headers = req.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
                     buf.drain(..len);
                     return Ok(Some(Request { method, target, path, query, headers }));
                 }

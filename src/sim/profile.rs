@@ -113,10 +113,11 @@ impl FromStr for Profile {
     type Err = ParseNameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Profile::ALL
-            .into_iter()
-            .find(|p| p.to_string().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| ParseNameError { what: "profile", value: s.to_string(), expected: "modern, doorbell, legacy, aac-only" })
+        Profile::ALL.into_iter().find(|p| p.to_string().eq_ignore_ascii_case(s.trim())).ok_or_else(|| ParseNameError {
+            what: "profile",
+            value: s.to_string(),
+            expected: "modern, doorbell, legacy, aac-only",
+        })
     }
 }
 

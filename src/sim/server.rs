@@ -124,7 +124,8 @@ pub(crate) async fn start(cfg: SimConfig) -> std::io::Result<(Arc<Shared>, tokio
     }
     let listener = TcpListener::bind(cfg.listen).await?;
     let addr = listener.local_addr()?;
-    let auth = Auth::new(&cfg.user, &cfg.password, cfg.profile.realm(), cfg.nonce_lifetime, cfg.lockout_attempts.max(1), cfg.lockout_duration);
+    let auth =
+        Auth::new(&cfg.user, &cfg.password, cfg.profile.realm(), cfg.nonce_lifetime, cfg.lockout_attempts.max(1), cfg.lockout_duration);
     let shared = Arc::new(Shared {
         addr,
         busy: cfg.busy_style.resolve(cfg.profile),

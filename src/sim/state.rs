@@ -160,7 +160,13 @@ impl State {
                 log.log(EventKind::Prompt { channel, text: "call ended".to_string() });
             }
         }
-        let by = if why.by_device() { "device" } else if why == EndReason::ClientClose { "client" } else { "simulator" };
+        let by = if why.by_device() {
+            "device"
+        } else if why == EndReason::ClientClose {
+            "client"
+        } else {
+            "simulator"
+        };
         log.log(EventKind::SessionClosed { channel, session_id: id, by: by.to_string(), reason: why.as_str().to_string() });
         // The upload (if any) holds a receiver; nobody listening is fine.
         let _ = session.end.send(Some(why));

@@ -230,7 +230,5 @@ pub async fn read_to_end(s: &mut TcpStream) -> Vec<u8> {
 /// Runs a blocking command (python3, curl) off the runtime.
 pub async fn run(cmd: &str, args: Vec<String>) -> std::process::Output {
     let cmd = cmd.to_string();
-    tokio::task::spawn_blocking(move || std::process::Command::new(&cmd).args(&args).output().expect("command runs"))
-        .await
-        .unwrap()
+    tokio::task::spawn_blocking(move || std::process::Command::new(&cmd).args(&args).output().expect("command runs")).await.unwrap()
 }
