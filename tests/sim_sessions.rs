@@ -221,3 +221,20 @@ async fn mic_stream_is_a_paced_tone_at_the_channel_codec() {
     drop(s);
     expect(&sim, "mic ended", |k| matches!(k, EventKind::MicEnded { reason, .. } if reason == "client_closed")).await;
 }
+
+#[tokio::test]
+async fn channel_codec_change_to_alaw_is_what_the_recorder_decodes() {
+    let sim = start(config()).await;
+    let mut c = Client::new(&sim);
+    let put = r#"<TwoWayAudioChannel><id>1</id><audioCompressionType>G.711alaw</audioCompressionType></TwoWayAudioChannel>"#;
+    assert_eq!(c.request("PUT", "/ISAPI/System/TwoWayAudio/channels/1", put).await.status, 200);
+    let sid = c.open().await.unwrap();
+    let (mut a, _) = c.upload(&audio_uri(Some(&sid))).await;
+    // A-law silence is 0xD5; read as mu-law it would be a loud constant.
+    a.write_all(&[0xD5; 400]).await.unwrap();
+    drop(a);
+    expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { bytes: 400, .. })).await;
+    let rec = sim.recording(&sid).unwrap();
+    assert_eq!(rec.len(), 400);
+    assert!(rec.iter().all(|s| s.abs() <= 8), "{:?}", &rec[..8]);
+}
