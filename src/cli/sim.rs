@@ -1,1 +1,126 @@
-//! `hiktalk sim` arguments.
+//! `hiktalk sim` arguments: every simulator knob as a flag.
+
+use crate::codec::Codec;
+use crate::sim::{BusyStyle, Fault, Profile, SimConfig};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const FAULT_HELP: &str = "\
+Inject a fault (repeatable). Spec: NAME[=VALUE][,times=N]; times=N fires it N times, then the \
+device behaves (default: every time).
+  hangup-after-bytes=N   device hangs up an upload after N bytes
+  hangup-after-secs=S    device hangs up an upload S seconds after it started
+  reset-after-bytes=N    TCP reset of the upload after N bytes (session stays open)
+  reset-after-secs=S     TCP reset of the upload after S seconds (session stays open)
+  stall=EP               read the request, never answer
+  slow=EP:MS             answer after MS milliseconds
+  malformed-xml=EP       answer with a broken XML body
+  truncated-xml=EP       announce the whole body, send half, close
+  http500=EP             answer 500 with a Device Error ResponseStatus
+  401-no-challenge[=EP]  answer 401 without any WWW-Authenticate header
+EP: any, channels, channel, capabilities, open, close, audio (audioData PUT), mic (audioData \
+GET), deviceinfo, callstatus, callsignal.
+Example: --fault http500=open,times=1 --fault slow=channels:1500";
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(v).map_err(|_| format!("{s:?} is not a valid number of seconds"))
+}
+
+/// Serve one simulated Hikvision device (ISAPI two-way audio) until Ctrl-C.
+///
+/// The first line on stdout is `hiktalk-sim listening on http://ADDR`; a summary is printed
+/// on exit.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Device user name.
+    #[arg(long, default_value = "admin")]
+    pub user: String,
+    /// Device password.
+    #[arg(long, default_value = "hiktalk-sim", env = "HIKTALK_SIM_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// Firmware to play: modern (camera, sessionId required), doorbell (isapi.org namespace,
+    /// callStatus/callSignal, rings end talk), legacy (PSIA namespace, no sessionId), aac-only
+    /// (lists G.711, refuses open until the channel is set to AAC).
+    #[arg(long, default_value = "modern")]
+    pub profile: Profile,
+    /// Seconds without audio after which the device hangs up an open session ("call ended").
+    #[arg(long, default_value = "5", value_parser = seconds, value_name = "SECS")]
+    pub idle_timeout: Duration,
+    /// Seconds a session left by a vanished client blocks the channel.
+    #[arg(long, default_value = "90", value_parser = seconds, value_name = "SECS")]
+    pub stale_expiry: Duration,
+    /// Failed logins from one IP before it is locked out.
+    #[arg(long, default_value_t = 7, value_name = "N")]
+    pub lockout_attempts: u32,
+    /// Seconds a locked-out IP stays locked.
+    #[arg(long, default_value = "600", value_parser = seconds, value_name = "SECS")]
+    pub lockout_secs: Duration,
+    /// Seconds a Digest nonce is valid; older nonces get `stale=TRUE`.
+    #[arg(long, default_value = "300", value_parser = seconds, value_name = "SECS")]
+    pub nonce_lifetime: Duration,
+    /// How a second open on a busy channel is refused: profile (its default), 401, 403 or 503.
+    #[arg(long, default_value = "profile", value_name = "STYLE")]
+    pub busy_style: BusyStyle,
+    /// Close the audioData socket without a ResponseStatus body on a device hang-up.
+    #[arg(long)]
+    pub no_hangup_body: bool,
+    #[arg(long = "fault", value_name = "SPEC", long_help = FAULT_HELP, help = "Inject a fault (repeatable), e.g. http500=open,times=1; see --help")]
+    pub faults: Vec<Fault>,
+    /// Write every event as a JSON line to this file (`-` for stdout).
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<PathBuf>,
+    /// Record each session's received audio as a WAV file in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
+    /// Number of talk channels.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub channels: u32,
+    /// Initial channel codec instead of G.711ulaw (ulaw, alaw, g726, aac, pcm).
+    #[arg(long)]
+    pub codec: Option<Codec>,
+    /// Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do.
+    #[arg(long)]
+    pub basic_challenge: bool,
+    /// Doorbell: ring this many seconds after an upload starts (the ring ends the talk).
+    #[arg(long, value_parser = seconds, value_name = "SECS")]
+    pub ring_after: Option<Duration>,
+    /// Doorbell: seconds an unanswered ring lasts.
+    #[arg(long, default_value = "30", value_parser = seconds, value_name = "SECS")]
+    pub ring_duration: Duration,
+    /// Seconds allowed for a request's headers to arrive (slow clients are dropped).
+    #[arg(long, default_value = "10", value_parser = seconds, value_name = "SECS")]
+    pub header_timeout: Duration,
+}
+
+impl From<SimArgs> for SimConfig {
+    fn from(a: SimArgs) -> SimConfig {
+        SimConfig {
+            listen: a.listen,
+            user: a.user,
+            password: a.password,
+            profile: a.profile,
+            idle_timeout: a.idle_timeout,
+            stale_expiry: a.stale_expiry,
+            lockout_attempts: a.lockout_attempts,
+            lockout_duration: a.lockout_secs,
+            nonce_lifetime: a.nonce_lifetime,
+            busy_style: a.busy_style,
+            hangup_body: !a.no_hangup_body,
+            faults: a.faults,
+            events_path: a.events,
+            record_dir: a.record_dir,
+            channels: a.channels,
+            codec: a.codec,
+            basic_challenge: a.basic_challenge,
+            ring_after: a.ring_after,
+            ring_duration: a.ring_duration,
+            header_timeout: a.header_timeout,
+        }
+    }
+}

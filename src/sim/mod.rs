@@ -1,1 +1,176 @@
-//! A simulated Hikvision device speaking ISAPI two-way audio (see the simulator issue).
+//! A simulated Hikvision device speaking ISAPI two-way audio on loopback.
+//!
+//! It is the ground truth for hiktalk's tests and the embedded `sim` camera. It is modelled on
+//! the facts in PROTOCOL.md (paths, Digest challenge shape, lockout, the raw audioData upload,
+//! one session per channel, idle hang-up, firmware differences), not on what hiktalk sends.
+//! Everything observable is logged as [`Event`]s; tests wait on them with [`SimHandle::wait_for`].
+//!
+//! Profiles ([`Profile`]):
+//! - `modern`: hikvision.com namespace; open returns a `TwoWayAudioSession`; audioData needs
+//!   `?sessionId=` (missing or wrong: 403 invalidOperation); a busy open gets 403.
+//! - `doorbell`: isapi.org namespace; `callStatus`/`callSignal` (JSON); a ring (flag or
+//!   [`SimHandle::ring`]) ends active talk, and open is refused (503) until the ring is
+//!   answered, rejected or times out.
+//! - `legacy`: PSIA namespace; open answers a plain `ResponseStatus` (no sessionId) and
+//!   audioData ignores any sessionId; a busy open gets 401.
+//! - `aac-only`: lists G.711ulaw, open answers 403 until a channel PUT sets AAC.
+//!
+//! The upload: `PUT .../audioData` is answered 200 at once, then raw bytes are read until the
+//! socket closes (session left open: stale, expires after `stale_expiry`), the client PUTs
+//! close, or the device hangs up (idle, fault, ring). Chunked uploads are dropped.
+
+mod audio;
+mod auth;
+mod events;
+mod faults;
+mod http;
+mod profile;
+mod recorder;
+mod server;
+mod state;
+
+pub use events::{Event, EventKind, Summary};
+pub use faults::{Endpoint, Fault, FaultParseError};
+pub use profile::{BusyStyle, ParseNameError, Profile};
+pub use recorder::Recording;
+
+use crate::codec::Codec;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the simulated device can be told. `Default` is a modern camera on
+/// 127.0.0.1:0 with admin / hiktalk-sim.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub listen: SocketAddr,
+    pub user: String,
+    pub password: String,
+    pub profile: Profile,
+    /// An open session with no audio for this long is hung up by the device.
+    pub idle_timeout: Duration,
+    /// A session whose client vanished without close blocks the channel this long.
+    pub stale_expiry: Duration,
+    /// Failed logins from one IP before it is locked.
+    pub lockout_attempts: u32,
+    pub lockout_duration: Duration,
+    /// A Digest nonce older than this is answered with `stale=TRUE`.
+    pub nonce_lifetime: Duration,
+    pub busy_style: BusyStyle,
+    /// Write a ResponseStatus on the audioData socket before a device hang-up closes it.
+    pub hangup_body: bool,
+    pub faults: Vec<Fault>,
+    /// JSON lines of every event; `-` is stdout.
+    pub events_path: Option<PathBuf>,
+    /// One WAV per session of what the speaker received.
+    pub record_dir: Option<PathBuf>,
+    /// Talk channels (ids 1..=channels).
+    pub channels: u32,
+    /// The channels' initial codec instead of the profile's (G.711ulaw).
+    pub codec: Option<Codec>,
+    /// Send a second `WWW-Authenticate: Basic` header with the Digest challenge.
+    pub basic_challenge: bool,
+    /// Doorbell: ring this long after an upload starts.
+    pub ring_after: Option<Duration>,
+    /// Doorbell: a ring not answered or rejected stops after this long.
+    pub ring_duration: Duration,
+    /// Time allowed for a request's headers (and body) to arrive, and for an idle keep-alive.
+    pub header_timeout: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            user: "admin".to_string(),
+            password: "hiktalk-sim".to_string(),
+            profile: Profile::Modern,
+            idle_timeout: Duration::from_secs(5),
+            stale_expiry: Duration::from_secs(90),
+            lockout_attempts: 7,
+            lockout_duration: Duration::from_secs(600),
+            nonce_lifetime: Duration::from_secs(300),
+            busy_style: BusyStyle::ProfileDefault,
+            hangup_body: true,
+            faults: Vec::new(),
+            events_path: None,
+            record_dir: None,
+            channels: 1,
+            codec: None,
+            basic_challenge: false,
+            ring_after: None,
+            ring_duration: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Binds, then serves until [`SimHandle::shutdown`] (or until the handle is dropped).
+pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+    let (shared, task) = server::start(config).await?;
+    Ok(SimHandle { shared, task: Some(task) })
+}
+
+/// A running simulated device.
+pub struct SimHandle {
+    shared: Arc<server::Shared>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// Everything logged so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.shared.log.snapshot()
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.shared.log.subscribe()
+    }
+
+    /// The first event, past or future, matching `pred`; None after `timeout`.
+    pub async fn wait_for(&self, pred: impl Fn(&Event) -> bool, timeout: Duration) -> Option<Event> {
+        self.shared.log.wait_for(pred, timeout).await
+    }
+
+    /// Doorbell: an incoming call now (ends an active talk session). Other profiles have no
+    /// bell and ignore it.
+    pub fn ring(&self) {
+        server::ring(&self.shared);
+    }
+
+    /// Decoded audio of a finished upload (by the `session_id` in its events).
+    pub fn recording(&self, session_id: &str) -> Option<Vec<i16>> {
+        self.shared.recording(session_id).map(|r| r.samples)
+    }
+
+    /// Sample rate of [`SimHandle::recording`].
+    pub fn recording_rate(&self, session_id: &str) -> Option<u32> {
+        self.shared.recording(session_id).map(|r| r.sample_rate)
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary::from_events(&self.events())
+    }
+
+    /// Stops accepting, ends open sessions and uploads, and waits for them to be logged.
+    pub async fn shutdown(mut self) -> Summary {
+        self.shared.begin_shutdown();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.summary()
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            self.shared.begin_shutdown();
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The audioData streams: the speaker upload (PUT, raw bytes after the answer, read until the
+//! socket closes or the session ends) and the microphone (GET, a paced test tone).
+
+use super::events::{EventKind, lock};
+use super::faults::Fault;
+use super::http::{Request, Response};
+use super::recorder::Recorder;
+use super::server::{Next, Shared, corrupt};
+use super::state::EndReason;
+use crate::codec;
+use crate::isapi::xml::ResponseStatus;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Duration, Instant};
+
+/// After a device hang-up, how long the socket is drained so the client can read the goodbye
+/// (closing with unread input would make the kernel send a reset instead).
+const HANGUP_DRAIN: Duration = Duration::from_millis(500);
+
+/// Reads and discards until the client goes away or the simulator stops (a stalled answer).
+pub(crate) async fn hold_until_gone(shared: &Shared, stream: &mut TcpStream) {
+    let mut sink = [0u8; 4096];
+    loop {
+        tokio::select! {
+            r = stream.read(&mut sink) => if matches!(r, Ok(0) | Err(_)) { return },
+            _ = shared.shutting_down() => return,
+        }
+    }
+}
+
+/// Checks the audioData request against the channel's session; Ok is the session id.
+fn check_session(
+    shared: &Shared,
+    req: &Request,
+    channel: u32,
+    attach: bool,
+) -> Result<(String, watch::Receiver<Option<EndReason>>), &'static str> {
+    let mut st = lock(&shared.state);
+    let ch = st.channel(channel).ok_or("no_channel")?;
+    let s = ch.session.as_mut().ok_or("no_session")?;
+    if shared.cfg.profile.uses_session_id() {
+        match req.query_param("sessionId") {
+            None => return Err("missing_session_id"),
+            Some(id) if id != s.id => return Err("wrong_session_id"),
+            Some(_) => {}
+        }
+    }
+    if attach {
+        // One upload per session: a second PUT (a PUT per chunk) is refused.
+        if s.streaming {
+            return Err("already_streaming");
+        }
+        s.streaming = true;
+        // The idle clock runs from open; a client coming back to a stale session restarts it.
+        if s.stale_since.take().is_some() {
+            s.last_audio = Instant::now();
+            s.wake.notify_one();
+        }
+    }
+    Ok((s.id.clone(), s.end.subscribe()))
+}
+
+fn refuse(shared: &Shared, req: &Request, channel: u32, reason: &str) -> Response {
+    shared.log.log(EventKind::AudioRefused { channel, status: 403, reason: reason.into() });
+    let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation");
+    rs.description = Some(reason.replace('_', " "));
+    shared.status_xml(403, rs).closing()
+}
+
+/// Faults that act on the upload stream, picked when it starts and fired when they trigger.
+struct StreamFaults {
+    hangup_bytes: Option<Fault>,
+    hangup_at: Option<(Fault, Instant)>,
+    reset_bytes: Option<Fault>,
+    reset_at: Option<(Fault, Instant)>,
+}
+
+impl StreamFaults {
+    fn pick(shared: &Shared, start: Instant) -> StreamFaults {
+        let faults = lock(&shared.faults);
+        let at = |secs: f64| start + Duration::from_secs_f64(secs);
+        StreamFaults {
+            hangup_bytes: faults.peek(|f| matches!(f, Fault::HangupAfterBytes { .. })),
+            hangup_at: faults.peek(|f| matches!(f, Fault::HangupAfterSecs { .. })).and_then(|f| match f {
+                Fault::HangupAfterSecs { secs, .. } => Some((f.clone(), at(secs))),
+                _ => None,
+            }),
+            reset_bytes: faults.peek(|f| matches!(f, Fault::ResetAfterBytes { .. })),
+            reset_at: faults.peek(|f| matches!(f, Fault::ResetAfterSecs { .. })).and_then(|f| match f {
+                Fault::ResetAfterSecs { secs, .. } => Some((f.clone(), at(secs))),
+                _ => None,
+            }),
+        }
+    }
+}
+
+fn byte_limit(f: &Option<Fault>) -> Option<u64> {
+    match f {
+        Some(Fault::HangupAfterBytes { bytes, .. } | Fault::ResetAfterBytes { bytes, .. }) => Some(*bytes),
+        _ => None,
+    }
+}
+
+/// How an upload ended.
+enum Ending {
+    Session(EndReason),
+    ClientClosed,
+    ClientReset,
+    HangupFault,
+    ResetFault,
+}
+
+/// Serves `PUT .../audioData`: answers 200 at once, then reads raw audio until the end.
+pub(crate) async fn upload(
+    shared: &Arc<Shared>,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    peer: SocketAddr,
+    req: &Request,
+    channel: u32,
+    body_fault: impl FnOnce() -> Option<Fault>,
+) -> Next {
+    let (session_id, mut end) = match check_session(shared, req, channel, true) {
+        Ok(x) => x,
+        Err(reason) => {
+            let resp = refuse(shared, req, channel, reason);
+            let _ = resp.write(stream).await;
+            shared.log_request(peer, req, resp.status);
+            return Next::Close;
+        }
+    };
+    let params = lock(&shared.state).channel(channel).and_then(|c| c.codec_params());
+    let mut resp = shared.status_xml(200, ResponseStatus::ok(&req.path));
+    let fault = body_fault();
+    if let Some(f) = &fault {
+        resp = corrupt(resp, f);
+    }
+    // The answer goes out before any audio is read: devices reply at once and then take raw
+    // bytes regardless of Content-Length.
+    let head = resp.head();
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&resp.body);
+    let written = stream.write_all(&out).await.is_ok();
+    shared.log_request(peer, req, resp.status);
+    if !written || matches!(fault, Some(Fault::TruncatedXml { .. })) {
+        mark_stale(shared, channel, &session_id);
+        return Next::Close;
+    }
+    shared.log.log(EventKind::AudioStarted { channel, session_id: session_id.clone() });
+
+    let name = format!("ch{channel}-{session_id}");
+    let (mut rec, problems) = Recorder::new(params, shared.cfg.record_dir.as_deref(), &name);
+    for error in problems {
+        shared.log.log(EventKind::DecodeError { channel, session_id: session_id.clone(), error });
+    }
+    let start = Instant::now();
+    let faults = StreamFaults::pick(shared, start);
+    let ring_at = shared.cfg.ring_after.filter(|_| shared.cfg.profile.is_doorbell()).map(|d| start + d);
+    let far = start + Duration::from_secs(365 * 24 * 3600);
+    let mut bytes: u64 = 0;
+    let mut pending = std::mem::take(buf);
+    let mut chunk = vec![0u8; 8192];
+
+    let ending = loop {
+        if !pending.is_empty() {
+            let data = std::mem::take(&mut pending);
+            bytes += data.len() as u64;
+            if let Err(error) = rec.feed(&data) {
+                shared.log.log(EventKind::DecodeError { channel, session_id: session_id.clone(), error });
+            }
+            if let Some(s) = lock(&shared.state).session(channel, &session_id) {
+                s.last_audio = Instant::now();
+            }
+            if byte_limit(&faults.reset_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.reset_bytes.as_ref()) {
+                break Ending::ResetFault;
+            }
+            if byte_limit(&faults.hangup_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.hangup_bytes.as_ref()) {
+                break Ending::HangupFault;
+            }
+        }
+        let hangup_deadline = faults.hangup_at.as_ref().map_or(far, |(_, t)| *t);
+        let reset_deadline = faults.reset_at.as_ref().map_or(far, |(_, t)| *t);
+        tokio::select! {
+            biased;
+            changed = end.changed() => {
+                // A dropped sender without a value means the session is gone all the same.
+                let why = if changed.is_ok() { *end.borrow() } else { None };
+                break Ending::Session(why.unwrap_or(EndReason::ClientClose));
+            }
+            _ = shared.shutting_down() => break Ending::Session(EndReason::Shutdown),
+            _ = tokio::time::sleep_until(reset_deadline), if faults.reset_at.is_some() => {
+                if take(shared, faults.reset_at.as_ref().map(|(f, _)| f)) {
+                    break Ending::ResetFault;
+                }
+            }
+            _ = tokio::time::sleep_until(hangup_deadline), if faults.hangup_at.is_some() => {
+                if take(shared, faults.hangup_at.as_ref().map(|(f, _)| f)) {
+                    break Ending::HangupFault;
+                }
+            }
+            _ = tokio::time::sleep_until(ring_at.unwrap_or(far)), if ring_at.is_some() => {
+                // The ring ends this session; the next turn sees it through `end`.
+                super::server::ring(shared);
+            }
+            r = stream.read(&mut chunk) => match r {
+                Ok(0) => break Ending::ClientClosed,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+                Err(_) => break Ending::ClientReset,
+            },
+        }
+    };
+
+    let reason = match ending {
+        Ending::Session(why) => {
+            if why.by_device() && shared.cfg.hangup_body {
+                let mut rs = ResponseStatus::ok(&req.path);
+                rs.description = Some(format!("call ended: {}", why.as_str()));
+                let _ = stream.write_all(rs.to_xml(shared.ns).as_bytes()).await;
+            }
+            close_gently(stream).await;
+            why.audio_reason()
+        }
+        Ending::HangupFault => {
+            lock(&shared.state).end_session(&shared.log, channel, Some(&session_id), EndReason::Fault);
+            if shared.cfg.hangup_body {
+                let mut rs = ResponseStatus::ok(&req.path);
+                rs.description = Some("call ended: fault".into());
+                let _ = stream.write_all(rs.to_xml(shared.ns).as_bytes()).await;
+            }
+            close_gently(stream).await;
+            "fault"
+        }
+        Ending::ResetFault => {
+            // SO_LINGER 0: close() sends RST. The session stays open, as after a network drop.
+            let _ = stream.set_zero_linger();
+            mark_stale(shared, channel, &session_id);
+            "fault"
+        }
+        Ending::ClientClosed => {
+            mark_stale(shared, channel, &session_id);
+            "client_closed"
+        }
+        Ending::ClientReset => {
+            mark_stale(shared, channel, &session_id);
+            "client_reset"
+        }
+    };
+    let seconds = rec.seconds();
+    let (recording, wav) = rec.finish();
+    lock(&shared.state).keep_recording(session_id.clone(), recording);
+    shared.log.log(EventKind::AudioEnded { channel, session_id, bytes, seconds, reason: reason.into(), wav });
+    Next::Close
+}
+
+/// Fires a picked stream fault if it still has firings left (another upload may have used it).
+fn take(shared: &Shared, fault: Option<&Fault>) -> bool {
+    fault.is_some_and(|fault| shared.fire(|f| f == fault).is_some())
+}
+
+/// The upload went away without a close: the session stays, blocking the channel, until
+/// close or stale expiry.
+fn mark_stale(shared: &Shared, channel: u32, session_id: &str) {
+    if let Some(s) = lock(&shared.state).session(channel, session_id) {
+        s.streaming = false;
+        s.stale_since = Some(Instant::now());
+        s.wake.notify_one();
+    }
+}
+
+/// Half-closes, then drains briefly so the client reads what was written before the close.
+async fn close_gently(stream: &mut TcpStream) {
+    let _ = stream.shutdown().await;
+    let deadline = Instant::now() + HANGUP_DRAIN;
+    let mut sink = [0u8; 4096];
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// 440 Hz at about -12 dBFS: easy to recognise in a client's recording.
+const TONE_HZ: f64 = 440.0;
+const TONE_AMPLITUDE: f64 = 8000.0;
+
+/// Serves `GET .../audioData`: the device microphone, a tone at the channel's codec, paced in
+/// real time until the client leaves or the session ends.
+pub(crate) async fn mic(shared: &Arc<Shared>, stream: &mut TcpStream, peer: SocketAddr, req: &Request, channel: u32) -> Next {
+    let checked = check_session(shared, req, channel, false);
+    let params = lock(&shared.state).channel(channel).and_then(|c| c.codec_params());
+    let encoder = params.ok_or("unknown_codec").and_then(|p| codec::encoder(p).map_err(|_| "codec_not_supported"));
+    let ((session_id, mut end), mut enc) = match (checked, encoder) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(reason), _) | (_, Err(reason)) => {
+            let resp = refuse(shared, req, channel, reason);
+            let _ = resp.write(stream).await;
+            shared.log_request(peer, req, resp.status);
+            return Next::Close;
+        }
+    };
+    let head = "HTTP/1.1 200 OK\r\nServer: App-webs/\r\nContent-Type: audio/basic\r\nConnection: close\r\n\r\n";
+    if stream.write_all(head.as_bytes()).await.is_err() {
+        shared.log_request(peer, req, 0);
+        return Next::Close;
+    }
+    shared.log_request(peer, req, 200);
+    shared.log.log(EventKind::MicStarted { channel, session_id: session_id.clone() });
+    let rate = enc.params().sample_rate as f64;
+    let frame = enc.frame_samples();
+    let mut ticker = tokio::time::interval(codec::frame_duration(enc.as_ref()));
+    let mut n: u64 = 0;
+    let mut sent: u64 = 0;
+    let mut samples = vec![0i16; frame];
+    let mut wire = Vec::new();
+    let mut sink = [0u8; 1024];
+    let reason = loop {
+        tokio::select! {
+            biased;
+            _ = end.changed() => break "session_closed",
+            _ = shared.shutting_down() => break "shutdown",
+            r = stream.read(&mut sink) => if matches!(r, Ok(0) | Err(_)) { break "client_closed" },
+            _ = ticker.tick() => {
+                for s in samples.iter_mut() {
+                    *s = (TONE_AMPLITUDE * (2.0 * std::f64::consts::PI * TONE_HZ * n as f64 / rate).sin()) as i16;
+                    n += 1;
+                }
+                wire.clear();
+                if enc.encode(&samples, &mut wire).is_err() {
+                    break "encoder_error";
+                }
+                if stream.write_all(&wire).await.is_err() {
+                    break "client_closed";
+                }
+                sent += wire.len() as u64;
+            }
+        }
+    };
+    let _ = stream.shutdown().await;
+    shared.log.log(EventKind::MicEnded { channel, session_id, bytes: sent, reason: reason.into() });
+    Next::Close
+}

@@ -1,0 +1,273 @@
+//! The event log: every observable thing the device does, as JSON lines and in memory.
+//!
+//! Tests assert on this log, so it is the simulator's real output; the WAV files and the
+//! summary are derived views.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+use tokio::sync::broadcast;
+
+/// One logged event. `t` is seconds since the simulator started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub t: f64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. `session_id` is the device's id for the session; on profiles that return no
+/// sessionId from open (legacy) it is an internal id that the client never sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// Written when the answer goes out; `status` 0 means no answer was sent (stall, reset, close).
+    Request {
+        peer: String,
+        method: String,
+        path: String,
+        query: String,
+        status: u16,
+    },
+    AuthOk {
+        user: String,
+    },
+    /// `reason`: bad_password, unknown_user, stale_nonce, nc_replay, no_credentials, locked,
+    /// bad_digest (malformed or mismatched Digest fields). `attempts`: failures counted so far.
+    AuthFailed {
+        peer: String,
+        reason: String,
+        attempts: u32,
+    },
+    Locked {
+        peer: String,
+        seconds: u64,
+    },
+    /// `session_id` is what open returned (None on legacy); `id` is the session's id in all
+    /// other events.
+    SessionOpened {
+        channel: u32,
+        session_id: Option<String>,
+        id: String,
+    },
+    OpenRefused {
+        channel: u32,
+        status: u16,
+        reason: String,
+    },
+    /// `by`: client or device.
+    SessionClosed {
+        channel: u32,
+        session_id: String,
+        by: String,
+        reason: String,
+    },
+    SessionExpired {
+        channel: u32,
+        session_id: String,
+    },
+    AudioStarted {
+        channel: u32,
+        session_id: String,
+    },
+    /// `reason`: client_closed, client_reset, hangup_idle, fault, ring, session_closed,
+    /// shutdown. `seconds` is decoded audio.
+    AudioEnded {
+        channel: u32,
+        session_id: String,
+        bytes: u64,
+        seconds: f64,
+        reason: String,
+        wav: Option<PathBuf>,
+    },
+    /// The device could not decode what it received (bytes are still counted).
+    DecodeError {
+        channel: u32,
+        session_id: String,
+        error: String,
+    },
+    /// An audioData PUT was refused (no session, wrong sessionId, already streaming).
+    AudioRefused {
+        channel: u32,
+        status: u16,
+        reason: String,
+    },
+    /// The microphone stream (audioData GET) started or ended.
+    MicStarted {
+        channel: u32,
+        session_id: String,
+    },
+    MicEnded {
+        channel: u32,
+        session_id: String,
+        bytes: u64,
+        reason: String,
+    },
+    Hangup {
+        channel: u32,
+        session_id: String,
+        reason: String,
+    },
+    Prompt {
+        channel: u32,
+        text: String,
+    },
+    FaultFired {
+        fault: String,
+    },
+    Ring,
+    CallSignal {
+        cmd: String,
+    },
+    CallStatus {
+        status: String,
+    },
+    ChannelUpdated {
+        channel: u32,
+        codec: String,
+    },
+    BadRequest {
+        peer: String,
+        reason: String,
+    },
+}
+
+/// Counts derived from the log, printed on exit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub sessions_opened: u32,
+    pub sessions_closed: u32,
+    pub sessions_expired: u32,
+    pub prompts_played: u32,
+    pub audio_seconds: f64,
+    pub audio_bytes: u64,
+    pub faults_fired: u32,
+}
+
+impl Summary {
+    pub fn from_events(events: &[Event]) -> Summary {
+        let mut s = Summary::default();
+        for e in events {
+            match &e.kind {
+                EventKind::SessionOpened { .. } => s.sessions_opened += 1,
+                EventKind::SessionClosed { .. } => s.sessions_closed += 1,
+                EventKind::SessionExpired { .. } => s.sessions_expired += 1,
+                EventKind::Prompt { .. } => s.prompts_played += 1,
+                EventKind::AudioEnded { bytes, seconds, .. } => {
+                    s.audio_bytes += bytes;
+                    s.audio_seconds += seconds;
+                }
+                EventKind::FaultFired { .. } => s.faults_fired += 1,
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sessions opened {}, closed {}, expired {}; prompts played {}; audio received {:.1} s ({} bytes); faults fired {}",
+            self.sessions_opened,
+            self.sessions_closed,
+            self.sessions_expired,
+            self.prompts_played,
+            self.audio_seconds,
+            self.audio_bytes,
+            self.faults_fired
+        )
+    }
+}
+
+enum Sink {
+    None,
+    Stdout,
+    File(std::io::BufWriter<std::fs::File>),
+}
+
+/// The in-memory log, its broadcast channel and the optional JSON-lines sink.
+pub(crate) struct EventLog {
+    start: Instant,
+    events: Mutex<Vec<Event>>,
+    sink: Mutex<Sink>,
+    tx: broadcast::Sender<Event>,
+}
+
+impl EventLog {
+    pub(crate) fn new(path: Option<&std::path::Path>) -> std::io::Result<EventLog> {
+        let sink = match path {
+            None => Sink::None,
+            Some(p) if p.as_os_str() == "-" => Sink::Stdout,
+            Some(p) => Sink::File(std::io::BufWriter::new(std::fs::File::create(p)?)),
+        };
+        let (tx, _) = broadcast::channel(4096);
+        Ok(EventLog { start: Instant::now(), events: Mutex::new(Vec::new()), sink: Mutex::new(sink), tx })
+    }
+
+    pub(crate) fn log(&self, kind: EventKind) {
+        let event = Event { t: self.start.elapsed().as_secs_f64(), kind };
+        // Lock order: events then sink, so the file has the same order as the memory log.
+        let mut events = lock(&self.events);
+        {
+            let mut sink = lock(&self.sink);
+            // A failing sink (full disk, closed stdout) must not stop the device.
+            let line = serde_json::to_string(&event).unwrap_or_default();
+            match &mut *sink {
+                Sink::None => {}
+                Sink::Stdout => {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                }
+                Sink::File(f) => {
+                    let _ = writeln!(f, "{line}");
+                    let _ = f.flush();
+                }
+            }
+        }
+        events.push(event.clone());
+        // No receivers is normal.
+        let _ = self.tx.send(event);
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<Event> {
+        lock(&self.events).clone()
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    /// The first event (past or future) matching `pred`, or None after `timeout`.
+    pub(crate) async fn wait_for(&self, pred: impl Fn(&Event) -> bool, timeout: std::time::Duration) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Subscribe before looking at the past so nothing falls between the two.
+        let mut rx = self.subscribe();
+        if let Some(e) = lock(&self.events).iter().find(|e| pred(e)) {
+            return Some(e.clone());
+        }
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Err(_) => return None,
+                Ok(Ok(e)) if pred(&e) => return Some(e),
+                Ok(Ok(_)) => {}
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    if let Some(e) = lock(&self.events).iter().find(|e| pred(e)) {
+                        return Some(e.clone());
+                    }
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+            }
+        }
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: a panicked connection task must not take the device down.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

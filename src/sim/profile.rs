@@ -1,0 +1,187 @@
+//! Firmware profiles: the ways real devices differ on the same ISAPI paths.
+
+use crate::codec::Codec;
+use crate::isapi::xml::{DeviceInfo, Namespace};
+use std::fmt;
+use std::str::FromStr;
+
+/// Which kind of device to play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// IP camera, hikvision.com ver20 namespace, sessionId required on audioData.
+    #[default]
+    Modern,
+    /// Video intercom, isapi.org namespace, callStatus/callSignal, a ring ends talk.
+    Doorbell,
+    /// Old unit, PSIA namespace, open returns no sessionId and audioData ignores it.
+    Legacy,
+    /// Lists G.711 but refuses open (403) until the channel is PUT to AAC.
+    AacOnly,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 4] = [Profile::Modern, Profile::Doorbell, Profile::Legacy, Profile::AacOnly];
+
+    pub fn namespace(self) -> Namespace {
+        match self {
+            Profile::Modern | Profile::AacOnly => Namespace::Hikvision,
+            Profile::Doorbell => Namespace::Isapi,
+            Profile::Legacy => Namespace::Psia,
+        }
+    }
+
+    /// Whether open returns a sessionId and audioData requires it.
+    pub fn uses_session_id(self) -> bool {
+        self != Profile::Legacy
+    }
+
+    pub fn is_doorbell(self) -> bool {
+        self == Profile::Doorbell
+    }
+
+    /// How a second open on a busy channel is refused, unless configured otherwise.
+    pub fn default_busy_style(self) -> BusyStyle {
+        match self {
+            Profile::Modern | Profile::AacOnly => BusyStyle::Forbidden,
+            Profile::Doorbell => BusyStyle::Busy,
+            Profile::Legacy => BusyStyle::Unauthorized,
+        }
+    }
+
+    /// The codec a talk channel starts with; every profile lists G.711 mu-law first.
+    pub fn initial_codec(self) -> Codec {
+        Codec::G711Ulaw
+    }
+
+    /// The `opt` list of the channel's capabilities (what a channel PUT may choose).
+    pub fn codec_options(self) -> Vec<Codec> {
+        match self {
+            Profile::Modern => vec![Codec::G711Ulaw, Codec::G711Alaw, Codec::G726, Codec::Aac, Codec::Pcm],
+            Profile::Doorbell | Profile::AacOnly => vec![Codec::G711Ulaw, Codec::G711Alaw, Codec::Aac],
+            Profile::Legacy => vec![Codec::G711Ulaw, Codec::G711Alaw],
+        }
+    }
+
+    /// The Digest realm, shaped like the ones devices send.
+    pub fn realm(self) -> &'static str {
+        match self {
+            Profile::Doorbell => "DS-KV6113 (SIM)",
+            _ => "IP Camera(SIM01)",
+        }
+    }
+
+    /// The `/ISAPI/System/deviceInfo` answer. Models and versions are the ones the facts in
+    /// PROTOCOL.md came from; the serial number marks it as simulated.
+    pub fn device_info(self) -> DeviceInfo {
+        let (model, firmware, date, kind) = match self {
+            Profile::Modern => ("DS-2CD2386G2-IU", "V5.7.15", "build 230425", "IPCamera"),
+            Profile::Doorbell => ("DS-KV6113-WPE1(C)", "V2.2.65", "build 231218", "VideoIntercom"),
+            Profile::Legacy => ("DS-2CD2032-I", "V5.3.0", "build 150513", "IPCamera"),
+            Profile::AacOnly => ("DS-2CD1383G2-LIU", "V5.8.41", "build 240112", "IPCamera"),
+        };
+        DeviceInfo {
+            device_name: Some(format!("hiktalk-sim {self}")),
+            model: Some(model.to_string()),
+            serial_number: Some("HIKTALKSIM0000000001".to_string()),
+            firmware_version: Some(firmware.to_string()),
+            firmware_released_date: Some(date.to_string()),
+            device_type: Some(kind.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Modern => "modern",
+            Profile::Doorbell => "doorbell",
+            Profile::Legacy => "legacy",
+            Profile::AacOnly => "aac-only",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}; expected one of: {expected}")]
+pub struct ParseNameError {
+    what: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+impl FromStr for Profile {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Profile::ALL.into_iter().find(|p| p.to_string().eq_ignore_ascii_case(s.trim())).ok_or_else(|| ParseNameError {
+            what: "profile",
+            value: s.to_string(),
+            expected: "modern, doorbell, legacy, aac-only",
+        })
+    }
+}
+
+/// How a device refuses a second open while a session is active (all three are seen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusyStyle {
+    /// Whatever the profile's firmware does (modern/aac-only 403, doorbell 503, legacy 401).
+    #[default]
+    ProfileDefault,
+    /// 401 with a fresh Digest challenge and a userCheck body (auth counters untouched).
+    Unauthorized,
+    /// 403 with ResponseStatus statusCode 4 Invalid Operation.
+    Forbidden,
+    /// 503 with ResponseStatus statusCode 2 Device Busy.
+    Busy,
+}
+
+impl BusyStyle {
+    /// The concrete style for `profile` (resolves `ProfileDefault`).
+    pub fn resolve(self, profile: Profile) -> BusyStyle {
+        match self {
+            BusyStyle::ProfileDefault => profile.default_busy_style(),
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for BusyStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BusyStyle::ProfileDefault => "profile",
+            BusyStyle::Unauthorized => "401",
+            BusyStyle::Forbidden => "403",
+            BusyStyle::Busy => "503",
+        })
+    }
+}
+
+impl FromStr for BusyStyle {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "profile" | "default" => Ok(BusyStyle::ProfileDefault),
+            "401" | "unauthorized" => Ok(BusyStyle::Unauthorized),
+            "403" | "forbidden" => Ok(BusyStyle::Forbidden),
+            "503" | "busy" => Ok(BusyStyle::Busy),
+            _ => Err(ParseNameError { what: "busy style", value: s.to_string(), expected: "profile, 401, 403, 503" }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Profile::ALL {
+            assert_eq!(p.to_string().parse::<Profile>(), Ok(p));
+        }
+        assert!("camera".parse::<Profile>().is_err());
+        for b in [BusyStyle::ProfileDefault, BusyStyle::Unauthorized, BusyStyle::Forbidden, BusyStyle::Busy] {
+            assert_eq!(b.to_string().parse::<BusyStyle>(), Ok(b));
+        }
+    }
+}

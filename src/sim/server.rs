@@ -1,0 +1,642 @@
+//! The device's HTTP side: accept loop, one task per connection, authentication, faults and
+//! the control endpoints. The audio streams live in `audio`.
+
+use super::audio;
+use super::auth::{Auth, AuthFailure, Verdict};
+use super::events::{EventKind, EventLog, lock};
+use super::faults::{Endpoint, Fault, FaultSet};
+use super::http::{self, HttpError, MAX_BODY_BYTES, Request, Response};
+use super::profile::BusyStyle;
+use super::recorder::Recording;
+use super::state::{CallStatus, EndReason, State};
+use super::{Profile, SimConfig};
+use crate::codec::Codec;
+use crate::isapi::xml::{self, Channel, Namespace, ResponseStatus, UserCheck};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio::time::{Duration, Instant};
+
+/// Connections served at once; more are closed on accept (a flood must not exhaust memory).
+const MAX_CONNECTIONS: usize = 256;
+/// How long shutdown waits for connections to log how they ended.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+pub(crate) struct Shared {
+    pub addr: SocketAddr,
+    pub cfg: SimConfig,
+    pub busy: BusyStyle,
+    pub ns: Namespace,
+    pub log: EventLog,
+    pub state: Mutex<State>,
+    pub auth: Mutex<Auth>,
+    pub faults: Mutex<FaultSet>,
+    pub shutdown: watch::Sender<bool>,
+    /// Timers started from outside a task (`SimHandle::ring`) run here.
+    pub rt: tokio::runtime::Handle,
+}
+
+impl Shared {
+    pub(crate) fn recording(&self, session_id: &str) -> Option<Recording> {
+        lock(&self.state).recordings.get(session_id).cloned()
+    }
+
+    /// Fires (and logs) the first fault `pick` selects that has firings left.
+    pub(crate) fn fire(&self, pick: impl Fn(&Fault) -> bool) -> Option<Fault> {
+        let fault = lock(&self.faults).take(pick)?;
+        self.log.log(EventKind::FaultFired { fault: fault.to_string() });
+        Some(fault)
+    }
+
+    pub(crate) fn log_request(&self, peer: SocketAddr, req: &Request, status: u16) {
+        self.log.log(EventKind::Request {
+            peer: peer.to_string(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: req.query.clone(),
+            status,
+        });
+    }
+
+    pub(crate) fn status_xml(&self, status: u16, rs: ResponseStatus) -> Response {
+        Response::xml(status, rs.to_xml(self.ns))
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        if self.shutdown.send_replace(true) {
+            return;
+        }
+        let mut st = lock(&self.state);
+        let ids: Vec<u32> = (1..=st.channels.len() as u32).collect();
+        for id in ids {
+            st.end_session(&self.log, id, None, EndReason::Shutdown);
+        }
+    }
+
+    pub(crate) async fn shutting_down(&self) {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+fn initial_channels(cfg: &SimConfig) -> Vec<Channel> {
+    let codec = cfg.codec.unwrap_or(cfg.profile.initial_codec());
+    (1..=cfg.channels.max(1))
+        .map(|id| {
+            let mut ch = Channel {
+                id: id.to_string(),
+                enabled: Some(false),
+                speaker_volume: Some(100),
+                microphone_volume: Some(100),
+                noise_reduce: Some(true),
+                audio_input_type: Some("MicIn".to_string()),
+                audio_output_type: Some("Speaker".to_string()),
+                ..Default::default()
+            };
+            set_codec(&mut ch, codec, None, None);
+            ch
+        })
+        .collect()
+}
+
+/// Sets a channel's codec with the rate and bitrate devices report for it.
+fn set_codec(ch: &mut Channel, codec: Codec, rate_khz: Option<f64>, bitrate_kbps: Option<u32>) {
+    ch.codec = codec.isapi_name().to_string();
+    match codec.fixed_rate() {
+        Some(r) => {
+            ch.sampling_rate_khz = Some(r as f64 / 1000.0);
+            ch.bit_rate_kbps = Some(if codec == Codec::G726 { bitrate_kbps.unwrap_or(16) } else { 64 });
+        }
+        None => {
+            ch.sampling_rate_khz = Some(rate_khz.unwrap_or(codec.default_rate() as f64 / 1000.0));
+            ch.bit_rate_kbps = Some(bitrate_kbps.unwrap_or(32));
+        }
+    }
+}
+
+pub(crate) async fn start(cfg: SimConfig) -> std::io::Result<(Arc<Shared>, tokio::task::JoinHandle<()>)> {
+    let log = EventLog::new(cfg.events_path.as_deref())?;
+    if let Some(dir) = &cfg.record_dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let listener = TcpListener::bind(cfg.listen).await?;
+    let addr = listener.local_addr()?;
+    let auth =
+        Auth::new(&cfg.user, &cfg.password, cfg.profile.realm(), cfg.nonce_lifetime, cfg.lockout_attempts.max(1), cfg.lockout_duration);
+    let shared = Arc::new(Shared {
+        addr,
+        busy: cfg.busy_style.resolve(cfg.profile),
+        ns: cfg.profile.namespace(),
+        state: Mutex::new(State::new(initial_channels(&cfg))),
+        auth: Mutex::new(auth),
+        faults: Mutex::new(FaultSet::new(cfg.faults.clone())),
+        shutdown: watch::channel(false).0,
+        rt: tokio::runtime::Handle::current(),
+        log,
+        cfg,
+    });
+    let task = tokio::spawn(accept_loop(shared.clone(), listener));
+    Ok((shared, task))
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    while conns.try_join_next().is_some() {}
+                    if conns.len() >= MAX_CONNECTIONS {
+                        shared.log.log(EventKind::BadRequest { peer: peer.to_string(), reason: "too_many_connections".into() });
+                        continue;
+                    }
+                    conns.spawn(connection(shared.clone(), stream, peer));
+                }
+                // Out of file descriptors and the like: wait instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            },
+            _ = shared.shutting_down() => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while conns.join_next().await.is_some() {} }).await;
+    conns.abort_all();
+}
+
+/// What a connection does after a request.
+pub(crate) enum Next {
+    KeepAlive,
+    Close,
+}
+
+async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::new();
+    loop {
+        let deadline = Instant::now() + shared.cfg.header_timeout;
+        let read = tokio::select! {
+            r = http::read_request(&mut stream, &mut buf, deadline) => r,
+            _ = shared.shutting_down() => return,
+        };
+        let req = match read {
+            Ok(Some(req)) => req,
+            Ok(None) => return,
+            Err(e) => {
+                reject(&shared, &mut stream, peer, e, buf.is_empty()).await;
+                return;
+            }
+        };
+        match request(&shared, &mut stream, &mut buf, peer, req).await {
+            Next::KeepAlive => {}
+            Next::Close => return,
+        }
+    }
+}
+
+/// Answers (or just drops) a connection whose request could not be read.
+async fn reject(shared: &Shared, stream: &mut TcpStream, peer: SocketAddr, e: HttpError, idle: bool) {
+    let (status, reason) = match &e {
+        // A keep-alive connection nobody uses any more is normal, not bad input.
+        HttpError::Timeout if idle => return,
+        HttpError::Timeout => (408, "header_timeout".to_string()),
+        HttpError::TooLarge => (431, "headers_too_large".to_string()),
+        HttpError::Malformed(m) => (400, format!("malformed: {m}")),
+        HttpError::Closed => (0, "closed_mid_request".to_string()),
+        HttpError::Io(err) => (0, format!("io: {err}")),
+    };
+    shared.log.log(EventKind::BadRequest { peer: peer.to_string(), reason });
+    if status != 0 {
+        let rs = ResponseStatus::new("", 4, "Invalid Operation", "badParameters");
+        let _ = tokio::time::timeout(Duration::from_secs(1), shared.status_xml(status, rs).closing().write(stream)).await;
+    }
+}
+
+/// The ISAPI paths the device serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    DeviceInfo,
+    Channels,
+    Channel(u32),
+    Capabilities(u32),
+    Open(u32),
+    Close(u32),
+    AudioData(u32),
+    CallStatus,
+    CallSignal,
+    Unknown,
+}
+
+impl Route {
+    fn parse(path: &str, channels: u32) -> Route {
+        const TALK: &str = "/ISAPI/System/TwoWayAudio/channels";
+        match path {
+            "/ISAPI/System/deviceInfo" => return Route::DeviceInfo,
+            "/ISAPI/VideoIntercom/callStatus" => return Route::CallStatus,
+            "/ISAPI/VideoIntercom/callSignal" => return Route::CallSignal,
+            TALK => return Route::Channels,
+            _ => {}
+        }
+        let Some(rest) = path.strip_prefix(TALK).and_then(|r| r.strip_prefix('/')) else { return Route::Unknown };
+        let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let Some(id) = id.parse::<u32>().ok().filter(|id| (1..=channels).contains(id)) else { return Route::Unknown };
+        match tail {
+            "" => Route::Channel(id),
+            "capabilities" => Route::Capabilities(id),
+            "open" => Route::Open(id),
+            "close" => Route::Close(id),
+            "audioData" => Route::AudioData(id),
+            _ => Route::Unknown,
+        }
+    }
+
+    fn endpoint(self, method: &str) -> Endpoint {
+        match self {
+            Route::DeviceInfo => Endpoint::DeviceInfo,
+            Route::Channels => Endpoint::Channels,
+            Route::Channel(_) => Endpoint::Channel,
+            Route::Capabilities(_) => Endpoint::Capabilities,
+            Route::Open(_) => Endpoint::Open,
+            Route::Close(_) => Endpoint::Close,
+            Route::AudioData(_) if method == "GET" => Endpoint::Mic,
+            Route::AudioData(_) => Endpoint::Audio,
+            Route::CallStatus => Endpoint::CallStatus,
+            Route::CallSignal => Endpoint::CallSignal,
+            Route::Unknown => Endpoint::Any,
+        }
+    }
+}
+
+/// Writes `resp` (unless the connection is gone), logs it, and says what comes next.
+async fn answer(shared: &Shared, stream: &mut TcpStream, peer: SocketAddr, req: &Request, resp: Response) -> Next {
+    let close = resp.close || req.wants_close();
+    let resp = if close { resp.closing() } else { resp };
+    let written = resp.write(stream).await.is_ok();
+    shared.log_request(peer, req, resp.status);
+    if close || !written { Next::Close } else { Next::KeepAlive }
+}
+
+async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>, peer: SocketAddr, req: Request) -> Next {
+    let route = Route::parse(&req.path, shared.cfg.channels.max(1));
+    let endpoint = route.endpoint(&req.method);
+    let is_upload = endpoint == Endpoint::Audio && req.method == "PUT";
+
+    // Devices cannot take chunked uploads: they drop the connection.
+    if req.is_chunked() {
+        shared.log.log(EventKind::BadRequest { peer: peer.to_string(), reason: "chunked".into() });
+        shared.log_request(peer, &req, 0);
+        return Next::Close;
+    }
+    // The upload's "body" is the raw audio that follows, whatever Content-Length says.
+    let body = if is_upload {
+        Vec::new()
+    } else {
+        let len = match req.content_length() {
+            Ok(len) => len,
+            Err(e) => {
+                shared.log.log(EventKind::BadRequest { peer: peer.to_string(), reason: e.to_string() });
+                let rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "badParameters");
+                return answer(shared, stream, peer, &req, shared.status_xml(400, rs).closing()).await;
+            }
+        };
+        if len > MAX_BODY_BYTES {
+            shared.log.log(EventKind::BadRequest { peer: peer.to_string(), reason: format!("body of {len} bytes") });
+            let rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "badParameters");
+            return answer(shared, stream, peer, &req, shared.status_xml(413, rs).closing()).await;
+        }
+        // Clients that ask first (curl does for bigger bodies) would otherwise wait a second.
+        if len > 0 && buf.is_empty() && req.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+            let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
+        let deadline = Instant::now() + shared.cfg.header_timeout;
+        match http::read_body(stream, buf, len, deadline).await {
+            Ok(b) => b,
+            Err(e) => {
+                shared.log.log(EventKind::BadRequest { peer: peer.to_string(), reason: format!("body: {e}") });
+                shared.log_request(peer, &req, 0);
+                return Next::Close;
+            }
+        }
+    };
+    // An upload answered with an error cannot be resynchronised: audio may already follow.
+    let fail_close = |r: Response| if is_upload { r.closing() } else { r };
+
+    if shared.fire(|f| matches!(f, Fault::Unauthorized401NoChallenge { at, .. } if at.covers(endpoint))).is_some() {
+        let body = UserCheck { status_value: Some(401), status_string: Some("Unauthorized".into()), ..Default::default() };
+        return answer(shared, stream, peer, &req, fail_close(Response::xml(401, body.to_xml(shared.ns)))).await;
+    }
+
+    let verdict = lock(&shared.auth).verify(peer.ip(), &req.method, &req.target, req.header("authorization"));
+    match verdict {
+        Verdict::Ok { user } => shared.log.log(EventKind::AuthOk { user }),
+        Verdict::Failed { failure, attempts, locked_for, newly_locked } => {
+            shared.log.log(EventKind::AuthFailed { peer: peer.to_string(), reason: failure.as_str().into(), attempts });
+            if newly_locked {
+                shared.log.log(EventKind::Locked { peer: peer.to_string(), seconds: locked_for.unwrap_or(0) });
+            }
+            let resp = unauthorized(shared, failure == AuthFailure::StaleNonce, locked_for);
+            return answer(shared, stream, peer, &req, fail_close(resp)).await;
+        }
+    }
+
+    let covers = |f: &Fault| f.endpoint().is_some_and(|at| at.covers(endpoint));
+    if shared.fire(|f| matches!(f, Fault::Stall { .. }) && covers(f)).is_some() {
+        audio::hold_until_gone(shared, stream).await;
+        shared.log_request(peer, &req, 0);
+        return Next::Close;
+    }
+    if let Some(Fault::Slow { ms, .. }) = shared.fire(|f| matches!(f, Fault::Slow { .. }) && covers(f)) {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+            _ = shared.shutting_down() => return Next::Close,
+        }
+    }
+    if shared.fire(|f| matches!(f, Fault::Http500 { .. }) && covers(f)).is_some() {
+        let rs = ResponseStatus::new(&req.path, 3, "Device Error", "deviceError");
+        return answer(shared, stream, peer, &req, fail_close(shared.status_xml(500, rs))).await;
+    }
+    let body_fault = || shared.fire(|f| matches!(f, Fault::MalformedXml { .. } | Fault::TruncatedXml { .. }) && covers(f));
+
+    match (route, req.method.as_str()) {
+        (Route::AudioData(ch), "PUT") => audio::upload(shared, stream, buf, peer, &req, ch, body_fault).await,
+        (Route::AudioData(ch), "GET") => audio::mic(shared, stream, peer, &req, ch).await,
+        _ => {
+            let resp = control(shared, &req, route, &body);
+            match body_fault() {
+                Some(fault) => {
+                    let resp = corrupt(resp, &fault);
+                    answer(shared, stream, peer, &req, resp).await
+                }
+                None => answer(shared, stream, peer, &req, resp).await,
+            }
+        }
+    }
+}
+
+/// Applies a malformed/truncated-XML fault to an answer.
+pub(crate) fn corrupt(mut resp: Response, fault: &Fault) -> Response {
+    match fault {
+        Fault::TruncatedXml { .. } => {
+            // Announce the whole body, send half, hang up.
+            resp.content_length = Some(resp.body.len());
+            resp.body.truncate(resp.body.len() / 2);
+            resp.closing()
+        }
+        _ => {
+            // Drop the closing root tag and leave an unterminated element: framing stays right.
+            let cut = resp.body.iter().rposition(|&b| b == b'<').unwrap_or(0);
+            resp.body.truncate(cut);
+            resp.body.extend_from_slice(b"<statusCode>1</statusString><");
+            resp
+        }
+    }
+}
+
+/// A 401 in the shape devices send: Digest challenge (plus Basic if configured) and userCheck.
+pub(crate) fn unauthorized(shared: &Shared, stale: bool, locked_for: Option<u64>) -> Response {
+    let challenge = lock(&shared.auth).challenge(stale);
+    let body = UserCheck {
+        status_value: Some(401),
+        status_string: Some("Unauthorized".into()),
+        lock_status: Some(if locked_for.is_some() { "lock" } else { "unlock" }.into()),
+        unlock_time: locked_for,
+        retry_login_time: locked_for.map(|_| 0),
+        retry_times: None,
+    };
+    let mut resp = Response::xml(401, body.to_xml(shared.ns)).header("WWW-Authenticate", challenge);
+    if shared.cfg.basic_challenge {
+        resp = resp.header("WWW-Authenticate", format!(r#"Basic realm="{}""#, shared.cfg.profile.realm()));
+    }
+    resp
+}
+
+fn not_supported(shared: &Shared, req: &Request) -> Response {
+    shared.status_xml(404, ResponseStatus::new(&req.path, 4, "Invalid Operation", "notSupport"))
+}
+
+fn method_not_allowed(shared: &Shared, req: &Request) -> Response {
+    shared.status_xml(405, ResponseStatus::new(&req.path, 4, "Invalid Operation", "methodNotAllowed"))
+}
+
+fn json_status(req: &Request, status: u16, code: u32, text: &str, sub: &str) -> Response {
+    let v = serde_json::json!({ "requestURL": req.path, "statusCode": code, "statusString": text, "subStatusCode": sub });
+    Response::json(status, v.to_string())
+}
+
+/// The non-streaming endpoints.
+fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Response {
+    let ns = shared.ns;
+    let m = req.method.as_str();
+    match (route, m) {
+        (Route::DeviceInfo, "GET") => Response::xml(200, shared.cfg.profile.device_info().to_xml(ns)),
+        (Route::Channels, "GET") => {
+            let st = lock(&shared.state);
+            let list: Vec<Channel> = st.channels.iter().map(|c| c.channel.clone()).collect();
+            Response::xml(200, xml::channel_list_to_xml(&list, ns))
+        }
+        (Route::Channel(id), "GET") => match lock(&shared.state).channel(id) {
+            Some(c) => Response::xml(200, c.channel.to_xml(ns)),
+            None => not_supported(shared, req),
+        },
+        (Route::Channel(id), "PUT") => put_channel(shared, req, id, body),
+        (Route::Capabilities(id), "GET") => match lock(&shared.state).channel(id) {
+            Some(c) => {
+                let mut caps = c.channel.clone();
+                caps.codec_options = shared.cfg.profile.codec_options().iter().map(|c| c.isapi_name().to_string()).collect();
+                Response::xml(200, capabilities_xml(&caps, ns))
+            }
+            None => not_supported(shared, req),
+        },
+        (Route::Open(id), "PUT") => open(shared, req, id),
+        (Route::Close(id), "PUT") => {
+            lock(&shared.state).end_session(&shared.log, id, None, EndReason::ClientClose);
+            // Idempotent: closing a closed channel is OK too. Real devices leave requestURL empty.
+            shared.status_xml(200, ResponseStatus::ok(""))
+        }
+        (Route::CallStatus, "GET") if shared.cfg.profile.is_doorbell() => {
+            let status = lock(&shared.state).call.as_str();
+            Response::json(200, serde_json::json!({ "CallStatus": { "status": status } }).to_string())
+        }
+        (Route::CallSignal, "PUT") if shared.cfg.profile.is_doorbell() => call_signal(shared, req, body),
+        (Route::Unknown, _) => not_supported(shared, req),
+        (Route::CallStatus | Route::CallSignal, _) if !shared.cfg.profile.is_doorbell() => not_supported(shared, req),
+        _ => method_not_allowed(shared, req),
+    }
+}
+
+/// The channel document with the `opt` / `min` / `max` attributes devices put on their
+/// capabilities. The shared writer only knows the codec's `opt`; the rest is added to its
+/// exact output here.
+fn capabilities_xml(caps: &Channel, ns: Namespace) -> String {
+    caps.to_xml(ns)
+        .replacen("<enabled>", r#"<enabled opt="true,false">"#, 1)
+        .replacen("<audioBitRate>", r#"<audioBitRate opt="16,24,32,48,64">"#, 1)
+        .replacen("<audioSamplingRate>", r#"<audioSamplingRate opt="8,16,32">"#, 1)
+        .replacen("<speakerVolume>", r#"<speakerVolume min="0" max="100">"#, 1)
+        .replacen("<microphoneVolume>", r#"<microphoneVolume min="0" max="100">"#, 1)
+        .replacen("<noisereduce>", r#"<noisereduce opt="true,false">"#, 1)
+}
+
+fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(body);
+    let new = match xml::parse_channel(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut rs = ResponseStatus::new(&req.path, 5, "Invalid XML Format", "badXmlContent");
+            rs.description = Some(e.to_string());
+            return shared.status_xml(400, rs);
+        }
+    };
+    let codec = if new.codec.is_empty() { None } else { Codec::from_isapi(&new.codec) };
+    let allowed = shared.cfg.profile.codec_options();
+    if !new.codec.is_empty() && !codec.is_some_and(|c| allowed.contains(&c)) {
+        let mut rs = ResponseStatus::new(&req.path, 6, "Invalid XML Content", "badParameters");
+        rs.description = Some(format!("audioCompressionType {} is not supported", new.codec));
+        return shared.status_xml(400, rs);
+    }
+    let mut st = lock(&shared.state);
+    let Some(ch) = st.channel(id) else { return not_supported(shared, req) };
+    let codec = codec.or(ch.codec()).unwrap_or(Codec::G711Ulaw);
+    set_codec(&mut ch.channel, codec, new.sampling_rate_khz, new.bit_rate_kbps);
+    let c = &mut ch.channel;
+    c.speaker_volume = new.speaker_volume.or(c.speaker_volume);
+    c.microphone_volume = new.microphone_volume.or(c.microphone_volume);
+    c.noise_reduce = new.noise_reduce.or(c.noise_reduce);
+    shared.log.log(EventKind::ChannelUpdated { channel: id, codec: c.codec.clone() });
+    shared.status_xml(200, ResponseStatus::ok(&req.path))
+}
+
+fn open(shared: &Arc<Shared>, req: &Request, id: u32) -> Response {
+    let profile = shared.cfg.profile;
+    let mut st = lock(&shared.state);
+    let ringing = st.call == CallStatus::Ring;
+    let Some(ch) = st.channel(id) else { return not_supported(shared, req) };
+    let refusal = if let Some(s) = &ch.session {
+        Some(if s.stale_since.is_some() { "busy_stale" } else { "busy" })
+    } else if ringing {
+        Some("ringing")
+    } else if profile == Profile::AacOnly && ch.codec() != Some(Codec::Aac) {
+        Some("codec_not_aac")
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        let resp = if reason == "codec_not_aac" { refused(shared, req, BusyStyle::Forbidden) } else { refused(shared, req, shared.busy) };
+        shared.log.log(EventKind::OpenRefused { channel: id, status: resp.status, reason: reason.into() });
+        return resp;
+    }
+    let session_id: String = {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        (0..32).map(|_| char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[rng.random_range(0..36)])).collect()
+    };
+    let wake = Arc::new(Notify::new());
+    ch.session = Some(super::state::Session {
+        id: session_id.clone(),
+        last_audio: Instant::now(),
+        streaming: false,
+        stale_since: None,
+        end: watch::channel(None).0,
+        wake: wake.clone(),
+    });
+    ch.channel.enabled = Some(true);
+    let returned = profile.uses_session_id().then(|| session_id.clone());
+    shared.log.log(EventKind::SessionOpened { channel: id, session_id: returned.clone(), id: session_id.clone() });
+    tokio::spawn(watchdog(shared.clone(), id, session_id, wake));
+    match returned {
+        Some(sid) => Response::xml(200, xml::session_to_xml(&sid, shared.ns)),
+        // Old firmware answers open with a plain ResponseStatus.
+        None => shared.status_xml(200, ResponseStatus::ok(&req.path)),
+    }
+}
+
+/// The answer to an open the device will not grant.
+fn refused(shared: &Shared, req: &Request, style: BusyStyle) -> Response {
+    match style.resolve(shared.cfg.profile) {
+        BusyStyle::Unauthorized => unauthorized(shared, false, None),
+        BusyStyle::Busy => shared.status_xml(503, ResponseStatus::new(&req.path, 2, "Device Busy", "deviceBusy")),
+        _ => shared.status_xml(403, ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation")),
+    }
+}
+
+/// Ends a session that went quiet (idle hang-up) or whose client vanished (stale expiry).
+async fn watchdog(shared: Arc<Shared>, channel: u32, id: String, wake: Arc<Notify>) {
+    loop {
+        let deadline = {
+            let mut st = lock(&shared.state);
+            let Some(s) = st.session(channel, &id) else { return };
+            let deadline = match s.stale_since {
+                Some(t) => t + shared.cfg.stale_expiry,
+                None => s.last_audio + shared.cfg.idle_timeout,
+            };
+            if Instant::now() >= deadline {
+                if s.stale_since.is_some() {
+                    if let Some(ch) = st.channel(channel) {
+                        ch.session = None;
+                        ch.channel.enabled = Some(false);
+                    }
+                    shared.log.log(EventKind::SessionExpired { channel, session_id: id });
+                } else {
+                    st.end_session(&shared.log, channel, Some(&id), EndReason::Idle);
+                }
+                return;
+            }
+            deadline
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = wake.notified() => {}
+            _ = shared.shutting_down() => return,
+        }
+    }
+}
+
+fn call_signal(shared: &Arc<Shared>, req: &Request, body: &[u8]) -> Response {
+    let cmd = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("CallSignal")?.get("cmdType")?.as_str().map(str::to_string));
+    let next = match cmd.as_deref() {
+        Some("answer") => CallStatus::OnCall,
+        Some("reject" | "hangUp" | "cancel") => CallStatus::Idle,
+        _ => return json_status(req, 400, 6, "Invalid Content", "badParameters"),
+    };
+    shared.log.log(EventKind::CallSignal { cmd: cmd.unwrap_or_default() });
+    let mut st = lock(&shared.state);
+    if st.call != next {
+        st.call = next;
+        shared.log.log(EventKind::CallStatus { status: next.as_str().into() });
+    }
+    json_status(req, 200, 1, "OK", "ok")
+}
+
+/// Doorbell: an incoming call. It ends active talk sessions and rings for `ring_duration`.
+pub(crate) fn ring(shared: &Arc<Shared>) {
+    if !shared.cfg.profile.is_doorbell() {
+        return;
+    }
+    let generation = {
+        let mut st = lock(&shared.state);
+        st.call = CallStatus::Ring;
+        st.ring_generation += 1;
+        shared.log.log(EventKind::Ring);
+        shared.log.log(EventKind::CallStatus { status: "ring".into() });
+        for id in 1..=st.channels.len() as u32 {
+            st.end_session(&shared.log, id, None, EndReason::Ring);
+        }
+        st.ring_generation
+    };
+    let shared = shared.clone();
+    shared.rt.clone().spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(shared.cfg.ring_duration) => {}
+            _ = shared.shutting_down() => return,
+        }
+        let mut st = lock(&shared.state);
+        if st.ring_generation == generation && st.call == CallStatus::Ring {
+            st.call = CallStatus::Idle;
+            shared.log.log(EventKind::CallStatus { status: "idle".into() });
+        }
+    });
+}

@@ -1,0 +1,176 @@
+//! Channel and session state: one talk session per channel, the idle and stale timers, the
+//! doorbell's call state. Everything here runs under one mutex; events are logged as state
+//! changes so the log order matches what the device did.
+
+use super::events::{EventKind, EventLog};
+use super::recorder::Recording;
+use crate::codec::{Codec, CodecParams};
+use crate::isapi::xml::Channel;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+/// Why a session ended while its audio socket may still be open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndReason {
+    Idle,
+    Fault,
+    Ring,
+    ClientClose,
+    Shutdown,
+}
+
+impl EndReason {
+    /// The reason in Hangup / SessionClosed events.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::Fault => "fault",
+            EndReason::Ring => "ring",
+            EndReason::ClientClose => "close",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+
+    /// The reason in the AudioEnded event.
+    pub(crate) fn audio_reason(self) -> &'static str {
+        match self {
+            EndReason::Idle => "hangup_idle",
+            EndReason::Fault => "fault",
+            EndReason::Ring => "ring",
+            EndReason::ClientClose => "session_closed",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+
+    /// The device hung up (as opposed to the client closing or the simulator stopping).
+    pub(crate) fn by_device(self) -> bool {
+        matches!(self, EndReason::Idle | EndReason::Fault | EndReason::Ring)
+    }
+}
+
+pub(crate) struct Session {
+    pub id: String,
+    /// The last audio byte (or the open, or the moment an upload attached).
+    pub last_audio: Instant,
+    /// An audioData upload is attached.
+    pub streaming: bool,
+    /// The client's upload went away without a close: the session blocks the channel until
+    /// close or stale expiry.
+    pub stale_since: Option<Instant>,
+    pub end: watch::Sender<Option<EndReason>>,
+    /// Wakes the session's watchdog when its deadline moves earlier.
+    pub wake: Arc<Notify>,
+}
+
+pub(crate) struct ChannelState {
+    pub channel: Channel,
+    pub session: Option<Session>,
+}
+
+impl ChannelState {
+    pub(crate) fn codec(&self) -> Option<Codec> {
+        Codec::from_isapi(&self.channel.codec)
+    }
+
+    pub(crate) fn codec_params(&self) -> Option<CodecParams> {
+        let codec = self.codec()?;
+        let sample_rate = codec.fixed_rate().or(self.channel.sample_rate_hz()).unwrap_or(codec.default_rate());
+        Some(CodecParams { codec, sample_rate, bitrate: self.channel.bit_rate_kbps.map(|k| k * 1000) })
+    }
+}
+
+/// A doorbell's call state, as `callStatus` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallStatus {
+    Idle,
+    Ring,
+    OnCall,
+}
+
+impl CallStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Idle => "idle",
+            CallStatus::Ring => "ring",
+            CallStatus::OnCall => "onCall",
+        }
+    }
+}
+
+/// Finished recordings kept in memory (oldest dropped first), so a simulator left running
+/// against a reconnect loop does not grow without bound.
+const MAX_RECORDINGS: usize = 64;
+
+pub(crate) struct State {
+    pub channels: Vec<ChannelState>,
+    pub recordings: HashMap<String, Recording>,
+    recording_order: VecDeque<String>,
+    pub call: CallStatus,
+    /// Bumped by every ring so an old ring's timeout does not end a newer one.
+    pub ring_generation: u64,
+}
+
+impl State {
+    pub(crate) fn new(channels: Vec<Channel>) -> State {
+        State {
+            channels: channels.into_iter().map(|channel| ChannelState { channel, session: None }).collect(),
+            recordings: HashMap::new(),
+            recording_order: VecDeque::new(),
+            call: CallStatus::Idle,
+            ring_generation: 0,
+        }
+    }
+
+    pub(crate) fn keep_recording(&mut self, session_id: String, recording: Recording) {
+        if self.recordings.insert(session_id.clone(), recording).is_none() {
+            self.recording_order.push_back(session_id);
+        }
+        while self.recording_order.len() > MAX_RECORDINGS {
+            if let Some(old) = self.recording_order.pop_front() {
+                self.recordings.remove(&old);
+            }
+        }
+    }
+
+    /// The channel with ISAPI id `id` (1-based).
+    pub(crate) fn channel(&mut self, id: u32) -> Option<&mut ChannelState> {
+        self.channels.get_mut((id as usize).checked_sub(1)?)
+    }
+
+    /// The session on `channel` if its id is `session_id`.
+    pub(crate) fn session(&mut self, channel: u32, session_id: &str) -> Option<&mut Session> {
+        self.channel(channel)?.session.as_mut().filter(|s| s.id == session_id)
+    }
+
+    /// Ends the session on `channel` (if it is `session_id`, or any when None), tells its
+    /// upload why, and logs it. Returns whether a session was ended.
+    pub(crate) fn end_session(&mut self, log: &EventLog, channel: u32, session_id: Option<&str>, why: EndReason) -> bool {
+        let Some(ch) = self.channel(channel) else { return false };
+        if session_id.is_some_and(|id| ch.session.as_ref().is_some_and(|s| s.id != id)) {
+            return false;
+        }
+        let Some(session) = ch.session.take() else { return false };
+        ch.channel.enabled = Some(false);
+        let id = session.id.clone();
+        if why.by_device() {
+            log.log(EventKind::Hangup { channel, session_id: id.clone(), reason: why.as_str().to_string() });
+            if why == EndReason::Idle {
+                log.log(EventKind::Prompt { channel, text: "call ended".to_string() });
+            }
+        }
+        let by = if why.by_device() {
+            "device"
+        } else if why == EndReason::ClientClose {
+            "client"
+        } else {
+            "simulator"
+        };
+        log.log(EventKind::SessionClosed { channel, session_id: id, by: by.to_string(), reason: why.as_str().to_string() });
+        // The upload (if any) holds a receiver; nobody listening is fine.
+        let _ = session.end.send(Some(why));
+        session.wake.notify_one();
+        true
+    }
+}
