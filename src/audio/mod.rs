@@ -1,1 +1,5 @@
 //! Audio in: file/stdin decoding, microphone capture, resampling and real-time pacing.
+
+pub mod decode;
+pub mod pipeline;
+pub mod resample;
