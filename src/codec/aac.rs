@@ -29,6 +29,7 @@ pub struct AacEncoder {
     params: CodecParams,
     inner: enc::Encoder,
     buf: Vec<u8>,
+    delay: usize,
 }
 
 impl AacEncoder {
@@ -46,7 +47,9 @@ impl AacEncoder {
             codec: Codec::Aac,
             message: format!("cannot start at {} Hz, {bitrate} bit/s: {e}", params.sample_rate),
         })?;
-        Ok(AacEncoder { params, inner, buf: vec![0; MAX_FRAME_BYTES] })
+        // Encoder plus decoder delay; the lag before the first frame comes out is not included.
+        let delay = inner.info().map_err(encode_error)?.nDelay as usize;
+        Ok(AacEncoder { params, inner, buf: vec![0; MAX_FRAME_BYTES], delay })
     }
 }
 
@@ -57,6 +60,10 @@ impl Encoder for AacEncoder {
 
     fn frame_samples(&self) -> usize {
         FRAME_SAMPLES
+    }
+
+    fn delay(&self) -> usize {
+        self.delay
     }
 
     fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {

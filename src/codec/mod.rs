@@ -132,6 +132,11 @@ pub trait Encoder: Send {
     fn frame_samples(&self) -> usize;
     /// Appends the wire bytes for one frame to `out`.
     fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError>;
+    /// Samples of codec delay: a stream must be followed by this much silence for all of its
+    /// audio to come out of a decoder. Zero for sample-by-sample codecs.
+    fn delay(&self) -> usize {
+        0
+    }
 }
 
 /// Decodes wire bytes, fed in arbitrary pieces, into mono PCM.

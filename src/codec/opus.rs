@@ -40,6 +40,7 @@ pub struct OpusEncoder {
     params: CodecParams,
     inner: OpusEnc,
     buf: Vec<u8>,
+    lookahead: usize,
 }
 
 impl OpusEncoder {
@@ -48,7 +49,8 @@ impl OpusEncoder {
         let mut inner = OpusEnc::new(rate, Channels::Mono, Application::Voip).map_err(encode_error)?;
         let bitrate = params.bitrate.unwrap_or(DEFAULT_BITRATE);
         inner.set_bitrate(Bitrate::BitsPerSecond(bitrate as i32)).map_err(encode_error)?;
-        Ok(OpusEncoder { params, inner, buf: vec![0; MAX_PACKET] })
+        let lookahead = inner.lookahead().map_err(encode_error)? as usize;
+        Ok(OpusEncoder { params, inner, buf: vec![0; MAX_PACKET], lookahead })
     }
 }
 
@@ -59,6 +61,10 @@ impl Encoder for OpusEncoder {
 
     fn frame_samples(&self) -> usize {
         self.params.sample_rate as usize / 50
+    }
+
+    fn delay(&self) -> usize {
+        self.lookahead
     }
 
     fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
