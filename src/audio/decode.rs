@@ -11,6 +11,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
@@ -276,20 +278,36 @@ impl Source for NonEmpty {
     }
 }
 
+/// Notes when the reader behind hound hits end of input: hound reports a short read as a
+/// generic I/O error, and a short read is how a streamed or cut-off WAV ends.
+struct EofWatch<R> {
+    inner: R,
+    hit: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for EofWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.hit.store(true, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
 struct WavSource<R: Read> {
     what: String,
-    reader: hound::WavReader<R>,
+    reader: hound::WavReader<EofWatch<R>>,
+    eof: Arc<AtomicBool>,
     spec: hound::WavSpec,
     duration: Option<Duration>,
     done: bool,
 }
 
-fn hound_error(e: hound::Error, what: &str) -> AudioError {
+fn hound_error(e: hound::Error, what: &str, eof: bool) -> AudioError {
     let what = what.to_string();
     match e {
-        hound::Error::IoError(source) if source.kind() == io::ErrorKind::UnexpectedEof => {
-            AudioError::Corrupt { what, reason: "the WAV header is cut short".into() }
-        }
+        hound::Error::IoError(_) if eof => AudioError::Corrupt { what, reason: "the WAV header is cut short".into() },
         hound::Error::IoError(source) => AudioError::Read { what, source },
         hound::Error::Unsupported => AudioError::Unsupported { what, reason: "this WAV encoding is not supported".into() },
         hound::Error::FormatError(m) => AudioError::Corrupt { what, reason: m.to_string() },
@@ -299,7 +317,9 @@ fn hound_error(e: hound::Error, what: &str) -> AudioError {
 
 impl<R: Read + Send> WavSource<R> {
     fn new(stream: R, what: &str, sized: bool) -> Result<Self, AudioError> {
-        let reader = hound::WavReader::new(stream).map_err(|e| hound_error(e, what))?;
+        let eof = Arc::new(AtomicBool::new(false));
+        let watched = EofWatch { inner: stream, hit: eof.clone() };
+        let reader = hound::WavReader::new(watched).map_err(|e| hound_error(e, what, eof.load(Ordering::Relaxed)))?;
         let spec = reader.spec();
         let supported = match spec.sample_format {
             hound::SampleFormat::Int => (8..=32).contains(&spec.bits_per_sample),
@@ -320,7 +340,7 @@ impl<R: Read + Send> WavSource<R> {
         }
         let duration = (!placeholder)
             .then(|| Duration::from_secs_f64(f64::from(reader.duration()) / f64::from(spec.sample_rate)));
-        Ok(WavSource { what: what.to_string(), reader, spec, duration, done: false })
+        Ok(WavSource { what: what.to_string(), reader, eof, spec, duration, done: false })
     }
 
     fn read_interleaved(&mut self, want: usize) -> Result<Vec<f32>, AudioError> {
@@ -335,8 +355,8 @@ impl<R: Read + Send> WavSource<R> {
         match result {
             Ok(()) => {}
             // A cut-off file or a streamed header without a real size: play what arrived.
-            Err(hound::Error::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => self.done = true,
-            Err(e) => return Err(hound_error(e, &self.what)),
+            Err(hound::Error::IoError(_)) if self.eof.load(Ordering::Relaxed) => self.done = true,
+            Err(e) => return Err(hound_error(e, &self.what, false)),
         }
         if out.len() < want {
             self.done = true;
