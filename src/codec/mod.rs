@@ -5,7 +5,14 @@
 //! wire bytes in arbitrary pieces, as they arrive from a socket, and emit PCM; the simulator uses
 //! them to record what it received.
 
+#[cfg(feature = "aac")]
+mod aac;
+mod framing;
 mod g711;
+mod g726;
+#[cfg(feature = "opus")]
+mod opus;
+mod pcm;
 
 use serde::Serialize;
 use std::fmt;
@@ -19,6 +26,8 @@ pub enum CodecError {
     NotBuilt { codec: Codec, feature: &'static str },
     #[error("{codec} cannot run at {sample_rate} Hz")]
     BadRate { codec: Codec, sample_rate: u32 },
+    #[error("{codec} cannot run at {bitrate} bit/s; use {allowed}")]
+    BadBitrate { codec: Codec, bitrate: u32, allowed: &'static str },
     #[error("{codec} encoder: {message}")]
     Encode { codec: Codec, message: String },
     #[error("{codec} decoder: {message}")]
@@ -123,6 +132,11 @@ pub trait Encoder: Send {
     fn frame_samples(&self) -> usize;
     /// Appends the wire bytes for one frame to `out`.
     fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError>;
+    /// Samples of codec delay: a stream must be followed by this much silence for all of its
+    /// audio to come out of a decoder. Zero for sample-by-sample codecs.
+    fn delay(&self) -> usize {
+        0
+    }
 }
 
 /// Decodes wire bytes, fed in arbitrary pieces, into mono PCM.
@@ -132,18 +146,36 @@ pub trait Decoder: Send {
 
 /// An encoder for `params`, or why there is none.
 pub fn encoder(params: CodecParams) -> Result<Box<dyn Encoder>, CodecError> {
-    match params.codec {
-        Codec::G711Ulaw | Codec::G711Alaw => Ok(Box::new(g711::G711Encoder::new(params)?)),
-        other => Err(CodecError::Unsupported(other.to_string())),
-    }
+    Ok(match params.codec {
+        Codec::G711Ulaw | Codec::G711Alaw => Box::new(g711::G711Encoder::new(params)?),
+        Codec::G726 => Box::new(g726::G726Encoder::new(params)?),
+        Codec::Pcm => Box::new(pcm::PcmEncoder::new(params)?),
+        #[cfg(feature = "aac")]
+        Codec::Aac => Box::new(aac::AacEncoder::new(params)?),
+        #[cfg(not(feature = "aac"))]
+        Codec::Aac => return Err(CodecError::NotBuilt { codec: Codec::Aac, feature: "aac" }),
+        #[cfg(feature = "opus")]
+        Codec::Opus => Box::new(opus::OpusEncoder::new(params)?),
+        #[cfg(not(feature = "opus"))]
+        Codec::Opus => return Err(CodecError::NotBuilt { codec: Codec::Opus, feature: "opus" }),
+    })
 }
 
 /// A decoder for `params`, or why there is none.
 pub fn decoder(params: CodecParams) -> Result<Box<dyn Decoder>, CodecError> {
-    match params.codec {
-        Codec::G711Ulaw | Codec::G711Alaw => Ok(Box::new(g711::G711Decoder::new(params)?)),
-        other => Err(CodecError::Unsupported(other.to_string())),
-    }
+    Ok(match params.codec {
+        Codec::G711Ulaw | Codec::G711Alaw => Box::new(g711::G711Decoder::new(params)?),
+        Codec::G726 => Box::new(g726::G726Decoder::new(params)?),
+        Codec::Pcm => Box::new(pcm::PcmDecoder::new(params)?),
+        #[cfg(feature = "aac")]
+        Codec::Aac => Box::new(aac::AacDecoder::new(params)?),
+        #[cfg(not(feature = "aac"))]
+        Codec::Aac => return Err(CodecError::NotBuilt { codec: Codec::Aac, feature: "aac" }),
+        #[cfg(feature = "opus")]
+        Codec::Opus => Box::new(opus::OpusDecoder::new(params)?),
+        #[cfg(not(feature = "opus"))]
+        Codec::Opus => return Err(CodecError::NotBuilt { codec: Codec::Opus, feature: "opus" }),
+    })
 }
 
 /// Duration of one encoder frame.
@@ -165,5 +197,16 @@ mod tests {
         assert_eq!("PCMA".parse::<Codec>(), Ok(Codec::G711Alaw));
         assert!("mp3".parse::<Codec>().is_err());
         assert_eq!(Codec::from_isapi("MP2L2"), None);
+    }
+
+    #[test]
+    fn every_codec_has_an_encoder_and_decoder_at_its_default_rate() {
+        for c in Codec::ALL {
+            let p = CodecParams::new(c);
+            let enc = encoder(p).unwrap_or_else(|e| panic!("{c}: {e}"));
+            decoder(p).unwrap_or_else(|e| panic!("{c}: {e}"));
+            let expected = if c == Codec::Aac { 1024 } else { p.sample_rate as usize / 50 };
+            assert_eq!(enc.frame_samples(), expected, "{c}");
+        }
     }
 }

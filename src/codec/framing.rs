@@ -1,0 +1,71 @@
+//! The length-prefixed framing Hikvision uses for AAC (and hiktalk for Opus): each frame is
+//! preceded by its length as a 4-byte big-endian integer.
+
+/// Larger than any real frame (an ADTS frame's 13-bit length field caps it at 8191 bytes);
+/// a bigger prefix means the stream is not what we think, and waiting for gigabytes would hang.
+const MAX_FRAME: usize = 8191;
+
+pub fn put_frame(frame: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+    out.extend_from_slice(frame);
+}
+
+/// Reassembles frames from wire bytes that arrive in arbitrary pieces.
+#[derive(Default)]
+pub struct Unframer {
+    buf: Vec<u8>,
+}
+
+impl Unframer {
+    /// Adds `data`, then calls `each` for every complete frame. A length of zero or above the
+    /// limit is an error; the buffer is dropped so the next call starts afresh.
+    pub fn push<E>(
+        &mut self,
+        data: &[u8],
+        mut each: impl FnMut(&[u8]) -> Result<(), E>,
+        bad_length: impl Fn(usize) -> E,
+    ) -> Result<(), E> {
+        self.buf.extend_from_slice(data);
+        let mut at = 0;
+        let result = loop {
+            let Some(head) = self.buf.get(at..at + 4) else { break Ok(()) };
+            let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            if len == 0 || len > MAX_FRAME {
+                self.buf.clear();
+                return Err(bad_length(len));
+            }
+            let Some(frame) = self.buf.get(at + 4..at + 4 + len) else { break Ok(()) };
+            if let Err(e) = each(frame) {
+                break Err(e);
+            }
+            at += 4 + len;
+        };
+        self.buf.drain(..at);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reassembles_any_split_and_rejects_bogus_lengths() {
+        let mut wire = Vec::new();
+        for n in 1..20u8 {
+            put_frame(&vec![n; n as usize], &mut wire);
+        }
+        for step in [1, 3, 5, 64, wire.len()] {
+            let mut u = Unframer::default();
+            let mut frames = Vec::new();
+            for piece in wire.chunks(step) {
+                u.push(piece, |f| Ok::<_, usize>(frames.push(f.to_vec())), |l| l).unwrap();
+            }
+            assert_eq!(frames.len(), 19);
+            assert!(frames.iter().enumerate().all(|(i, f)| f == &vec![i as u8 + 1; i + 1]));
+        }
+        let mut u = Unframer::default();
+        assert_eq!(u.push(&[0xFF, 0xFF, 0, 0, 1], |_| Ok(()), |l| l), Err(0xFFFF_0000));
+        assert_eq!(u.push(&[0, 0, 0, 0], |_| Ok(()), |l| l), Err(0));
+    }
+}
