@@ -7,5 +7,6 @@
 pub mod audio;
 pub mod cli;
 pub mod codec;
+pub mod commands;
 pub mod isapi;
 pub mod sim;

@@ -1,1 +1,3 @@
 //! Audio in: file/stdin decoding, microphone capture, resampling and real-time pacing.
+
+pub mod capture;
