@@ -33,10 +33,11 @@ async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
     assert_eq!(count(&events, closed_by_client), 1);
     assert_eq!(count(&events, prompt), 0);
     let session = events.iter().find_map(|e| match &e.kind {
-        EventKind::SessionOpened { session_id, .. } => session_id.clone(),
+        EventKind::SessionOpened { id, .. } => Some(id.clone()),
         _ => None,
     });
-    let (pcm, rate) = sim.recording(session.as_deref()).expect("a recording");
+    let session = session.expect("a session");
+    let (pcm, rate) = (sim.recording(&session).expect("a recording"), sim.recording_rate(&session).unwrap());
     assert_eq!(rate, 8000);
     let secs = pcm.len() as f64 / rate as f64;
     assert!((secs - 10.0).abs() < 0.1, "recorded {secs} s");

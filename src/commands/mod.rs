@@ -1,6 +1,7 @@
 //! One file per subcommand, each a short composition of config, isapi, audio and session.
 
 pub mod close;
+pub mod devices;
 pub mod sim;
 pub mod speak;
 pub mod play;

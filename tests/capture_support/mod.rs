@@ -1,0 +1,158 @@
+//! A fake microphone for tests: a real ALSA capture device, no sound card needed.
+//!
+//! ```ignore
+//! mod capture_support;
+//! use capture_support::ToneSource;
+//!
+//! let source = ToneSource::start(440.0, -12.0)?;        // 440 Hz sine, peak -12 dBFS
+//! let child = std::process::Command::new(env!("CARGO_BIN_EXE_hiktalk"))
+//!     .args(["speak", "cam", "--input", source.device_id()])
+//!     .envs(source.env())                               // ALSA_CONFIG_PATH only
+//!     .spawn()?;
+//! source.set_tone(false);                               // silence from now on ...
+//! source.set_tone(true);                                // ... and the tone again
+//! // Stop the child (or drop the Capture) BEFORE dropping `source`.
+//! ```
+//!
+//! In-process use (`Capture::open(Some(source.device_id()))`) needs the variables from
+//! `env()` set before anything touches ALSA, so keep such a test alone in its test binary.
+//!
+//! How it works, and why this way: a test-local ALSA config defines a `file` PCM over the
+//! `null` PCM whose `infile` is a named pipe (FIFO) that a thread here writes in real time.
+//! - A plain file as `infile` is exact but not paced (the `null` PCM is always ready, so
+//!   cpal reads thousands of seconds per second), and after EOF it repeats stale data.
+//! - With a FIFO, ALSA's read blocks until the writer supplies data, so capture is paced by
+//!   this thread. But the `file` plugin does ONE read() per transfer and pads a short read
+//!   with silence. So every write here is exactly one ALSA period (480 frames: `Capture`
+//!   asks for 10 ms periods) and at most PIPE_BUF bytes (3,840 <= 4,096), which makes each
+//!   write atomic: the pipe always holds whole periods and every read gets a full one.
+//! - The writer opens the FIFO read-write, so neither side's open() blocks and the pipe
+//!   never reports EOF or EPIPE while the source lives. Writes are non-blocking: with no
+//!   reader the pipe fills (about 170 ms of audio) and further periods are discarded, like a
+//!   live microphone nobody listens to.
+//! - PulseAudio (a null sink read through cpal's `pulseaudio` feature) also paces, but needs
+//!   the pulseaudio daemon installed and started per test; this needs only libasound2.
+//!
+//! cpal picks the `null` PCM's preferred config: 48 kHz, stereo, f32; the writer produces
+//! exactly that, and the tests check `Capture::describe()` so a different choice fails loudly.
+//! Needs on Debian: libasound2-dev, pkg-config (to build) and libasound2-data (alsa.conf).
+
+#![allow(dead_code)] // each test binary uses a different part of this helper
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub const RATE: u32 = 48_000;
+pub const CHANNELS: usize = 2;
+/// Frames per write: one ALSA period as `Capture` configures it (10 ms).
+pub const PERIOD_FRAMES: usize = 480;
+pub const PCM_NAME: &str = "hiktalk_test";
+pub const DESCRIPTION: &str = "hiktalk test tone";
+/// The system ALSA configuration that the test file is layered on.
+const SYSTEM_ALSA_CONF: &str = "/usr/share/alsa/alsa.conf";
+
+/// A running fake microphone; dropping it stops the writer and removes the files.
+pub struct ToneSource {
+    dir: tempfile::TempDir,
+    tone_on: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl ToneSource {
+    /// Starts feeding a sine of `freq_hz` with peak level `peak_dbfs` (same on both channels).
+    pub fn start(freq_hz: f64, peak_dbfs: f64) -> io::Result<ToneSource> {
+        if !Path::new(SYSTEM_ALSA_CONF).exists() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{SYSTEM_ALSA_CONF} missing: install libasound2-data")));
+        }
+        let dir = tempfile::tempdir()?;
+        let fifo = dir.path().join("mic.fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
+        // SAFETY: a valid NUL-terminated path.
+        if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        std::fs::write(
+            dir.path().join("asound.conf"),
+            format!(
+                "pcm.{PCM_NAME} {{\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n  infile \"{}\"\n  format \"raw\"\n  hint {{ show on; description \"{DESCRIPTION}\" }}\n}}\n",
+                fifo.display()
+            ),
+        )?;
+        let pipe = OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&fifo)?;
+        let tone_on = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (tone_on, stop) = (Arc::clone(&tone_on), Arc::clone(&stop));
+            let amplitude = 10f64.powf(peak_dbfs / 20.0);
+            std::thread::spawn(move || write_tone(pipe, freq_hz, amplitude, &tone_on, &stop))
+        };
+        Ok(ToneSource { dir, tone_on, stop, writer: Some(writer) })
+    }
+
+    /// The cpal id to capture from (`--input` value).
+    pub fn device_id(&self) -> &'static str {
+        "alsa:hiktalk_test"
+    }
+
+    /// Environment a process needs to see the device.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("ALSA_CONFIG_PATH".to_owned(), format!("{SYSTEM_ALSA_CONF}:{}", self.config_path().display()))]
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("asound.conf")
+    }
+
+    /// Tone on, or digital silence (zeros) from the next period on.
+    pub fn set_tone(&self, on: bool) {
+        self.tone_on.store(on, Ordering::Relaxed);
+    }
+}
+
+impl Drop for ToneSource {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn write_tone(mut pipe: std::fs::File, freq_hz: f64, amplitude: f64, tone_on: &AtomicBool, stop: &AtomicBool) {
+    let period = Duration::from_nanos(PERIOD_FRAMES as u64 * 1_000_000_000 / u64::from(RATE));
+    let mut buf = vec![0u8; PERIOD_FRAMES * CHANNELS * 4];
+    let mut frame: u64 = 0;
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let on = tone_on.load(Ordering::Relaxed);
+        for (i, out) in buf.chunks_exact_mut(CHANNELS * 4).enumerate() {
+            let t = (frame + i as u64) as f64 / f64::from(RATE);
+            let value = if on { (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32 } else { 0.0 };
+            for sample in out.chunks_exact_mut(4) {
+                sample.copy_from_slice(&value.to_le_bytes());
+            }
+        }
+        frame += PERIOD_FRAMES as u64;
+        match pipe.write(&buf) {
+            // A full pipe means nobody is reading: drop this period, as a live microphone would.
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+        next += period;
+        let now = Instant::now();
+        match next.checked_duration_since(now) {
+            Some(wait) => std::thread::sleep(wait),
+            // Far behind (e.g. a stalled machine): restart the schedule instead of bursting.
+            None if now - next > period * 10 => next = now,
+            None => {}
+        }
+    }
+}
