@@ -233,7 +233,7 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, ma
     report.channel = Some(neg.channel.id.clone());
     let mut backoff = Backoff::new(opts.retries);
     backoff.base = opts.backoff_base;
-    let mut rng = rand::rng();
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_os_rng();
     let (mut feed, mut make_feed) = (None, Some(make_feed));
     loop {
         let streamed_before = report.audio_seconds;

@@ -1,0 +1,183 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'hiktalk'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'hiktalk' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('play', 'play', [CompletionResultType]::ParameterValue, 'Stream an audio file (or stdin) to a camera''s speaker in real time')
+            [CompletionResult]::new('speak', 'speak', [CompletionResultType]::ParameterValue, 'Talk through a camera with the microphone until Ctrl-C')
+            [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List audio input devices (for `speak --input`)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a device''s model, firmware and talk channels')
+            [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Close a stuck talk session left by any client')
+            [CompletionResult]::new('sim', 'sim', [CompletionResultType]::ParameterValue, 'Run a simulated Hikvision device (for tests and demos)')
+            break
+        }
+        'hiktalk;play' {
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Talk channel id [default: the device''s first]')
+            [CompletionResult]::new('--tls-fingerprint', '--tls-fingerprint', [CompletionResultType]::ParameterName, 'Trust the device''s TLS certificate with this SHA-256 fingerprint')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Seconds allowed to connect')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds allowed for each request, and for a close')
+            [CompletionResult]::new('--codec', '--codec', [CompletionResultType]::ParameterName, 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)')
+            [CompletionResult]::new('--set-codec', '--set-codec', [CompletionResultType]::ParameterName, 'Switch the channel to this codec first; restored afterwards unless --keep-codec')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Reconnect attempts after a fault the user did not cause (speak, play --loop)')
+            [CompletionResult]::new('--volume', '--volume', [CompletionResultType]::ParameterName, 'Gain in dB (negative is quieter); peaks are limited, never wrapped')
+            [CompletionResult]::new('--stall-timeout', '--stall-timeout', [CompletionResultType]::ParameterName, 'Seconds a device may stop reading audio before the connection counts as dead')
+            [CompletionResult]::new('--raw-format', '--raw-format', [CompletionResultType]::ParameterName, 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any TLS certificate (prefer tls_fingerprint in the config)')
+            [CompletionResult]::new('--keep-codec', '--keep-codec', [CompletionResultType]::ParameterName, 'Keep the codec --set-codec chose')
+            [CompletionResult]::new('--take-over', '--take-over', [CompletionResultType]::ParameterName, 'Close another client''s session on the channel before opening ours')
+            [CompletionResult]::new('--loop', '--loop', [CompletionResultType]::ParameterName, 'Repeat the file until stopped (reconnects after faults, like speak)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hiktalk;speak' {
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Talk channel id [default: the device''s first]')
+            [CompletionResult]::new('--tls-fingerprint', '--tls-fingerprint', [CompletionResultType]::ParameterName, 'Trust the device''s TLS certificate with this SHA-256 fingerprint')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Seconds allowed to connect')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds allowed for each request, and for a close')
+            [CompletionResult]::new('--codec', '--codec', [CompletionResultType]::ParameterName, 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)')
+            [CompletionResult]::new('--set-codec', '--set-codec', [CompletionResultType]::ParameterName, 'Switch the channel to this codec first; restored afterwards unless --keep-codec')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Reconnect attempts after a fault the user did not cause (speak, play --loop)')
+            [CompletionResult]::new('--volume', '--volume', [CompletionResultType]::ParameterName, 'Gain in dB (negative is quieter); peaks are limited, never wrapped')
+            [CompletionResult]::new('--stall-timeout', '--stall-timeout', [CompletionResultType]::ParameterName, 'Seconds a device may stop reading audio before the connection counts as dead')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Input device: an id or index from `hiktalk devices`, or part of its description')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input device: an id or index from `hiktalk devices`, or part of its description')
+            [CompletionResult]::new('--vad', '--vad', [CompletionResultType]::ParameterName, 'Send silence while the input is quieter than this level (dBFS, e.g. -45)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any TLS certificate (prefer tls_fingerprint in the config)')
+            [CompletionResult]::new('--keep-codec', '--keep-codec', [CompletionResultType]::ParameterName, 'Keep the codec --set-codec chose')
+            [CompletionResult]::new('--take-over', '--take-over', [CompletionResultType]::ParameterName, 'Close another client''s session on the channel before opening ours')
+            [CompletionResult]::new('--ptt', '--ptt', [CompletionResultType]::ParameterName, 'Push-to-talk: silence until space is pressed, space again to stop (terminal only)')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print latency and drop statistics at the end')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hiktalk;devices' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hiktalk;status' {
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Talk channel id [default: the device''s first]')
+            [CompletionResult]::new('--tls-fingerprint', '--tls-fingerprint', [CompletionResultType]::ParameterName, 'Trust the device''s TLS certificate with this SHA-256 fingerprint')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Seconds allowed to connect')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds allowed for each request, and for a close')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any TLS certificate (prefer tls_fingerprint in the config)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hiktalk;close' {
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Talk channel id [default: the device''s first]')
+            [CompletionResult]::new('--tls-fingerprint', '--tls-fingerprint', [CompletionResultType]::ParameterName, 'Trust the device''s TLS certificate with this SHA-256 fingerprint')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Seconds allowed to connect')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds allowed for each request, and for a close')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any TLS certificate (prefer tls_fingerprint in the config)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hiktalk;sim' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on; port 0 picks a free port')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Device user name')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'Device password')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Firmware to play: modern (camera, sessionId required), doorbell (isapi.org namespace, callStatus/callSignal, rings end talk), legacy (PSIA namespace, no sessionId), aac-only (lists G.711, refuses open until the channel is set to AAC)')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Seconds without audio after which the device hangs up an open session ("call ended")')
+            [CompletionResult]::new('--stale-expiry', '--stale-expiry', [CompletionResultType]::ParameterName, 'Seconds a session left by a vanished client blocks the channel')
+            [CompletionResult]::new('--lockout-attempts', '--lockout-attempts', [CompletionResultType]::ParameterName, 'Failed logins from one IP before it is locked out')
+            [CompletionResult]::new('--lockout-secs', '--lockout-secs', [CompletionResultType]::ParameterName, 'Seconds a locked-out IP stays locked')
+            [CompletionResult]::new('--nonce-lifetime', '--nonce-lifetime', [CompletionResultType]::ParameterName, 'Seconds a Digest nonce is valid; older nonces get `stale=TRUE`')
+            [CompletionResult]::new('--busy-style', '--busy-style', [CompletionResultType]::ParameterName, 'How a second open on a busy channel is refused: profile (its default), 401, 403 or 503')
+            [CompletionResult]::new('--fault', '--fault', [CompletionResultType]::ParameterName, 'Inject a fault (repeatable), e.g. http500=open,times=1; see --help')
+            [CompletionResult]::new('--events', '--events', [CompletionResultType]::ParameterName, 'Write every event as a JSON line to this file (`-` for stdout)')
+            [CompletionResult]::new('--record-dir', '--record-dir', [CompletionResultType]::ParameterName, 'Record each session''s received audio as a WAV file in this directory')
+            [CompletionResult]::new('--channels', '--channels', [CompletionResultType]::ParameterName, 'Number of talk channels')
+            [CompletionResult]::new('--codec', '--codec', [CompletionResultType]::ParameterName, 'Initial channel codec instead of G.711ulaw (ulaw, alaw, g726, aac, pcm)')
+            [CompletionResult]::new('--ring-after', '--ring-after', [CompletionResultType]::ParameterName, 'Doorbell: ring this many seconds after an upload starts (the ring ends the talk)')
+            [CompletionResult]::new('--ring-duration', '--ring-duration', [CompletionResultType]::ParameterName, 'Doorbell: seconds an unanswered ring lasts')
+            [CompletionResult]::new('--header-timeout', '--header-timeout', [CompletionResultType]::ParameterName, 'Seconds allowed for a request''s headers to arrive (slow clients are dropped)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('--no-hangup-body', '--no-hangup-body', [CompletionResultType]::ParameterName, 'Close the audioData socket without a ResponseStatus body on a device hang-up')
+            [CompletionResult]::new('--basic-challenge', '--basic-challenge', [CompletionResultType]::ParameterName, 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,135 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_hiktalk_global_optspecs
+    string join \n config= q/quiet json h/help V/version
+end
+
+function __fish_hiktalk_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_hiktalk_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_hiktalk_using_subcommand
+    set -l cmd (__fish_hiktalk_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "play" -d 'Stream an audio file (or stdin) to a camera\'s speaker in real time'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "speak" -d 'Talk through a camera with the microphone until Ctrl-C'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "devices" -d 'List audio input devices (for `speak --input`)'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "status" -d 'Show a device\'s model, firmware and talk channels'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "close" -d 'Close a stuck talk session left by any client'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "sim" -d 'Run a simulated Hikvision device (for tests and demos)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l timeout -d 'Seconds allowed for each request, and for a close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l stall-timeout -d 'Seconds a device may stop reading audio before the connection counts as dead' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l raw-format -d 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l keep-codec -d 'Keep the codec --set-codec chose'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l take-over -d 'Close another client\'s session on the channel before opening ours'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l loop -d 'Repeat the file until stopped (reconnects after faults, like speak)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l timeout -d 'Seconds allowed for each request, and for a close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stall-timeout -d 'Seconds a device may stop reading audio before the connection counts as dead' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l vad -d 'Send silence while the input is quieter than this level (dBFS, e.g. -45)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l keep-codec -d 'Keep the codec --set-codec chose'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l take-over -d 'Close another client\'s session on the channel before opening ours'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l ptt -d 'Push-to-talk: silence until space is pressed, space again to stop (terminal only)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stats -d 'Print latency and drop statistics at the end'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l timeout -d 'Seconds allowed for each request, and for a close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l timeout -d 'Seconds allowed for each request, and for a close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l listen -d 'Address to listen on; port 0 picks a free port' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l user -d 'Device user name' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l password -d 'Device password' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l profile -d 'Firmware to play: modern (camera, sessionId required), doorbell (isapi.org namespace, callStatus/callSignal, rings end talk), legacy (PSIA namespace, no sessionId), aac-only (lists G.711, refuses open until the channel is set to AAC)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l idle-timeout -d 'Seconds without audio after which the device hangs up an open session ("call ended")' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l stale-expiry -d 'Seconds a session left by a vanished client blocks the channel' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-attempts -d 'Failed logins from one IP before it is locked out' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-secs -d 'Seconds a locked-out IP stays locked' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l nonce-lifetime -d 'Seconds a Digest nonce is valid; older nonces get `stale=TRUE`' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l busy-style -d 'How a second open on a busy channel is refused: profile (its default), 401, 403 or 503' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l fault -d 'Inject a fault (repeatable), e.g. http500=open,times=1; see --help' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l events -d 'Write every event as a JSON line to this file (`-` for stdout)' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l record-dir -d 'Record each session\'s received audio as a WAV file in this directory' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l channels -d 'Number of talk channels' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l codec -d 'Initial channel codec instead of G.711ulaw (ulaw, alaw, g726, aac, pcm)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-after -d 'Doorbell: ring this many seconds after an upload starts (the ring ends the talk)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-duration -d 'Doorbell: seconds an unanswered ring lasts' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l header-timeout -d 'Seconds allowed for a request\'s headers to arrive (slow clients are dropped)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-hangup-body -d 'Close the audioData socket without a ResponseStatus body on a device hang-up'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l basic-challenge -d 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -s V -l version -d 'Print version'
