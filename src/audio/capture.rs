@@ -631,6 +631,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn capture_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Capture>();
+    }
+
+    #[test]
     fn downmix_averages_channels_and_scales_integers() {
         let mut out = [0.0f32; 4];
         let frames = downmix(&[i16::MAX, i16::MAX, i16::MIN, 0, 0, 0], 2, &mut out);
