@@ -1,6 +1,7 @@
 //! A fake microphone for tests: a real ALSA capture device, no sound card needed.
 //!
 //! ```ignore
+//! #[allow(dead_code)] // a test binary need not use every helper
 //! mod capture_support;
 //! use capture_support::ToneSource;
 //!
