@@ -1,12 +1,13 @@
 //! A fake microphone for tests: a real ALSA capture device, no sound card needed.
 //!
 //! ```ignore
+//! #[allow(dead_code)] // a test binary need not use every helper
 //! mod capture_support;
 //! use capture_support::ToneSource;
 //!
 //! let source = ToneSource::start(440.0, -12.0)?;        // 440 Hz sine, peak -12 dBFS
 //! let child = std::process::Command::new(env!("CARGO_BIN_EXE_hiktalk"))
-//!     .args(["speak", "cam", "--input", source.device_id()])
+//!     .args(["speak", "cam", "--input", &source.device_id()])
 //!     .envs(source.env())                               // ALSA_CONFIG_PATH only
 //!     .spawn()?;
 //! source.set_tone(false);                               // silence from now on ...
@@ -14,7 +15,7 @@
 //! // Stop the child (or drop the Capture) BEFORE dropping `source`.
 //! ```
 //!
-//! In-process use (`Capture::open(Some(source.device_id()))`) needs the variables from
+//! In-process use (`Capture::open(Some(&source.device_id()))`) needs the variables from
 //! `env()` set before anything touches ALSA, so keep such a test alone in its test binary.
 //!
 //! How it works, and why this way: a test-local ALSA config defines a `file` PCM over the
@@ -37,8 +38,6 @@
 //! exactly that, and the tests check `Capture::describe()` so a different choice fails loudly.
 //! Needs on Debian: libasound2-dev, pkg-config (to build) and libasound2-data (alsa.conf).
 
-#![allow(dead_code)] // each test binary uses a different part of this helper
-
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -54,6 +53,8 @@ pub const CHANNELS: usize = 2;
 pub const PERIOD_FRAMES: usize = 480;
 pub const PCM_NAME: &str = "hiktalk_test";
 pub const DESCRIPTION: &str = "hiktalk test tone";
+/// Also defined: a listed PCM on a sound card that does not exist, for open-error tests.
+pub const BROKEN_DEVICE_ID: &str = "alsa:hiktalk_broken";
 /// The system ALSA configuration that the test file is layered on.
 const SYSTEM_ALSA_CONF: &str = "/usr/share/alsa/alsa.conf";
 
@@ -69,11 +70,15 @@ impl ToneSource {
     /// Starts feeding a sine of `freq_hz` with peak level `peak_dbfs` (same on both channels).
     pub fn start(freq_hz: f64, peak_dbfs: f64) -> io::Result<ToneSource> {
         if !Path::new(SYSTEM_ALSA_CONF).exists() {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{SYSTEM_ALSA_CONF} missing: install libasound2-data")));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{SYSTEM_ALSA_CONF} missing: install libasound2-data"),
+            ));
         }
         let dir = tempfile::tempdir()?;
         let fifo = dir.path().join("mic.fifo");
-        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())
+            .map_err(io::Error::other)?;
         // SAFETY: a valid NUL-terminated path.
         if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
             return Err(io::Error::last_os_error());
@@ -81,11 +86,17 @@ impl ToneSource {
         std::fs::write(
             dir.path().join("asound.conf"),
             format!(
-                "pcm.{PCM_NAME} {{\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n  infile \"{}\"\n  format \"raw\"\n  hint {{ show on; description \"{DESCRIPTION}\" }}\n}}\n",
-                fifo.display()
+                "pcm.{PCM_NAME} {{\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n  infile \"{}\"\n  format \"raw\"\n  hint {{ show on; description \"{DESCRIPTION}\" }}\n}}\n\
+                 pcm.{} {{\n  type hw\n  card 31\n  hint {{ show on; description \"hiktalk broken device\" }}\n}}\n",
+                fifo.display(),
+                BROKEN_DEVICE_ID.trim_start_matches("alsa:")
             ),
         )?;
-        let pipe = OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&fifo)?;
+        let pipe = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)?;
         let tone_on = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
@@ -93,17 +104,25 @@ impl ToneSource {
             let amplitude = 10f64.powf(peak_dbfs / 20.0);
             std::thread::spawn(move || write_tone(pipe, freq_hz, amplitude, &tone_on, &stop))
         };
-        Ok(ToneSource { dir, tone_on, stop, writer: Some(writer) })
+        Ok(ToneSource {
+            dir,
+            tone_on,
+            stop,
+            writer: Some(writer),
+        })
     }
 
     /// The cpal id to capture from (`--input` value).
-    pub fn device_id(&self) -> &'static str {
-        "alsa:hiktalk_test"
+    pub fn device_id(&self) -> String {
+        format!("alsa:{PCM_NAME}")
     }
 
     /// Environment a process needs to see the device.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![("ALSA_CONFIG_PATH".to_owned(), format!("{SYSTEM_ALSA_CONF}:{}", self.config_path().display()))]
+        vec![(
+            "ALSA_CONFIG_PATH".to_owned(),
+            format!("{SYSTEM_ALSA_CONF}:{}", self.config_path().display()),
+        )]
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -125,7 +144,13 @@ impl Drop for ToneSource {
     }
 }
 
-fn write_tone(mut pipe: std::fs::File, freq_hz: f64, amplitude: f64, tone_on: &AtomicBool, stop: &AtomicBool) {
+fn write_tone(
+    mut pipe: std::fs::File,
+    freq_hz: f64,
+    amplitude: f64,
+    tone_on: &AtomicBool,
+    stop: &AtomicBool,
+) {
     let period = Duration::from_nanos(PERIOD_FRAMES as u64 * 1_000_000_000 / u64::from(RATE));
     let mut buf = vec![0u8; PERIOD_FRAMES * CHANNELS * 4];
     let mut frame: u64 = 0;
@@ -134,7 +159,11 @@ fn write_tone(mut pipe: std::fs::File, freq_hz: f64, amplitude: f64, tone_on: &A
         let on = tone_on.load(Ordering::Relaxed);
         for (i, out) in buf.chunks_exact_mut(CHANNELS * 4).enumerate() {
             let t = (frame + i as u64) as f64 / f64::from(RATE);
-            let value = if on { (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32 } else { 0.0 };
+            let value = if on {
+                (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32
+            } else {
+                0.0
+            };
             for sample in out.chunks_exact_mut(4) {
                 sample.copy_from_slice(&value.to_le_bytes());
             }
