@@ -186,7 +186,7 @@ pub fn open(input: &Input, raw: Option<RawFormat>) -> Result<Box<dyn Source>, Au
             }
             let stream = Cursor::new(head.clone()).chain(stdin);
             match raw {
-                Some(format) => Box::new(RawSource { what: what.clone(), reader: stream, format, total: None }),
+                Some(format) => Box::new(RawSource { what: what.clone(), reader: stream, format, total: None, carry: Vec::new() }),
                 None if is_wav(&head) => Box::new(WavSource::new(stream, &what, false)?),
                 None => Box::new(SymphoniaSource::new(Box::new(ReadOnlySource::new(stream)), &Hint::new(), &what)?),
             }
@@ -205,7 +205,7 @@ fn open_file(path: &Path, what: &str, raw: Option<RawFormat>) -> Result<Box<dyn 
         if total == Some(0) {
             return Err(AudioError::Empty { what: what.to_string() });
         }
-        return Ok(Box::new(RawSource { what: what.to_string(), reader: BufReader::new(file), format, total }));
+        return Ok(Box::new(RawSource { what: what.to_string(), reader: BufReader::new(file), format, total, carry: Vec::new() }));
     }
     let mut reader = BufReader::new(file);
     let head = read_head(&mut reader, what)?;
@@ -396,6 +396,8 @@ struct RawSource<R: Read> {
     format: RawFormat,
     /// Frames in a file; unknown on a pipe.
     total: Option<u64>,
+    /// Bytes of a frame split across reads.
+    carry: Vec<u8>,
 }
 
 impl<R: Read + Send> Source for RawSource<R> {
@@ -414,18 +416,26 @@ impl<R: Read + Send> Source for RawSource<R> {
     fn next_chunk(&mut self) -> Result<Option<Vec<f32>>, AudioError> {
         let width = self.format.sample.bytes();
         let channels = usize::from(self.format.channels);
-        let mut bytes = Vec::with_capacity(CHUNK_FRAMES * channels * width);
-        (&mut self.reader)
-            .take((CHUNK_FRAMES * channels * width) as u64)
-            .read_to_end(&mut bytes)
-            .map_err(|source| AudioError::Read { what: self.what.clone(), source })?;
-        // A trailing partial frame can only be the end of input; drop it.
-        let whole = bytes.len() / (channels * width) * channels * width;
-        if whole == 0 {
-            return Ok(None);
+        let frame = channels * width;
+        // Return whatever whole frames have arrived: a live pipe must not wait for a full chunk.
+        let mut buf = vec![0u8; CHUNK_FRAMES * frame];
+        loop {
+            let n = match self.reader.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(AudioError::Read { what: self.what.clone(), source }),
+            };
+            // A trailing partial frame at the end of input is dropped.
+            if n == 0 {
+                return Ok(None);
+            }
+            self.carry.extend_from_slice(&buf[..n]);
+            let whole = self.carry.len() / frame * frame;
+            if whole > 0 {
+                let samples: Vec<f32> = self.carry.drain(..whole).as_slice().chunks_exact(width).map(|b| self.format.sample.to_f32(b)).collect();
+                return Ok(Some(downmix(&samples, channels)));
+            }
         }
-        let samples: Vec<f32> = bytes[..whole].chunks_exact(width).map(|b| self.format.sample.to_f32(b)).collect();
-        Ok(Some(downmix(&samples, channels)))
     }
 }
 

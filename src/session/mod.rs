@@ -309,7 +309,10 @@ async fn attempt(
     let session = match opened {
         // Stopped while the open was in flight: the device may have opened it, so close it.
         Err(stopped) => return (stopped, Some(None)),
-        Ok(Err(e)) => return (open_refusal(&e), None),
+        Ok(Err(e)) => {
+            let maybe_open = open_may_have_succeeded(&e, &neg.channel);
+            return (open_refusal(&e), maybe_open.then_some(None));
+        }
         Ok(Ok(s)) => s,
     };
     report.sessions_opened += 1;
@@ -375,6 +378,19 @@ async fn switch_to_aac(device: &Device, neg: &mut Negotiation, stop: &Stop) -> R
     };
     neg.channel = now;
     Ok(())
+}
+
+/// Whether a failed open may still have opened a session on the device, which must then be
+/// closed. A clear refusal (a status, an auth answer) did not; an unreadable 2xx answer did; a
+/// lost answer may have, and is closed only when the channel was idle, so that another
+/// client's session is never closed by mistake.
+fn open_may_have_succeeded(e: &IsapiError, channel: &Channel) -> bool {
+    match e {
+        IsapiError::Xml { .. } => true,
+        IsapiError::NotIsapi { http, .. } => (200..300).contains(http),
+        IsapiError::Timeout { .. } | IsapiError::Network { .. } => channel.enabled != Some(true),
+        _ => false,
+    }
 }
 
 /// What a refused open means.
