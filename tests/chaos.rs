@@ -56,7 +56,7 @@ fn tone_feed(frames: Option<usize>) -> MakeFeed<'static> {
             }
             let _ = tx.send(FeedItem::End).await;
         });
-        Ok(Feed { rx, frame, silence: None })
+        Ok(Feed { rx, frame, silence: None, max_queue: None })
     })
 }
 

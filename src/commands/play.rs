@@ -116,7 +116,7 @@ fn feed(
             });
         })
         .map_err(|e| Ending::Input { detail: format!("cannot start the decoder thread: {e}") })?;
-    Ok(Feed { rx, frame, silence })
+    Ok(Feed { rx, frame, silence, max_queue: None })
 }
 
 /// One frame of codec silence from a separate encoder, for gaps in a live input.

@@ -130,7 +130,8 @@ impl Microphone {
         let silence = super::play::silence_frame(params).map_err(|e| codec_err(&e))?;
         let (tx, rx) = mpsc::channel(64);
         self.params_tx.send((encoder, tx)).map_err(|_| Ending::Input { detail: "the microphone stopped".into() })?;
-        Ok(Feed { rx, frame, silence: Some(silence) })
+        // Three frames of slack: enough for scheduling jitter, little enough to stay live.
+        Ok(Feed { rx, frame, silence: Some(silence), max_queue: Some(3) })
     }
 }
 

@@ -100,17 +100,19 @@ pub enum FeedItem {
     Failed(Ending),
 }
 
-/// A live source may run slightly faster than our clock; past this many queued frames the
-/// oldest are dropped so latency stays bounded.
-const LIVE_QUEUE_MAX: usize = 3;
+
 
 /// Encoded frames from a producer thread, one `frame` of audio each.
 pub struct Feed {
     pub rx: mpsc::Receiver<FeedItem>,
     pub frame: Duration,
-    /// For live sources: sent when the producer has nothing at a frame's slot, so the device
-    /// never sees a gap long enough to hang up.
+    /// For sources that can pause (a microphone, a pipe): sent when the producer has nothing at
+    /// a frame's slot, so the device never sees a gap long enough to hang up.
     pub silence: Option<Vec<u8>>,
+    /// For real-time sources: past this many queued frames the oldest are dropped, so a capture
+    /// clock slightly faster than ours cannot build up latency. `None` for files and pipes,
+    /// whose producer simply waits.
+    pub max_queue: Option<usize>,
 }
 
 /// Everything worth telling about a finished run.
@@ -422,17 +424,24 @@ async fn stream(
 ) -> Ending {
     let mut last_sent = Instant::now();
     let mut latency = Latency::default();
+    // Wait for the producer's first frame: silence before it would only delay the audio.
+    let mut pending = tokio::select! {
+        biased;
+        s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+        end = upload.ended() => return hangup(end, last_sent),
+        item = feed.rx.recv() => Some(item.unwrap_or(FeedItem::End)),
+    };
     loop {
         let item = if let Some(silence) = &feed.silence {
             if let Some(e) = wait(stop, upload, sleep_until(pacer.due()), last_sent).await {
                 return e;
             }
-            while feed.rx.len() > LIVE_QUEUE_MAX {
+            while feed.max_queue.is_some_and(|max| feed.rx.len() > max) {
                 if let Ok(FeedItem::Frame(..)) = feed.rx.try_recv() {
                     report.dropped_frames += 1;
                 }
             }
-            match feed.rx.try_recv() {
+            match pending.take().map(Ok).unwrap_or_else(|| feed.rx.try_recv()) {
                 Ok(item) => item,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     report.silence_frames += 1;
@@ -444,11 +453,14 @@ async fn stream(
                 Err(mpsc::error::TryRecvError::Disconnected) => FeedItem::End,
             }
         } else {
-            let item = tokio::select! {
-                biased;
-                s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
-                end = upload.ended() => return hangup(end, last_sent),
-                item = feed.rx.recv() => item.unwrap_or(FeedItem::End),
+            let item = match pending.take() {
+                Some(item) => item,
+                None => tokio::select! {
+                    biased;
+                    s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+                    end = upload.ended() => return hangup(end, last_sent),
+                    item = feed.rx.recv() => item.unwrap_or(FeedItem::End),
+                },
             };
             if let Some(e) = wait(stop, upload, sleep_until(pacer.due()), last_sent).await {
                 return e;
