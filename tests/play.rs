@@ -110,7 +110,7 @@ async fn stdin_speech_from_espeak_plays() {
     let speech = std::process::Command::new("espeak-ng").args(["--stdout", "Leave the parcel"]).output().expect("espeak-ng (apt install espeak-ng)");
     assert!(speech.status.success());
     let mut cmd = hiktalk();
-    cmd.args(["--json", "play", "-"]).arg(url(&sim)).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    cmd.args(["--json", "play", "-"]).arg(url(&sim)).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     std::thread::spawn(move || {
@@ -120,6 +120,7 @@ async fn stdin_speech_from_espeak_plays() {
     let out = wait_child(child).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let secs = json(&out)["audio_seconds"].as_f64().unwrap();
-    assert!(secs > 0.8 && secs < 3.0, "{secs} s of speech");
+    // espeak-ng says it in about 1.2 s; a lost tail or a trimmed queue would show here.
+    assert!(secs > 1.0 && secs < 2.0, "{secs} s of speech");
     assert_eq!(count(&sim.events(), closed_by_client), 1);
 }
