@@ -1,0 +1,90 @@
+//! Codec negotiation end to end: hiktalk speaks what the channel wants, switches AAC-only
+//! firmware to AAC by itself, honours --codec / --set-codec, and restores the channel after.
+
+mod common;
+use common::*;
+use hiktalk::codec::Codec;
+use hiktalk::sim::Profile;
+
+/// Plays a 2 s 1 kHz tone; returns the JSON report, the simulator and the recording.
+async fn play_tone(config: SimConfig, extra: &[&str]) -> (serde_json::Value, SimHandle, Vec<i16>, u32) {
+    let sim = sim::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 1000.0, 2.0, 48000, 1, 0.5);
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "play"]).arg(&wav).arg(url(&sim)).args(extra);
+    let (out, _) = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
+    let report = json(&out);
+    let id = sim
+        .events()
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::SessionOpened { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .expect("a session");
+    let pcm = sim.recording(&id).expect("a recording");
+    let rate = sim.recording_rate(&id).unwrap();
+    (report, sim, pcm, rate)
+}
+
+fn channel_codecs(sim: &SimHandle) -> Vec<String> {
+    sim.events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ChannelUpdated { codec, .. } => Some(codec.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aac_only_firmware_gets_aac_automatically_and_its_codec_back() {
+    let (report, sim, pcm, rate) = play_tone(SimConfig { profile: Profile::AacOnly, ..sim_config() }, &[]).await;
+    assert_eq!(report["codec"]["codec"], "Aac", "{report}");
+    assert_eq!(report["codec_restored"], "G.711ulaw", "{report}");
+    let refusals = count(&sim.events(), |e| matches!(e, EventKind::OpenRefused { reason, .. } if reason == "codec_not_aac"));
+    assert_eq!(refusals, 1, "one refused G.711 open, then AAC");
+    assert_eq!(channel_codecs(&sim), ["AAC", "G.711ulaw"]);
+    assert_eq!(rate, 16000);
+    // AAC-LC at 32 kbps on a pure tone: SNR 15 dB is a loose floor (measured ~25-30 dB).
+    let snr = sine_snr_db(&pcm, rate, 1000.0, 4000);
+    assert!(snr >= 15.0, "AAC round trip SNR {snr:.1} dB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_codec_switches_a_g711_channel_and_restores_it_unless_kept() {
+    let (report, sim, pcm, rate) = play_tone(sim_config(), &["--set-codec", "aac"]).await;
+    assert_eq!(report["codec"]["codec"], "Aac");
+    assert_eq!(channel_codecs(&sim), ["AAC", "G.711ulaw"]);
+    assert!(sine_snr_db(&pcm, rate, 1000.0, 4000) >= 15.0);
+
+    let (report, sim, _, _) = play_tone(sim_config(), &["--set-codec", "aac", "--keep-codec"]).await;
+    assert_eq!(report["codec_restored"], serde_json::Value::Null);
+    assert_eq!(channel_codecs(&sim), ["AAC"], "kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_codec_the_channel_can_ask_for_plays_cleanly() {
+    // Floors per codec on a 1 kHz tone at -6 dBFS, after hiktalk's encoder and the simulator's
+    // decoder: G.711 is ~38 dB, G.726-32 ~25 dB, PCM is lossless apart from resampling.
+    for (codec, floor) in [(Codec::G711Ulaw, 30.0), (Codec::G711Alaw, 30.0), (Codec::G726, 18.0), (Codec::Pcm, 60.0), (Codec::Opus, 15.0)] {
+        let (report, _, pcm, rate) = play_tone(SimConfig { codec: Some(codec), ..sim_config() }, &[]).await;
+        assert_eq!(report["codec"]["codec"], serde_json::to_value(codec).unwrap(), "{report}");
+        let secs = pcm.len() as f64 / rate as f64;
+        assert!((secs - 2.0).abs() < 0.15, "{codec}: recorded {secs:.2} s");
+        let snr = sine_snr_db(&pcm, rate, 1000.0, (rate / 10) as usize);
+        assert!(snr >= floor, "{codec}: SNR {snr:.1} dB < {floor} dB");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codec_override_is_what_goes_on_the_wire() {
+    // The channel says A-law; --codec ulaw overrides it, so the device decodes mu-law bytes as
+    // A-law and the tone is destroyed. This is what the override means; the test proves it acts.
+    let (report, _, pcm, rate) = play_tone(SimConfig { codec: Some(Codec::G711Alaw), ..sim_config() }, &["--codec", "ulaw"]).await;
+    assert_eq!(report["codec"]["codec"], "G711Ulaw");
+    assert!(sine_snr_db(&pcm, rate, 1000.0, 800) < 10.0);
+}
