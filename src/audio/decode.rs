@@ -38,6 +38,8 @@ pub enum AudioError {
     Empty { what: String },
     #[error("resampling failed: {0}")]
     Resample(String),
+    #[error("gain {0} dB is out of range; use -60 to +40 dB")]
+    BadGain(f32),
     #[error(transparent)]
     Codec(#[from] CodecError),
 }

@@ -32,8 +32,8 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline from `input_rate` mono audio into `encoder`, with `gain_db` applied.
     pub fn new(input_rate: u32, encoder: Box<dyn Encoder>, gain_db: f32) -> Result<Self, AudioError> {
-        if !gain_db.is_finite() {
-            return Err(AudioError::Resample(format!("gain {gain_db} dB is not a number")));
+        if !(-60.0..=40.0).contains(&gain_db) {
+            return Err(AudioError::BadGain(gain_db));
         }
         let rate = encoder.params().sample_rate;
         let frame_samples = encoder.frame_samples();
@@ -200,6 +200,8 @@ mod tests {
         assert!(p.peak_dbfs() <= -0.9);
         let quiet = pipeline(Codec::Pcm, 16000, 0.0);
         assert_eq!(quiet.clipped(), 0);
+        let enc = codec::encoder(CodecParams::new(Codec::Pcm)).unwrap();
+        assert!(matches!(Pipeline::new(16000, enc, f32::NAN), Err(AudioError::BadGain(_))));
     }
 
     #[test]

@@ -41,14 +41,6 @@ impl Resampler {
         Ok(Resampler { inner, from, to, pending: Vec::new(), scratch, skip, frames_in: 0, frames_out: 0 })
     }
 
-    pub fn input_rate(&self) -> u32 {
-        self.from
-    }
-
-    pub fn output_rate(&self) -> u32 {
-        self.to
-    }
-
     /// Converts `input` (any length), appending whatever output is ready to `out`.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), AudioError> {
         self.frames_in += input.len() as u64;
@@ -69,7 +61,7 @@ impl Resampler {
     }
 
     /// Flushes the buffered input and the resampler's tail into `out`. The total output is then
-    /// `input frames * to / from`, rounded. The resampler can be reused afterwards.
+    /// `input frames * to / from`, rounded down. The resampler can be reused afterwards.
     pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
         if self.inner.is_some() {
             let expected = (self.frames_in as u128 * u128::from(self.to) / u128::from(self.from)) as u64;

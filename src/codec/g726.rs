@@ -329,7 +329,7 @@ impl Encoder for G726Encoder {
                 n -= 8;
             }
         }
-        // Only a frame whose length is not a multiple of 8 / gcd leaves bits; pad with zeros.
+        // 160 samples always fill whole bytes; a short final frame is padded with zero bits.
         if n > 0 {
             out.push(acc as u8);
         }
