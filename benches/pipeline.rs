@@ -97,26 +97,27 @@ fn cpu_now() -> Duration {
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 fn audio_seconds_per_cpu_second(wav: &Path) {
-    println!("\naudio-seconds per CPU-second ({SECS} s of audio per pass, best of 3):");
+    println!("\naudio-seconds per CPU-second (passes of {SECS} s of audio, repeated for >= 0.5 s of CPU):");
     println!("{:<10} {:>18} {:>14}", "codec", "wav48k->codec", "encode only");
+    // schedstat advances in scheduler ticks, so measure over many passes.
+    let rate = |f: &mut dyn FnMut()| {
+        let start = cpu_now();
+        let mut passes = 0u32;
+        while (cpu_now() - start).as_secs_f64() < 0.5 {
+            f();
+            passes += 1;
+        }
+        f64::from(SECS * passes) / (cpu_now() - start).as_secs_f64()
+    };
     for codec in Codec::ALL {
-        let best = |f: &mut dyn FnMut()| {
-            (0..3)
-                .map(|_| {
-                    let t = cpu_now();
-                    f();
-                    (cpu_now() - t).as_secs_f64()
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
-        let path_time = best(&mut || {
+        let path_rate = rate(&mut || {
             black_box(send_path(wav, codec));
         });
         let (mut enc, frames) = frames_for(codec);
-        let enc_time = best(&mut || {
+        let enc_rate = rate(&mut || {
             black_box(encode_all(enc.as_mut(), &frames));
         });
-        println!("{:<10} {:>18.0} {:>14.0}", codec.to_string(), f64::from(SECS) / path_time, f64::from(SECS) / enc_time);
+        println!("{:<10} {:>18.0} {:>14.0}", codec.to_string(), path_rate, enc_rate);
     }
 }
 
