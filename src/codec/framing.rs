@@ -59,7 +59,11 @@ mod tests {
             let mut u = Unframer::default();
             let mut frames = Vec::new();
             for piece in wire.chunks(step) {
-                u.push(piece, |f| Ok::<_, usize>(frames.push(f.to_vec())), |l| l).unwrap();
+                let collect = |f: &[u8]| {
+                    frames.push(f.to_vec());
+                    Ok::<_, usize>(())
+                };
+                u.push(piece, collect, |l| l).unwrap();
             }
             assert_eq!(frames.len(), 19);
             assert!(frames.iter().enumerate().all(|(i, f)| f == &vec![i as u8 + 1; i + 1]));
