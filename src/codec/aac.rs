@@ -47,8 +47,9 @@ impl AacEncoder {
             codec: Codec::Aac,
             message: format!("cannot start at {} Hz, {bitrate} bit/s: {e}", params.sample_rate),
         })?;
-        // Encoder plus decoder delay; the lag before the first frame comes out is not included.
-        let delay = inner.info().map_err(encode_error)?.nDelay as usize;
+        // nDelay (encoder plus decoder) leaves out the encoder's one-frame input buffering;
+        // measured end to end through FDK's decoder, the total is nDelay + one frame.
+        let delay = inner.info().map_err(encode_error)?.nDelay as usize + FRAME_SAMPLES;
         Ok(AacEncoder { params, inner, buf: vec![0; MAX_FRAME_BYTES], delay })
     }
 }
