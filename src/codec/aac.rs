@@ -189,5 +189,19 @@ mod tests {
         let mut out = Vec::new();
         assert!(dec.decode(&[0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9], &mut out).is_err());
         assert!(dec.decode(b"GET / HTTP/1.1\r\n", &mut out).is_err());
+        // Frames that pass the ADTS sync check but carry noise: errors or concealment, no crash.
+        let mut seed = 0x1234_5678u32;
+        for len in (8..800).step_by(37) {
+            let mut frame = vec![0xFF, 0xF1, 0x60, 0x40];
+            frame.extend((4..len).map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            }));
+            let mut wire = (frame.len() as u32).to_be_bytes().to_vec();
+            wire.extend_from_slice(&frame);
+            let _ = dec.decode(&wire, &mut out);
+        }
     }
 }

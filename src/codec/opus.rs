@@ -147,4 +147,28 @@ mod tests {
         let mut enc = OpusEncoder::new(CodecParams::new(Codec::Opus)).unwrap();
         assert!(enc.encode(&[0; 10], &mut Vec::new()).is_err());
     }
+
+    #[test]
+    fn noise_packets_never_crash() {
+        let mut dec = OpusDecoder::new(CodecParams::new(Codec::Opus)).unwrap();
+        let mut out = Vec::new();
+        let mut seed = 0x8765_4321u32;
+        for len in 1..300 {
+            let mut wire = (len as u32).to_be_bytes().to_vec();
+            wire.extend((0..len).map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            }));
+            let _ = dec.decode(&wire, &mut out);
+        }
+        // A decode error must not leave the decoder unusable.
+        let mut enc = OpusEncoder::new(CodecParams::new(Codec::Opus)).unwrap();
+        let mut wire = Vec::new();
+        enc.encode(&[0; 320], &mut wire).unwrap();
+        out.clear();
+        dec.decode(&wire, &mut out).unwrap();
+        assert_eq!(out.len(), 320);
+    }
 }
