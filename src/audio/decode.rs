@@ -26,7 +26,7 @@ const CHUNK_FRAMES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("cannot open {what}: {source}")]
+    #[error("cannot open {what}: {source}; check the path and its permissions")]
     Open { what: String, source: io::Error },
     #[error("reading {what} failed: {source}")]
     Read { what: String, source: io::Error },
@@ -36,7 +36,7 @@ pub enum AudioError {
     Unsupported { what: String, reason: String },
     #[error("{what} is damaged: {reason}; check the file or re-export it")]
     Corrupt { what: String, reason: String },
-    #[error("{what} contains no audio")]
+    #[error("{what} contains no audio; check that the file (or the program feeding stdin) produced sound")]
     Empty { what: String },
     #[error("resampling failed: {0}")]
     Resample(String),

@@ -1,9 +1,13 @@
 //! G.726 ADPCM at 8 kHz, 16/24/32/40 kbit/s (2..5 bits per sample).
 //!
 //! No Rust crate implements G.726 (spandsp bindings need libclang), so this is written against
-//! the ITU-T G.726 (12/90) "computational details" (section 4), with the integer tables of the
-//! ITU/Sun reference code; block names from the recommendation are noted in comments. Input is
-//! 16-bit linear PCM reduced to the 14-bit range the algorithm works in.
+//! the ITU-T G.726 (12/90) "computational details" (section 4), with the integer tables as in
+//! Sun's public-domain G.721/G.723 code; block names from the recommendation are noted in
+//! comments. Input is 16-bit linear PCM reduced to the 14-bit range the algorithm works in.
+//!
+//! Against ffmpeg's decoder (tests/codec_ffmpeg.rs): bit-exact at 32 kbit/s; close at 16 and
+//! 24 kbit/s, where ffmpeg rounds a few steps differently; at 40 kbit/s ffmpeg uses a 2^-8
+//! predictor leak where G.726 (and Sun's and spandsp's code) use 2^-9, so the two drift apart.
 //!
 //! Bit packing: codes are packed least significant bit first, the first sample in the low bits
 //! of the first byte ("little-endian"/right-justified, as in RTP G726-32 per RFC 3551 and most
