@@ -5,7 +5,7 @@
 //! test with that advice rather than skipping it.
 //!
 //! Measure: a 1 kHz sine at -6 dBFS, 2.5 s. After aligning for codec delay (least error over
-//! +-lag), SNR is taken over the middle 60 %; the spectral peak comes from a 4096-point DFT and
+//! +-lag), SNR is taken over the middle 60 %; the spectral peak comes from a 2048-point DFT and
 //! must be within one bin of 1 kHz; the level within 1 dB of the input. Each floor states what
 //! was measured here and sits a few dB under it.
 
@@ -138,7 +138,7 @@ fn quality(reference: &[i16], got: &[i16], rate: u32, max_lag: usize) -> Quality
     let g = &got[ga..gb];
     let power = |x: &[i16]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
     let err: f64 = r.iter().zip(g).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum();
-    let n = 4096;
+    let n = 2048;
     let (cos, sin): (Vec<f64>, Vec<f64>) =
         (0..n).map(|i| (2.0 * std::f64::consts::PI * i as f64 / n as f64).sin_cos()).map(|(s, c)| (c, s)).unzip();
     // Hann-windowed segment.
