@@ -26,18 +26,22 @@ const CHUNK_FRAMES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("cannot open {what}: {source}")]
+    #[error("cannot open {what}: {source}; check the path and its permissions")]
     Open { what: String, source: io::Error },
     #[error("reading {what} failed: {source}")]
     Read { what: String, source: io::Error },
-    #[error("{what}: {reason}; convert it first, e.g. `ffmpeg -i INPUT -ac 1 out.wav`, or give --raw for headerless PCM")]
+    #[error(
+        "{what}: {reason}; convert it first, e.g. `ffmpeg -i INPUT -ac 1 out.wav`, or give --raw for headerless PCM"
+    )]
     Unsupported { what: String, reason: String },
     #[error("{what} is damaged: {reason}; check the file or re-export it")]
     Corrupt { what: String, reason: String },
-    #[error("{what} contains no audio")]
+    #[error("{what} contains no audio; check that the file (or the program feeding stdin) produced sound")]
     Empty { what: String },
     #[error("resampling failed: {0}")]
     Resample(String),
+    #[error("gain {0} dB is out of range; use -60 to +40 dB")]
+    BadGain(f32),
     #[error(transparent)]
     Codec(#[from] CodecError),
 }
@@ -140,11 +144,8 @@ impl FromStr for RawFormat {
             [s, r, c] => (*s, *r, *c),
             _ => return Err(usage()),
         };
-        let sample = RawSample::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(sample))
-            .map(|(_, v)| *v)
-            .ok_or_else(usage)?;
+        let sample =
+            RawSample::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(sample)).map(|(_, v)| *v).ok_or_else(usage)?;
         let rate: u32 = rate.parse().map_err(|_| usage())?;
         let channels: u16 = channels.parse().map_err(|_| usage())?;
         if !(1000..=384_000).contains(&rate) || !(1..=32).contains(&channels) {
@@ -184,11 +185,19 @@ pub fn open(input: &Input, raw: Option<RawFormat>) -> Result<Box<dyn Source>, Au
             if head.is_empty() {
                 return Err(AudioError::Empty { what });
             }
-            let stream = Cursor::new(head.clone()).chain(stdin);
             match raw {
-                Some(format) => Box::new(RawSource { what: what.clone(), reader: stream, format, total: None, carry: Vec::new() }),
-                None if is_wav(&head) => Box::new(WavSource::new(stream, &what, false)?),
-                None => Box::new(SymphoniaSource::new(Box::new(ReadOnlySource::new(stream)), &Hint::new(), &what)?),
+                Some(format) => {
+                    let reader = Cursor::new(head).chain(stdin);
+                    Box::new(RawSource { what: what.clone(), reader, format, total: None, carry: Vec::new() })
+                }
+                None if is_wav(&head) => {
+                    let header = wav_header(&mut stdin, head, &what)?;
+                    Box::new(WavSource::new(Cursor::new(header).chain(stdin), &what, false)?)
+                }
+                None => {
+                    let stream = ReadOnlySource::new(Cursor::new(head).chain(stdin));
+                    Box::new(SymphoniaSource::new(Box::new(stream), &Hint::new(), &what)?)
+                }
             }
         }
     };
@@ -213,7 +222,8 @@ fn open_file(path: &Path, what: &str, raw: Option<RawFormat>) -> Result<Box<dyn 
         return Err(AudioError::Empty { what: what.to_string() });
     }
     if is_wav(&head) {
-        match WavSource::new(Cursor::new(head).chain(reader), what, true) {
+        let header = wav_header(&mut reader, head, what)?;
+        match WavSource::new(Cursor::new(header).chain(reader), what, true) {
             // hound reads integer and 32-bit float PCM; symphonia also knows ADPCM, G.711 and
             // 64-bit float WAV.
             Err(AudioError::Unsupported { .. }) => {}
@@ -235,7 +245,43 @@ fn read_head(r: &mut impl Read, what: &str) -> Result<Vec<u8>, AudioError> {
 }
 
 fn is_wav(head: &[u8]) -> bool {
-    head.len() >= 12 && (&head[..4] == b"RIFF" || &head[..4] == b"RIFX") && &head[8..12] == b"WAVE"
+    head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE"
+}
+
+/// Largest header (all chunks before `data`) read ahead; real ones are a few hundred bytes.
+const MAX_WAV_HEADER: usize = 1 << 20;
+
+/// Reads a WAV header up to the start of the sample data (`head` holds its first 12 bytes) and
+/// makes a streaming writer's placeholder data size acceptable to hound. ffmpeg writing to a
+/// pipe puts 0xFFFFFFFF there, which is not a whole number of frames, and hound rejects it; it
+/// becomes the largest whole number of frames, and the real end is end of input.
+fn wav_header(r: &mut impl Read, mut header: Vec<u8>, what: &str) -> Result<Vec<u8>, AudioError> {
+    let corrupt = |reason: &str| AudioError::Corrupt { what: what.to_string(), reason: reason.to_string() };
+    let mut block_align = None;
+    loop {
+        let at = header.len();
+        let mut chunk = [0u8; 8];
+        r.read_exact(&mut chunk).map_err(|_| corrupt("the WAV header is cut short"))?;
+        header.extend_from_slice(&chunk);
+        let size = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
+        if &chunk[..4] == b"data" {
+            if let Some(align) = block_align.filter(|&a: &u32| a > 0 && size % a != 0 && size >= 0x7FFF_0000) {
+                header[at + 4..at + 8].copy_from_slice(&(size - size % align).to_le_bytes());
+            }
+            return Ok(header);
+        }
+        // Chunks are padded to an even length.
+        let body = size as usize + (size as usize & 1);
+        if header.len() + body > MAX_WAV_HEADER {
+            return Err(corrupt("no audio data found in the first megabyte"));
+        }
+        let start = header.len();
+        header.resize(start + body, 0);
+        r.read_exact(&mut header[start..]).map_err(|_| corrupt("the WAV header is cut short"))?;
+        if &chunk[..4] == b"fmt " && body >= 14 {
+            block_align = Some(u32::from(u16::from_le_bytes([header[start + 12], header[start + 13]])));
+        }
+    }
 }
 
 /// Averages interleaved frames into mono.
@@ -309,7 +355,9 @@ fn hound_error(e: hound::Error, what: &str, eof: bool) -> AudioError {
     match e {
         hound::Error::IoError(_) if eof => AudioError::Corrupt { what, reason: "the WAV header is cut short".into() },
         hound::Error::IoError(source) => AudioError::Read { what, source },
-        hound::Error::Unsupported => AudioError::Unsupported { what, reason: "this WAV encoding is not supported".into() },
+        hound::Error::Unsupported => {
+            AudioError::Unsupported { what, reason: "this WAV encoding is not supported".into() }
+        }
         hound::Error::FormatError(m) => AudioError::Corrupt { what, reason: m.to_string() },
         other => AudioError::Corrupt { what, reason: other.to_string() },
     }
@@ -328,7 +376,10 @@ impl<R: Read + Send> WavSource<R> {
         if !supported || spec.channels == 0 || spec.sample_rate == 0 {
             return Err(AudioError::Unsupported {
                 what: what.to_string(),
-                reason: format!("{}-bit {:?} WAV with {} channels", spec.bits_per_sample, spec.sample_format, spec.channels),
+                reason: format!(
+                    "{}-bit {:?} WAV with {} channels",
+                    spec.bits_per_sample, spec.sample_format, spec.channels
+                ),
             });
         }
         // Streaming writers (espeak-ng --stdout, ffmpeg to a pipe) put a huge placeholder size
@@ -338,18 +389,24 @@ impl<R: Read + Send> WavSource<R> {
         if sized && data_bytes == 0 {
             return Err(AudioError::Empty { what: what.to_string() });
         }
-        let duration = (!placeholder)
-            .then(|| Duration::from_secs_f64(f64::from(reader.duration()) / f64::from(spec.sample_rate)));
+        let duration =
+            (!placeholder).then(|| Duration::from_secs_f64(f64::from(reader.duration()) / f64::from(spec.sample_rate)));
         Ok(WavSource { what: what.to_string(), reader, eof, spec, duration, done: false })
     }
 
     fn read_interleaved(&mut self, want: usize) -> Result<Vec<f32>, AudioError> {
         let mut out = Vec::with_capacity(want);
         let result: Result<(), hound::Error> = match self.spec.sample_format {
-            hound::SampleFormat::Float => self.reader.samples::<f32>().take(want).try_for_each(|s| Ok(out.push(s?))),
+            hound::SampleFormat::Float => self.reader.samples::<f32>().take(want).try_for_each(|s| {
+                out.push(s?);
+                Ok(())
+            }),
             hound::SampleFormat::Int => {
                 let scale = 1.0 / (1u64 << (self.spec.bits_per_sample - 1)) as f32;
-                self.reader.samples::<i32>().take(want).try_for_each(|s| Ok(out.push(s? as f32 * scale)))
+                self.reader.samples::<i32>().take(want).try_for_each(|s| {
+                    out.push(s? as f32 * scale);
+                    Ok(())
+                })
             }
         };
         match result {
@@ -459,7 +516,9 @@ fn sym_error(e: SymError, what: &str) -> AudioError {
     let what = what.to_string();
     match e {
         SymError::IoError(source) => AudioError::Read { what, source },
-        SymError::Unsupported(m) => AudioError::Unsupported { what, reason: format!("unsupported or unrecognised format ({m})") },
+        SymError::Unsupported(m) => {
+            AudioError::Unsupported { what, reason: format!("unsupported or unrecognised format ({m})") }
+        }
         SymError::DecodeError(m) => AudioError::Corrupt { what, reason: m.to_string() },
         other => AudioError::Corrupt { what, reason: other.to_string() },
     }
@@ -478,7 +537,8 @@ impl SymphoniaSource {
             })?;
         let unsupported = |reason: &str| AudioError::Unsupported { what: what.to_string(), reason: reason.to_string() };
         let track = format.default_track(TrackType::Audio).ok_or_else(|| unsupported("no audio track"))?;
-        let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or_else(|| unsupported("no audio track"))?;
+        let params =
+            track.codec_params.as_ref().and_then(|p| p.audio()).ok_or_else(|| unsupported("no audio track"))?;
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(params, &AudioDecoderOptions::default())
             .map_err(|_| unsupported("its audio codec is not supported"))?;
@@ -488,14 +548,20 @@ impl SymphoniaSource {
             return Err(AudioError::Empty { what: what.to_string() });
         }
         let duration = track.num_frames.map(|n| Duration::from_secs_f64(n as f64 / f64::from(rate)));
-        let description = format!(
-            "{}, {} Hz, {} ch",
-            decoder.codec_info().short_name.to_ascii_uppercase(),
-            rate,
-            channels
-        );
+        let description =
+            format!("{}, {} Hz, {} ch", decoder.codec_info().short_name.to_ascii_uppercase(), rate, channels);
         let track = track.id;
-        Ok(SymphoniaSource { what: what.to_string(), format, decoder, track, rate, channels, duration, description, scratch: Vec::new() })
+        Ok(SymphoniaSource {
+            what: what.to_string(),
+            format,
+            decoder,
+            track,
+            rate,
+            channels,
+            duration,
+            description,
+            scratch: Vec::new(),
+        })
     }
 }
 
@@ -630,16 +696,56 @@ mod tests {
         assert!(matches!(open(&Input::Path(empty.clone()), None), Err(AudioError::Empty { .. })));
         assert!(matches!(open(&Input::Path(empty), Some(fmt)), Err(AudioError::Empty { .. })));
         let silent = dir.path().join("zero.wav");
-        write_wav(&silent, hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int }, 0);
+        write_wav(
+            &silent,
+            hound::WavSpec {
+                channels: 1,
+                sample_rate: 8000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            },
+            0,
+        );
         assert!(matches!(open(&Input::Path(silent), None), Err(AudioError::Empty { .. })));
         assert!(matches!(open(&Input::Path(dir.path().join("missing.wav")), None), Err(AudioError::Open { .. })));
+    }
+
+    #[test]
+    fn streamed_wav_with_placeholder_sizes() {
+        // As ffmpeg writes to a pipe: RIFF and data sizes 0xFFFFFFFF, a LIST chunk in between.
+        let mut wav =
+            b"RIFF\xff\xff\xff\xffWAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0".to_vec();
+        wav.extend_from_slice(b"LIST\x06\0\0\0INFOxydata\xff\xff\xff\xff");
+        for s in [0i16, 16384, -16384, 8192] {
+            wav.extend_from_slice(&s.to_le_bytes());
+        }
+        wav.push(0x12); // half a sample: the cut-off end
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe.wav");
+        std::fs::write(&path, &wav).unwrap();
+        let mut src = open(&Input::Path(path), None).unwrap();
+        assert_eq!(src.duration(), None);
+        assert_eq!(read_all(src.as_mut()).unwrap(), vec![0.0, 0.5, -0.5, 0.25]);
+
+        let truncated = dir.path().join("cut.wav");
+        std::fs::write(&truncated, &wav[..30]).unwrap();
+        assert!(matches!(open(&Input::Path(truncated), None), Err(AudioError::Corrupt { .. })));
     }
 
     #[test]
     fn garbage_and_truncation_never_panic() {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.wav");
-        write_wav(&good, hound::WavSpec { channels: 2, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int }, 4000);
+        write_wav(
+            &good,
+            hound::WavSpec {
+                channels: 2,
+                sample_rate: 16000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            },
+            4000,
+        );
         let bytes = std::fs::read(&good).unwrap();
         let mut seed = 0x9E37_79B9u32;
         let mut rand = move || {

@@ -47,8 +47,9 @@ impl AacEncoder {
             codec: Codec::Aac,
             message: format!("cannot start at {} Hz, {bitrate} bit/s: {e}", params.sample_rate),
         })?;
-        // Encoder plus decoder delay; the lag before the first frame comes out is not included.
-        let delay = inner.info().map_err(encode_error)?.nDelay as usize;
+        // nDelay (encoder plus decoder) leaves out the encoder's one-frame input buffering;
+        // measured end to end through FDK's decoder, the total is nDelay + one frame.
+        let delay = inner.info().map_err(encode_error)?.nDelay as usize + FRAME_SAMPLES;
         Ok(AacEncoder { params, inner, buf: vec![0; MAX_FRAME_BYTES], delay })
     }
 }
@@ -146,8 +147,9 @@ mod tests {
     fn emits_length_prefixed_adts_and_decodes_it() {
         let params = CodecParams::new(Codec::Aac);
         let mut enc = AacEncoder::new(params).unwrap();
-        let tone: Vec<i16> =
-            (0..FRAME_SAMPLES * 20).map(|i| ((i as f32 * 0.3927).sin() * 12000.0) as i16).collect();
+        let tone: Vec<i16> = (0..FRAME_SAMPLES * 20)
+            .map(|i| ((i as f32 * std::f32::consts::FRAC_PI_8).sin() * 12000.0) as i16)
+            .collect();
         let mut wire = Vec::new();
         for frame in tone.chunks(FRAME_SAMPLES) {
             enc.encode(frame, &mut wire).unwrap();
@@ -187,5 +189,19 @@ mod tests {
         let mut out = Vec::new();
         assert!(dec.decode(&[0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9], &mut out).is_err());
         assert!(dec.decode(b"GET / HTTP/1.1\r\n", &mut out).is_err());
+        // Frames that pass the ADTS sync check but carry noise: errors or concealment, no crash.
+        let mut seed = 0x1234_5678u32;
+        for len in (8..800).step_by(37) {
+            let mut frame = vec![0xFF, 0xF1, 0x60, 0x40];
+            frame.extend((4..len).map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            }));
+            let mut wire = (frame.len() as u32).to_be_bytes().to_vec();
+            wire.extend_from_slice(&frame);
+            let _ = dec.decode(&wire, &mut out);
+        }
     }
 }

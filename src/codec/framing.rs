@@ -17,8 +17,9 @@ pub struct Unframer {
 }
 
 impl Unframer {
-    /// Adds `data`, then calls `each` for every complete frame. A length of zero or above the
-    /// limit is an error; the buffer is dropped so the next call starts afresh.
+    /// Adds `data`, then calls `each` for every complete frame. A frame `each` fails on is
+    /// dropped and the rest still decoded; the first such error is returned. A length of zero or
+    /// above the limit is an error too, and drops the buffer so the next call starts afresh.
     pub fn push<E>(
         &mut self,
         data: &[u8],
@@ -27,19 +28,20 @@ impl Unframer {
     ) -> Result<(), E> {
         self.buf.extend_from_slice(data);
         let mut at = 0;
-        let result = loop {
-            let Some(head) = self.buf.get(at..at + 4) else { break Ok(()) };
+        let mut result = Ok(());
+        while let Some(head) = self.buf.get(at..at + 4) {
             let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
             if len == 0 || len > MAX_FRAME {
                 self.buf.clear();
-                return Err(bad_length(len));
+                return result.and(Err(bad_length(len)));
             }
-            let Some(frame) = self.buf.get(at + 4..at + 4 + len) else { break Ok(()) };
-            if let Err(e) = each(frame) {
-                break Err(e);
+            let Some(frame) = self.buf.get(at + 4..at + 4 + len) else { break };
+            let outcome = each(frame);
+            if result.is_ok() {
+                result = outcome;
             }
             at += 4 + len;
-        };
+        }
         self.buf.drain(..at);
         result
     }
@@ -59,11 +61,29 @@ mod tests {
             let mut u = Unframer::default();
             let mut frames = Vec::new();
             for piece in wire.chunks(step) {
-                u.push(piece, |f| Ok::<_, usize>(frames.push(f.to_vec())), |l| l).unwrap();
+                let collect = |f: &[u8]| {
+                    frames.push(f.to_vec());
+                    Ok::<_, usize>(())
+                };
+                u.push(piece, collect, |l| l).unwrap();
             }
             assert_eq!(frames.len(), 19);
             assert!(frames.iter().enumerate().all(|(i, f)| f == &vec![i as u8 + 1; i + 1]));
         }
+        // A frame that fails is reported and skipped; the next one still comes through.
+        let mut u = Unframer::default();
+        let mut seen = Vec::new();
+        let mut wire = Vec::new();
+        put_frame(b"bad", &mut wire);
+        put_frame(b"good", &mut wire);
+        let each = |f: &[u8]| {
+            seen.push(f.to_vec());
+            if f == b"bad" { Err(1) } else { Ok(()) }
+        };
+        assert_eq!(u.push(&wire, each, |_| 2), Err(1));
+        assert_eq!(seen, vec![b"bad".to_vec(), b"good".to_vec()]);
+        assert_eq!(u.push(&[], |_| Err(3), |_| 2), Ok(()));
+
         let mut u = Unframer::default();
         assert_eq!(u.push(&[0xFF, 0xFF, 0, 0, 1], |_| Ok(()), |l| l), Err(0xFFFF_0000));
         assert_eq!(u.push(&[0, 0, 0, 0], |_| Ok(()), |l| l), Err(0));

@@ -1,9 +1,13 @@
 //! G.726 ADPCM at 8 kHz, 16/24/32/40 kbit/s (2..5 bits per sample).
 //!
 //! No Rust crate implements G.726 (spandsp bindings need libclang), so this is written against
-//! the ITU-T G.726 (12/90) "computational details" (section 4), with the integer tables of the
-//! ITU/Sun reference code; block names from the recommendation are noted in comments. Input is
-//! 16-bit linear PCM reduced to the 14-bit range the algorithm works in.
+//! the ITU-T G.726 (12/90) "computational details" (section 4), with the integer tables as in
+//! Sun's public-domain G.721/G.723 code; block names from the recommendation are noted in
+//! comments. Input is 16-bit linear PCM reduced to the 14-bit range the algorithm works in.
+//!
+//! Against ffmpeg's decoder (tests/codec_ffmpeg.rs): bit-exact at 32 kbit/s; close at 16 and
+//! 24 kbit/s, where ffmpeg rounds a few steps differently; at 40 kbit/s ffmpeg uses a 2^-8
+//! predictor leak where G.726 (and Sun's and spandsp's code) use 2^-9, so the two drift apart.
 //!
 //! Bit packing: codes are packed least significant bit first, the first sample in the low bits
 //! of the first byte ("little-endian"/right-justified, as in RTP G726-32 per RFC 3551 and most
@@ -43,8 +47,8 @@ static T40: Tables = Tables {
         395, 358, 318, 274, 224, 169, 104, 28, -66, -2048,
     ],
     w: &[
-        14, 14, 24, 39, 40, 41, 58, 100, 141, 179, 219, 280, 358, 440, 529, 696, 696, 529, 440, 358, 280, 219, 179, 141,
-        100, 58, 41, 40, 39, 24, 14, 14,
+        14, 14, 24, 39, 40, 41, 58, 100, 141, 179, 219, 280, 358, 440, 529, 696, 696, 529, 440, 358, 280, 219, 179,
+        141, 100, 58, 41, 40, 39, 24, 14, 14,
     ],
     f: &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 6, 6, 5, 4, 3, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
 };
@@ -329,7 +333,7 @@ impl Encoder for G726Encoder {
                 n -= 8;
             }
         }
-        // Only a frame whose length is not a multiple of 8 / gcd leaves bits; pad with zeros.
+        // 160 samples always fill whole bytes; a short final frame is padded with zero bits.
         if n > 0 {
             out.push(acc as u8);
         }

@@ -122,8 +122,9 @@ mod tests {
             let mut enc = OpusEncoder::new(params).unwrap();
             let n = enc.frame_samples();
             assert_eq!(n as u32, rate / 50);
-            let tone: Vec<i16> =
-                (0..n * 25).map(|i| ((i as f32 * 6.2832 * 440.0 / rate as f32).sin() * 12000.0) as i16).collect();
+            let tone: Vec<i16> = (0..n * 25)
+                .map(|i| ((i as f32 * std::f32::consts::TAU * 440.0 / rate as f32).sin() * 12000.0) as i16)
+                .collect();
             let mut wire = Vec::new();
             for frame in tone.chunks(n) {
                 enc.encode(frame, &mut wire).unwrap();
@@ -145,5 +146,29 @@ mod tests {
         assert!(matches!(OpusEncoder::new(p), Err(CodecError::BadRate { .. })));
         let mut enc = OpusEncoder::new(CodecParams::new(Codec::Opus)).unwrap();
         assert!(enc.encode(&[0; 10], &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn noise_packets_never_crash() {
+        let mut dec = OpusDecoder::new(CodecParams::new(Codec::Opus)).unwrap();
+        let mut out = Vec::new();
+        let mut seed = 0x8765_4321u32;
+        for len in 1..300 {
+            let mut wire = (len as u32).to_be_bytes().to_vec();
+            wire.extend((0..len).map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            }));
+            let _ = dec.decode(&wire, &mut out);
+        }
+        // A decode error must not leave the decoder unusable.
+        let mut enc = OpusEncoder::new(CodecParams::new(Codec::Opus)).unwrap();
+        let mut wire = Vec::new();
+        enc.encode(&[0; 320], &mut wire).unwrap();
+        out.clear();
+        dec.decode(&wire, &mut out).unwrap();
+        assert_eq!(out.len(), 320);
     }
 }

@@ -5,7 +5,7 @@ use super::{Codec, CodecError, CodecParams, Decoder, Encoder};
 /// Rates a 20 ms frame divides evenly (rate % 50 == 0) in the range devices use.
 fn check(params: CodecParams) -> Result<CodecParams, CodecError> {
     let rate = params.sample_rate;
-    if !(8000..=48000).contains(&rate) || rate % 50 != 0 {
+    if !(8000..=48000).contains(&rate) || !rate.is_multiple_of(50) {
         return Err(CodecError::BadRate { codec: Codec::Pcm, sample_rate: rate });
     }
     Ok(CodecParams { bitrate: Some(rate * 16), ..params })
