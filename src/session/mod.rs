@@ -190,12 +190,7 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
     let mut restore = None;
     if let Some(target) = opts.set_codec {
         if Codec::from_isapi(&channel.codec) != Some(target) {
-            let mut wanted = channel.clone();
-            wanted.codec = target.isapi_name().to_string();
-            wanted.enabled = None;
-            if target.fixed_rate().is_none() && wanted.sampling_rate_khz.is_none() {
-                wanted.sampling_rate_khz = Some(target.default_rate() as f64 / 1000.0);
-            }
+            let wanted = retarget(&channel, target);
             unless_stopped(stop, device.put_channel(&wanted)).await?.map_err(|e| Ending::Codec {
                 detail: format!("the device refused to switch channel {} to {target}: {e}", channel.id),
             })?;
@@ -221,6 +216,20 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
     let params = CodecParams { codec, sample_rate, bitrate: channel.bit_rate_kbps.map(|k| k * 1000) };
     codec::encoder(params).map_err(|e| Ending::Codec { detail: format!("{e}; choose another with --codec or --set-codec") })?;
     Ok(Negotiation { channel, params, restore })
+}
+
+/// The channel settings for `codec`: a wide-band codec does not inherit G.711's 8 kHz.
+fn retarget(channel: &Channel, codec: Codec) -> Channel {
+    let mut wanted = channel.clone();
+    wanted.codec = codec.isapi_name().to_string();
+    wanted.enabled = None;
+    wanted.codec_options.clear();
+    let rate_khz = match codec.fixed_rate() {
+        Some(r) => r,
+        None => channel.sample_rate_hz().filter(|&r| r >= codec.default_rate()).unwrap_or(codec.default_rate()),
+    };
+    wanted.sampling_rate_khz = Some(rate_khz as f64 / 1000.0);
+    wanted
 }
 
 fn ids(channels: &[Channel]) -> String {
@@ -362,10 +371,7 @@ async fn wants_aac(device: &Device, neg: &Negotiation, opts: &TalkOptions, e: &I
 }
 
 async fn switch_to_aac(device: &Device, neg: &mut Negotiation, stop: &Stop) -> Result<(), Ending> {
-    let mut wanted = neg.channel.clone();
-    wanted.codec = Codec::Aac.isapi_name().to_string();
-    wanted.enabled = None;
-    wanted.sampling_rate_khz = wanted.sampling_rate_khz.or(Some(16.0));
+    let wanted = retarget(&neg.channel, Codec::Aac);
     unless_stopped(stop, device.put_channel(&wanted))
         .await?
         .map_err(|e| Ending::Codec { detail: format!("the device refused to switch channel {} to AAC: {e}", neg.channel.id) })?;
