@@ -87,7 +87,7 @@ pub struct Camera {
 pub enum Target {
     /// The embedded simulator.
     Sim,
-    Camera(Camera),
+    Camera(Box<Camera>),
 }
 
 /// The default config path.
@@ -101,7 +101,7 @@ pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> 
         return Ok(Target::Sim);
     }
     if arg.contains("://") {
-        return from_url(arg, arg, &CameraConfig::default()).map(Target::Camera);
+        return from_url(arg, arg, &CameraConfig::default()).map(|c| Target::Camera(Box::new(c)));
     }
     let (path, explicit) = match config {
         Some(p) => (Some(p.to_path_buf()), true),
@@ -112,11 +112,11 @@ pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> 
         None => FileConfig::default(),
     };
     if let Some(cam) = file.cameras.get(arg) {
-        return from_table(arg, cam).map(Target::Camera);
+        return from_table(arg, cam).map(|c| Target::Camera(Box::new(c)));
     }
     // A bare address (`192.168.1.64`, `cam.lan:8080`) works without a config entry.
     if arg.contains('.') || arg.contains(':') || arg == "localhost" {
-        return from_url(arg, &format!("http://{arg}"), &CameraConfig::default()).map(Target::Camera);
+        return from_url(arg, &format!("http://{arg}"), &CameraConfig::default()).map(|c| Target::Camera(Box::new(c)));
     }
     let known: Vec<&str> = file.cameras.keys().map(String::as_str).collect();
     let where_ = path.map(|p| p.display().to_string()).unwrap_or_else(|| "the config file".into());
@@ -208,6 +208,9 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Asks for a password on the terminal.
+pub type Prompt = dyn Fn(&str) -> std::io::Result<String>;
+
 /// Where the password may come from besides the camera's own settings.
 pub struct PasswordSources<'a> {
     /// The password read from stdin (`--password-stdin`).
@@ -215,7 +218,7 @@ pub struct PasswordSources<'a> {
     /// `HIKTALK_PASSWORD`.
     pub env: Option<String>,
     /// Asks on the terminal; `None` when there is none.
-    pub prompt: Option<&'a dyn Fn(&str) -> std::io::Result<String>>,
+    pub prompt: Option<&'a Prompt>,
 }
 
 impl PasswordSources<'_> {
@@ -225,7 +228,7 @@ impl PasswordSources<'_> {
         PasswordSources {
             stdin,
             env: std::env::var("HIKTALK_PASSWORD").ok(),
-            prompt: std::io::stdin().is_terminal().then_some(&PROMPT as &dyn Fn(&str) -> std::io::Result<String>),
+            prompt: std::io::stdin().is_terminal().then_some(&PROMPT as &Prompt),
         }
     }
 }
@@ -273,7 +276,7 @@ mod tests {
 
     fn cam(target: Target) -> Camera {
         match target {
-            Target::Camera(c) => c,
+            Target::Camera(c) => *c,
             Target::Sim => panic!("expected a camera"),
         }
     }

@@ -23,7 +23,7 @@ pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop)
         anyhow::bail!(crate::config::ConfigError::Invalid { camera: args.camera.camera.clone(), message: "--loop needs a file; stdin cannot be replayed".into() });
     }
     // Open and read the input before touching the device: a bad file must not leave a session.
-    let mut source = decode::open(&input, args.raw_format.clone())?;
+    let mut source = decode::open(&input, args.raw_format)?;
     let first = source.next_chunk()?.ok_or_else(|| decode::AudioError::Empty { what: args.input.clone() })?;
     let Connected { device, name, channel, codec, sim } = connect(&args.camera, config, input == Input::Stdin, out).await?;
     let progress = Arc::new(Progress::default());
@@ -48,7 +48,7 @@ pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop)
             let (label, channel_id) = (name.clone(), neg.channel.id.clone());
             let stdin = input == Input::Stdin;
             let replay = args.repeat.then(|| input.clone());
-            let (gain, raw) = (args.talk.volume, args.raw_format.clone());
+            let (gain, raw) = (args.talk.volume, args.raw_format);
             let make: MakeFeed = Box::new(move |params| {
                 out.note(&format!("{label}: channel {channel_id} speaks {} at {} Hz; playing {describe}", params.codec, params.sample_rate));
                 feed(source, first, params, gain, replay, stdin, raw)
@@ -93,7 +93,7 @@ fn feed(
                 match chunk.take() {
                     Some(samples) => pipeline.push(&samples, &mut frames)?,
                     None => match &replay {
-                        Some(input) => source = decode::open(input, raw.clone())?,
+                        Some(input) => source = decode::open(input, raw)?,
                         None => {
                             pipeline.finish(&mut frames)?;
                             return Ok(());

@@ -118,7 +118,7 @@ impl Device {
             if status != 401 {
                 return Ok(Answer { status, body: text });
             }
-            let check = xml::parse_user_check(&text);
+            let check = xml::parse_user_check(&text).map(Box::new);
             if check.as_ref().is_some_and(|c| c.is_locked()) {
                 return Err(IsapiError::Locked { check });
             }
@@ -148,7 +148,7 @@ impl Device {
     /// Turns a non-2xx answer into the error it means.
     fn refuse(method: &str, path: &str, a: Answer) -> IsapiError {
         match xml::parse_response_status(&a.body) {
-            Ok(status) => IsapiError::Status { method: method.into(), path: path.into(), http: a.status, status: Some(status) },
+            Ok(status) => IsapiError::Status { method: method.into(), path: path.into(), http: a.status, status: Some(Box::new(status)) },
             Err(_) if a.status == 404 || looks_like_html(&a.body) => {
                 IsapiError::NotIsapi { path: path.into(), http: a.status, detail: excerpt(&a.body) }
             }

@@ -15,23 +15,23 @@ pub enum IsapiError {
     #[error("connection lost during {step}: {detail}")]
     Network { step: String, detail: String },
     #[error("the device rejected the password for user {user:?}{}", lock_note(check))]
-    AuthRejected { user: String, check: Option<UserCheck> },
+    AuthRejected { user: String, check: Option<Box<UserCheck>> },
     #[error("the device has locked this client out{}", lock_note(check))]
-    Locked { check: Option<UserCheck> },
+    Locked { check: Option<Box<UserCheck>> },
     #[error("the device answered 401 without a Digest challenge{}", lock_note(check))]
-    NoChallenge { check: Option<UserCheck> },
+    NoChallenge { check: Option<Box<UserCheck>> },
     #[error("no password given for user {user:?}")]
     NoPassword { user: String },
     #[error("{method} {path} answered HTTP {http}{}", status_note(status))]
-    Status { method: String, path: String, http: u16, status: Option<ResponseStatus> },
+    Status { method: String, path: String, http: u16, status: Option<Box<ResponseStatus>> },
     #[error("{path} did not answer like an ISAPI device (HTTP {http}{detail})")]
     NotIsapi { path: String, http: u16, detail: String },
     #[error("{path} answered with a document hiktalk cannot read: {source}")]
     Xml { path: String, source: XmlError },
 }
 
-fn lock_note(check: &Option<UserCheck>) -> String {
-    match check {
+fn lock_note(check: &Option<Box<UserCheck>>) -> String {
+    match check.as_deref() {
         Some(c) if c.is_locked() => match c.unlock_time {
             Some(s) => format!(" (account locked for this address, unlocks in {s} s)"),
             None => " (account locked for this address)".to_string(),
@@ -44,7 +44,7 @@ fn lock_note(check: &Option<UserCheck>) -> String {
     }
 }
 
-fn status_note(status: &Option<ResponseStatus>) -> String {
+fn status_note(status: &Option<Box<ResponseStatus>>) -> String {
     status.as_ref().map(|s| format!(": {}", s.summary())).unwrap_or_default()
 }
 
@@ -82,7 +82,7 @@ impl IsapiError {
     /// The ResponseStatus the device sent with this error, if any.
     pub fn response_status(&self) -> Option<&ResponseStatus> {
         match self {
-            IsapiError::Status { status, .. } => status.as_ref(),
+            IsapiError::Status { status, .. } => status.as_deref(),
             _ => None,
         }
     }

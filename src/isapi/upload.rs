@@ -89,7 +89,7 @@ impl Upload {
                     return Ok(Upload { writer, ended: Some(rx), end: None, stall: device.timeouts.stall, bytes_sent: 0 });
                 }
                 401 => {
-                    let check = xml::parse_user_check(&body);
+                    let check = xml::parse_user_check(&body).map(Box::new);
                     if check.as_ref().is_some_and(|c| c.is_locked()) {
                         return Err(IsapiError::Locked { check });
                     }
@@ -104,7 +104,7 @@ impl Upload {
                         method: "PUT".into(),
                         path: path.split('?').next().unwrap_or(&path).into(),
                         http,
-                        status: xml::parse_response_status(&body).ok(),
+                        status: xml::parse_response_status(&body).ok().map(Box::new),
                     });
                 }
             }

@@ -448,7 +448,7 @@ mod tests {
         };
         for ns in [Namespace::Hikvision, Namespace::Isapi, Namespace::IsapiCom, Namespace::Psia] {
             assert_eq!(parse_channel(&ch.to_xml(ns)).unwrap(), ch);
-            assert_eq!(parse_channel_list(&channel_list_to_xml(&[ch.clone()], ns)).unwrap(), vec![ch.clone()]);
+            assert_eq!(parse_channel_list(&channel_list_to_xml(std::slice::from_ref(&ch), ns)).unwrap(), vec![ch.clone()]);
             let st = ResponseStatus::new("/x?a=<b>", 2, "Device Busy", "deviceBusy");
             assert_eq!(parse_response_status(&st.to_xml(ns)).unwrap(), st);
         }

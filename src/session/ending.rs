@@ -39,7 +39,7 @@ pub enum Ending {
     /// The user stopped hiktalk with a signal.
     UserStop { signal: String },
     /// The device closed the upload, with what it said.
-    DeviceHangup { status: Option<ResponseStatus>, idle: bool, call: Option<String> },
+    DeviceHangup { status: Option<Box<ResponseStatus>>, idle: bool, call: Option<String> },
     /// The device stopped reading audio (a half-dead connection).
     Stalled { after_secs: f64 },
     /// The connection was reset or failed mid-stream.
@@ -137,7 +137,7 @@ impl Ending {
     }
 
     pub fn hangup(status: Option<ResponseStatus>, idle: bool) -> Ending {
-        Ending::DeviceHangup { status, idle, call: None }
+        Ending::DeviceHangup { status: status.map(Box::new), idle, call: None }
     }
 
     pub fn stalled(after: Duration) -> Ending {
