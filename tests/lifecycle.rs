@@ -226,3 +226,27 @@ async fn not_a_hikvision_device_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_hangup_is_reported_as_one() {
+    // hiktalk never leaves a gap by itself; freeze the process (a suspended laptop, a stuck
+    // host) for longer than the device's patience.
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 10.0, 8000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.args(["play"]).arg(&wav).arg(url(&sim)).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("upload");
+    signal(&child, libc::SIGSTOP);
+    let hangup = sim.wait_for(|e| matches!(e.kind, EventKind::Hangup { .. }), Duration::from_secs(5)).await;
+    signal(&child, libc::SIGCONT);
+    assert!(hangup.is_some(), "the device hangs up an idle session");
+    let out = wait_child(child).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("the device hung up") && err.contains("idle timeout"), "{err}");
+    assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::Prompt { .. })), 1);
+    assert_eq!(opens(&sim), 1, "plain play does not reconnect");
+    assert_no_leak(&sim);
+}

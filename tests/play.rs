@@ -124,3 +124,28 @@ async fn stdin_speech_from_espeak_plays() {
     assert!(secs > 1.0 && secs < 2.0, "{secs} s of speech");
     assert_eq!(count(&sim.events(), closed_by_client), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volume_scales_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("tone.wav"), 1000.0, 1.0, 8000, 1, 0.5);
+    let mut levels = Vec::new();
+    for gain in ["0", "-6", "+12"] {
+        let sim = sim::start(sim_config()).await.unwrap();
+        let mut cmd = hiktalk();
+        cmd.args(["play", "--volume", gain]).arg(&wav).arg(url(&sim));
+        let (out, _) = run(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let id = sim.events().iter().find_map(|e| match &e.kind {
+            EventKind::SessionOpened { id, .. } => Some(id.clone()),
+            _ => None,
+        });
+        let pcm = sim.recording(&id.unwrap()).unwrap();
+        levels.push(pcm.iter().map(|&s| (s as i32).abs()).max().unwrap());
+    }
+    let ratio = levels[1] as f64 / levels[0] as f64;
+    assert!((ratio - 0.5).abs() < 0.03, "-6 dB halves the peak: {levels:?}");
+    // +12 dB on a -6 dBFS tone would be +6 dBFS: the limiter holds peaks near its -1 dBFS
+    // ceiling, where hard clipping would reach mu-law's top code (32124).
+    assert!(levels[2] <= 30_200 && levels[2] > levels[0], "{levels:?}");
+}

@@ -27,8 +27,9 @@ pub const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
 const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
 /// A session that streamed this long was healthy: the next fault gets the full retry budget.
 const HEALTHY_SESSION: Duration = Duration::from_secs(60);
-/// A device hang-up after this long without audio from us is reported as an idle timeout.
-const IDLE_HINT: Duration = Duration::from_secs(2);
+/// A device hang-up after this long without audio from us is reported as an idle timeout
+/// (devices wait 3-10 s; hiktalk itself never leaves a gap of even one frame).
+const IDLE_HINT: Duration = Duration::from_secs(1);
 
 /// What the user asked of the session.
 #[derive(Debug, Clone)]
@@ -539,7 +540,13 @@ async fn wait(stop: &Stop, upload: &mut Upload, until: impl Future<Output = ()>,
 
 fn hangup(end: UploadEnd, last_sent: Instant) -> Ending {
     match end {
-        UploadEnd::Closed { status } => Ending::hangup(status, last_sent.elapsed() >= IDLE_HINT),
+        UploadEnd::Closed { status } => {
+            let said_idle = status.as_ref().is_some_and(|s| {
+                let words = format!("{} {} {:?} {:?}", s.status_string, s.sub_status_code, s.error_msg, s.description).to_ascii_lowercase();
+                words.contains("idle") || words.contains("timeout")
+            });
+            Ending::hangup(status, said_idle || last_sent.elapsed() >= IDLE_HINT)
+        }
         UploadEnd::Reset { detail } => Ending::ConnectionReset { detail },
     }
 }
