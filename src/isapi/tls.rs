@@ -65,8 +65,16 @@ impl ServerCertVerifier for Verifier {
         match &self.trust {
             Trust::Any => Ok(ServerCertVerified::assertion()),
             Trust::Pinned(want) if *want == seen => Ok(ServerCertVerified::assertion()),
-            Trust::Pinned(_) => Err(rustls::Error::General(format!("certificate fingerprint mismatch: the device presented sha256 {seen}"))),
-            Trust::Unpinned => Err(rustls::Error::General(format!("untrusted certificate: the device presented sha256 {seen}"))),
+            Trust::Pinned(want) => Err(rustls::Error::General(format!(
+                "certificate fingerprint mismatch: the device presented sha256 {seen}, but sha256 {want} is pinned; if the device's \
+                 certificate was replaced (a reset or firmware upgrade does that), check it and pin the new one with \
+                 --tls-fingerprint {seen} (or tls_fingerprint in the config)"
+            ))),
+            Trust::Unpinned => Err(rustls::Error::General(format!(
+                "untrusted certificate: the device presented sha256 {seen}; after checking that this is the device's certificate, \
+                 pin it with --tls-fingerprint {seen} (or tls_fingerprint = \"{seen}\" in the config), or accept any \
+                 certificate with --insecure"
+            ))),
         }
     }
 
