@@ -26,7 +26,8 @@ pub mod exit {
     pub const PROTOCOL: i32 = 8;
     /// The channel's codec is not one hiktalk can encode, or the device refused the codec.
     pub const CODEC: i32 = 9;
-    /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended.
+    /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
+    /// `close` were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
 }
 
