@@ -158,17 +158,20 @@ async fn an_unpinned_or_changed_certificate_is_refused_and_says_how_to_pin_it() 
 
     let out = play(&f, &wav, &[]).await;
     let err = stderr(&out);
+    eprintln!("unpinned: {err}");
     assert_eq!(out.status.code(), Some(7), "{err}");
     assert!(err.contains(&f.fingerprint), "names the fingerprint the device presented: {err}");
     assert!(err.contains(&format!("--tls-fingerprint {}", f.fingerprint)), "{err}");
     assert!(err.contains("tls_fingerprint") && err.contains("--insecure"), "{err}");
     assert!(err.contains(&f.addr.to_string()), "names the device: {err}");
     assert!(!err.contains(PASSWORD) && !err.contains("response=\""), "{err}");
+    assert!(!err.contains("error sending request"), "the verifier's sentence, not reqwest's wrapping: {err}");
 
     let wrong = "ab".repeat(32);
     let out = play(&f, &wav, &["--tls-fingerprint", &wrong]).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(7), "{err}");
+    eprintln!("wrong pin: {err}");
     assert!(err.contains("mismatch") && err.contains(&f.fingerprint) && err.contains(&wrong), "{err}");
 
     // Nothing reached the device: no request got past the handshake.

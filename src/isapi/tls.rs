@@ -41,6 +41,16 @@ impl Trust {
     }
 }
 
+/// A handshake failure's text, cut to the verifier's own sentence when there is one: it names
+/// the fingerprint and what to do, while the layers around it (reqwest's "error sending
+/// request for url (...): client error (Connect)", rustls' "unexpected error") add nothing.
+pub(crate) fn handshake_detail(chain: String) -> String {
+    ["untrusted certificate", "certificate fingerprint mismatch"]
+        .iter()
+        .find_map(|marker| chain.find(marker).map(|i| chain[i..].to_string()))
+        .unwrap_or(chain)
+}
+
 /// Lowercase hex SHA-256 of a DER certificate.
 pub fn fingerprint(cert: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, cert).as_ref().iter().map(|b| format!("{b:02x}")).collect()
