@@ -8,7 +8,9 @@
 //! buffer for this fault (a loopback default of 128 KiB would hold 16 s of G.711), so the
 //! fill time is roughly 40 KiB / byte rate: about 5 s at G.711's 8000 B/s, about 1.3 s at
 //! 16 kHz PCM's 32000 B/s. Both are run (concurrently) and the times printed
-//! (`cargo test --test halfdead -- --nocapture`).
+//! (`cargo test --test halfdead -- --nocapture`). Measured on loopback: PCM 2.1 s, G.711 5.5 s
+//! after the freeze. Without the simulator's small receive buffer, G.711 was not detected at
+//! all within a 60 s file (the kernel took all of it), PCM after ~5 s.
 
 mod common;
 use common::*;
