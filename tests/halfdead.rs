@@ -38,7 +38,8 @@ async fn frozen(codec: Codec, bound: Duration) -> Duration {
         .await
         .expect("the device froze");
     let t = Instant::now();
-    let out = tokio::time::timeout(bound + Duration::from_secs(5), wait_child(child)).await.expect("hiktalk hangs on a half-dead connection");
+    let out =
+        tokio::time::timeout(bound + Duration::from_secs(5), wait_child(child)).await.expect("hiktalk hangs on a half-dead connection");
     let took = t.elapsed();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(7), "{codec}: {err}");

@@ -35,16 +35,51 @@ struct Phase {
 }
 
 const PHASES: [Phase; 6] = [
-    Phase { name: "channel list (stalled)", faults: &["stall=channels"], extra: &[], trigger: Trigger::Fault("stall=channels"), open_in_flight: false, bound: Duration::from_secs(2) },
-    Phase { name: "channel list (slow)", faults: &["slow=channels:3000"], extra: &[], trigger: Trigger::Fault("slow=channels:3000"), open_in_flight: false, bound: Duration::from_secs(2) },
+    Phase {
+        name: "channel list (stalled)",
+        faults: &["stall=channels"],
+        extra: &[],
+        trigger: Trigger::Fault("stall=channels"),
+        open_in_flight: false,
+        bound: Duration::from_secs(2),
+    },
+    Phase {
+        name: "channel list (slow)",
+        faults: &["slow=channels:3000"],
+        extra: &[],
+        trigger: Trigger::Fault("slow=channels:3000"),
+        open_in_flight: false,
+        bound: Duration::from_secs(2),
+    },
     // The open answers 3 s after it arrived: hiktalk waits for it (up to the close deadline)
     // so that it can close the session the device grants after the signal.
-    Phase { name: "open (slow)", faults: &["slow=open:3000"], extra: &[], trigger: Trigger::Fault("slow=open:3000"), open_in_flight: true, bound: Duration::from_secs(5) },
+    Phase {
+        name: "open (slow)",
+        faults: &["slow=open:3000"],
+        extra: &[],
+        trigger: Trigger::Fault("slow=open:3000"),
+        open_in_flight: true,
+        bound: Duration::from_secs(5),
+    },
     // No answer at all: after the close deadline (3 s) hiktalk closes blind.
-    Phase { name: "open (stalled)", faults: &["stall=open"], extra: &[], trigger: Trigger::Fault("stall=open"), open_in_flight: true, bound: Duration::from_secs(5) },
+    Phase {
+        name: "open (stalled)",
+        faults: &["stall=open"],
+        extra: &[],
+        trigger: Trigger::Fault("stall=open"),
+        open_in_flight: true,
+        bound: Duration::from_secs(5),
+    },
     Phase { name: "streaming", faults: &[], extra: &[], trigger: Trigger::Audio, open_in_flight: false, bound: Duration::from_secs(2) },
     // The close takes 2 s: the exit waits for it, within the 3 s close deadline.
-    Phase { name: "closing (slow close)", faults: &["slow=close:2000"], extra: &[], trigger: Trigger::Audio, open_in_flight: false, bound: Duration::from_secs(4) },
+    Phase {
+        name: "closing (slow close)",
+        faults: &["slow=close:2000"],
+        extra: &[],
+        trigger: Trigger::Audio,
+        open_in_flight: false,
+        bound: Duration::from_secs(4),
+    },
 ];
 
 const BACKOFF: Phase = Phase {
@@ -60,7 +95,12 @@ const SIGNALS: [(i32, &str); 3] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SI
 
 /// Spawns `play` with stderr read line by line; returns the child, a receiver that fires when
 /// `says` appears, and the whole stderr once the process ends.
-fn spawn(sim: &SimHandle, wav: &std::path::Path, phase: &Phase, says: Option<&'static str>) -> (std::process::Child, tokio::sync::oneshot::Receiver<()>, std::thread::JoinHandle<String>) {
+fn spawn(
+    sim: &SimHandle,
+    wav: &std::path::Path,
+    phase: &Phase,
+    says: Option<&'static str>,
+) -> (std::process::Child, tokio::sync::oneshot::Receiver<()>, std::thread::JoinHandle<String>) {
     let mut cmd = hiktalk();
     cmd.arg("play").arg(wav).arg(url(sim)).args(phase.extra).stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -98,9 +138,15 @@ async fn case(phase: Phase, sig: (i32, &'static str), wav: Arc<std::path::PathBu
     let (child, said, reader) = spawn(&sim, &wav, &phase, says);
     let label = format!("{} / {}", phase.name, sig.1);
     let fire_at = match phase.trigger {
-        Trigger::Fault(f) => sim.wait_for(|e| matches!(&e.kind, EventKind::FaultFired { fault } if fault == f), Duration::from_secs(15)).await.map(|e| e.t),
+        Trigger::Fault(f) => {
+            sim.wait_for(|e| matches!(&e.kind, EventKind::FaultFired { fault } if fault == f), Duration::from_secs(15)).await.map(|e| e.t)
+        }
         Trigger::Audio => sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.map(|e| e.t),
-        Trigger::Says(_) => tokio::time::timeout(Duration::from_secs(15), said).await.ok().and_then(Result::ok).map(|()| sim.events().last().map_or(0.0, |e| e.t)),
+        Trigger::Says(_) => tokio::time::timeout(Duration::from_secs(15), said)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|()| sim.events().last().map_or(0.0, |e| e.t)),
     };
     let Some(signalled_at) = fire_at else {
         signal(&child, libc::SIGKILL);

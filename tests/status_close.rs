@@ -141,7 +141,9 @@ async fn status_and_close_stop_at_once_on_a_signal() {
         cmd.args([cmd_name, &url(&sim)]).stdout(Stdio::piped()).stderr(Stdio::piped());
         let t0 = sim.events().last().map_or(-1.0, |e| e.t);
         let child = cmd.spawn().unwrap();
-        sim.wait_for(|e| e.t > t0 && matches!(e.kind, EventKind::FaultFired { .. }), Duration::from_secs(5)).await.expect("the stalled request");
+        sim.wait_for(|e| e.t > t0 && matches!(e.kind, EventKind::FaultFired { .. }), Duration::from_secs(5))
+            .await
+            .expect("the stalled request");
         let t = Instant::now();
         signal(&child, sig);
         let out = wait_child(child).await;

@@ -112,7 +112,8 @@ async fn a_pinned_self_signed_certificate_carries_control_and_audio() {
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
 
     // Pinned, pasted the way people copy it from a browser (upper case with colons).
-    let pasted: String = f.fingerprint.to_uppercase().as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":");
+    let pasted: String =
+        f.fingerprint.to_uppercase().as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":");
     let out = play(&f, &wav, &["--tls-fingerprint", &pasted]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let ev = sim.events();

@@ -20,7 +20,11 @@ pub async fn run(args: CloseArgs, config: Option<&Path>, out: Output) -> anyhow:
                 };
                 if out.json {
                     // A closed stdout (`| head`) must not panic as println! would.
-                    let _ = writeln!(std::io::stdout(), "{}", json!({"device": name, "channel": id, "session_was_open": enabled, "status": status}));
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "{}",
+                        json!({"device": name, "channel": id, "session_was_open": enabled, "status": status})
+                    );
                 } else if !out.quiet {
                     eprintln!("hiktalk: {name} channel {id}: {was}; the close was answered {}", status.summary());
                 }
