@@ -19,7 +19,7 @@ Examples:
   hiktalk play sample.wav sim      (no camera needed)
 
 Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up,
-7 network, 8 device protocol, 9 codec, 130 play interrupted.";
+7 network, 8 device protocol, 9 codec, 130 interrupted.";
 
 const AFTER_LONG_HELP: &str = "\
 Cameras are named in the config file ($XDG_CONFIG_HOME/hiktalk/config.toml), given as a URL
@@ -49,7 +49,7 @@ Exit codes:
     7  network: cannot connect, reset, timeout, device stopped reading
     8  protocol: not an ISAPI talk device, malformed answer, device error
     9  codec: the channel's codec cannot be encoded or was refused
-  130  play interrupted by SIGINT, SIGTERM or SIGHUP";
+  130  interrupted by SIGINT, SIGTERM or SIGHUP (play; status and close too)";
 
 #[derive(Debug, Parser)]
 #[command(name = "hiktalk", version, about = "Talk through Hikvision cameras, doorbells and NVRs (ISAPI two-way audio)")]

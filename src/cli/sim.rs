@@ -14,6 +14,7 @@ device behaves (default: every time).
   hangup-after-secs=S    device hangs up an upload S seconds after it started
   reset-after-bytes=N    TCP reset of the upload after N bytes (session stays open)
   reset-after-secs=S     TCP reset of the upload after S seconds (session stays open)
+  freeze-after-bytes=N   stop reading the upload after N bytes, socket and session stay open
   stall=EP               read the request, never answer
   slow=EP:MS             answer after MS milliseconds
   malformed-xml=EP       answer with a broken XML body

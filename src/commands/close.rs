@@ -5,6 +5,7 @@ use crate::cli::CloseArgs;
 use crate::isapi::{Device, IsapiError, xml::ResponseStatus};
 use crate::session::{CLOSE_DEADLINE, Ending, ending::exit};
 use serde_json::json;
+use std::io::Write;
 use std::path::Path;
 
 pub async fn run(args: CloseArgs, config: Option<&Path>, out: Output) -> anyhow::Result<i32> {
@@ -18,7 +19,12 @@ pub async fn run(args: CloseArgs, config: Option<&Path>, out: Output) -> anyhow:
                     None => "the device does not say whether a session was open",
                 };
                 if out.json {
-                    println!("{}", json!({"device": name, "channel": id, "session_was_open": enabled, "status": status}));
+                    // A closed stdout (`| head`) must not panic as println! would.
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "{}",
+                        json!({"device": name, "channel": id, "session_was_open": enabled, "status": status})
+                    );
                 } else if !out.quiet {
                     eprintln!("hiktalk: {name} channel {id}: {was}; the close was answered {}", status.summary());
                 }

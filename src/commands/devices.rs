@@ -2,6 +2,14 @@
 
 use crate::audio::capture::list_input_devices;
 
+/// `println!` that ignores a closed stdout (`hiktalk devices | head -1`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Prints a table (index, id, description, default config; `*` marks the default device)
 /// or, with `json`, one JSON object per line.
 pub fn run(json: bool) -> anyhow::Result<()> {
@@ -10,18 +18,18 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         for (index, device) in devices.iter().enumerate() {
             let mut value = serde_json::to_value(device)?;
             value["index"] = index.into();
-            println!("{value}");
+            out!("{value}");
         }
         return Ok(());
     }
     if devices.is_empty() {
-        println!(
+        out!(
             "No audio input devices found. Connect a microphone, or check that your user may use audio (e.g. the `audio` group)."
         );
         return Ok(());
     }
     let id_width = devices.iter().map(|d| d.id.len()).max().unwrap_or(0).max(2);
-    println!(
+    out!(
         "  {:>3}  {:<id_width$}  {:<20}  DESCRIPTION",
         "#", "ID", "DEFAULT CONFIG"
     );
@@ -31,12 +39,12 @@ pub fn run(json: bool) -> anyhow::Result<()> {
             "{} Hz {} {} ch",
             d.default_rate, d.default_format, d.channels
         );
-        println!(
+        out!(
             "{mark} {index:>3}  {:<id_width$}  {config:<20}  {}",
             d.id, d.description
         );
     }
-    println!(
+    out!(
         "\nPass an index, an id or a unique part of a description to `hiktalk speak --input`."
     );
     Ok(())

@@ -171,8 +171,10 @@ pub fn run(cli: crate::cli::Cli) -> i32 {
         let stop = crate::session::Stop::install()?;
         match cli.command {
             Command::Play(args) => play::run(args, config, out, stop).await,
-            Command::Status(args) => status::run(args, config, out).await,
-            Command::Close(args) => close::run(args, config, out).await,
+            // The handlers above swallow SIGINT/SIGTERM/SIGHUP, so the one-shot commands must
+            // watch for them too, or Ctrl-C on a device that does not answer waits out the timeout.
+            Command::Status(args) => interruptible(&stop, status::run(args, config, out)).await,
+            Command::Close(args) => interruptible(&stop, close::run(args, config, out)).await,
             Command::Devices => devices::run(out.json).map(|()| exit::OK),
             Command::Speak(args) => speak::run(args, config, out, stop).await,
             Command::Sim(args) => sim::run(args).await.map(|()| exit::OK),
@@ -185,6 +187,17 @@ pub fn run(cli: crate::cli::Cli) -> i32 {
         Err(e) => {
             eprintln!("hiktalk: error: {e:#}");
             error_code(&e)
+        }
+    }
+}
+
+/// Runs a one-shot command (no session to close) unless the user stops it: then exit 130.
+async fn interruptible(stop: &crate::session::Stop, f: impl std::future::Future<Output = anyhow::Result<i32>>) -> anyhow::Result<i32> {
+    tokio::select! {
+        r = f => r,
+        s = stop.wait() => {
+            eprintln!("hiktalk: stopped by {s}");
+            Ok(crate::session::ending::exit::INTERRUPTED)
         }
     }
 }

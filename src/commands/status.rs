@@ -23,6 +23,8 @@ struct ChannelStatus {
     #[serde(flatten)]
     channel: Channel,
     supported: bool,
+    /// Whether a talk session is open, on devices that say (`enabled` in ISAPI terms).
+    session_active: Option<bool>,
 }
 
 pub async fn run(args: StatusArgs, config: Option<&Path>, out: Output) -> anyhow::Result<i32> {
@@ -49,7 +51,7 @@ async fn gather(device: &Device, name: &str) -> Result<Status, Ending> {
     let call_status = device.call_status().await.ok().flatten();
     let channels = channels
         .into_iter()
-        .map(|c| ChannelStatus { supported: crate::codec::Codec::from_isapi(&c.codec).is_some(), channel: c })
+        .map(|c| ChannelStatus { supported: crate::codec::Codec::from_isapi(&c.codec).is_some(), session_active: c.enabled, channel: c })
         .collect();
     Ok(Status { device: name.to_string(), info, channels, call_status })
 }

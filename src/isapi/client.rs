@@ -137,7 +137,7 @@ impl Device {
         if e.is_timeout() {
             IsapiError::Timeout { step: step.to_string(), after: if e.is_connect() { self.timeouts.connect } else { self.timeouts.request } }
         } else if detail.contains("certificate") {
-            IsapiError::Tls { addr: self.endpoint.base_url(), detail }
+            IsapiError::Tls { addr: self.endpoint.base_url(), detail: super::tls::handshake_detail(detail) }
         } else if e.is_connect() {
             IsapiError::Connect { addr: self.endpoint.base_url(), detail }
         } else {

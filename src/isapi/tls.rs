@@ -41,6 +41,16 @@ impl Trust {
     }
 }
 
+/// A handshake failure's text, cut to the verifier's own sentence when there is one: it names
+/// the fingerprint and what to do, while the layers around it (reqwest's "error sending
+/// request for url (...): client error (Connect)", rustls' "unexpected error") add nothing.
+pub(crate) fn handshake_detail(chain: String) -> String {
+    ["untrusted certificate", "certificate fingerprint mismatch"]
+        .iter()
+        .find_map(|marker| chain.find(marker).map(|i| chain[i..].to_string()))
+        .unwrap_or(chain)
+}
+
 /// Lowercase hex SHA-256 of a DER certificate.
 pub fn fingerprint(cert: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, cert).as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -65,8 +75,16 @@ impl ServerCertVerifier for Verifier {
         match &self.trust {
             Trust::Any => Ok(ServerCertVerified::assertion()),
             Trust::Pinned(want) if *want == seen => Ok(ServerCertVerified::assertion()),
-            Trust::Pinned(_) => Err(rustls::Error::General(format!("certificate fingerprint mismatch: the device presented sha256 {seen}"))),
-            Trust::Unpinned => Err(rustls::Error::General(format!("untrusted certificate: the device presented sha256 {seen}"))),
+            Trust::Pinned(want) => Err(rustls::Error::General(format!(
+                "certificate fingerprint mismatch: the device presented sha256 {seen}, but sha256 {want} is pinned; if the device's \
+                 certificate was replaced (a reset or firmware upgrade does that), check it and pin the new one with \
+                 --tls-fingerprint {seen} (or tls_fingerprint in the config)"
+            ))),
+            Trust::Unpinned => Err(rustls::Error::General(format!(
+                "untrusted certificate: the device presented sha256 {seen}; after checking that this is the device's certificate, \
+                 pin it with --tls-fingerprint {seen} (or tls_fingerprint = \"{seen}\" in the config), or accept any \
+                 certificate with --insecure"
+            ))),
         }
     }
 

@@ -194,7 +194,7 @@ async fn connect(device: &Device) -> Result<Stream, IsapiError> {
                 let tls = tokio_rustls::TlsConnector::from(device.tls.clone());
                 let s = timed(t, "TLS handshake", tls.connect(name, tcp))
                     .await?
-                    .map_err(|e| IsapiError::Tls { addr: addr.clone(), detail: chain(&e) })?;
+                    .map_err(|e| IsapiError::Tls { addr: addr.clone(), detail: super::tls::handshake_detail(chain(&e)) })?;
                 return Ok(Box::new(s));
             }
         }

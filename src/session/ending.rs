@@ -26,7 +26,8 @@ pub mod exit {
     pub const PROTOCOL: i32 = 8;
     /// The channel's codec is not one hiktalk can encode, or the device refused the codec.
     pub const CODEC: i32 = 9;
-    /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended.
+    /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
+    /// `close` were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
 }
 
@@ -50,6 +51,9 @@ pub enum Ending {
     Auth { detail: String },
     /// Connect failure or timeout on a control step.
     Network { detail: String },
+    /// The TLS handshake failed, usually an unpinned or changed certificate. Not transient:
+    /// retrying cannot make an untrusted certificate trusted.
+    Tls { detail: String },
     /// The device is not an ISAPI talk device, or answered with an error status.
     Protocol { detail: String },
     /// The device answered with a server error (5xx); it may pass.
@@ -68,7 +72,9 @@ impl Ending {
             Ending::Auth { detail }
         } else if e.is_busy() {
             Ending::Busy { detail }
-        } else if matches!(e, IsapiError::Connect { .. } | IsapiError::Timeout { .. } | IsapiError::Network { .. } | IsapiError::Tls { .. }) {
+        } else if matches!(e, IsapiError::Tls { .. }) {
+            Ending::Tls { detail }
+        } else if matches!(e, IsapiError::Connect { .. } | IsapiError::Timeout { .. } | IsapiError::Network { .. }) {
             Ending::Network { detail }
         } else if e.is_transient() {
             Ending::DeviceError { detail }
@@ -84,7 +90,7 @@ impl Ending {
             Ending::UserStop { .. } if stop_is_normal => exit::OK,
             Ending::UserStop { .. } => exit::INTERRUPTED,
             Ending::DeviceHangup { .. } => exit::HANGUP,
-            Ending::Stalled { .. } | Ending::ConnectionReset { .. } | Ending::Network { .. } => exit::NETWORK,
+            Ending::Stalled { .. } | Ending::ConnectionReset { .. } | Ending::Network { .. } | Ending::Tls { .. } => exit::NETWORK,
             Ending::Busy { .. } => exit::BUSY,
             Ending::Auth { .. } => exit::AUTH,
             Ending::Protocol { .. } | Ending::DeviceError { .. } => exit::PROTOCOL,
@@ -129,6 +135,8 @@ impl Ending {
                 format!("{detail}; check the user and password (hiktalk never retries a rejected password, devices lock accounts)")
             }
             Ending::Network { detail } => format!("{detail}; check the address and that the device is reachable"),
+            // The verifier's message already names the fingerprint and what to try next.
+            Ending::Tls { detail } => detail.clone(),
             Ending::Protocol { detail } => format!("{detail}; is this a Hikvision device with two-way audio?"),
             Ending::DeviceError { detail } => format!("{detail}; the device reported an internal error"),
             Ending::Codec { detail } => detail.clone(),
@@ -161,6 +169,7 @@ mod tests {
             (Ending::Busy { detail: "x".into() }, exit::BUSY),
             (Ending::Auth { detail: "x".into() }, exit::AUTH),
             (Ending::Network { detail: "x".into() }, exit::NETWORK),
+            (Ending::Tls { detail: "x".into() }, exit::NETWORK),
             (Ending::Protocol { detail: "x".into() }, exit::PROTOCOL),
             (Ending::DeviceError { detail: "x".into() }, exit::PROTOCOL),
             (Ending::Codec { detail: "x".into() }, exit::CODEC),
@@ -177,7 +186,7 @@ mod tests {
         assert!(Ending::ConnectionReset { detail: "x".into() }.is_transient());
         assert!(Ending::hangup(None, false).is_transient());
         assert!(!Ending::DeviceHangup { status: None, idle: false, call: Some("ring".into()) }.is_transient());
-        for e in [Ending::UserStop { signal: "SIGINT".into() }, Ending::Auth { detail: "x".into() }, Ending::Busy { detail: "x".into() }, Ending::Codec { detail: "x".into() }] {
+        for e in [Ending::UserStop { signal: "SIGINT".into() }, Ending::Auth { detail: "x".into() }, Ending::Busy { detail: "x".into() }, Ending::Codec { detail: "x".into() }, Ending::Tls { detail: "x".into() }] {
             assert!(!e.is_transient(), "{e:?}");
         }
     }

@@ -304,7 +304,7 @@ async fn attempt(
             return (e, None);
         }
     }
-    let mut opened = unless_stopped(stop, device.open(&id)).await;
+    let mut opened = open_or_stop(device, &neg.channel, stop).await;
     if let Ok(Err(e)) = &opened {
         if feed.is_none() && wants_aac(device, neg, opts, e).await {
             (opts.announce)(&format!(
@@ -315,12 +315,15 @@ async fn attempt(
             if let Err(e) = switch_to_aac(device, neg, stop).await {
                 return (e, None);
             }
-            opened = unless_stopped(stop, device.open(&id)).await;
+            opened = open_or_stop(device, &neg.channel, stop).await;
         }
     }
     let session = match opened {
-        // Stopped while the open was in flight: the device may have opened it, so close it.
-        Err(stopped) => return (stopped, Some(None)),
+        // Stopped while the open was in flight: close what the device granted or may grant.
+        Err((stopped, to_close, granted)) => {
+            report.sessions_opened += u32::from(granted);
+            return (stopped, to_close);
+        }
         Ok(Err(e)) => {
             let maybe_open = open_may_have_succeeded(&e, &neg.channel);
             return (open_refusal(&e), maybe_open.then_some(None));
@@ -355,6 +358,33 @@ async fn attempt(
     report.max_ahead_ms = report.max_ahead_ms.max(pacer.max_ahead().as_secs_f64() * 1000.0);
     upload.finish().await;
     (ending, Some(session))
+}
+
+/// How an open the user interrupted turned out: the ending, what must be closed (as `attempt`
+/// returns it), and whether the device granted the session.
+type Interrupted = (Ending, Option<Option<String>>, bool);
+
+/// Opens the channel unless the user stops first. A stop while the open is in flight does not
+/// abandon it: a device that is slow to answer still opens the session after the client has
+/// gone, and a close sent before that is a no-op, so the session would leak until it expires
+/// (a minute or more, blocking the channel). Instead the open gets up to `CLOSE_DEADLINE` to
+/// answer, so that its session is closed by id; with no answer by then it is closed blind, as
+/// a lost answer is (`open_may_have_succeeded`).
+async fn open_or_stop(device: &Device, channel: &Channel, stop: &Stop) -> Result<Result<Option<String>, IsapiError>, Interrupted> {
+    let open = device.open(&channel.id);
+    tokio::pin!(open);
+    let signal = tokio::select! {
+        biased;
+        s = stop.wait() => s,
+        r = &mut open => return Ok(r),
+    };
+    let stopped = Ending::UserStop { signal: signal.to_string() };
+    let lost = || IsapiError::Timeout { step: "PUT open".into(), after: CLOSE_DEADLINE };
+    match timeout(CLOSE_DEADLINE, open).await {
+        Ok(Ok(session)) => Err((stopped, Some(session), true)),
+        Ok(Err(e)) => Err((stopped, open_may_have_succeeded(&e, channel).then_some(None), false)),
+        Err(_) => Err((stopped, open_may_have_succeeded(&lost(), channel).then_some(None), false)),
+    }
 }
 
 /// Some firmware lists G.711 but answers 403 to open unless the channel is set to AAC. When the

@@ -76,6 +76,7 @@ struct StreamFaults {
     hangup_at: Option<(Fault, Instant)>,
     reset_bytes: Option<Fault>,
     reset_at: Option<(Fault, Instant)>,
+    freeze_bytes: Option<Fault>,
 }
 
 impl StreamFaults {
@@ -93,13 +94,16 @@ impl StreamFaults {
                 Fault::ResetAfterSecs { secs, .. } => Some((f.clone(), at(secs))),
                 _ => None,
             }),
+            freeze_bytes: faults.peek(|f| matches!(f, Fault::FreezeAfterBytes { .. })),
         }
     }
 }
 
 fn byte_limit(f: &Option<Fault>) -> Option<u64> {
     match f {
-        Some(Fault::HangupAfterBytes { bytes, .. } | Fault::ResetAfterBytes { bytes, .. }) => Some(*bytes),
+        Some(Fault::HangupAfterBytes { bytes, .. } | Fault::ResetAfterBytes { bytes, .. } | Fault::FreezeAfterBytes { bytes, .. }) => {
+            Some(*bytes)
+        }
         _ => None,
     }
 }
@@ -179,6 +183,18 @@ pub(crate) async fn upload(
             }
             if byte_limit(&faults.hangup_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.hangup_bytes.as_ref()) {
                 break Ending::HangupFault;
+            }
+            if byte_limit(&faults.freeze_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.freeze_bytes.as_ref()) {
+                // A half-dead connection: the socket and the session stay, nothing is read any
+                // more, so the client's writes block once the buffers fill. Only the end of the
+                // session (the client's close, on another connection) or shutdown ends it.
+                break tokio::select! {
+                    changed = end.changed() => {
+                        let why = if changed.is_ok() { *end.borrow() } else { None };
+                        Ending::Session(why.unwrap_or(EndReason::ClientClose))
+                    }
+                    _ = shared.shutting_down() => Ending::Session(EndReason::Shutdown),
+                };
             }
         }
         let hangup_deadline = faults.hangup_at.as_ref().map_or(far, |(_, t)| *t);

@@ -9,6 +9,7 @@
 //! | `hangup-after-secs=S` | device hangs up an audio upload S seconds after it started |
 //! | `reset-after-bytes=N` | TCP reset of the upload after N bytes (session left open) |
 //! | `reset-after-secs=S` | TCP reset of the upload after S seconds (session left open) |
+//! | `freeze-after-bytes=N` | after N bytes, stop reading the upload but keep the socket and session open (a half-dead connection) |
 //! | `stall=EP` | read the request, never answer |
 //! | `slow=EP:MS` | answer after MS milliseconds |
 //! | `malformed-xml=EP` | answer 200 with a broken XML body |
@@ -85,6 +86,7 @@ pub enum Fault {
     HangupAfterSecs { secs: f64, times: Option<u32> },
     ResetAfterBytes { bytes: u64, times: Option<u32> },
     ResetAfterSecs { secs: f64, times: Option<u32> },
+    FreezeAfterBytes { bytes: u64, times: Option<u32> },
     Stall { at: Endpoint, times: Option<u32> },
     Slow { at: Endpoint, ms: u64, times: Option<u32> },
     MalformedXml { at: Endpoint, times: Option<u32> },
@@ -100,6 +102,7 @@ impl Fault {
             | Fault::HangupAfterSecs { times, .. }
             | Fault::ResetAfterBytes { times, .. }
             | Fault::ResetAfterSecs { times, .. }
+            | Fault::FreezeAfterBytes { times, .. }
             | Fault::Stall { times, .. }
             | Fault::Slow { times, .. }
             | Fault::MalformedXml { times, .. }
@@ -130,6 +133,7 @@ impl fmt::Display for Fault {
             Fault::HangupAfterSecs { secs, .. } => write!(f, "hangup-after-secs={secs}")?,
             Fault::ResetAfterBytes { bytes, .. } => write!(f, "reset-after-bytes={bytes}")?,
             Fault::ResetAfterSecs { secs, .. } => write!(f, "reset-after-secs={secs}")?,
+            Fault::FreezeAfterBytes { bytes, .. } => write!(f, "freeze-after-bytes={bytes}")?,
             Fault::Stall { at, .. } => write!(f, "stall={at}")?,
             Fault::Slow { at, ms, .. } => write!(f, "slow={at}:{ms}")?,
             Fault::MalformedXml { at, .. } => write!(f, "malformed-xml={at}")?,
@@ -190,6 +194,7 @@ impl FromStr for Fault {
             "hangup-after-secs" => Fault::HangupAfterSecs { secs: secs(name, value)?, times },
             "reset-after-bytes" => Fault::ResetAfterBytes { bytes: num(name, value)?, times },
             "reset-after-secs" => Fault::ResetAfterSecs { secs: secs(name, value)?, times },
+            "freeze-after-bytes" => Fault::FreezeAfterBytes { bytes: num(name, value)?, times },
             "stall" => Fault::Stall { at: endpoint(name, value)?, times },
             "slow" => {
                 let v = value.ok_or_else(|| FaultParseError("slow needs EP:MS (slow=open:1500)".into()))?;
@@ -204,7 +209,7 @@ impl FromStr for Fault {
             }
             _ => {
                 return Err(FaultParseError(format!(
-                    "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge"
+                    "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, freeze-after-bytes, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge"
                 )));
             }
         })
@@ -245,6 +250,7 @@ mod tests {
             "hangup-after-secs=1.5",
             "reset-after-bytes=100,times=2",
             "reset-after-secs=2",
+            "freeze-after-bytes=8000,times=1",
             "stall=open",
             "slow=open:1500",
             "malformed-xml=channels",

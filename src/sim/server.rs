@@ -122,7 +122,7 @@ pub(crate) async fn start(cfg: SimConfig) -> std::io::Result<(Arc<Shared>, tokio
     if let Some(dir) = &cfg.record_dir {
         std::fs::create_dir_all(dir)?;
     }
-    let listener = TcpListener::bind(cfg.listen).await?;
+    let listener = listen(&cfg)?;
     let addr = listener.local_addr()?;
     let auth =
         Auth::new(&cfg.user, &cfg.password, cfg.profile.realm(), cfg.nonce_lifetime, cfg.lockout_attempts.max(1), cfg.lockout_duration);
@@ -140,6 +140,22 @@ pub(crate) async fn start(cfg: SimConfig) -> std::io::Result<(Arc<Shared>, tokio
     });
     let task = tokio::spawn(accept_loop(shared.clone(), listener));
     Ok((shared, task))
+}
+
+/// With a `freeze-after-bytes` fault the accepted sockets get a small receive buffer (set on
+/// the listener, so the window is small from the handshake on): a device's buffer is small,
+/// while loopback's default (128 KiB, more with autotuning) would hold half a minute of G.711
+/// before a client could notice that nothing is read any more.
+const FROZEN_RECEIVE_BUFFER: u32 = 4096;
+
+fn listen(cfg: &SimConfig) -> std::io::Result<TcpListener> {
+    let sock = if cfg.listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    sock.set_reuseaddr(true)?;
+    if cfg.faults.iter().any(|f| matches!(f, Fault::FreezeAfterBytes { .. })) {
+        sock.set_recv_buffer_size(FROZEN_RECEIVE_BUFFER)?;
+    }
+    sock.bind(cfg.listen)?;
+    sock.listen(1024)
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
