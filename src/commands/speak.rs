@@ -146,6 +146,10 @@ fn produce(capture: &mut Capture, mut pipeline: Pipeline, vad: Option<f32>, live
     let mut pending: std::collections::VecDeque<(u64, Instant)> = Default::default();
     let (mut read_pos, mut framed_pos) = (0u64, 0u64);
     let mut loud_until = Instant::now();
+    // What was captured while the session was being set up is stale: sending it would start
+    // the stream 200 ms late, and what the ring skipped meanwhile is not a drop worth telling.
+    let _ = capture.read(&mut samples);
+    let dropped_before = capture.dropped_samples();
     loop {
         if tx.is_closed() {
             return;
@@ -161,7 +165,7 @@ fn produce(capture: &mut Capture, mut pipeline: Pipeline, vad: Option<f32>, live
         };
         pending.push_back((read_pos, at));
         read_pos += samples.len() as u64;
-        live.dropped_samples.store(capture.dropped_samples(), Ordering::Relaxed);
+        live.dropped_samples.store(capture.dropped_samples() - dropped_before, Ordering::Relaxed);
         let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
         let db = if peak > 0.0 { 20.0 * peak.log10() } else { -120.0 };
         live.level.store(db.to_bits(), Ordering::Relaxed);

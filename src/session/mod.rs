@@ -431,6 +431,7 @@ async fn stream(
         end = upload.ended() => return hangup(end, last_sent),
         item = feed.rx.recv() => Some(item.unwrap_or(FeedItem::End)),
     };
+    pacer.restart();
     loop {
         let item = if let Some(silence) = &feed.silence {
             if let Some(e) = wait(stop, upload, sleep_until(pacer.due()), last_sent).await {
@@ -441,16 +442,26 @@ async fn stream(
                     report.dropped_frames += 1;
                 }
             }
-            match pending.take().map(Ok).unwrap_or_else(|| feed.rx.try_recv()) {
-                Ok(item) => item,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    report.silence_frames += 1;
-                    if let Some(p) = progress {
-                        p.silence_frames.fetch_add(1, Ordering::Relaxed);
+            // The source is the clock: a frame not there yet is waited for until the device has
+            // played everything sent, plus one frame of grace, and only then replaced by silence.
+            // Silence sent earlier (at the slot) would use up the lead, and every live frame
+            // after it would wait a frame longer for its slot: latency that never goes away.
+            let starved = pacer.played_out() + feed.frame;
+            match pending.take() {
+                Some(item) => item,
+                None => tokio::select! {
+                    biased;
+                    s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+                    end = upload.ended() => return hangup(end, last_sent),
+                    item = feed.rx.recv() => item.unwrap_or(FeedItem::End),
+                    _ = sleep_until(starved) => {
+                        report.silence_frames += 1;
+                        if let Some(p) = progress {
+                            p.silence_frames.fetch_add(1, Ordering::Relaxed);
+                        }
+                        FeedItem::Frame(silence.clone(), None)
                     }
-                    FeedItem::Frame(silence.clone(), None)
-                }
-                Err(mpsc::error::TryRecvError::Disconnected) => FeedItem::End,
+                },
             }
         } else {
             let item = match pending.take() {
