@@ -19,6 +19,10 @@ use tokio::sync::mpsc;
 const POLL: Duration = Duration::from_millis(5);
 /// Speech between words dips below the VAD threshold; keep talking this long after a loud chunk.
 const VAD_HANGOVER: Duration = Duration::from_millis(300);
+/// A microphone that delivers nothing for this long has failed. Not every failure reaches
+/// cpal's error callback (ALSA plugins and some drivers just stop delivering), and the pacer
+/// would otherwise bridge the gap with silence forever; shorter gaps are glitches.
+const CAPTURE_STALL: Duration = Duration::from_secs(3);
 
 /// State shared between the capture thread, the key reader and the level meter.
 #[derive(Default)]
@@ -150,6 +154,7 @@ fn produce(capture: &mut Capture, mut pipeline: Pipeline, vad: Option<f32>, live
     // the stream 200 ms late, and what the ring skipped meanwhile is not a drop worth telling.
     let _ = capture.read(&mut samples);
     let dropped_before = capture.dropped_samples();
+    let mut last_data = Instant::now();
     loop {
         if tx.is_closed() {
             return;
@@ -160,9 +165,18 @@ fn produce(capture: &mut Capture, mut pipeline: Pipeline, vad: Option<f32>, live
         }
         samples.clear();
         let Some(at) = capture.read(&mut samples) else {
+            if last_data.elapsed() >= CAPTURE_STALL {
+                let detail = format!(
+                    "the microphone delivered no audio for {} s (unplugged or stalled?); check it, or pick another device with --input (see `hiktalk devices`)",
+                    CAPTURE_STALL.as_secs()
+                );
+                let _ = tx.blocking_send(FeedItem::Failed(Ending::Input { detail }));
+                return;
+            }
             std::thread::sleep(POLL);
             continue;
         };
+        last_data = Instant::now();
         pending.push_back((read_pos, at));
         read_pos += samples.len() as u64;
         live.dropped_samples.store(capture.dropped_samples() - dropped_before, Ordering::Relaxed);
