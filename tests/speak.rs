@@ -54,9 +54,7 @@ fn session_id(sim: &SimHandle) -> String {
 }
 
 async fn audio_started(sim: &SimHandle) {
-    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10))
-        .await
-        .expect("the upload starts");
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("the upload starts");
 }
 
 /// Waits until the simulator has received `secs` more of audio than it had at `from` (decoded
@@ -93,14 +91,8 @@ fn dominant_hz(x: &[i16], rate: u32) -> f64 {
         s1 * s1 + s2 * s2 - coeff * s1 * s2
     };
     // Coarse 10 Hz scan, then 1 Hz around the best, then a parabola.
-    let coarse = (5..390)
-        .map(|k| k as f64 * 10.0)
-        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
-        .unwrap();
-    let fine = ((coarse - 10.0) as i64..=(coarse + 10.0) as i64)
-        .map(|f| f as f64)
-        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
-        .unwrap();
+    let coarse = (5..390).map(|k| k as f64 * 10.0).max_by(|a, b| power(*a).total_cmp(&power(*b))).unwrap();
+    let fine = ((coarse - 10.0) as i64..=(coarse + 10.0) as i64).map(|f| f as f64).max_by(|a, b| power(*a).total_cmp(&power(*b))).unwrap();
     let (l, c, r) = (power(fine - 1.0), power(fine), power(fine + 1.0));
     let denom = l - 2.0 * c + r;
     if denom.abs() > 0.0 { fine + 0.5 * (l - r) / denom } else { fine }
@@ -115,12 +107,7 @@ async fn a_live_tone_reaches_the_speaker_with_its_frequency_and_level() {
     stream_for(&sim, 2.0).await;
     signal(&child, libc::SIGINT);
     let out = wait_child(child).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "the user's stop is speak's normal end: {}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(0), "the user's stop is speak's normal end: {}", stderr(&out));
     let report = json(&out);
     assert_eq!(report["reason"], "user_stop", "{report}");
     assert_eq!(report["signal"], "SIGINT", "{report}");
@@ -158,12 +145,7 @@ async fn a_live_tone_reaches_the_speaker_with_its_frequency_and_level() {
 async fn silence_and_a_stalled_microphone_keep_the_session_alive() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
     let idle = Duration::from_secs(1);
-    let sim = sim::start(SimConfig {
-        idle_timeout: idle,
-        ..sim_config()
-    })
-    .await
-    .unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: idle, ..sim_config() }).await.unwrap();
     let child = speak(&source, &sim, true, &[]);
     audio_started(&sim).await;
     stream_for(&sim, 0.5).await;
@@ -197,18 +179,10 @@ async fn silence_and_a_stalled_microphone_keep_the_session_alive() {
     let pcm = sim.recording(&id).unwrap();
     let rate = sim.recording_rate(&id).unwrap() as usize;
     let longest_quiet = pcm.split(|&v| v.unsigned_abs() > 8).map(<[i16]>::len).max().unwrap_or(0);
-    assert!(
-        longest_quiet as f64 / rate as f64 >= 3.0,
-        "silent for {:.2} s",
-        longest_quiet as f64 / rate as f64
-    );
+    assert!(longest_quiet as f64 / rate as f64 >= 3.0, "silent for {:.2} s", longest_quiet as f64 / rate as f64);
     let tail = &pcm[pcm.len() - rate / 2..pcm.len() - rate / 10];
     let expected = PEAK_DBFS - 10.0 * 2f64.log10();
-    assert!(
-        (rms_dbfs(tail) - expected).abs() <= 1.5,
-        "the tone is back: {:.2} dBFS",
-        rms_dbfs(tail)
-    );
+    assert!((rms_dbfs(tail) - expected).abs() <= 1.5, "the tone is back: {:.2} dBFS", rms_dbfs(tail));
 }
 
 /// The go2rtc loop, end to end: the user stops hiktalk while it speaks, then the device stays up
@@ -217,12 +191,7 @@ async fn silence_and_a_stalled_microphone_keep_the_session_alive() {
 async fn after_the_user_stops_nothing_reopens_and_no_call_ended() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
     let idle = Duration::from_secs(1);
-    let sim = sim::start(SimConfig {
-        idle_timeout: idle,
-        ..sim_config()
-    })
-    .await
-    .unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: idle, ..sim_config() }).await.unwrap();
     let child = speak(&source, &sim, false, &["--stats"]);
     audio_started(&sim).await;
     stream_for(&sim, 1.0).await;
@@ -230,35 +199,17 @@ async fn after_the_user_stops_nothing_reopens_and_no_call_ended() {
     let out = wait_child(child).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(
-        err.contains("stopped by SIGINT") && err.contains("session closed, device confirmed"),
-        "{err}"
-    );
+    assert!(err.contains("stopped by SIGINT") && err.contains("session closed, device confirmed"), "{err}");
     // --stats without --json: one line on stderr with the measured latency.
-    let stats = err
-        .lines()
-        .find(|l| l.contains("stats: latency capture->socket mean "))
-        .unwrap_or_else(|| panic!("no stats line: {err}"));
-    let mean: f64 = stats
-        .split("mean ")
-        .nth(1)
-        .and_then(|s| s.split(" ms").next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{stats}"));
+    let stats = err.lines().find(|l| l.contains("stats: latency capture->socket mean ")).unwrap_or_else(|| panic!("no stats line: {err}"));
+    let mean: f64 =
+        stats.split("mean ").nth(1).and_then(|s| s.split(" ms").next()).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{stats}"));
     assert!(mean > 0.0 && mean <= 40.0 + FRAME_MS, "{stats}");
     assert!(stats.contains("capture samples dropped"), "{stats}");
 
-    let close = sim
-        .wait_for(|e| closed_by_client(&e.kind), Duration::from_secs(1))
-        .await
-        .expect("our close");
+    let close = sim.wait_for(|e| closed_by_client(&e.kind), Duration::from_secs(1)).await.expect("our close");
     // Three and a half idle timeouts: a client that reopened would be hung up on with "call ended".
-    let late = sim
-        .wait_for(
-            |e| e.t > close.t && (opened(&e.kind) || prompt(&e.kind) || hangup(&e.kind)),
-            idle * 7 / 2,
-        )
-        .await;
+    let late = sim.wait_for(|e| e.t > close.t && (opened(&e.kind) || prompt(&e.kind) || hangup(&e.kind)), idle * 7 / 2).await;
     assert!(late.is_none(), "after the stop: {late:?}");
     let events = sim.events();
     assert_eq!(count(&events, opened), 1);
@@ -284,16 +235,21 @@ async fn an_unknown_input_fails_before_the_camera_is_contacted() {
 
     // A listed device that cannot be opened: the same, with the device named.
     let mut cmd = hiktalk();
-    cmd.args(["speak", "--input", capture_support::BROKEN_DEVICE_ID])
-        .arg(url(&sim))
-        .envs(source.env());
+    cmd.args(["speak", "--input", capture_support::BROKEN_DEVICE_ID]).arg(url(&sim)).envs(source.env());
     let (out, _) = run(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains(capture_support::BROKEN_DEVICE_ID) && err.contains("hiktalk devices"),
-        "{err}"
-    );
+    assert!(err.contains(capture_support::BROKEN_DEVICE_ID) && err.contains("hiktalk devices"), "{err}");
+    assert!(sim.events().is_empty());
+
+    // Push-to-talk needs a terminal to read the space key from; without one it is refused
+    // (usage, exit 2) rather than sending silence forever.
+    let mut cmd = hiktalk();
+    cmd.args(["speak", "--ptt", "--input", &source.device_id()]).arg(url(&sim)).envs(source.env());
+    let (out, _) = run(cmd).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--ptt") && err.contains("terminal"), "{err}");
     assert!(sim.events().is_empty());
 }
 
@@ -320,11 +276,7 @@ async fn vad_sends_silence_below_the_threshold_and_speech_above_it() {
     assert!(loudest <= 2, "below the threshold only silence is sent (peak {loudest})");
     let loud = &pcm[pcm.len() - rate * 6 / 10..pcm.len() - rate / 10];
     let expected = PEAK_DBFS - 10.0 * 2f64.log10();
-    assert!(
-        (rms_dbfs(loud) - expected).abs() <= 1.5,
-        "above it the tone passes: {:.2} dBFS",
-        rms_dbfs(loud)
-    );
+    assert!((rms_dbfs(loud) - expected).abs() <= 1.5, "above it the tone passes: {:.2} dBFS", rms_dbfs(loud));
     assert!((dominant_hz(loud, rate as u32) - FREQ).abs() <= 5.0);
 }
 
@@ -336,33 +288,18 @@ async fn devices_lists_the_test_microphone() {
     let (out, _) = run(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.contains(&source.device_id()))
-        .unwrap_or_else(|| panic!("not listed: {text}"));
-    assert!(
-        line.contains("48000 Hz f32 2 ch") && line.contains(capture_support::DESCRIPTION),
-        "{line}"
-    );
+    let line = text.lines().find(|l| l.contains(&source.device_id())).unwrap_or_else(|| panic!("not listed: {text}"));
+    assert!(line.contains("48000 Hz f32 2 ch") && line.contains(capture_support::DESCRIPTION), "{line}");
 
     let mut cmd = hiktalk();
     cmd.args(["--json", "devices"]).envs(source.env());
     let (out, _) = run(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let devices: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect();
-    let test = devices
-        .iter()
-        .find(|d| d["id"] == source.device_id().as_str())
-        .unwrap_or_else(|| panic!("{devices:?}"));
+    let devices: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"))).collect();
+    let test = devices.iter().find(|d| d["id"] == source.device_id().as_str()).unwrap_or_else(|| panic!("{devices:?}"));
     assert_eq!(
-        (
-            test["default_rate"].as_u64(),
-            test["default_format"].as_str(),
-            test["channels"].as_u64()
-        ),
+        (test["default_rate"].as_u64(), test["default_format"].as_str(), test["channels"].as_u64()),
         (Some(48000), Some("f32"), Some(2))
     );
     assert_eq!(test["description"], capture_support::DESCRIPTION);
@@ -381,18 +318,13 @@ async fn a_microphone_that_stops_delivering_is_a_clear_error_and_a_clean_close()
     stream_for(&sim, 0.5).await;
     source.set_paused(true);
     // No signal: hiktalk ends by itself (after 3 s without audio), closing the session.
-    let out = tokio::time::timeout(Duration::from_secs(10), wait_child(child))
-        .await
-        .expect("hiktalk ends after the device fails");
+    let out = tokio::time::timeout(Duration::from_secs(10), wait_child(child)).await.expect("hiktalk ends after the device fails");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     let report = json(&out);
     assert_eq!(report["reason"], "input", "{report}");
     let message = report["message"].as_str().unwrap();
-    assert!(
-        message.contains("the microphone delivered no audio") && message.contains("--input"),
-        "{message}"
-    );
+    assert!(message.contains("the microphone delivered no audio") && message.contains("--input"), "{message}");
     assert_eq!(report["closes_confirmed"], 1, "{report}");
     assert_eq!(report["retries"], 0, "an input failure is not retried: {report}");
     // Until then the pacer kept the device fed.

@@ -37,6 +37,16 @@ pub struct Live {
 }
 
 pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop) -> anyhow::Result<i32> {
+    // Keys come from a terminal on stdin, whatever stderr is or --json/--quiet say. Push-to-talk
+    // without one could never talk: refuse it rather than send silence forever.
+    let keys_available = std::io::stdin().is_terminal();
+    if args.ptt && !keys_available {
+        return Err(crate::config::ConfigError::Invalid {
+            camera: args.camera.camera.clone(),
+            message: "--ptt reads the space key from a terminal, and stdin is not one; run speak on a terminal or without --ptt".into(),
+        }
+        .into());
+    }
     let Connected { device, name, channel, codec, sim } = connect(&args.camera, config, false, out).await?;
     let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
     let progress = Arc::new(Progress::default());
@@ -66,7 +76,7 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
                 out.note(&format!("{label}: channel {channel_id} speaks {} at {} Hz; capturing {}; Ctrl-C to stop", params.codec, params.sample_rate, mic.describe));
                 mic.start(params)
             });
-            let keys = (out.interactive() && std::io::stdin().is_terminal()).then(|| KeyReader::start(live.clone(), stop.clone(), args.ptt));
+            let keys = keys_available.then(|| KeyReader::start(live.clone(), stop.clone(), args.ptt));
             let meter = out.interactive().then(|| tokio::spawn(meter(live.clone(), progress.clone(), args.ptt)));
             session::talk(&device, &mut neg, &opts, make, &stop, &mut report).await;
             if let Some(m) = meter {
