@@ -336,3 +336,34 @@ async fn a_microphone_that_stops_delivering_is_a_clear_error_and_a_clean_close()
     assert_eq!(count(&events, closed_by_client), 1, "{events:#?}");
     assert_eq!(count(&events, hangup) + count(&events, prompt), 0, "{events:#?}");
 }
+
+/// A fault the user did not cause (the connection reset) is retried after a backoff, and the
+/// microphone's audio from the outage is not sent late: the new session starts with live audio.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_reconnects_once_with_live_audio_and_the_stop_is_final() {
+    let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
+    let fault = "reset-after-bytes=4000,times=1".parse().unwrap();
+    let sim = sim::start(SimConfig { faults: vec![fault], idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let child = speak(&source, &sim, true, &[]);
+    let first = sim.wait_for(|e| opened(&e.kind), Duration::from_secs(10)).await.expect("a session");
+    let second = sim.wait_for(|e| e.t > first.t && opened(&e.kind), Duration::from_secs(10)).await.expect("a reconnect after the reset");
+    let ended = sim
+        .wait_for(|e| e.t > second.t && (hangup(&e.kind) || matches!(e.kind, EventKind::AudioEnded { .. })), Duration::from_secs(1))
+        .await;
+    assert!(ended.is_none(), "the second session streams: {ended:?}");
+    signal(&child, libc::SIGINT);
+    let out = wait_child(child).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("reconnecting in"), "{err}");
+    let report = json(&out);
+    assert_eq!((report["retries"].as_u64(), report["sessions_opened"].as_u64()), (Some(1), Some(2)), "{report}");
+    // Audio captured during the outage (the backoff is at least 0.5 s) is dropped, not sent late.
+    let max = report["latency_ms_max"].as_f64().unwrap();
+    assert!(max <= 150.0, "latency max {max:.1} ms: stale audio was sent after the reconnect; {report}");
+    let events = sim.events();
+    assert_eq!(count(&events, opened), 2);
+    assert_eq!(count(&events, prompt), 0, "{events:#?}");
+    let late = sim.wait_for(|e| e.t > second.t && opened(&e.kind), Duration::from_millis(1500)).await;
+    assert!(late.is_none(), "nothing after the stop: {late:?}");
+}

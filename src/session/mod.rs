@@ -27,6 +27,8 @@ pub const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
 const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
 /// A session that streamed this long was healthy: the next fault gets the full retry budget.
 const HEALTHY_SESSION: Duration = Duration::from_secs(60);
+/// A live frame captured longer ago than this when its connection starts is not sent.
+const STALE: Duration = Duration::from_millis(100);
 /// A device hang-up after this long without audio from us is reported as an idle timeout.
 const IDLE_HINT: Duration = Duration::from_secs(2);
 
@@ -424,13 +426,30 @@ async fn stream(
 ) -> Ending {
     let mut last_sent = Instant::now();
     let mut latency = Latency::default();
+    // A live source keeps capturing while the session (re)connects: what it queued meanwhile
+    // (a reconnect's backoff is half a second or more) is stale, and sent now it would be
+    // heard late and add its age to every later frame's latency. Start from live audio.
+    let mut pending = None;
+    if feed.max_queue.is_some() {
+        while let Ok(item) = feed.rx.try_recv() {
+            match item {
+                FeedItem::Frame(_, Some(at)) if at.elapsed() > STALE => report.dropped_frames += 1,
+                other => {
+                    pending = Some(other);
+                    break;
+                }
+            }
+        }
+    }
     // Wait for the producer's first frame: silence before it would only delay the audio.
-    let mut pending = tokio::select! {
-        biased;
-        s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
-        end = upload.ended() => return hangup(end, last_sent),
-        item = feed.rx.recv() => Some(item.unwrap_or(FeedItem::End)),
-    };
+    if pending.is_none() {
+        pending = tokio::select! {
+            biased;
+            s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+            end = upload.ended() => return hangup(end, last_sent),
+            item = feed.rx.recv() => Some(item.unwrap_or(FeedItem::End)),
+        };
+    }
     pacer.restart();
     loop {
         let item = if let Some(silence) = &feed.silence {
