@@ -367,3 +367,112 @@ async fn a_reset_reconnects_once_with_live_audio_and_the_stop_is_final() {
     let late = sim.wait_for(|e| e.t > second.t && opened(&e.kind), Duration::from_millis(1500)).await;
     assert!(late.is_none(), "nothing after the stop: {late:?}");
 }
+
+/// A child on a pseudo-terminal (stdin, stdout and stderr), as on a user's terminal: the key
+/// reader and the level meter run. Returns the child, the master side to type into, and a
+/// thread collecting everything the child prints.
+fn speak_on_a_terminal(source: &ToneSource, sim: &SimHandle, extra: &[&str]) -> (Child, std::fs::File, std::thread::JoinHandle<String>) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills in two fds we then own; no name, default termios and size.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both fds are fresh and owned by nobody else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut cmd = hiktalk();
+    cmd.args(["speak", "--input", &source.device_id()]).args(extra).arg(url(sim)).envs(source.env()).env("TERM", "xterm");
+    cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave);
+    let child = cmd.spawn().expect("start hiktalk speak on a pty");
+    drop(cmd); // the parent's copies of the slave: the master sees EOF (EIO) when the child is gone
+    let master = std::fs::File::from(master);
+    let mut reader = master.try_clone().unwrap();
+    let printed = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once no process holds the slave.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    (child, master, printed)
+}
+
+fn rms_between(pcm: &[i16], rate: usize, from_s: f64, to_s: f64) -> f64 {
+    rms_dbfs(&pcm[(from_s * rate as f64) as usize..(to_s * rate as f64) as usize])
+}
+
+/// On a terminal: `m` mutes and unmutes (silence is sent meanwhile, the session stays), and the
+/// one-line meter shows the level, the seconds talked and the drops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_m_mutes_and_the_meter_shows_level_talked_and_drops() {
+    use std::io::Write;
+    let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let (child, mut keys, printed) = speak_on_a_terminal(&source, &sim, &[]);
+    audio_started(&sim).await;
+    stream_for(&sim, 1.0).await;
+    keys.write_all(b"m").unwrap();
+    stream_for(&sim, 1.5).await;
+    keys.write_all(b"m").unwrap();
+    stream_for(&sim, 1.0).await;
+    signal(&child, libc::SIGINT);
+    let out = wait_child(child).await;
+    assert_eq!(out.status.code(), Some(0));
+    let printed = printed.join().unwrap();
+    assert!(
+        printed.contains("dBFS") && printed.contains("talked") && printed.contains("drops") && printed.contains("[muted: m]"),
+        "{printed}"
+    );
+    assert!(printed.contains("stopped by SIGINT"), "{printed}");
+    // The tone peaks at -12 dBFS; before any audio the meter shows nothing, not full scale.
+    assert!(printed.contains(" -12 dBFS") && !printed.contains("    0 dBFS"), "{printed}");
+    let events = sim.events();
+    assert_eq!(count(&events, opened), 1);
+    assert_eq!(count(&events, hangup) + count(&events, prompt), 0, "muted is not idle: {events:#?}");
+    let id = session_id(&sim);
+    let (pcm, rate) = (sim.recording(&id).unwrap(), sim.recording_rate(&id).unwrap() as usize);
+    let expected = PEAK_DBFS - 10.0 * 2f64.log10();
+    // Tone for ~1 s, muted for ~1.5 s, tone again for ~1 s (the key's timing is loose).
+    assert!((rms_between(&pcm, rate, 0.2, 0.8) - expected).abs() <= 1.5, "before the mute");
+    let muted = &pcm[(1.4 * rate as f64) as usize..(2.2 * rate as f64) as usize];
+    assert!(muted.iter().all(|v| v.unsigned_abs() <= 2), "muted: silence is sent");
+    let end = pcm.len() as f64 / rate as f64;
+    assert!((rms_between(&pcm, rate, end - 0.6, end - 0.1) - expected).abs() <= 1.5, "unmuted again");
+}
+
+/// `--ptt` on a terminal: silence until space, the tone while talking, silence again after the
+/// second space; one session throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_talk_sends_silence_until_space() {
+    use std::io::Write;
+    let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let (child, mut keys, printed) = speak_on_a_terminal(&source, &sim, &["--ptt"]);
+    audio_started(&sim).await;
+    stream_for(&sim, 1.5).await;
+    keys.write_all(b" ").unwrap();
+    stream_for(&sim, 1.0).await;
+    keys.write_all(b" ").unwrap();
+    stream_for(&sim, 1.0).await;
+    signal(&child, libc::SIGTERM);
+    let out = wait_child(child).await;
+    let printed = printed.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{printed}");
+    assert!(printed.contains("[space to talk]"), "{printed}");
+    let events = sim.events();
+    assert_eq!(count(&events, opened), 1);
+    assert_eq!(count(&events, hangup) + count(&events, prompt), 0, "{events:#?}");
+    let id = session_id(&sim);
+    let (pcm, rate) = (sim.recording(&id).unwrap(), sim.recording_rate(&id).unwrap() as usize);
+    assert!(pcm[..rate].iter().all(|v| v.unsigned_abs() <= 2), "silence before space");
+    let talked = &pcm[(1.7 * rate as f64) as usize..(2.4 * rate as f64) as usize];
+    let expected = PEAK_DBFS - 10.0 * 2f64.log10();
+    assert!((rms_dbfs(talked) - expected).abs() <= 1.5, "the tone while talking: {:.2} dBFS", rms_dbfs(talked));
+    let end = pcm.len() - rate / 10;
+    assert!(pcm[end - rate / 2..end].iter().all(|v| v.unsigned_abs() <= 2), "silence after the second space");
+}

@@ -64,6 +64,8 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
         ..TalkOptions::default()
     };
     let live = Arc::new(Live::default());
+    // Nothing captured yet: the meter starts at the bottom, not at 0 dBFS (the zero bits).
+    live.level.store((-120f32).to_bits(), Ordering::Relaxed);
     live.talking.store(!args.ptt, Ordering::Relaxed);
     // Open the microphone before touching the device: no input, no session.
     let mic = Microphone::open(args.input.clone(), args.talk.volume, args.vad, live.clone()).await?;
