@@ -428,7 +428,16 @@ async fn on_a_terminal_m_mutes_and_the_meter_shows_level_talked_and_drops() {
         printed.contains("dBFS") && printed.contains("talked") && printed.contains("drops") && printed.contains("[muted: m]"),
         "{printed}"
     );
-    assert!(printed.contains("stopped by SIGINT"), "{printed}");
+    // Notes and the outcome are lines of their own, not glued to the end of a meter line.
+    assert!(printed.contains("Ctrl-C to stop") && printed.contains("stopped by SIGINT"), "{printed:?}");
+    for (at, _) in printed.match_indices("hiktalk: ") {
+        let before = &printed[..at];
+        assert!(
+            before.is_empty() || before.ends_with('\n') || before.ends_with("\u{1b}[2K"),
+            "glued to the meter: {:?}",
+            &printed[at.saturating_sub(80)..]
+        );
+    }
     // The tone peaks at -12 dBFS; before any audio the meter shows nothing, not full scale.
     assert!(printed.contains(" -12 dBFS") && !printed.contains("    0 dBFS"), "{printed}");
     let events = sim.events();

@@ -74,15 +74,26 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
         Err(ending) => report = Report::new(&name, ending),
         Ok(mut neg) => {
             let (label, channel_id) = (name.clone(), neg.channel.id.clone());
+            // The meter's line is redrawn in place: anything printed meanwhile goes around it.
+            let bar = out.interactive().then(ProgressBar::new_spinner);
+            let note_bar = bar.clone();
             let make: MakeFeed = Box::new(move |params| {
-                out.note(&format!("{label}: channel {channel_id} speaks {} at {} Hz; capturing {}; Ctrl-C to stop", params.codec, params.sample_rate, mic.describe));
+                let note = format!("{label}: channel {channel_id} speaks {} at {} Hz; capturing {}; Ctrl-C to stop", params.codec, params.sample_rate, mic.describe);
+                match &note_bar {
+                    Some(bar) => bar.suspend(|| out.note(&note)),
+                    None => out.note(&note),
+                }
                 mic.start(params)
             });
             let keys = keys_available.then(|| KeyReader::start(live.clone(), stop.clone(), args.ptt));
-            let meter = out.interactive().then(|| tokio::spawn(meter(live.clone(), progress.clone(), args.ptt)));
+            let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, live.clone(), progress.clone(), args.ptt)));
             session::talk(&device, &mut neg, &opts, make, &stop, &mut report).await;
             if let Some(m) = meter {
                 m.abort();
+            }
+            // Clear the meter so the outcome line starts on a line of its own.
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
             }
             drop(keys);
         }
@@ -267,8 +278,7 @@ impl Drop for KeyReader {
 }
 
 /// A one-line level meter on the terminal.
-async fn meter(live: Arc<Live>, progress: Arc<Progress>, ptt: bool) {
-    let bar = ProgressBar::new_spinner();
+async fn meter(bar: ProgressBar, live: Arc<Live>, progress: Arc<Progress>, ptt: bool) {
     loop {
         let db = f32::from_bits(live.level.load(Ordering::Relaxed)).max(-60.0);
         let filled = (((db + 60.0) / 60.0) * 20.0).round().clamp(0.0, 20.0) as usize;
