@@ -27,6 +27,8 @@ pub const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
 const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
 /// A session that streamed this long was healthy: the next fault gets the full retry budget.
 const HEALTHY_SESSION: Duration = Duration::from_secs(60);
+/// How many frames late a source may be before a slot is filled with silence.
+const SILENCE_GRACE_FRAMES: u32 = 3;
 /// A live frame captured longer ago than this when its connection starts is not sent.
 const STALE: Duration = Duration::from_millis(100);
 /// A device hang-up after this long without audio from us is reported as an idle timeout.
@@ -462,10 +464,12 @@ async fn stream(
                 }
             }
             // The source is the clock: a frame not there yet is waited for until the device has
-            // played everything sent, plus one frame of grace, and only then replaced by silence.
-            // Silence sent earlier (at the slot) would use up the lead, and every live frame
-            // after it would wait a frame longer for its slot: latency that never goes away.
-            let starved = pacer.played_out() + feed.frame;
+            // played everything sent, plus some grace for scheduling jitter, and only then
+            // replaced by silence. Silence sent early (at the slot) uses up the lead, after
+            // which every live frame waits a frame longer for its slot (latency that never goes
+            // away), and each one shifts the audio by a frame; a late frame costs the device
+            // only a short underrun. Keepalive needs silence within seconds, not milliseconds.
+            let starved = pacer.played_out() + feed.frame * SILENCE_GRACE_FRAMES;
             match pending.take() {
                 Some(item) => item,
                 None => tokio::select! {
