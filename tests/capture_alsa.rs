@@ -1,6 +1,7 @@
 //! Real cpal capture from a fake ALSA microphone (see `capture_support`): no sound card.
 //! One test only: ALSA_CONFIG_PATH must be set before anything in this process touches ALSA.
 
+#[allow(dead_code)] // a test binary need not use every helper
 mod capture_support;
 
 use std::time::{Duration, Instant};

@@ -25,6 +25,19 @@ impl Pacer {
         (self.start + self.audio_sent()).checked_sub(self.lead).unwrap_or(self.start).max(self.start)
     }
 
+    /// Starts the schedule now, if nothing was sent yet (the first frame of a live source
+    /// arrives a while after the upload starts; the schedule is counted from it).
+    pub fn restart(&mut self) {
+        if self.sent == 0 {
+            self.start = Instant::now();
+        }
+    }
+
+    /// When the device will have played everything sent so far (the schedule without the lead).
+    pub fn played_out(&self) -> Instant {
+        self.start + self.audio_sent()
+    }
+
     /// Records that one frame went out now.
     pub fn sent_one(&mut self) {
         self.sent += 1;

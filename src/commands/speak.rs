@@ -19,6 +19,10 @@ use tokio::sync::mpsc;
 const POLL: Duration = Duration::from_millis(5);
 /// Speech between words dips below the VAD threshold; keep talking this long after a loud chunk.
 const VAD_HANGOVER: Duration = Duration::from_millis(300);
+/// A microphone that delivers nothing for this long has failed. Not every failure reaches
+/// cpal's error callback (ALSA plugins and some drivers just stop delivering), and the pacer
+/// would otherwise bridge the gap with silence forever; shorter gaps are glitches.
+const CAPTURE_STALL: Duration = Duration::from_secs(3);
 
 /// State shared between the capture thread, the key reader and the level meter.
 #[derive(Default)]
@@ -33,6 +37,16 @@ pub struct Live {
 }
 
 pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop) -> anyhow::Result<i32> {
+    // Keys come from a terminal on stdin, whatever stderr is or --json/--quiet say. Push-to-talk
+    // without one could never talk: refuse it rather than send silence forever.
+    let keys_available = std::io::stdin().is_terminal();
+    if args.ptt && !keys_available {
+        return Err(crate::config::ConfigError::Invalid {
+            camera: args.camera.camera.clone(),
+            message: "--ptt reads the space key from a terminal, and stdin is not one; run speak on a terminal or without --ptt".into(),
+        }
+        .into());
+    }
     let Connected { device, name, channel, codec, sim } = connect(&args.camera, config, false, out).await?;
     let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
     let progress = Arc::new(Progress::default());
@@ -50,6 +64,8 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
         ..TalkOptions::default()
     };
     let live = Arc::new(Live::default());
+    // Nothing captured yet: the meter starts at the bottom, not at 0 dBFS (the zero bits).
+    live.level.store((-120f32).to_bits(), Ordering::Relaxed);
     live.talking.store(!args.ptt, Ordering::Relaxed);
     // Open the microphone before touching the device: no input, no session.
     let mic = Microphone::open(args.input.clone(), args.talk.volume, args.vad, live.clone()).await?;
@@ -58,15 +74,26 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
         Err(ending) => report = Report::new(&name, ending),
         Ok(mut neg) => {
             let (label, channel_id) = (name.clone(), neg.channel.id.clone());
+            // The meter's line is redrawn in place: anything printed meanwhile goes around it.
+            let bar = out.interactive().then(ProgressBar::new_spinner);
+            let note_bar = bar.clone();
             let make: MakeFeed = Box::new(move |params| {
-                out.note(&format!("{label}: channel {channel_id} speaks {} at {} Hz; capturing {}; Ctrl-C to stop", params.codec, params.sample_rate, mic.describe));
+                let note = format!("{label}: channel {channel_id} speaks {} at {} Hz; capturing {}; Ctrl-C to stop", params.codec, params.sample_rate, mic.describe);
+                match &note_bar {
+                    Some(bar) => bar.suspend(|| out.note(&note)),
+                    None => out.note(&note),
+                }
                 mic.start(params)
             });
-            let keys = (out.interactive() && std::io::stdin().is_terminal()).then(|| KeyReader::start(live.clone(), stop.clone(), args.ptt));
-            let meter = out.interactive().then(|| tokio::spawn(meter(live.clone(), progress.clone(), args.ptt)));
+            let keys = keys_available.then(|| KeyReader::start(live.clone(), stop.clone(), args.ptt));
+            let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, live.clone(), progress.clone(), args.ptt)));
             session::talk(&device, &mut neg, &opts, make, &stop, &mut report).await;
             if let Some(m) = meter {
                 m.abort();
+            }
+            // Clear the meter so the outcome line starts on a line of its own.
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
             }
             drop(keys);
         }
@@ -146,6 +173,11 @@ fn produce(capture: &mut Capture, mut pipeline: Pipeline, vad: Option<f32>, live
     let mut pending: std::collections::VecDeque<(u64, Instant)> = Default::default();
     let (mut read_pos, mut framed_pos) = (0u64, 0u64);
     let mut loud_until = Instant::now();
+    // What was captured while the session was being set up is stale: sending it would start
+    // the stream 200 ms late, and what the ring skipped meanwhile is not a drop worth telling.
+    let _ = capture.read(&mut samples);
+    let dropped_before = capture.dropped_samples();
+    let mut last_data = Instant::now();
     loop {
         if tx.is_closed() {
             return;
@@ -156,12 +188,21 @@ fn produce(capture: &mut Capture, mut pipeline: Pipeline, vad: Option<f32>, live
         }
         samples.clear();
         let Some(at) = capture.read(&mut samples) else {
+            if last_data.elapsed() >= CAPTURE_STALL {
+                let detail = format!(
+                    "the microphone delivered no audio for {} s (unplugged or stalled?); check it, or pick another device with --input (see `hiktalk devices`)",
+                    CAPTURE_STALL.as_secs()
+                );
+                let _ = tx.blocking_send(FeedItem::Failed(Ending::Input { detail }));
+                return;
+            }
             std::thread::sleep(POLL);
             continue;
         };
+        last_data = Instant::now();
         pending.push_back((read_pos, at));
         read_pos += samples.len() as u64;
-        live.dropped_samples.store(capture.dropped_samples(), Ordering::Relaxed);
+        live.dropped_samples.store(capture.dropped_samples() - dropped_before, Ordering::Relaxed);
         let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
         let db = if peak > 0.0 { 20.0 * peak.log10() } else { -120.0 };
         live.level.store(db.to_bits(), Ordering::Relaxed);
@@ -237,8 +278,7 @@ impl Drop for KeyReader {
 }
 
 /// A one-line level meter on the terminal.
-async fn meter(live: Arc<Live>, progress: Arc<Progress>, ptt: bool) {
-    let bar = ProgressBar::new_spinner();
+async fn meter(bar: ProgressBar, live: Arc<Live>, progress: Arc<Progress>, ptt: bool) {
     loop {
         let db = f32::from_bits(live.level.load(Ordering::Relaxed)).max(-60.0);
         let filled = (((db + 60.0) / 60.0) * 20.0).round().clamp(0.0, 20.0) as usize;

@@ -27,8 +27,12 @@ pub const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
 const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
 /// A session that streamed this long was healthy: the next fault gets the full retry budget.
 const HEALTHY_SESSION: Duration = Duration::from_secs(60);
+/// How many frames late a source may be before a slot is filled with silence.
+const SILENCE_GRACE_FRAMES: u32 = 3;
+/// A live frame captured longer ago than this when its connection starts is not sent.
+const STALE: Duration = Duration::from_millis(100);
 /// A device hang-up after this long without audio from us is reported as an idle timeout
-/// (devices wait 3-10 s; hiktalk itself never leaves a gap of even one frame).
+/// (devices wait 3-10 s; hiktalk itself never leaves a gap of more than a few frames).
 const IDLE_HINT: Duration = Duration::from_secs(1);
 
 /// What the user asked of the session.
@@ -461,13 +465,31 @@ async fn stream(
 ) -> Ending {
     let mut last_sent = Instant::now();
     let mut latency = Latency::default();
+    // A live source keeps capturing while the session (re)connects: what it queued meanwhile
+    // (a reconnect's backoff is half a second or more) is stale, and sent now it would be
+    // heard late and add its age to every later frame's latency. Start from live audio.
+    let mut pending = None;
+    if feed.max_queue.is_some() {
+        while let Ok(item) = feed.rx.try_recv() {
+            match item {
+                FeedItem::Frame(_, Some(at)) if at.elapsed() > STALE => report.dropped_frames += 1,
+                other => {
+                    pending = Some(other);
+                    break;
+                }
+            }
+        }
+    }
     // Wait for the producer's first frame: silence before it would only delay the audio.
-    let mut pending = tokio::select! {
-        biased;
-        s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
-        end = upload.ended() => return hangup(end, last_sent),
-        item = feed.rx.recv() => Some(item.unwrap_or(FeedItem::End)),
-    };
+    if pending.is_none() {
+        pending = tokio::select! {
+            biased;
+            s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+            end = upload.ended() => return hangup(end, last_sent),
+            item = feed.rx.recv() => Some(item.unwrap_or(FeedItem::End)),
+        };
+    }
+    pacer.restart();
     loop {
         let item = if let Some(silence) = &feed.silence {
             if let Some(e) = wait(stop, upload, sleep_until(pacer.due()), last_sent).await {
@@ -478,16 +500,28 @@ async fn stream(
                     report.dropped_frames += 1;
                 }
             }
-            match pending.take().map(Ok).unwrap_or_else(|| feed.rx.try_recv()) {
-                Ok(item) => item,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    report.silence_frames += 1;
-                    if let Some(p) = progress {
-                        p.silence_frames.fetch_add(1, Ordering::Relaxed);
+            // The source is the clock: a frame not there yet is waited for until the device has
+            // played everything sent, plus some grace for scheduling jitter, and only then
+            // replaced by silence. Silence sent early (at the slot) uses up the lead, after
+            // which every live frame waits a frame longer for its slot (latency that never goes
+            // away), and each one shifts the audio by a frame; a late frame costs the device
+            // only a short underrun. Keepalive needs silence within seconds, not milliseconds.
+            let starved = pacer.played_out() + feed.frame * SILENCE_GRACE_FRAMES;
+            match pending.take() {
+                Some(item) => item,
+                None => tokio::select! {
+                    biased;
+                    s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+                    end = upload.ended() => return hangup(end, last_sent),
+                    item = feed.rx.recv() => item.unwrap_or(FeedItem::End),
+                    _ = sleep_until(starved) => {
+                        report.silence_frames += 1;
+                        if let Some(p) = progress {
+                            p.silence_frames.fetch_add(1, Ordering::Relaxed);
+                        }
+                        FeedItem::Frame(silence.clone(), None)
                     }
-                    FeedItem::Frame(silence.clone(), None)
-                }
-                Err(mpsc::error::TryRecvError::Disconnected) => FeedItem::End,
+                },
             }
         } else {
             let item = match pending.take() {

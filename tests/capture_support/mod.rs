@@ -12,6 +12,8 @@
 //!     .spawn()?;
 //! source.set_tone(false);                               // silence from now on ...
 //! source.set_tone(true);                                // ... and the tone again
+//! source.set_level(-50.0);                              // quieter (peak dBFS)
+//! source.set_paused(true);                               // the device delivers nothing
 //! // Stop the child (or drop the Capture) BEFORE dropping `source`.
 //! ```
 //!
@@ -43,7 +45,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -62,6 +64,9 @@ const SYSTEM_ALSA_CONF: &str = "/usr/share/alsa/alsa.conf";
 pub struct ToneSource {
     dir: tempfile::TempDir,
     tone_on: Arc<AtomicBool>,
+    /// Peak amplitude (f64 bits).
+    amplitude: Arc<AtomicU64>,
+    paused: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     writer: Option<JoinHandle<()>>,
 }
@@ -99,14 +104,22 @@ impl ToneSource {
             .open(&fifo)?;
         let tone_on = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
+        let amplitude = Arc::new(AtomicU64::new(dbfs_to_amplitude(peak_dbfs).to_bits()));
+        let paused = Arc::new(AtomicBool::new(false));
         let writer = {
-            let (tone_on, stop) = (Arc::clone(&tone_on), Arc::clone(&stop));
-            let amplitude = 10f64.powf(peak_dbfs / 20.0);
-            std::thread::spawn(move || write_tone(pipe, freq_hz, amplitude, &tone_on, &stop))
+            let flags = Flags {
+                tone_on: Arc::clone(&tone_on),
+                amplitude: Arc::clone(&amplitude),
+                paused: Arc::clone(&paused),
+                stop: Arc::clone(&stop),
+            };
+            std::thread::spawn(move || write_tone(pipe, freq_hz, &flags))
         };
         Ok(ToneSource {
             dir,
             tone_on,
+            amplitude,
+            paused,
             stop,
             writer: Some(writer),
         })
@@ -133,6 +146,18 @@ impl ToneSource {
     pub fn set_tone(&self, on: bool) {
         self.tone_on.store(on, Ordering::Relaxed);
     }
+
+    /// The tone's peak level from the next period on.
+    pub fn set_level(&self, peak_dbfs: f64) {
+        self.amplitude
+            .store(dbfs_to_amplitude(peak_dbfs).to_bits(), Ordering::Relaxed);
+    }
+
+    /// Paused: nothing is written, so the capture device delivers nothing at all (its read
+    /// blocks), like a glitching or stalled microphone; the periods are lost, not delayed.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
 }
 
 impl Drop for ToneSource {
@@ -144,19 +169,31 @@ impl Drop for ToneSource {
     }
 }
 
-fn write_tone(
-    mut pipe: std::fs::File,
-    freq_hz: f64,
-    amplitude: f64,
-    tone_on: &AtomicBool,
-    stop: &AtomicBool,
-) {
+fn dbfs_to_amplitude(dbfs: f64) -> f64 {
+    10f64.powf(dbfs / 20.0)
+}
+
+struct Flags {
+    tone_on: Arc<AtomicBool>,
+    amplitude: Arc<AtomicU64>,
+    paused: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
+    let Flags {
+        tone_on,
+        amplitude,
+        paused,
+        stop,
+    } = flags;
     let period = Duration::from_nanos(PERIOD_FRAMES as u64 * 1_000_000_000 / u64::from(RATE));
     let mut buf = vec![0u8; PERIOD_FRAMES * CHANNELS * 4];
     let mut frame: u64 = 0;
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let on = tone_on.load(Ordering::Relaxed);
+        let amplitude = f64::from_bits(amplitude.load(Ordering::Relaxed));
         for (i, out) in buf.chunks_exact_mut(CHANNELS * 4).enumerate() {
             let t = (frame + i as u64) as f64 / f64::from(RATE);
             let value = if on {
@@ -169,7 +206,12 @@ fn write_tone(
             }
         }
         frame += PERIOD_FRAMES as u64;
-        match pipe.write(&buf) {
+        let written = if paused.load(Ordering::Relaxed) {
+            Ok(0)
+        } else {
+            pipe.write(&buf)
+        };
+        match written {
             // A full pipe means nobody is reading: drop this period, as a live microphone would.
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
