@@ -204,7 +204,21 @@ pub(crate) async fn upload(
             changed = end.changed() => {
                 // A dropped sender without a value means the session is gone all the same.
                 let why = if changed.is_ok() { *end.borrow() } else { None };
-                break Ending::Session(why.unwrap_or(EndReason::ClientClose));
+                let why = why.unwrap_or(EndReason::ClientClose);
+                if why == EndReason::ClientClose {
+                    // The client's close came on another connection; audio it sent before
+                    // that may still sit in this socket. A device plays it; so do we.
+                    while let Ok(n) = stream.try_read(&mut chunk) {
+                        if n == 0 {
+                            break;
+                        }
+                        bytes += n as u64;
+                        if let Err(error) = rec.feed(&chunk[..n]) {
+                            shared.log.log(EventKind::DecodeError { channel, session_id: session_id.clone(), error });
+                        }
+                    }
+                }
+                break Ending::Session(why);
             }
             _ = shared.shutting_down() => break Ending::Session(EndReason::Shutdown),
             _ = tokio::time::sleep_until(reset_deadline), if faults.reset_at.is_some() => {
