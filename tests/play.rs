@@ -4,15 +4,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn opened(e: &EventKind) -> bool {
-    matches!(e, EventKind::SessionOpened { .. })
-}
-fn closed_by_client(e: &EventKind) -> bool {
-    matches!(e, EventKind::SessionClosed { by, .. } if by == "client")
-}
-fn prompt(e: &EventKind) -> bool {
-    matches!(e, EventKind::Prompt { .. })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {

@@ -15,15 +15,6 @@ const PEAK_DBFS: f64 = -12.0;
 /// One G.711 frame: the latency budget is 40 ms plus this.
 const FRAME_MS: f64 = 20.0;
 
-fn opened(e: &EventKind) -> bool {
-    matches!(e, EventKind::SessionOpened { .. })
-}
-fn closed_by_client(e: &EventKind) -> bool {
-    matches!(e, EventKind::SessionClosed { by, .. } if by == "client")
-}
-fn prompt(e: &EventKind) -> bool {
-    matches!(e, EventKind::Prompt { .. })
-}
 fn hangup(e: &EventKind) -> bool {
     matches!(e, EventKind::Hangup { .. })
 }

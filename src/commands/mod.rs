@@ -46,6 +46,25 @@ impl Output {
     }
 }
 
+/// The session options `play` and `speak` share, from their flags and the camera's settings.
+fn talk_options(
+    talk: &crate::cli::TalkArgs,
+    channel: Option<String>,
+    codec: Option<crate::codec::Codec>,
+    progress: std::sync::Arc<crate::session::Progress>,
+) -> crate::session::TalkOptions {
+    crate::session::TalkOptions {
+        channel,
+        codec: talk.codec.or(codec),
+        set_codec: talk.set_codec,
+        keep_codec: talk.keep_codec,
+        take_over: talk.take_over,
+        retries: talk.retries,
+        progress: Some(progress),
+        ..crate::session::TalkOptions::default()
+    }
+}
+
 /// Resolves the camera, gathers its password, and (for `sim`) starts the simulated device.
 pub async fn connect(args: &CameraArgs, config_path: Option<&Path>, stdin_is_audio: bool, out: Output) -> anyhow::Result<Connected> {
     let timeouts = Timeouts {

@@ -27,17 +27,7 @@ pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop)
     let first = source.next_chunk()?.ok_or_else(|| decode::AudioError::Empty { what: args.input.clone() })?;
     let Connected { device, name, channel, codec, sim } = connect(&args.camera, config, input == Input::Stdin, out).await?;
     let progress = Arc::new(Progress::default());
-    let opts = TalkOptions {
-        channel,
-        codec: args.talk.codec.or(codec),
-        set_codec: args.talk.set_codec,
-        keep_codec: args.talk.keep_codec,
-        take_over: args.talk.take_over,
-        retries: args.talk.retries,
-        reconnect: args.repeat,
-        progress: Some(progress.clone()),
-        ..TalkOptions::default()
-    };
+    let opts = TalkOptions { reconnect: args.repeat, ..super::talk_options(&args.talk, channel, codec, progress.clone()) };
     let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
     let mut report = Report::new(&name, Ending::EndOfInput);
     match session::negotiate(&device, &opts, &stop).await {

@@ -51,17 +51,10 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
     let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
     let progress = Arc::new(Progress::default());
     let opts = TalkOptions {
-        channel,
-        codec: args.talk.codec.or(codec),
-        set_codec: args.talk.set_codec,
-        keep_codec: args.talk.keep_codec,
-        take_over: args.talk.take_over,
-        retries: args.talk.retries,
         reconnect: true,
         // Live audio: a short cushion only, every frame of lead is latency at the speaker.
         lead: Duration::from_millis(40),
-        progress: Some(progress.clone()),
-        ..TalkOptions::default()
+        ..super::talk_options(&args.talk, channel, codec, progress.clone())
     };
     let live = Arc::new(Live::default());
     // Nothing captured yet: the meter starts at the bottom, not at 0 dBFS (the zero bits).

@@ -107,3 +107,15 @@ pub fn sine_snr_db(x: &[i16], rate: u32, freq: f64, skip: usize) -> f64 {
 pub fn count(events: &[sim::Event], pred: impl Fn(&EventKind) -> bool) -> usize {
     events.iter().filter(|e| pred(&e.kind)).count()
 }
+
+pub fn opened(e: &EventKind) -> bool {
+    matches!(e, EventKind::SessionOpened { .. })
+}
+
+pub fn closed_by_client(e: &EventKind) -> bool {
+    matches!(e, EventKind::SessionClosed { by, .. } if by == "client")
+}
+
+pub fn prompt(e: &EventKind) -> bool {
+    matches!(e, EventKind::Prompt { .. })
+}
