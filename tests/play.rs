@@ -34,6 +34,13 @@ async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
     assert!((secs - 10.0).abs() < 0.1, "recorded {secs} s");
     let snr = sine_snr_db(&pcm, rate, 1000.0, 800);
     assert!(snr >= 30.0, "SNR {snr:.1} dB after the G.711 round trip");
+    // The Digest challenge is paid for once: every later request, the upload included, reuses
+    // it with a counted nc.
+    let challenges = count(&events, |e| matches!(e, EventKind::Request { status: 401, .. }));
+    let requests = count(&events, |e| matches!(e, EventKind::Request { .. }));
+    assert_eq!(challenges, 1, "{requests} requests");
+    assert!(requests >= 5, "channels, open, audioData, close at least: {requests}");
+    println!("measured: wall {wall:?}, SNR {snr:.1} dB, max ahead {} ms, {requests} requests, 1 challenge", report["max_ahead_ms"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
