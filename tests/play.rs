@@ -147,3 +147,29 @@ async fn volume_scales_and_limits() {
     // ceiling, where hard clipping would reach mu-law's top code (32124).
     assert!(levels[2] <= 30_200 && levels[2] > levels[0], "{levels:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("tone.wav"), 440.0, 1.5, 8000, 1, 0.3);
+    let sim = sim::start(sim_config()).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.arg("play").arg(&wav).arg(url(&sim));
+    let (child, _keys, printed) = on_a_terminal(cmd);
+    let out = wait_child(child).await;
+    assert_eq!(out.status.code(), Some(0));
+    let screen = printed.join().unwrap();
+    // The bar: device name, elapsed / total, bytes.
+    assert!(screen.contains(&url(&sim)) && screen.contains("/ 1.5 s") && screen.contains("KiB sent"), "{screen}");
+
+    let mut cmd = hiktalk();
+    cmd.arg("play").arg(&wav).arg(url(&sim));
+    let (out, _) = run(cmd).await;
+    let err = stderr(&out);
+    assert!(!err.contains("KiB sent"), "no bar without a terminal: {err}");
+    assert!(err.trim_end().lines().last().unwrap().contains("session closed, device confirmed"), "{err}");
+    let mut cmd = hiktalk();
+    cmd.args(["-q", "play"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run(cmd).await;
+    assert_eq!((out.status.code(), stderr(&out).as_str(), out.stdout.len()), (Some(0), "", 0), "--quiet prints nothing on success");
+}

@@ -119,3 +119,35 @@ pub fn closed_by_client(e: &EventKind) -> bool {
 pub fn prompt(e: &EventKind) -> bool {
     matches!(e, EventKind::Prompt { .. })
 }
+
+/// Starts `cmd` on a pseudo-terminal (stdin, stdout and stderr), as on a user's terminal.
+/// Returns the child, the master side to type into, and a thread collecting all it prints.
+pub fn on_a_terminal(mut cmd: Command) -> (Child, std::fs::File, std::thread::JoinHandle<String>) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills in two fds we then own; no name, default termios and size.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both fds are fresh and owned by nobody else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    cmd.env("TERM", "xterm");
+    cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave);
+    let child = cmd.spawn().expect("start hiktalk on a pty");
+    drop(cmd); // the parent's copies of the slave: the master sees EOF (EIO) when the child is gone
+    let master = std::fs::File::from(master);
+    let mut reader = master.try_clone().unwrap();
+    let printed = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once no process holds the slave.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    (child, master, printed)
+}
