@@ -88,3 +88,41 @@ async fn a_codec_override_is_what_goes_on_the_wire() {
     assert_eq!(report["codec"]["codec"], "G711Ulaw");
     assert!(sine_snr_db(&pcm, rate, 1000.0, 800) < 10.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codec_hiktalk_cannot_speak_is_refused_before_opening() {
+    // A device whose talk channel is set to MP2L2 (seen on real firmware), without auth.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = paths.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let Ok(n) = s.read(&mut buf).await else { return };
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                seen.lock().unwrap().push(path.clone());
+                let ns = r#"version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema""#;
+                let body = if path.ends_with("/capabilities") {
+                    format!(r#"<TwoWayAudioChannel {ns}><id>1</id><audioCompressionType opt="MP2L2,G.711ulaw,AAC">MP2L2</audioCompressionType></TwoWayAudioChannel>"#)
+                } else {
+                    format!(r#"<TwoWayAudioChannelList {ns}><TwoWayAudioChannel {ns}><id>1</id><enabled>false</enabled><audioCompressionType>MP2L2</audioCompressionType></TwoWayAudioChannel></TwoWayAudioChannelList>"#)
+                };
+                let _ = s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 1000.0, 1.0, 8000, 1, 0.5);
+    let mut cmd = hiktalk();
+    cmd.arg("play").arg(&wav).arg(format!("http://{addr}"));
+    let (out, _) = run(cmd).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(9), "{err}");
+    assert!(err.contains("\"MP2L2\"") && err.contains("G.711ulaw, AAC") && err.contains("--set-codec"), "{err}");
+    assert!(!paths.lock().unwrap().iter().any(|p| p.contains("/open")), "no session was opened: {:?}", paths.lock().unwrap());
+}
