@@ -455,3 +455,41 @@ async fn push_to_talk_sends_silence_until_space() {
     let end = pcm.len() - rate / 10;
     assert!(pcm[end - rate / 2..end].iter().all(|v| v.unsigned_abs() <= 2), "silence after the second space");
 }
+
+/// Every codec works live, not just for files: AAC chosen by itself on an AAC-only camera, and
+/// G.726 and PCM when the channel asks for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_microphone_speaks_every_channel_codec() {
+    use hiktalk::codec::Codec;
+    use hiktalk::sim::Profile;
+    let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
+    let configs = [
+        ("Aac", SimConfig { profile: Profile::AacOnly, ..sim_config() }),
+        ("G726", SimConfig { codec: Some(Codec::G726), ..sim_config() }),
+        ("Pcm", SimConfig { codec: Some(Codec::Pcm), ..sim_config() }),
+    ];
+    for (codec, config) in configs {
+        let sim = sim::start(config).await.unwrap();
+        let child = speak(&source, &sim, true, &[]);
+        audio_started(&sim).await;
+        stream_for(&sim, 1.5).await;
+        signal(&child, libc::SIGINT);
+        let out = wait_child(child).await;
+        assert_eq!(out.status.code(), Some(0), "{codec}: {}", stderr(&out));
+        assert_eq!(json(&out)["codec"]["codec"], codec);
+        let id = sim
+            .events()
+            .iter()
+            .rev()
+            .find_map(|e| match &e.kind {
+                EventKind::SessionOpened { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let (pcm, rate) = (sim.recording(&id).unwrap(), sim.recording_rate(&id).unwrap());
+        let body = &pcm[(rate as usize / 5)..pcm.len().saturating_sub(rate as usize / 5)];
+        let hz = dominant_hz(body, rate);
+        assert!((hz - FREQ).abs() <= 5.0, "{codec}: {hz:.1} Hz");
+        assert!((rms_dbfs(body) - (PEAK_DBFS - 3.01)).abs() <= 2.0, "{codec}: level {:.1} dBFS", rms_dbfs(body));
+    }
+}
