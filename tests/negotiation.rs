@@ -16,15 +16,7 @@ async fn play_tone(config: SimConfig, extra: &[&str]) -> (serde_json::Value, Sim
     let (out, _) = run(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
     let report = json(&out);
-    let id = sim
-        .events()
-        .iter()
-        .rev()
-        .find_map(|e| match &e.kind {
-            EventKind::SessionOpened { id, .. } => Some(id.clone()),
-            _ => None,
-        })
-        .expect("a session");
+    let id = last_session_id(&sim);
     let pcm = sim.recording(&id).expect("a recording");
     let rate = sim.recording_rate(&id).unwrap();
     (report, sim, pcm, rate)

@@ -134,11 +134,7 @@ async fn volume_scales_and_limits() {
         cmd.args(["play", "--volume", gain]).arg(&wav).arg(url(&sim));
         let (out, _) = run(cmd).await;
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let id = sim.events().iter().find_map(|e| match &e.kind {
-            EventKind::SessionOpened { id, .. } => Some(id.clone()),
-            _ => None,
-        });
-        let pcm = sim.recording(&id.unwrap()).unwrap();
+        let pcm = sim.recording(&last_session_id(&sim)).unwrap();
         levels.push(pcm.iter().map(|&s| (s as i32).abs()).max().unwrap());
     }
     let ratio = levels[1] as f64 / levels[0] as f64;

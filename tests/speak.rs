@@ -477,15 +477,7 @@ async fn the_microphone_speaks_every_channel_codec() {
         let out = wait_child(child).await;
         assert_eq!(out.status.code(), Some(0), "{codec}: {}", stderr(&out));
         assert_eq!(json(&out)["codec"]["codec"], codec);
-        let id = sim
-            .events()
-            .iter()
-            .rev()
-            .find_map(|e| match &e.kind {
-                EventKind::SessionOpened { id, .. } => Some(id.clone()),
-                _ => None,
-            })
-            .unwrap();
+        let id = last_session_id(&sim);
         let (pcm, rate) = (sim.recording(&id).unwrap(), sim.recording_rate(&id).unwrap());
         let body = &pcm[(rate as usize / 5)..pcm.len().saturating_sub(rate as usize / 5)];
         let hz = dominant_hz(body, rate);

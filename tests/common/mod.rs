@@ -151,3 +151,15 @@ pub fn on_a_terminal(mut cmd: Command) -> (Child, std::fs::File, std::thread::Jo
     });
     (child, master, printed)
 }
+
+/// The internal id (for `recording`) of the last session the simulator opened.
+pub fn last_session_id(sim: &SimHandle) -> String {
+    sim.events()
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::SessionOpened { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .expect("a session was opened")
+}
