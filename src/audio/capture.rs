@@ -560,68 +560,49 @@ impl Reader {
 /// Mutes alsa-lib's stderr messages (it complains about every PCM it cannot open while
 /// probing) on the current thread for the guard's lifetime. A no-op off ALSA platforms.
 mod alsa_quiet {
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "netbsd"
-    ))]
-    pub struct Guard(alsa_sys::snd_local_error_handler_t);
+    #[cfg(any(target_os = "linux", target_os = "dragonfly", target_os = "freebsd", target_os = "netbsd"))]
+    pub use alsa::Guard;
+    #[cfg(not(any(target_os = "linux", target_os = "dragonfly", target_os = "freebsd", target_os = "netbsd")))]
+    pub use other::Guard;
 
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "netbsd"
-    ))]
-    impl Guard {
-        pub fn new() -> Self {
-            unsafe extern "C" fn ignore(
-                _file: *const std::ffi::c_char,
-                _line: std::ffi::c_int,
-                _func: *const std::ffi::c_char,
-                _err: std::ffi::c_int,
-                _fmt: *const std::ffi::c_char,
-                _args: *mut alsa_sys::__va_list_tag,
-            ) {
+    #[cfg(any(target_os = "linux", target_os = "dragonfly", target_os = "freebsd", target_os = "netbsd"))]
+    mod alsa {
+        pub struct Guard(alsa_sys::snd_local_error_handler_t);
+
+        impl Guard {
+            pub fn new() -> Self {
+                unsafe extern "C" fn ignore(
+                    _file: *const std::ffi::c_char,
+                    _line: std::ffi::c_int,
+                    _func: *const std::ffi::c_char,
+                    _err: std::ffi::c_int,
+                    _fmt: *const std::ffi::c_char,
+                    _args: *mut alsa_sys::__va_list_tag,
+                ) {
+                }
+                // SAFETY: sets a thread-local pointer in alsa-lib; `ignore` touches none of its arguments.
+                Guard(unsafe { alsa_sys::snd_lib_error_set_local(Some(ignore)) })
             }
-            // SAFETY: sets a thread-local pointer in alsa-lib; `ignore` touches none of its arguments.
-            Guard(unsafe { alsa_sys::snd_lib_error_set_local(Some(ignore)) })
         }
-    }
 
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "netbsd"
-    ))]
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            // SAFETY: restores the handler that was installed before (usually none).
-            unsafe {
-                alsa_sys::snd_lib_error_set_local(self.0);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                // SAFETY: restores the handler that was installed before (usually none).
+                unsafe {
+                    alsa_sys::snd_lib_error_set_local(self.0);
+                }
             }
         }
     }
 
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "netbsd"
-    )))]
-    pub struct Guard;
+    #[cfg(not(any(target_os = "linux", target_os = "dragonfly", target_os = "freebsd", target_os = "netbsd")))]
+    mod other {
+        pub struct Guard;
 
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "netbsd"
-    )))]
-    impl Guard {
-        pub fn new() -> Self {
-            Guard
+        impl Guard {
+            pub fn new() -> Self {
+                Guard
+            }
         }
     }
 }
