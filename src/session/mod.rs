@@ -482,12 +482,10 @@ async fn stream(
     }
     // Wait for the producer's first frame: silence before it would only delay the audio.
     if pending.is_none() {
-        pending = tokio::select! {
-            biased;
-            s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
-            end = upload.ended() => return hangup(end, last_sent),
-            item = feed.rx.recv() => Some(item.unwrap_or(FeedItem::End)),
-        };
+        match next_item(stop, upload, &mut feed.rx, last_sent, None).await {
+            Ok(item) => pending = item,
+            Err(e) => return e,
+        }
     }
     pacer.restart();
     loop {
@@ -507,31 +505,30 @@ async fn stream(
             // away), and each one shifts the audio by a frame; a late frame costs the device
             // only a short underrun. Keepalive needs silence within seconds, not milliseconds.
             let starved = pacer.played_out() + feed.frame * SILENCE_GRACE_FRAMES;
-            match pending.take() {
-                Some(item) => item,
-                None => tokio::select! {
-                    biased;
-                    s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
-                    end = upload.ended() => return hangup(end, last_sent),
-                    item = feed.rx.recv() => item.unwrap_or(FeedItem::End),
-                    _ = sleep_until(starved) => {
-                        report.silence_frames += 1;
-                        if let Some(p) = progress {
-                            p.silence_frames.fetch_add(1, Ordering::Relaxed);
-                        }
-                        FeedItem::Frame(silence.clone(), None)
+            let next = match pending.take() {
+                Some(item) => Ok(Some(item)),
+                None => next_item(stop, upload, &mut feed.rx, last_sent, Some(starved)).await,
+            };
+            match next {
+                Ok(Some(item)) => item,
+                Ok(None) => {
+                    report.silence_frames += 1;
+                    if let Some(p) = progress {
+                        p.silence_frames.fetch_add(1, Ordering::Relaxed);
                     }
-                },
+                    FeedItem::Frame(silence.clone(), None)
+                }
+                Err(e) => return e,
             }
         } else {
-            let item = match pending.take() {
-                Some(item) => item,
-                None => tokio::select! {
-                    biased;
-                    s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
-                    end = upload.ended() => return hangup(end, last_sent),
-                    item = feed.rx.recv() => item.unwrap_or(FeedItem::End),
-                },
+            let next = match pending.take() {
+                Some(item) => Ok(Some(item)),
+                None => next_item(stop, upload, &mut feed.rx, last_sent, None).await,
+            };
+            // Without a silence deadline there is always an item.
+            let item = match next {
+                Ok(item) => item.unwrap_or(FeedItem::End),
+                Err(e) => return e,
             };
             if let Some(e) = wait(stop, upload, sleep_until(pacer.due()), last_sent).await {
                 return e;
@@ -589,6 +586,25 @@ impl Latency {
 
     fn max_ms(&self) -> f64 {
         self.max.as_secs_f64() * 1000.0
+    }
+}
+
+/// The producer's next item, unless the user stops or the device ends first. With a
+/// `silence_at` deadline, `Ok(None)` says the producer had nothing by then (send silence).
+async fn next_item(
+    stop: &Stop,
+    upload: &mut Upload,
+    rx: &mut mpsc::Receiver<FeedItem>,
+    last_sent: Instant,
+    silence_at: Option<Instant>,
+) -> Result<Option<FeedItem>, Ending> {
+    let far = Instant::now() + Duration::from_secs(86_400);
+    tokio::select! {
+        biased;
+        s = stop.wait() => Err(Ending::UserStop { signal: s.to_string() }),
+        end = upload.ended() => Err(hangup(end, last_sent)),
+        item = rx.recv() => Ok(Some(item.unwrap_or(FeedItem::End))),
+        _ = sleep_until(silence_at.unwrap_or(far)), if silence_at.is_some() => Ok(None),
     }
 }
 
