@@ -30,6 +30,17 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// One frame of codec silence from a separate encoder, for gaps in a live input.
+    pub fn keepalive_frame(params: CodecParams) -> Result<Vec<u8>, AudioError> {
+        let mut pipeline = Pipeline::new(params.sample_rate, crate::codec::encoder(params)?, 0.0)?;
+        let mut frames = Vec::new();
+        // Encoders with a start-up delay (AAC) emit nothing for the first frames.
+        for _ in 0..8 {
+            pipeline.silence(&mut frames)?;
+        }
+        Ok(frames.into_iter().rev().find(|f| !f.is_empty()).unwrap_or_default())
+    }
+
     /// A pipeline from `input_rate` mono audio into `encoder`, with `gain_db` applied.
     pub fn new(input_rate: u32, encoder: Box<dyn Encoder>, gain_db: f32) -> Result<Self, AudioError> {
         if !(-60.0..=40.0).contains(&gain_db) {

@@ -72,7 +72,7 @@ fn feed(
     let mut pipeline = Pipeline::new(source.sample_rate(), encoder, gain_db).map_err(|e| Ending::Input { detail: e.to_string() })?;
     let frame = pipeline.frame_duration();
     // stdin may pause (a slow generator); silence then keeps the device from hanging up.
-    let silence = if live { Some(silence_frame(params).map_err(|e| codec_err(&e))?) } else { None };
+    let silence = if live { Some(Pipeline::keepalive_frame(params).map_err(|e| codec_err(&e))?) } else { None };
     let (tx, rx) = mpsc::channel(AHEAD_FRAMES);
     std::thread::Builder::new()
         .name("hiktalk-decode".into())
@@ -107,17 +107,6 @@ fn feed(
         })
         .map_err(|e| Ending::Input { detail: format!("cannot start the decoder thread: {e}") })?;
     Ok(Feed { rx, frame, silence, max_queue: None })
-}
-
-/// One frame of codec silence from a separate encoder, for gaps in a live input.
-pub fn silence_frame(params: CodecParams) -> Result<Vec<u8>, decode::AudioError> {
-    let mut pipeline = Pipeline::new(params.sample_rate, codec::encoder(params)?, 0.0)?;
-    let mut frames = Vec::new();
-    // Encoders with a start-up delay (AAC) emit nothing for the first frames.
-    for _ in 0..8 {
-        pipeline.silence(&mut frames)?;
-    }
-    Ok(frames.into_iter().rev().find(|f| !f.is_empty()).unwrap_or_default())
 }
 
 fn progress_bar(name: &str, total: Option<Duration>, repeat: bool) -> ProgressBar {

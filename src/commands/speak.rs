@@ -147,7 +147,7 @@ impl Microphone {
         let codec_err = |e: &dyn std::fmt::Display| Ending::Codec { detail: e.to_string() };
         let encoder = codec::encoder(params).map_err(|e| codec_err(&e))?;
         let frame = codec::frame_duration(encoder.as_ref());
-        let silence = super::play::silence_frame(params).map_err(|e| codec_err(&e))?;
+        let silence = Pipeline::keepalive_frame(params).map_err(|e| codec_err(&e))?;
         let (tx, rx) = mpsc::channel(64);
         self.params_tx.send((encoder, tx)).map_err(|_| Ending::Input { detail: "the microphone stopped".into() })?;
         // Three frames of slack: enough for scheduling jitter, little enough to stay live.
