@@ -76,5 +76,7 @@ fn main() {
     }
     let mean = means.iter().sum::<f64>() / means.len() as f64;
     let max = maxes.iter().copied().fold(f64::NAN, f64::max);
-    println!("latency: capture->socket mean {mean:.1} ms, max {max:.1} ms over {runs} run(s) of {secs} s (budget: 40 ms + one 20 ms frame)");
+    println!(
+        "latency: capture->socket mean {mean:.1} ms, max {max:.1} ms over {runs} run(s) of {secs} s (budget: 40 ms + one 20 ms frame)"
+    );
 }

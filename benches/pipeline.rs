@@ -23,16 +23,13 @@ fn signal(rate: u32, secs: u32) -> Vec<f32> {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             let t = i as f32 / rate as f32;
             let noise = (seed >> 8) as f32 / (1 << 24) as f32 - 0.5;
-            0.15 * (t * 2.0 * std::f32::consts::PI * 440.0).sin()
-                + 0.08 * (t * 2.0 * std::f32::consts::PI * 1700.0).sin()
-                + 0.02 * noise
+            0.15 * (t * 2.0 * std::f32::consts::PI * 440.0).sin() + 0.08 * (t * 2.0 * std::f32::consts::PI * 1700.0).sin() + 0.02 * noise
         })
         .collect()
 }
 
 fn write_wav(path: &Path) {
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for s in signal(RATE, SECS) {
         w.write_sample((s * 32767.0) as i16).unwrap();
@@ -75,9 +72,7 @@ fn benches(c: &mut Criterion, wav: &Path) {
     let mut group = c.benchmark_group("wav48k_to_codec");
     group.throughput(Throughput::Elements(u64::from(RATE * SECS)));
     for codec in Codec::ALL {
-        group.bench_with_input(BenchmarkId::from_parameter(codec), &codec, |b, &codec| {
-            b.iter(|| black_box(send_path(wav, codec)))
-        });
+        group.bench_with_input(BenchmarkId::from_parameter(codec), &codec, |b, &codec| b.iter(|| black_box(send_path(wav, codec))));
     }
     group.finish();
 
@@ -85,9 +80,7 @@ fn benches(c: &mut Criterion, wav: &Path) {
     for codec in Codec::ALL {
         let (mut enc, frames) = frames_for(codec);
         group.throughput(Throughput::Elements((frames.len() * enc.frame_samples()) as u64));
-        group.bench_function(BenchmarkId::from_parameter(codec), |b| {
-            b.iter(|| black_box(encode_all(enc.as_mut(), &frames)))
-        });
+        group.bench_function(BenchmarkId::from_parameter(codec), |b| b.iter(|| black_box(encode_all(enc.as_mut(), &frames))));
     }
     group.finish();
 }

@@ -31,9 +31,7 @@ pub enum ConfigError {
     UnknownCamera { name: String, hint: String },
     #[error("camera {camera:?}: {message}")]
     Invalid { camera: String, message: String },
-    #[error(
-        "no password for {camera}: set {env_hint}HIKTALK_PASSWORD, use --password-stdin, or run hiktalk on a terminal to be asked"
-    )]
+    #[error("no password for {camera}: set {env_hint}HIKTALK_PASSWORD, use --password-stdin, or run hiktalk on a terminal to be asked")]
     NoPassword { camera: String, env_hint: String },
     #[error("cannot read the password for {camera} from {path}: {source}")]
     PasswordFile { camera: String, path: PathBuf, source: std::io::Error },

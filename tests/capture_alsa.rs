@@ -13,11 +13,7 @@ const FREQ: f64 = 440.0;
 const PEAK_DBFS: f64 = -12.0;
 
 fn rms_dbfs(samples: &[f32]) -> f64 {
-    let mean_square = samples
-        .iter()
-        .map(|&s| f64::from(s) * f64::from(s))
-        .sum::<f64>()
-        / samples.len() as f64;
+    let mean_square = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
     10.0 * mean_square.log10()
 }
 
@@ -41,11 +37,7 @@ fn capture_for(capture: &mut Capture, span: Duration) -> Vec<f32> {
         std::thread::sleep(Duration::from_millis(20));
         if let Some(oldest) = capture.read(&mut out) {
             // Ring + pipe latency stays bounded: the oldest returned sample is recent.
-            assert!(
-                oldest.elapsed() < Duration::from_millis(300),
-                "oldest sample {:?} old",
-                oldest.elapsed()
-            );
+            assert!(oldest.elapsed() < Duration::from_millis(300), "oldest sample {:?} old", oldest.elapsed());
         }
     }
     out
@@ -60,27 +52,13 @@ fn captures_a_paced_exact_tone_through_cpal() {
     }
 
     let devices = list_input_devices().expect("list devices");
-    let listed = devices
-        .iter()
-        .find(|d| d.id == source.device_id())
-        .unwrap_or_else(|| panic!("{} not in {devices:?}", source.device_id()));
+    let listed = devices.iter().find(|d| d.id == source.device_id()).unwrap_or_else(|| panic!("{} not in {devices:?}", source.device_id()));
     assert_eq!(listed.description, DESCRIPTION);
-    assert_eq!(
-        (
-            listed.default_rate,
-            listed.channels,
-            listed.default_format.as_str()
-        ),
-        (RATE, 2, "f32")
-    );
+    assert_eq!((listed.default_rate, listed.channels, listed.default_format.as_str()), (RATE, 2, "f32"));
 
     // Selecting by a unique part of the description finds the same device.
     let by_description = Capture::open(Some("TEST TONE")).expect("open by description");
-    assert!(
-        by_description.describe().starts_with("alsa:hiktalk_test "),
-        "{}",
-        by_description.describe()
-    );
+    assert!(by_description.describe().starts_with("alsa:hiktalk_test "), "{}", by_description.describe());
     drop(by_description);
 
     // A device that cannot be opened is left out of the list and fails to open with a typed error.
@@ -91,10 +69,7 @@ fn captures_a_paced_exact_tone_through_cpal() {
     }
 
     let mut capture = Capture::open(Some(&source.device_id())).expect("open by id");
-    assert_eq!(
-        capture.describe(),
-        "alsa:hiktalk_test (48000 Hz, 2 ch, f32)"
-    );
+    assert_eq!(capture.describe(), "alsa:hiktalk_test (48000 Hz, 2 ch, f32)");
     assert_eq!(capture.sample_rate(), RATE);
     // Drain what queued up in the pipe while nobody was reading.
     capture_for(&mut capture, Duration::from_millis(100));
@@ -103,27 +78,17 @@ fn captures_a_paced_exact_tone_through_cpal() {
     let tone = capture_for(&mut capture, Duration::from_secs(1));
     let wall = start.elapsed().as_secs_f64();
     let seconds = tone.len() as f64 / f64::from(RATE);
-    assert!(
-        (seconds - wall).abs() < 0.1,
-        "paced: {seconds:.3} s of audio in {wall:.3} s"
-    );
+    assert!((seconds - wall).abs() < 0.1, "paced: {seconds:.3} s of audio in {wall:.3} s");
 
     let expected = PEAK_DBFS - 10.0 * 2f64.log10(); // a sine's RMS is 3 dB under its peak
     let level = rms_dbfs(&tone);
-    assert!(
-        (level - expected).abs() < 1.0,
-        "level {level:.2} dBFS, expected {expected:.2}"
-    );
+    assert!((level - expected).abs() < 1.0, "level {level:.2} dBFS, expected {expected:.2}");
     let freq = frequency(&tone, RATE);
     assert!((freq - FREQ).abs() < 1.0, "frequency {freq:.2} Hz");
     // Exact, not just on average: every 10 ms block carries the tone (a short pipe read would
     // have been padded with silence).
     for (i, block) in tone.chunks_exact(480).enumerate() {
-        assert!(
-            (rms_dbfs(block) - expected).abs() < 1.0,
-            "block {i} at {:.2} dBFS",
-            rms_dbfs(block)
-        );
+        assert!((rms_dbfs(block) - expected).abs() < 1.0, "block {i} at {:.2} dBFS", rms_dbfs(block));
     }
 
     source.set_tone(false);

@@ -7,20 +7,11 @@ fn unknown_device_is_a_typed_error_that_says_what_to_do() {
     for selector in ["alsa:no-such-device", "no such microphone", "999"] {
         match Capture::open(Some(selector)) {
             Err(e @ CaptureError::NotFound { .. }) => {
-                let CaptureError::NotFound {
-                    selector: ref s,
-                    ref available,
-                } = e
-                else {
-                    unreachable!()
-                };
+                let CaptureError::NotFound { selector: ref s, ref available } = e else { unreachable!() };
                 assert_eq!(s, selector);
                 assert!(!available.iter().any(|id| id == selector));
                 let message = e.to_string();
-                assert!(
-                    message.contains(selector) && message.contains("hiktalk devices"),
-                    "{message}"
-                );
+                assert!(message.contains(selector) && message.contains("hiktalk devices"), "{message}");
             }
             other => panic!("{selector}: expected NotFound, got {other:?}"),
         }

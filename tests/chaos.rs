@@ -69,9 +69,18 @@ async fn iteration(seed: u64) {
     let retries = rng.random_range(0..=2);
     let frames = if reconnect && rng.random_bool(0.5) { None } else { Some(rng.random_range(1..30)) };
     let stop_after = (frames.is_none() || rng.random_bool(0.5)).then(|| Duration::from_millis(rng.random_range(0..1200)));
-    let ctx = format!("seed {seed}: fault {spec:?}, bad password {bad_password}, reconnect {reconnect}/{retries}, frames {frames:?}, stop {stop_after:?}");
+    let ctx = format!(
+        "seed {seed}: fault {spec:?}, bad password {bad_password}, reconnect {reconnect}/{retries}, frames {frames:?}, stop {stop_after:?}"
+    );
 
-    let sim = sim::start(SimConfig { faults, idle_timeout: Duration::from_secs(1), stale_expiry: Duration::from_secs(2), ..SimConfig::default() }).await.unwrap();
+    let sim = sim::start(SimConfig {
+        faults,
+        idle_timeout: Duration::from_secs(1),
+        stale_expiry: Duration::from_secs(2),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let born = Instant::now();
     let endpoint = Endpoint { https: false, host: "127.0.0.1".into(), port: sim.addr().port() };
     let password = if bad_password { "wrong" } else { PASSWORD };

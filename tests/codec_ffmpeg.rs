@@ -32,11 +32,7 @@ fn ffmpeg(args: &[&str]) {
 
 fn tone(rate: u32) -> Vec<i16> {
     let n = (f64::from(rate) * SECS) as usize;
-    (0..n)
-        .map(|i| {
-            ((i as f64 * 2.0 * std::f64::consts::PI * FREQ / f64::from(rate)).sin() * 0.5 * 32767.0).round() as i16
-        })
-        .collect()
+    (0..n).map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * FREQ / f64::from(rate)).sin() * 0.5 * 32767.0).round() as i16).collect()
 }
 
 fn s16le(samples: &[i16]) -> Vec<u8> {
@@ -236,8 +232,7 @@ fn g726_against_ffmpeg() {
             eprintln!("{name}: ffmpeg's stream not checked (ffmpeg's 40 kbit/s predictor differs from G.726)");
             continue;
         };
-        let theirs =
-            ffmpeg_encode(dir.path(), &pcm, 8000, &["-c:a", "g726le", "-code_size", &code_size, "-f", "g726le"]);
+        let theirs = ffmpeg_encode(dir.path(), &pcm, 8000, &["-c:a", "g726le", "-code_size", &code_size, "-f", "g726le"]);
         let ours = hiktalk_decode(params, &theirs, 7);
         check(&format!("{name} ffmpeg->hiktalk"), &quality(&pcm, &ours, 8000, 8), via_hiktalk, 1.0);
         let reference = ffmpeg_decode(dir.path(), &input, &theirs, 8000);
@@ -276,14 +271,11 @@ fn aac_against_ffmpeg() {
 
         // ffmpeg's own AAC encoder, length-prefixed as a camera sends it, through hiktalk's decoder.
         // Without perceptual noise substitution: each decoder fills PNS bands with its own noise.
-        let theirs =
-            ffmpeg_encode(dir.path(), &pcm, rate, &["-c:a", "aac", "-b:a", "32k", "-aac_pns", "0", "-f", "adts"]);
+        let theirs = ffmpeg_encode(dir.path(), &pcm, rate, &["-c:a", "aac", "-b:a", "32k", "-aac_pns", "0", "-f", "adts"]);
         let mut prefixed = Vec::new();
         let mut at = 0;
         while at + 7 <= theirs.len() {
-            let len = (usize::from(theirs[at + 3] & 3) << 11)
-                | usize::from(theirs[at + 4]) << 3
-                | usize::from(theirs[at + 5]) >> 5;
+            let len = (usize::from(theirs[at + 3] & 3) << 11) | usize::from(theirs[at + 4]) << 3 | usize::from(theirs[at + 5]) >> 5;
             prefixed.extend_from_slice(&(len as u32).to_be_bytes());
             prefixed.extend_from_slice(&theirs[at..at + len]);
             at += len;
@@ -293,10 +285,7 @@ fn aac_against_ffmpeg() {
         let ours = hiktalk_decode(params, &prefixed, 61);
         let reference = ffmpeg_decode(dir.path(), &["-f", "aac"], &theirs, rate);
         let q = quality(&reference, &ours, rate, 4096);
-        eprintln!(
-            "AAC {rate} Hz: hiktalk vs ffmpeg decoding ffmpeg's stream: SNR {:.1} dB, level {:+.2} dB",
-            q.snr, q.level_db
-        );
+        eprintln!("AAC {rate} Hz: hiktalk vs ffmpeg decoding ffmpeg's stream: SNR {:.1} dB, level {:+.2} dB", q.snr, q.level_db);
         // Measured 86.4 dB (16 kHz) and 87.7 dB (48 kHz): the same up to rounding.
         assert!(q.snr >= 70.0 && q.level_db.abs() <= 0.1, "AAC decoders disagree: {:.1} dB", q.snr);
     }
@@ -380,15 +369,10 @@ fn read_all(src: &mut dyn Source) -> Vec<f32> {
 fn assert_tone(name: &str, samples: &[f32], rate: u32, secs: f64) {
     let expected = (f64::from(rate) * secs) as i64;
     // MP3 and Vorbis add encoder padding / priming; allow 0.1 s.
-    assert!(
-        (samples.len() as i64 - expected).abs() <= i64::from(rate) / 10,
-        "{name}: {} samples, expected ~{expected}",
-        samples.len()
-    );
+    assert!((samples.len() as i64 - expected).abs() <= i64::from(rate) / 10, "{name}: {} samples, expected ~{expected}", samples.len());
     let pcm: Vec<i16> = samples.iter().map(|&x| (x * 32767.0) as i16).collect();
-    let reference: Vec<i16> = (0..pcm.len())
-        .map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * FREQ / f64::from(rate)).sin() * 0.5 * 32767.0) as i16)
-        .collect();
+    let reference: Vec<i16> =
+        (0..pcm.len()).map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * FREQ / f64::from(rate)).sin() * 0.5 * 32767.0) as i16).collect();
     let q = quality(&reference, &pcm, rate, 4096);
     eprintln!("{name}: level {:+.2} dB, peak {:.1} Hz", q.level_db, q.peak_hz);
     assert!((q.peak_hz - FREQ).abs() <= q.bin_hz, "{name}: peak at {} Hz", q.peak_hz);
@@ -494,20 +478,7 @@ fn decodes_streamed_wav_from_files_and_stdin() {
     // ffmpeg writing WAV to a pipe: RIFF and data sizes 0xFFFFFFFF, plus a LIST chunk.
     tool("ffmpeg", "ffmpeg");
     let out = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=d=1.5:r=16000",
-            "-ac",
-            "2",
-            "-f",
-            "wav",
-            "-",
-        ])
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=1.5:r=16000", "-ac", "2", "-f", "wav", "-"])
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -50,7 +50,12 @@ async fn every_fault_ends_with_its_reason_and_code() {
         Case { faults: &["hangup-after-secs=0.5"], extra: &[], code: 6, says: "the device hung up" },
         Case { faults: &["reset-after-bytes=4000"], extra: &[], code: 7, says: "the audio connection failed" },
         Case { faults: &["reset-after-secs=0.5"], extra: &[], code: 7, says: "the audio connection failed" },
-        Case { faults: &["stall=open"], extra: &["--timeout", "1"], code: 7, says: "no answer to PUT /ISAPI/System/TwoWayAudio/channels/1/open within 1 s" },
+        Case {
+            faults: &["stall=open"],
+            extra: &["--timeout", "1"],
+            code: 7,
+            says: "no answer to PUT /ISAPI/System/TwoWayAudio/channels/1/open within 1 s",
+        },
         Case { faults: &["stall=channels"], extra: &["--timeout", "1"], code: 7, says: "no answer to GET" },
         Case { faults: &["stall=audio"], extra: &["--timeout", "1"], code: 7, says: "no answer to PUT audioData" },
         Case { faults: &["slow=open:300"], extra: &[], code: 0, says: "end of input" },
@@ -73,7 +78,8 @@ async fn every_fault_ends_with_its_reason_and_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hangup_reports_the_devices_own_words() {
-    let (_, code, err) = play(SimConfig { faults: faults(&["hangup-after-bytes=4000"]), hangup_body: true, ..sim_config() }, 1.5, &[]).await;
+    let (_, code, err) =
+        play(SimConfig { faults: faults(&["hangup-after-bytes=4000"]), hangup_body: true, ..sim_config() }, 1.5, &[]).await;
     assert_eq!(code, Some(6));
     assert!(err.contains("statusCode"), "the ResponseStatus is quoted: {err}");
 }
@@ -179,7 +185,11 @@ async fn retries_are_bounded() {
 async fn stdin_that_pauses_keeps_the_session_alive_with_silence() {
     let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
     let mut cmd = hiktalk();
-    cmd.args(["play", "--raw-format", "s16le:8000:1", "-"]).arg(url(&sim)).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(["play", "--raw-format", "s16le:8000:1", "-"])
+        .arg(url(&sim))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     use std::io::Write;
@@ -207,7 +217,15 @@ async fn not_a_hikvision_device_is_a_clear_error() {
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf).await;
                 let body = "<!DOCTYPE html><html><body>Router login</body></html>";
-                let _ = s.write_all(format!("HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
             });
         }
     });

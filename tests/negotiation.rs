@@ -100,11 +100,23 @@ async fn a_codec_hiktalk_cannot_speak_is_refused_before_opening() {
                 seen.lock().unwrap().push(path.clone());
                 let ns = r#"version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema""#;
                 let body = if path.ends_with("/capabilities") {
-                    format!(r#"<TwoWayAudioChannel {ns}><id>1</id><audioCompressionType opt="MP2L2,G.711ulaw,AAC">MP2L2</audioCompressionType></TwoWayAudioChannel>"#)
+                    format!(
+                        r#"<TwoWayAudioChannel {ns}><id>1</id><audioCompressionType opt="MP2L2,G.711ulaw,AAC">MP2L2</audioCompressionType></TwoWayAudioChannel>"#
+                    )
                 } else {
-                    format!(r#"<TwoWayAudioChannelList {ns}><TwoWayAudioChannel {ns}><id>1</id><enabled>false</enabled><audioCompressionType>MP2L2</audioCompressionType></TwoWayAudioChannel></TwoWayAudioChannelList>"#)
+                    format!(
+                        r#"<TwoWayAudioChannelList {ns}><TwoWayAudioChannel {ns}><id>1</id><enabled>false</enabled><audioCompressionType>MP2L2</audioCompressionType></TwoWayAudioChannel></TwoWayAudioChannelList>"#
+                    )
                 };
-                let _ = s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
             });
         }
     });

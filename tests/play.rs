@@ -4,7 +4,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,10 +104,15 @@ async fn bad_input_is_refused_before_any_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_speech_from_espeak_plays() {
     let sim = sim::start(sim_config()).await.unwrap();
-    let speech = std::process::Command::new("espeak-ng").args(["--stdout", "Leave the parcel"]).output().expect("espeak-ng (apt install espeak-ng)");
+    let speech =
+        std::process::Command::new("espeak-ng").args(["--stdout", "Leave the parcel"]).output().expect("espeak-ng (apt install espeak-ng)");
     assert!(speech.status.success());
     let mut cmd = hiktalk();
-    cmd.args(["--json", "play", "-"]).arg(url(&sim)).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.args(["--json", "play", "-"])
+        .arg(url(&sim))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     std::thread::spawn(move || {

@@ -17,9 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use cpal::{
-    BufferSize, FromSample, Sample, SampleFormat, SupportedBufferSize, SupportedStreamConfig,
-};
+use cpal::{BufferSize, FromSample, Sample, SampleFormat, SupportedBufferSize, SupportedStreamConfig};
 
 /// More than this much buffered audio at a read means the consumer stalled: skip the oldest.
 pub const MAX_BACKLOG: Duration = Duration::from_millis(200);
@@ -47,46 +45,28 @@ pub struct InputDevice {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error(
-        "no default audio input device; connect a microphone or pick one with --input (see `hiktalk devices`)"
-    )]
+    #[error("no default audio input device; connect a microphone or pick one with --input (see `hiktalk devices`)")]
     NoDevice,
     #[error("no input device matches {selector:?}; available: {}; run `hiktalk devices` and pass an id or index", list_or_none(.available))]
-    NotFound {
-        selector: String,
-        available: Vec<String>,
-    },
+    NotFound { selector: String, available: Vec<String> },
     #[error("input selector {selector:?} matches several devices ({}); pass the full id instead", .matches.join(", "))]
-    Ambiguous {
-        selector: String,
-        matches: Vec<String>,
-    },
+    Ambiguous { selector: String, matches: Vec<String> },
     #[error("cannot list audio devices: {reason}")]
     Enumerate { reason: String },
-    #[error(
-        "input device {device} has no usable capture format: {reason}; try another device (see `hiktalk devices`)"
-    )]
+    #[error("input device {device} has no usable capture format: {reason}; try another device (see `hiktalk devices`)")]
     Unsupported { device: String, reason: String },
     #[error(
         "cannot open input device {device}: {reason}; check that it is connected and not held exclusively by another program, or pick another with --input (see `hiktalk devices`)"
     )]
     Unavailable { device: String, reason: String },
-    #[error(
-        "capture from {device} failed: {reason}; try again or pick another device with --input (see `hiktalk devices`)"
-    )]
+    #[error("capture from {device} failed: {reason}; try again or pick another device with --input (see `hiktalk devices`)")]
     Stream { device: String, reason: String },
-    #[error(
-        "input device {device} went away (unplugged?); reconnect it or pick another with --input (see `hiktalk devices`)"
-    )]
+    #[error("input device {device} went away (unplugged?); reconnect it or pick another with --input (see `hiktalk devices`)")]
     Disconnected { device: String },
 }
 
 fn list_or_none(ids: &[String]) -> String {
-    if ids.is_empty() {
-        "none".to_owned()
-    } else {
-        ids.join(", ")
-    }
+    if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
 }
 
 /// Lists devices that can capture and report a default input config. Devices that fail to
@@ -94,13 +74,8 @@ fn list_or_none(ids: &[String]) -> String {
 pub fn list_input_devices() -> Result<Vec<InputDevice>, CaptureError> {
     let _quiet = alsa_quiet::Guard::new();
     let host = cpal::default_host();
-    let default_id = host
-        .default_input_device()
-        .and_then(|d| d.id().ok())
-        .map(|id| id.to_string());
-    let devices = host.input_devices().map_err(|e| CaptureError::Enumerate {
-        reason: e.to_string(),
-    })?;
+    let default_id = host.default_input_device().and_then(|d| d.id().ok()).map(|id| id.to_string());
+    let devices = host.input_devices().map_err(|e| CaptureError::Enumerate { reason: e.to_string() })?;
     Ok(devices
         .filter_map(|device| {
             let id = device.id().ok()?.to_string();
@@ -119,16 +94,7 @@ pub fn list_input_devices() -> Result<Vec<InputDevice>, CaptureError> {
 
 fn describe_device(device: &cpal::Device) -> String {
     // ALSA descriptions are two lines ("Card, Device\nPurpose"): keep them on one.
-    device
-        .description()
-        .map(|d| {
-            d.to_string()
-                .lines()
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join(" - ")
-        })
-        .unwrap_or_default()
+    device.description().map(|d| d.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" - ")).unwrap_or_default()
 }
 
 /// Resolves a selector: exact id, index into [`list_input_devices`], or a unique
@@ -141,13 +107,8 @@ fn find_device(selector: &str) -> Result<cpal::Device, CaptureError> {
         listed.get(index).map(|d| d.id.clone())
     } else {
         let needle = selector.to_lowercase();
-        let matches: Vec<&InputDevice> = listed
-            .iter()
-            .filter(|d| {
-                d.id.to_lowercase().contains(&needle)
-                    || d.description.to_lowercase().contains(&needle)
-            })
-            .collect();
+        let matches: Vec<&InputDevice> =
+            listed.iter().filter(|d| d.id.to_lowercase().contains(&needle) || d.description.to_lowercase().contains(&needle)).collect();
         match matches.as_slice() {
             [one] => Some(one.id.clone()),
             [] => None,
@@ -164,10 +125,7 @@ fn find_device(selector: &str) -> Result<cpal::Device, CaptureError> {
     id.parse::<cpal::DeviceId>()
         .ok()
         .and_then(|id| cpal::host_from_id(id.host()).ok()?.device_by_id(&id))
-        .ok_or_else(|| CaptureError::NotFound {
-            selector: selector.to_owned(),
-            available: listed.into_iter().map(|d| d.id).collect(),
-        })
+        .ok_or_else(|| CaptureError::NotFound { selector: selector.to_owned(), available: listed.into_iter().map(|d| d.id).collect() })
 }
 
 /// Formats the callback knows how to convert.
@@ -185,36 +143,19 @@ fn choose_config(device: &cpal::Device, name: &str) -> Result<SupportedStreamCon
     {
         return Ok(config);
     }
-    let ranges = device
-        .supported_input_configs()
-        .map_err(|e| open_error(name, e))?;
+    let ranges = device.supported_input_configs().map_err(|e| open_error(name, e))?;
     let rank = |f: SampleFormat| {
-        [
-            SampleFormat::F32,
-            SampleFormat::I32,
-            SampleFormat::I16,
-            SampleFormat::F64,
-        ]
-        .iter()
-        .position(|&x| x == f)
-        .unwrap_or(9)
+        [SampleFormat::F32, SampleFormat::I32, SampleFormat::I16, SampleFormat::F64].iter().position(|&x| x == f).unwrap_or(9)
     };
     ranges
         .filter(|r| convertible(r.sample_format()) && r.channels() > 0)
         .map(|r| {
-            let rate = [48_000, 44_100]
-                .into_iter()
-                .find(|&hz| r.min_sample_rate() <= hz && hz <= r.max_sample_rate());
+            let rate = [48_000, 44_100].into_iter().find(|&hz| r.min_sample_rate() <= hz && hz <= r.max_sample_rate());
             let config = match rate {
                 Some(hz) => r.with_sample_rate(hz),
                 None => r.with_max_sample_rate(),
             };
-            let key = (
-                rate.is_none(),
-                rate != Some(48_000),
-                config.channels() > 2,
-                rank(config.sample_format()),
-            );
+            let key = (rate.is_none(), rate != Some(48_000), config.channels() > 2, rank(config.sample_format()));
             (key, config)
         })
         .min_by_key(|(key, _)| *key)
@@ -241,21 +182,12 @@ impl Capture {
         // Failures come back as typed errors; alsa-lib's own account of them is only noise.
         let _quiet = alsa_quiet::Guard::new();
         let device = match selector {
-            None => cpal::default_host()
-                .default_input_device()
-                .ok_or(CaptureError::NoDevice)?,
+            None => cpal::default_host().default_input_device().ok_or(CaptureError::NoDevice)?,
             Some(s) => find_device(s)?,
         };
-        let name = device
-            .id()
-            .map(|id| id.to_string())
-            .unwrap_or_else(|_| describe_device(&device));
+        let name = device.id().map(|id| id.to_string()).unwrap_or_else(|_| describe_device(&device));
         let config = choose_config(&device, &name)?;
-        let (rate, channels, format) = (
-            config.sample_rate(),
-            config.channels(),
-            config.sample_format(),
-        );
+        let (rate, channels, format) = (config.sample_rate(), config.channels(), config.sample_format());
         let mut stream_config = config.config();
         let period = (u64::from(rate) * PERIOD.as_millis() as u64 / 1000) as u32;
         if let SupportedBufferSize::Range { min, max } = config.buffer_size()
@@ -272,18 +204,9 @@ impl Capture {
                 move |e: cpal::Error| report_error(&error, &device, e)
             };
             let mut callback = Converter::new(writer, usize::from(channels), rate);
-            let config = cpal::StreamConfig {
-                buffer_size,
-                ..stream_config
-            };
+            let config = cpal::StreamConfig { buffer_size, ..stream_config };
             device
-                .build_input_stream_raw(
-                    config,
-                    format,
-                    move |data, info| callback.process(data, info),
-                    on_error,
-                    None,
-                )
+                .build_input_stream_raw(config, format, move |data, info| callback.process(data, info), on_error, None)
                 .map(|stream| (stream, reader))
         };
         // Some backends refuse an explicit period size they advertised; their own default is fine.
@@ -293,12 +216,7 @@ impl Capture {
         });
         let (stream, reader) = built.map_err(|e| open_error(&name, e))?;
         stream.play().map_err(|e| open_error(&name, e))?;
-        Ok(Capture {
-            _stream: stream,
-            reader,
-            error,
-            description: format!("{name} ({rate} Hz, {channels} ch, {format})"),
-        })
+        Ok(Capture { _stream: stream, reader, error, description: format!("{name} ({rate} Hz, {channels} ch, {format})") })
     }
 
     /// Rate of the mono samples [`read`](Self::read) returns (the device's rate).
@@ -330,18 +248,14 @@ impl Capture {
 
 impl std::fmt::Debug for Capture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Capture")
-            .field("device", &self.description)
-            .finish_non_exhaustive()
+        f.debug_struct("Capture").field("device", &self.description).finish_non_exhaustive()
     }
 }
 
 fn open_error(device: &str, e: cpal::Error) -> CaptureError {
     let (device, reason) = (device.to_owned(), e.to_string());
     match e.kind() {
-        cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::InvalidInput => {
-            CaptureError::Unsupported { device, reason }
-        }
+        cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::InvalidInput => CaptureError::Unsupported { device, reason },
         _ => CaptureError::Unavailable { device, reason },
     }
 }
@@ -349,13 +263,8 @@ fn open_error(device: &str, e: cpal::Error) -> CaptureError {
 fn runtime_error(device: &str, e: cpal::Error) -> CaptureError {
     let device = device.to_owned();
     match e.kind() {
-        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated => {
-            CaptureError::Disconnected { device }
-        }
-        _ => CaptureError::Stream {
-            device,
-            reason: e.to_string(),
-        },
+        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated => CaptureError::Disconnected { device },
+        _ => CaptureError::Stream { device, reason: e.to_string() },
     }
 }
 
@@ -382,21 +291,14 @@ struct Converter {
 
 impl Converter {
     fn new(writer: Writer, channels: usize, rate: u32) -> Self {
-        Converter {
-            writer,
-            scratch: vec![0.0; SCRATCH_FRAMES].into_boxed_slice(),
-            channels: channels.max(1),
-            rate,
-        }
+        Converter { writer, scratch: vec![0.0; SCRATCH_FRAMES].into_boxed_slice(), channels: channels.max(1), rate }
     }
 
     fn process(&mut self, data: &cpal::Data, info: &cpal::InputCallbackInfo) {
         let ts = info.timestamp();
         let now = Instant::now();
         // The first frame reached the device this long before the callback ran.
-        let at = now
-            .checked_sub(ts.callback.saturating_duration_since(ts.capture))
-            .unwrap_or(now);
+        let at = now.checked_sub(ts.callback.saturating_duration_since(ts.capture)).unwrap_or(now);
         match data.sample_format() {
             SampleFormat::I8 => self.convert::<i8>(data, at),
             SampleFormat::I16 => self.convert::<i16>(data, at),
@@ -457,22 +359,9 @@ fn ring(rate: u32) -> (Writer, Reader) {
     let (samples_tx, samples_rx) = rtrb::RingBuffer::new(rate as usize * RING_SECONDS);
     let (stamps_tx, stamps_rx) = rtrb::RingBuffer::new(STAMP_SLOTS);
     let dropped = Arc::new(AtomicU64::new(0));
-    let writer = Writer {
-        samples: samples_tx,
-        stamps: stamps_tx,
-        written: 0,
-        dropped: Arc::clone(&dropped),
-    };
+    let writer = Writer { samples: samples_tx, stamps: stamps_tx, written: 0, dropped: Arc::clone(&dropped) };
     let max_backlog = (u64::from(rate) * MAX_BACKLOG.as_millis() as u64 / 1000) as usize;
-    let reader = Reader {
-        samples: samples_rx,
-        stamps: stamps_rx,
-        current: None,
-        read: 0,
-        rate,
-        max_backlog,
-        dropped,
-    };
+    let reader = Reader { samples: samples_rx, stamps: stamps_rx, current: None, read: 0, rate, max_backlog, dropped };
     (writer, reader)
 }
 
@@ -491,15 +380,11 @@ impl Writer {
             return;
         }
         // A full stamp ring only costs precision: the reader extrapolates from the previous stamp.
-        let _ = self.stamps.push(Stamp {
-            index: self.written,
-            at,
-        });
+        let _ = self.stamps.push(Stamp { index: self.written, at });
         let (pushed, refused) = self.samples.push_partial_slice(mono);
         self.written += pushed.len() as u64;
         if !refused.is_empty() {
-            self.dropped
-                .fetch_add(refused.len() as u64, Ordering::Relaxed);
+            self.dropped.fetch_add(refused.len() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -634,20 +519,14 @@ mod tests {
     fn converter_splits_callbacks_larger_than_scratch() {
         let (writer, mut reader) = ring(48_000);
         let mut conv = Converter::new(writer, 2, 48_000);
-        let input: Vec<f32> = (0..SCRATCH_FRAMES * 2 + 10)
-            .flat_map(|i| [i as f32 / 1e5, i as f32 / 1e5])
-            .collect();
+        let input: Vec<f32> = (0..SCRATCH_FRAMES * 2 + 10).flat_map(|i| [i as f32 / 1e5, i as f32 / 1e5]).collect();
         let start = Instant::now();
         conv.push_interleaved(&input, start);
         let mut out = Vec::new();
         reader.max_backlog = usize::MAX;
         assert_eq!(reader.read(&mut out), Some(start));
         assert_eq!(out.len(), SCRATCH_FRAMES * 2 + 10);
-        assert!(
-            out.iter()
-                .enumerate()
-                .all(|(i, &s)| (s - i as f32 / 1e5).abs() < 1e-6)
-        );
+        assert!(out.iter().enumerate().all(|(i, &s)| (s - i as f32 / 1e5).abs() < 1e-6));
     }
 
     #[test]
@@ -691,14 +570,7 @@ mod tests {
         assert_eq!(reader.dropped.load(Ordering::Relaxed), 7);
         let mut out = Vec::new();
         reader.read(&mut out);
-        assert_eq!(
-            out.len(),
-            20,
-            "then trimmed to MAX_BACKLOG (200 ms at 100 Hz)"
-        );
-        assert_eq!(
-            reader.dropped.load(Ordering::Relaxed),
-            7 + capacity as u64 - 20
-        );
+        assert_eq!(out.len(), 20, "then trimmed to MAX_BACKLOG (200 ms at 100 Hz)");
+        assert_eq!(reader.dropped.load(Ordering::Relaxed), 7 + capacity as u64 - 20);
     }
 }

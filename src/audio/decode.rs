@@ -30,9 +30,7 @@ pub enum AudioError {
     Open { what: String, source: io::Error },
     #[error("reading {what} failed: {source}")]
     Read { what: String, source: io::Error },
-    #[error(
-        "{what}: {reason}; convert it first, e.g. `ffmpeg -i INPUT -ac 1 out.wav`, or give --raw for headerless PCM"
-    )]
+    #[error("{what}: {reason}; convert it first, e.g. `ffmpeg -i INPUT -ac 1 out.wav`, or give --raw for headerless PCM")]
     Unsupported { what: String, reason: String },
     #[error("{what} is damaged: {reason}; check the file or re-export it")]
     Corrupt { what: String, reason: String },
@@ -144,8 +142,7 @@ impl FromStr for RawFormat {
             [s, r, c] => (*s, *r, *c),
             _ => return Err(usage()),
         };
-        let sample =
-            RawSample::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(sample)).map(|(_, v)| *v).ok_or_else(usage)?;
+        let sample = RawSample::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(sample)).map(|(_, v)| *v).ok_or_else(usage)?;
         let rate: u32 = rate.parse().map_err(|_| usage())?;
         let channels: u16 = channels.parse().map_err(|_| usage())?;
         if !(1000..=384_000).contains(&rate) || !(1..=32).contains(&channels) {
@@ -355,9 +352,7 @@ fn hound_error(e: hound::Error, what: &str, eof: bool) -> AudioError {
     match e {
         hound::Error::IoError(_) if eof => AudioError::Corrupt { what, reason: "the WAV header is cut short".into() },
         hound::Error::IoError(source) => AudioError::Read { what, source },
-        hound::Error::Unsupported => {
-            AudioError::Unsupported { what, reason: "this WAV encoding is not supported".into() }
-        }
+        hound::Error::Unsupported => AudioError::Unsupported { what, reason: "this WAV encoding is not supported".into() },
         hound::Error::FormatError(m) => AudioError::Corrupt { what, reason: m.to_string() },
         other => AudioError::Corrupt { what, reason: other.to_string() },
     }
@@ -376,10 +371,7 @@ impl<R: Read + Send> WavSource<R> {
         if !supported || spec.channels == 0 || spec.sample_rate == 0 {
             return Err(AudioError::Unsupported {
                 what: what.to_string(),
-                reason: format!(
-                    "{}-bit {:?} WAV with {} channels",
-                    spec.bits_per_sample, spec.sample_format, spec.channels
-                ),
+                reason: format!("{}-bit {:?} WAV with {} channels", spec.bits_per_sample, spec.sample_format, spec.channels),
             });
         }
         // Streaming writers (espeak-ng --stdout, ffmpeg to a pipe) put a huge placeholder size
@@ -389,8 +381,7 @@ impl<R: Read + Send> WavSource<R> {
         if sized && data_bytes == 0 {
             return Err(AudioError::Empty { what: what.to_string() });
         }
-        let duration =
-            (!placeholder).then(|| Duration::from_secs_f64(f64::from(reader.duration()) / f64::from(spec.sample_rate)));
+        let duration = (!placeholder).then(|| Duration::from_secs_f64(f64::from(reader.duration()) / f64::from(spec.sample_rate)));
         Ok(WavSource { what: what.to_string(), reader, eof, spec, duration, done: false })
     }
 
@@ -489,7 +480,8 @@ impl<R: Read + Send> Source for RawSource<R> {
             self.carry.extend_from_slice(&buf[..n]);
             let whole = self.carry.len() / frame * frame;
             if whole > 0 {
-                let samples: Vec<f32> = self.carry.drain(..whole).as_slice().chunks_exact(width).map(|b| self.format.sample.to_f32(b)).collect();
+                let samples: Vec<f32> =
+                    self.carry.drain(..whole).as_slice().chunks_exact(width).map(|b| self.format.sample.to_f32(b)).collect();
                 return Ok(Some(downmix(&samples, channels)));
             }
         }
@@ -516,9 +508,7 @@ fn sym_error(e: SymError, what: &str) -> AudioError {
     let what = what.to_string();
     match e {
         SymError::IoError(source) => AudioError::Read { what, source },
-        SymError::Unsupported(m) => {
-            AudioError::Unsupported { what, reason: format!("unsupported or unrecognised format ({m})") }
-        }
+        SymError::Unsupported(m) => AudioError::Unsupported { what, reason: format!("unsupported or unrecognised format ({m})") },
         SymError::DecodeError(m) => AudioError::Corrupt { what, reason: m.to_string() },
         other => AudioError::Corrupt { what, reason: other.to_string() },
     }
@@ -527,18 +517,17 @@ fn sym_error(e: SymError, what: &str) -> AudioError {
 impl SymphoniaSource {
     fn new(source: Box<dyn MediaSource>, hint: &Hint, what: &str) -> Result<Self, AudioError> {
         let mss = MediaSourceStream::new(source, Default::default());
-        let format = symphonia::default::get_probe()
-            .probe(hint, mss, FormatOptions::default(), MetadataOptions::default())
-            .map_err(|e| match e {
+        let format = symphonia::default::get_probe().probe(hint, mss, FormatOptions::default(), MetadataOptions::default()).map_err(
+            |e| match e {
                 SymError::IoError(source) if source.kind() != io::ErrorKind::UnexpectedEof => {
                     AudioError::Read { what: what.to_string(), source }
                 }
                 _ => AudioError::Unsupported { what: what.to_string(), reason: "not a recognised audio format".into() },
-            })?;
+            },
+        )?;
         let unsupported = |reason: &str| AudioError::Unsupported { what: what.to_string(), reason: reason.to_string() };
         let track = format.default_track(TrackType::Audio).ok_or_else(|| unsupported("no audio track"))?;
-        let params =
-            track.codec_params.as_ref().and_then(|p| p.audio()).ok_or_else(|| unsupported("no audio track"))?;
+        let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or_else(|| unsupported("no audio track"))?;
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(params, &AudioDecoderOptions::default())
             .map_err(|_| unsupported("its audio codec is not supported"))?;
@@ -548,20 +537,9 @@ impl SymphoniaSource {
             return Err(AudioError::Empty { what: what.to_string() });
         }
         let duration = track.num_frames.map(|n| Duration::from_secs_f64(n as f64 / f64::from(rate)));
-        let description =
-            format!("{}, {} Hz, {} ch", decoder.codec_info().short_name.to_ascii_uppercase(), rate, channels);
+        let description = format!("{}, {} Hz, {} ch", decoder.codec_info().short_name.to_ascii_uppercase(), rate, channels);
         let track = track.id;
-        Ok(SymphoniaSource {
-            what: what.to_string(),
-            format,
-            decoder,
-            track,
-            rate,
-            channels,
-            duration,
-            description,
-            scratch: Vec::new(),
-        })
+        Ok(SymphoniaSource { what: what.to_string(), format, decoder, track, rate, channels, duration, description, scratch: Vec::new() })
     }
 }
 
@@ -698,12 +676,7 @@ mod tests {
         let silent = dir.path().join("zero.wav");
         write_wav(
             &silent,
-            hound::WavSpec {
-                channels: 1,
-                sample_rate: 8000,
-                bits_per_sample: 16,
-                sample_format: hound::SampleFormat::Int,
-            },
+            hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int },
             0,
         );
         assert!(matches!(open(&Input::Path(silent), None), Err(AudioError::Empty { .. })));
@@ -713,8 +686,7 @@ mod tests {
     #[test]
     fn streamed_wav_with_placeholder_sizes() {
         // As ffmpeg writes to a pipe: RIFF and data sizes 0xFFFFFFFF, a LIST chunk in between.
-        let mut wav =
-            b"RIFF\xff\xff\xff\xffWAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0".to_vec();
+        let mut wav = b"RIFF\xff\xff\xff\xffWAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0".to_vec();
         wav.extend_from_slice(b"LIST\x06\0\0\0INFOxydata\xff\xff\xff\xff");
         for s in [0i16, 16384, -16384, 8192] {
             wav.extend_from_slice(&s.to_le_bytes());
@@ -738,12 +710,7 @@ mod tests {
         let good = dir.path().join("good.wav");
         write_wav(
             &good,
-            hound::WavSpec {
-                channels: 2,
-                sample_rate: 16000,
-                bits_per_sample: 16,
-                sample_format: hound::SampleFormat::Int,
-            },
+            hound::WavSpec { channels: 2, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int },
             4000,
         );
         let bytes = std::fs::read(&good).unwrap();

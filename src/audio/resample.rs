@@ -100,12 +100,7 @@ impl Resampler {
         let input = InterleavedSlice::new(&self.pending[at..at + n], 1, n).map_err(resample_error)?;
         let frames = self.scratch.len();
         let mut output = InterleavedSlice::new_mut(&mut self.scratch, 1, frames).map_err(resample_error)?;
-        let indexing = partial.map(|p| Indexing {
-            input_offset: 0,
-            output_offset: 0,
-            partial_len: Some(p),
-            active_channels_mask: None,
-        });
+        let indexing = partial.map(|p| Indexing { input_offset: 0, output_offset: 0, partial_len: Some(p), active_channels_mask: None });
         let (_, written) = r.process_into_buffer(&input, &mut output, indexing.as_ref()).map_err(resample_error)?;
         let dropped = self.skip.min(written);
         self.skip -= dropped;
@@ -155,8 +150,7 @@ mod tests {
 
     #[test]
     fn tone_level_survives() {
-        let input: Vec<f32> =
-            (0..48000).map(|i| (i as f32 * 2.0 * std::f32::consts::PI * 1000.0 / 48000.0).sin() * 0.5).collect();
+        let input: Vec<f32> = (0..48000).map(|i| (i as f32 * 2.0 * std::f32::consts::PI * 1000.0 / 48000.0).sin() * 0.5).collect();
         let out = run(48000, 8000, &input, 960);
         let rms = (out[1000..7000].iter().map(|x| x * x).sum::<f32>() / 6000.0).sqrt();
         assert!((rms - 0.5 / 2f32.sqrt()).abs() < 0.01, "rms {rms}");

@@ -147,9 +147,7 @@ mod tests {
     fn emits_length_prefixed_adts_and_decodes_it() {
         let params = CodecParams::new(Codec::Aac);
         let mut enc = AacEncoder::new(params).unwrap();
-        let tone: Vec<i16> = (0..FRAME_SAMPLES * 20)
-            .map(|i| ((i as f32 * std::f32::consts::FRAC_PI_8).sin() * 12000.0) as i16)
-            .collect();
+        let tone: Vec<i16> = (0..FRAME_SAMPLES * 20).map(|i| ((i as f32 * std::f32::consts::FRAC_PI_8).sin() * 12000.0) as i16).collect();
         let mut wire = Vec::new();
         for frame in tone.chunks(FRAME_SAMPLES) {
             enc.encode(frame, &mut wire).unwrap();

@@ -20,12 +20,7 @@ impl Unframer {
     /// Adds `data`, then calls `each` for every complete frame. A frame `each` fails on is
     /// dropped and the rest still decoded; the first such error is returned. A length of zero or
     /// above the limit is an error too, and drops the buffer so the next call starts afresh.
-    pub fn push<E>(
-        &mut self,
-        data: &[u8],
-        mut each: impl FnMut(&[u8]) -> Result<(), E>,
-        bad_length: impl Fn(usize) -> E,
-    ) -> Result<(), E> {
+    pub fn push<E>(&mut self, data: &[u8], mut each: impl FnMut(&[u8]) -> Result<(), E>, bad_length: impl Fn(usize) -> E) -> Result<(), E> {
         self.buf.extend_from_slice(data);
         let mut at = 0;
         let mut result = Ok(());

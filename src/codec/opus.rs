@@ -122,9 +122,8 @@ mod tests {
             let mut enc = OpusEncoder::new(params).unwrap();
             let n = enc.frame_samples();
             assert_eq!(n as u32, rate / 50);
-            let tone: Vec<i16> = (0..n * 25)
-                .map(|i| ((i as f32 * std::f32::consts::TAU * 440.0 / rate as f32).sin() * 12000.0) as i16)
-                .collect();
+            let tone: Vec<i16> =
+                (0..n * 25).map(|i| ((i as f32 * std::f32::consts::TAU * 440.0 / rate as f32).sin() * 12000.0) as i16).collect();
             let mut wire = Vec::new();
             for frame in tone.chunks(n) {
                 enc.encode(frame, &mut wire).unwrap();

@@ -23,29 +23,16 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     if devices.is_empty() {
-        out!(
-            "No audio input devices found. Connect a microphone, or check that your user may use audio (e.g. the `audio` group)."
-        );
+        out!("No audio input devices found. Connect a microphone, or check that your user may use audio (e.g. the `audio` group).");
         return Ok(());
     }
     let id_width = devices.iter().map(|d| d.id.len()).max().unwrap_or(0).max(2);
-    out!(
-        "  {:>3}  {:<id_width$}  {:<20}  DESCRIPTION",
-        "#", "ID", "DEFAULT CONFIG"
-    );
+    out!("  {:>3}  {:<id_width$}  {:<20}  DESCRIPTION", "#", "ID", "DEFAULT CONFIG");
     for (index, d) in devices.iter().enumerate() {
         let mark = if d.is_default { '*' } else { ' ' };
-        let config = format!(
-            "{} Hz {} {} ch",
-            d.default_rate, d.default_format, d.channels
-        );
-        out!(
-            "{mark} {index:>3}  {:<id_width$}  {config:<20}  {}",
-            d.id, d.description
-        );
+        let config = format!("{} Hz {} {} ch", d.default_rate, d.default_format, d.channels);
+        out!("{mark} {index:>3}  {:<id_width$}  {config:<20}  {}", d.id, d.description);
     }
-    out!(
-        "\nPass an index, an id or a unique part of a description to `hiktalk speak --input`."
-    );
+    out!("\nPass an index, an id or a unique part of a description to `hiktalk speak --input`.");
     Ok(())
 }

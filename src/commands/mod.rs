@@ -2,9 +2,9 @@
 
 pub mod close;
 pub mod devices;
+pub mod play;
 pub mod sim;
 pub mod speak;
-pub mod play;
 pub mod status;
 
 use crate::cli::CameraArgs;
@@ -91,7 +91,9 @@ pub async fn connect(args: &CameraArgs, config_path: Option<&Path>, stdin_is_aud
         }
         Target::Camera(mut cam) => {
             if cam.url_password.is_some() {
-                eprintln!("hiktalk: warning: a password in the URL is visible to other users of this machine; prefer HIKTALK_PASSWORD or the config file");
+                eprintln!(
+                    "hiktalk: warning: a password in the URL is visible to other users of this machine; prefer HIKTALK_PASSWORD or the config file"
+                );
             }
             if let Some(u) = &args.user {
                 cam.user = u.clone();
@@ -166,7 +168,11 @@ fn human(r: &Report, verb: &str) -> String {
 pub fn report_failure(name: &str, ending: &crate::session::Ending, out: Output) -> i32 {
     let code = ending.exit_code(false);
     if out.json {
-        let _ = writeln!(std::io::stdout(), "{}", serde_json::json!({"device": name, "ending": ending, "message": ending.describe(), "exit_code": code}));
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::json!({"device": name, "ending": ending, "message": ending.describe(), "exit_code": code})
+        );
     } else {
         eprintln!("hiktalk: {name}: {}", ending.describe());
     }
@@ -226,7 +232,9 @@ fn error_code(e: &anyhow::Error) -> i32 {
     use crate::session::ending::exit;
     if e.downcast_ref::<config::ConfigError>().is_some() {
         exit::USAGE
-    } else if e.downcast_ref::<crate::audio::decode::AudioError>().is_some() || e.downcast_ref::<crate::audio::capture::CaptureError>().is_some() {
+    } else if e.downcast_ref::<crate::audio::decode::AudioError>().is_some()
+        || e.downcast_ref::<crate::audio::capture::CaptureError>().is_some()
+    {
         exit::INPUT
     } else if let Some(i) = e.downcast_ref::<crate::isapi::IsapiError>() {
         crate::session::Ending::from_isapi(i).exit_code(false)

@@ -20,7 +20,10 @@ const AHEAD_FRAMES: usize = 50;
 pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop) -> anyhow::Result<i32> {
     let input = if args.input == "-" { Input::Stdin } else { Input::Path(args.input.clone().into()) };
     if args.repeat && input == Input::Stdin {
-        anyhow::bail!(crate::config::ConfigError::Invalid { camera: args.camera.camera.clone(), message: "--loop needs a file; stdin cannot be replayed".into() });
+        anyhow::bail!(crate::config::ConfigError::Invalid {
+            camera: args.camera.camera.clone(),
+            message: "--loop needs a file; stdin cannot be replayed".into()
+        });
     }
     // Open and read the input before touching the device: a bad file must not leave a session.
     let mut source = decode::open(&input, args.raw_format)?;
@@ -40,7 +43,10 @@ pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop)
             let replay = args.repeat.then(|| input.clone());
             let (gain, raw) = (args.talk.volume, args.raw_format);
             let make: MakeFeed = Box::new(move |params| {
-                out.note(&format!("{label}: channel {channel_id} speaks {} at {} Hz; playing {describe}", params.codec, params.sample_rate));
+                out.note(&format!(
+                    "{label}: channel {channel_id} speaks {} at {} Hz; playing {describe}",
+                    params.codec, params.sample_rate
+                ));
                 feed(source, first, params, gain, replay, stdin, raw)
             });
             let bar = out.interactive().then(|| progress_bar(&name, total, args.repeat));
@@ -112,7 +118,9 @@ fn feed(
 fn progress_bar(name: &str, total: Option<Duration>, repeat: bool) -> ProgressBar {
     let bar = match total.filter(|_| !repeat) {
         Some(t) => ProgressBar::new(t.as_millis() as u64).with_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
+            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         ),
         None => ProgressBar::new_spinner(),
     };

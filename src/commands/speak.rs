@@ -71,7 +71,10 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
             let bar = out.interactive().then(ProgressBar::new_spinner);
             let note_bar = bar.clone();
             let make: MakeFeed = Box::new(move |params| {
-                let note = format!("{label}: channel {channel_id} speaks {} at {} Hz; capturing {}; Ctrl-C to stop", params.codec, params.sample_rate, mic.describe);
+                let note = format!(
+                    "{label}: channel {channel_id} speaks {} at {} Hz; capturing {}; Ctrl-C to stop",
+                    params.codec, params.sample_rate, mic.describe
+                );
                 match &note_bar {
                     Some(bar) => bar.suspend(|| out.note(&note)),
                     None => out.note(&note),

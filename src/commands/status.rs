@@ -33,7 +33,11 @@ pub async fn run(args: StatusArgs, config: Option<&Path>, out: Output) -> anyhow
         Ok(status) => {
             let mut stdout = std::io::stdout().lock();
             // A closed stdout (`| head`) ends the listing quietly.
-            let _ = if out.json { writeln!(stdout, "{}", serde_json::to_string(&status).unwrap_or_default()) } else { stdout.write_all(table(&status).as_bytes()) };
+            let _ = if out.json {
+                writeln!(stdout, "{}", serde_json::to_string(&status).unwrap_or_default())
+            } else {
+                stdout.write_all(table(&status).as_bytes())
+            };
             exit::OK
         }
         Err(ending) => report_failure(&name, &ending, out),
@@ -60,7 +64,13 @@ fn table(s: &Status) -> String {
     let mut t = format!("device    {}\n", s.device);
     if let Some(i) = &s.info {
         let v = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-        t.push_str(&format!("model     {}\nfirmware  {} {}\nname      {}\n", v(&i.model), v(&i.firmware_version), v(&i.firmware_released_date), v(&i.device_name)));
+        t.push_str(&format!(
+            "model     {}\nfirmware  {} {}\nname      {}\n",
+            v(&i.model),
+            v(&i.firmware_version),
+            v(&i.firmware_released_date),
+            v(&i.device_name)
+        ));
     }
     if let Some(c) = &s.call_status {
         t.push_str(&format!("call      {c}\n"));

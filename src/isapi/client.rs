@@ -135,7 +135,10 @@ impl Device {
     fn classify(&self, e: &reqwest::Error, step: &str) -> IsapiError {
         let detail = chain(e);
         if e.is_timeout() {
-            IsapiError::Timeout { step: step.to_string(), after: if e.is_connect() { self.timeouts.connect } else { self.timeouts.request } }
+            IsapiError::Timeout {
+                step: step.to_string(),
+                after: if e.is_connect() { self.timeouts.connect } else { self.timeouts.request },
+            }
         } else if detail.contains("certificate") {
             IsapiError::Tls { addr: self.endpoint.base_url(), detail: super::tls::handshake_detail(detail) }
         } else if e.is_connect() {
@@ -171,9 +174,8 @@ impl Device {
     }
 
     fn learn_namespace(&self, body: &str) {
-        let ns = [Namespace::Isapi, Namespace::IsapiCom, Namespace::Psia, Namespace::Hikvision]
-            .into_iter()
-            .find(|ns| body.contains(ns.uri()));
+        let ns =
+            [Namespace::Isapi, Namespace::IsapiCom, Namespace::Psia, Namespace::Hikvision].into_iter().find(|ns| body.contains(ns.uri()));
         if let Some(ns) = ns {
             *self.namespace.lock().unwrap_or_else(|p| p.into_inner()) = ns;
         }

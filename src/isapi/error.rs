@@ -60,7 +60,10 @@ impl IsapiError {
 
     /// True for auth failures, which must never be retried (devices lock accounts).
     pub fn is_auth(&self) -> bool {
-        matches!(self, IsapiError::AuthRejected { .. } | IsapiError::Locked { .. } | IsapiError::NoChallenge { .. } | IsapiError::NoPassword { .. })
+        matches!(
+            self,
+            IsapiError::AuthRejected { .. } | IsapiError::Locked { .. } | IsapiError::NoChallenge { .. } | IsapiError::NoPassword { .. }
+        )
     }
 
     /// True when the device says the talk channel is in use.

@@ -245,7 +245,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, IsapiError> {
             let value = |h: &httparse::Header| String::from_utf8_lossy(h.value).trim().to_string();
             let head = Head {
                 status: resp.code.unwrap_or(0),
-                content_length: resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case("content-length")).and_then(|h| value(h).parse().ok()),
+                content_length: resp
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| value(h).parse().ok()),
                 challenges: resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("www-authenticate")).map(value).collect(),
             };
             Ok(Some((head, used)))

@@ -272,11 +272,7 @@ fn parse(text: &str) -> Result<roxmltree::Document<'_>, XmlError> {
 
 fn root<'a, 'i>(doc: &'a roxmltree::Document<'i>, expected: &'static str) -> Result<roxmltree::Node<'a, 'i>, XmlError> {
     let r = doc.root_element();
-    if r.tag_name().name() == expected {
-        Ok(r)
-    } else {
-        Err(XmlError::UnexpectedRoot { expected, found: r.tag_name().name().to_string() })
-    }
+    if r.tag_name().name() == expected { Ok(r) } else { Err(XmlError::UnexpectedRoot { expected, found: r.tag_name().name().to_string() }) }
 }
 
 fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
@@ -323,10 +319,7 @@ fn channel_from(node: roxmltree::Node) -> Result<Channel, XmlError> {
 pub fn parse_channel_list(xml: &str) -> Result<Vec<Channel>, XmlError> {
     let doc = parse(xml)?;
     let r = root(&doc, "TwoWayAudioChannelList")?;
-    r.children()
-        .filter(|c| c.is_element() && c.tag_name().name() == "TwoWayAudioChannel")
-        .map(channel_from)
-        .collect()
+    r.children().filter(|c| c.is_element() && c.tag_name().name() == "TwoWayAudioChannel").map(channel_from).collect()
 }
 
 /// Parses one `TwoWayAudioChannel` (a channel GET or its capabilities).

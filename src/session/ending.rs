@@ -186,7 +186,13 @@ mod tests {
         assert!(Ending::ConnectionReset { detail: "x".into() }.is_transient());
         assert!(Ending::hangup(None, false).is_transient());
         assert!(!Ending::DeviceHangup { status: None, idle: false, call: Some("ring".into()) }.is_transient());
-        for e in [Ending::UserStop { signal: "SIGINT".into() }, Ending::Auth { detail: "x".into() }, Ending::Busy { detail: "x".into() }, Ending::Codec { detail: "x".into() }, Ending::Tls { detail: "x".into() }] {
+        for e in [
+            Ending::UserStop { signal: "SIGINT".into() },
+            Ending::Auth { detail: "x".into() },
+            Ending::Busy { detail: "x".into() },
+            Ending::Codec { detail: "x".into() },
+            Ending::Tls { detail: "x".into() },
+        ] {
             assert!(!e.is_transient(), "{e:?}");
         }
     }

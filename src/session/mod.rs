@@ -105,8 +105,6 @@ pub enum FeedItem {
     Failed(Ending),
 }
 
-
-
 /// Encoded frames from a producer thread, one `frame` of audio each.
 pub struct Feed {
     pub rx: mpsc::Receiver<FeedItem>,
@@ -186,19 +184,20 @@ async fn unless_stopped<T>(stop: &Stop, f: impl Future<Output = T>) -> Result<T,
 /// Reads the channel list, picks the channel and codec, and applies `--set-codec`.
 pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Result<Negotiation, Ending> {
     let channels = unless_stopped(stop, device.channels()).await?.map_err(|e| Ending::from_isapi(&e))?;
-    let mut channel = match &opts.channel {
-        Some(id) => channels.iter().find(|c| &c.id == id).cloned().ok_or_else(|| Ending::Protocol {
-            detail: format!("the device has no talk channel {id:?} (it has: {})", ids(&channels)),
-        })?,
-        None => channels.first().cloned().ok_or_else(|| Ending::Protocol { detail: "the device lists no talk channels".into() })?,
-    };
+    let mut channel =
+        match &opts.channel {
+            Some(id) => channels.iter().find(|c| &c.id == id).cloned().ok_or_else(|| Ending::Protocol {
+                detail: format!("the device has no talk channel {id:?} (it has: {})", ids(&channels)),
+            })?,
+            None => channels.first().cloned().ok_or_else(|| Ending::Protocol { detail: "the device lists no talk channels".into() })?,
+        };
     let mut restore = None;
     if let Some(target) = opts.set_codec {
         if Codec::from_isapi(&channel.codec) != Some(target) {
             let wanted = retarget(&channel, target);
-            unless_stopped(stop, device.put_channel(&wanted)).await?.map_err(|e| Ending::Codec {
-                detail: format!("the device refused to switch channel {} to {target}: {e}", channel.id),
-            })?;
+            unless_stopped(stop, device.put_channel(&wanted))
+                .await?
+                .map_err(|e| Ending::Codec { detail: format!("the device refused to switch channel {} to {target}: {e}", channel.id) })?;
             restore = Some(channel.clone());
             channel = unless_stopped(stop, device.channel(&channel.id)).await?.map_err(|e| Ending::from_isapi(&e))?;
         }
@@ -210,9 +209,16 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
             None => {
                 let offered = unless_stopped(stop, device.capabilities(&channel.id)).await?.map(|c| c.codec_options).unwrap_or_default();
                 let usable: Vec<&str> = offered.iter().map(String::as_str).filter(|o| Codec::from_isapi(o).is_some()).collect();
-                let hint = if usable.is_empty() { "hiktalk speaks G.711ulaw, G.711alaw, G.726, AAC, PCM and OPUS".to_string() } else { format!("the channel also offers {}", usable.join(", ")) };
+                let hint = if usable.is_empty() {
+                    "hiktalk speaks G.711ulaw, G.711alaw, G.726, AAC, PCM and OPUS".to_string()
+                } else {
+                    format!("the channel also offers {}", usable.join(", "))
+                };
                 return Err(Ending::Codec {
-                    detail: format!("codec {:?} on channel {} is not supported; {hint}; set it with --set-codec", channel.codec, channel.id),
+                    detail: format!(
+                        "codec {:?} on channel {} is not supported; {hint}; set it with --set-codec",
+                        channel.codec, channel.id
+                    ),
                 });
             }
         },
@@ -401,7 +407,8 @@ async fn wants_aac(device: &Device, neg: &Negotiation, opts: &TalkOptions, e: &I
         return false;
     }
     let idle = matches!(device.channel(&neg.channel.id).await, Ok(c) if c.enabled != Some(true));
-    let offers = device.capabilities(&neg.channel.id).await.is_ok_and(|c| c.codec_options.iter().any(|o| Codec::from_isapi(o) == Some(Codec::Aac)));
+    let offers =
+        device.capabilities(&neg.channel.id).await.is_ok_and(|c| c.codec_options.iter().any(|o| Codec::from_isapi(o) == Some(Codec::Aac)));
     idle && offers
 }
 

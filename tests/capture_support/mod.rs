@@ -75,15 +75,11 @@ impl ToneSource {
     /// Starts feeding a sine of `freq_hz` with peak level `peak_dbfs` (same on both channels).
     pub fn start(freq_hz: f64, peak_dbfs: f64) -> io::Result<ToneSource> {
         if !Path::new(SYSTEM_ALSA_CONF).exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{SYSTEM_ALSA_CONF} missing: install libasound2-data"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{SYSTEM_ALSA_CONF} missing: install libasound2-data")));
         }
         let dir = tempfile::tempdir()?;
         let fifo = dir.path().join("mic.fifo");
-        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())
-            .map_err(io::Error::other)?;
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
         // SAFETY: a valid NUL-terminated path.
         if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
             return Err(io::Error::last_os_error());
@@ -97,11 +93,7 @@ impl ToneSource {
                 BROKEN_DEVICE_ID.trim_start_matches("alsa:")
             ),
         )?;
-        let pipe = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&fifo)?;
+        let pipe = OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&fifo)?;
         let tone_on = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let amplitude = Arc::new(AtomicU64::new(dbfs_to_amplitude(peak_dbfs).to_bits()));
@@ -115,14 +107,7 @@ impl ToneSource {
             };
             std::thread::spawn(move || write_tone(pipe, freq_hz, &flags))
         };
-        Ok(ToneSource {
-            dir,
-            tone_on,
-            amplitude,
-            paused,
-            stop,
-            writer: Some(writer),
-        })
+        Ok(ToneSource { dir, tone_on, amplitude, paused, stop, writer: Some(writer) })
     }
 
     /// The cpal id to capture from (`--input` value).
@@ -132,10 +117,7 @@ impl ToneSource {
 
     /// Environment a process needs to see the device.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![(
-            "ALSA_CONFIG_PATH".to_owned(),
-            format!("{SYSTEM_ALSA_CONF}:{}", self.config_path().display()),
-        )]
+        vec![("ALSA_CONFIG_PATH".to_owned(), format!("{SYSTEM_ALSA_CONF}:{}", self.config_path().display()))]
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -149,8 +131,7 @@ impl ToneSource {
 
     /// The tone's peak level from the next period on.
     pub fn set_level(&self, peak_dbfs: f64) {
-        self.amplitude
-            .store(dbfs_to_amplitude(peak_dbfs).to_bits(), Ordering::Relaxed);
+        self.amplitude.store(dbfs_to_amplitude(peak_dbfs).to_bits(), Ordering::Relaxed);
     }
 
     /// Paused: nothing is written, so the capture device delivers nothing at all (its read
@@ -181,12 +162,7 @@ struct Flags {
 }
 
 fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
-    let Flags {
-        tone_on,
-        amplitude,
-        paused,
-        stop,
-    } = flags;
+    let Flags { tone_on, amplitude, paused, stop } = flags;
     let period = Duration::from_nanos(PERIOD_FRAMES as u64 * 1_000_000_000 / u64::from(RATE));
     let mut buf = vec![0u8; PERIOD_FRAMES * CHANNELS * 4];
     let mut frame: u64 = 0;
@@ -196,21 +172,13 @@ fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
         let amplitude = f64::from_bits(amplitude.load(Ordering::Relaxed));
         for (i, out) in buf.chunks_exact_mut(CHANNELS * 4).enumerate() {
             let t = (frame + i as u64) as f64 / f64::from(RATE);
-            let value = if on {
-                (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32
-            } else {
-                0.0
-            };
+            let value = if on { (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32 } else { 0.0 };
             for sample in out.chunks_exact_mut(4) {
                 sample.copy_from_slice(&value.to_le_bytes());
             }
         }
         frame += PERIOD_FRAMES as u64;
-        let written = if paused.load(Ordering::Relaxed) {
-            Ok(0)
-        } else {
-            pipe.write(&buf)
-        };
+        let written = if paused.load(Ordering::Relaxed) { Ok(0) } else { pipe.write(&buf) };
         match written {
             // A full pipe means nobody is reading: drop this period, as a live microphone would.
             Ok(_) => {}
