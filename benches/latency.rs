@@ -1,5 +1,5 @@
 //! End-to-end capture->socket latency of `hiktalk speak`, measured by hiktalk itself: a real
-//! cpal capture (the paced ALSA test tone of `tests/capture_support`, no sound card needed)
+//! cpal capture (the paced ALSA test tone of `tests/util/tone.rs`, no sound card needed)
 //! through the real binary to the simulator on loopback. Each frame carries the capture time of
 //! its first sample (cpal's callback timestamp); the session records how long ago that was when
 //! the frame's bytes were written to the socket, and `--json` reports the mean and maximum.
@@ -11,8 +11,8 @@
 //! The budget (the speak issue) is 40 ms plus one frame (20 ms for G.711).
 
 #[allow(dead_code)]
-#[path = "../tests/capture_support/mod.rs"]
-mod capture_support;
+#[path = "../tests/util/tone.rs"]
+mod tone;
 
 use hiktalk::sim::{self, EventKind, SimConfig};
 use std::process::{Command, Stdio};
@@ -30,7 +30,7 @@ fn main() {
     let secs: f64 = env_or("HIKTALK_BENCH_SECS", 8.0);
     let runs: u32 = env_or("HIKTALK_BENCH_RUNS", 1);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let source = capture_support::ToneSource::start(440.0, -12.0).expect("the ALSA test tone (libasound2-data)");
+    let source = tone::ToneSource::start(440.0, -12.0).expect("the ALSA test tone (libasound2-data)");
     let (mut means, mut maxes) = (Vec::new(), Vec::new());
     for run in 1..=runs {
         let report = rt.block_on(async {

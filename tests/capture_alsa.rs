@@ -1,12 +1,14 @@
-//! Real cpal capture from a fake ALSA microphone (see `capture_support`): no sound card.
+//! Real cpal capture from a fake ALSA microphone (see `util/tone.rs`): no sound card.
 //! One test only: ALSA_CONFIG_PATH must be set before anything in this process touches ALSA.
 
-#[allow(dead_code)] // a test binary need not use every helper
-mod capture_support;
+// Its own test binary (see Cargo.toml); the tone source is shared with the main suite.
+#[allow(dead_code)] // this binary uses part of the tone source only
+#[path = "util/tone.rs"]
+mod tone;
 
 use std::time::{Duration, Instant};
 
-use capture_support::{BROKEN_DEVICE_ID, DESCRIPTION, RATE, ToneSource};
+use tone::{BROKEN_DEVICE_ID, DESCRIPTION, RATE, ToneSource};
 use hiktalk::audio::capture::{Capture, CaptureError, list_input_devices};
 
 const FREQ: f64 = 440.0;

@@ -3,10 +3,9 @@
 //! was closed (or expired), no open after the user's stop, no two opens closer than the backoff
 //! floor, at most one failed login per bad password.
 //!
-//!     HIKTALK_CHAOS_SEED=7 HIKTALK_CHAOS_ITERATIONS=2000 cargo test --release --test chaos
+//!     HIKTALK_CHAOS_SEED=7 HIKTALK_CHAOS_ITERATIONS=2000 cargo test --release --test tests chaos
 
-mod common;
-use common::*;
+use crate::util::*;
 use hiktalk::codec::{self, CodecParams};
 use hiktalk::isapi::{Credentials, Device, Endpoint, Timeouts, tls::Trust};
 use hiktalk::session::{self, Ending, Feed, FeedItem, MakeFeed, Report, Stop, TalkOptions};

@@ -426,7 +426,7 @@ fn decodes_files_made_by_ffmpeg_and_sox() {
     }
 }
 
-const STDIN_TEST: &str = "decodes_streamed_wav_from_files_and_stdin";
+const STDIN_TEST: &str = "codec_ffmpeg::decodes_streamed_wav_from_files_and_stdin";
 
 /// Runs this test binary again as a child that decodes `bytes` from its real stdin (a pipe);
 /// returns what the child reports: "STDIN rate channels duration samples".

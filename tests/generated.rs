@@ -1,5 +1,5 @@
 //! `completions/` and `man/` are generated from the clap definitions and committed; this test
-//! fails when they are stale. Regenerate with `HIKTALK_REGENERATE=1 cargo test --test generated`.
+//! fails when they are stale. Regenerate with `HIKTALK_REGENERATE=1 cargo test --test tests generated`.
 
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -47,5 +47,5 @@ fn completions_and_man_pages_are_fresh() {
     }
     let committed = read_tree(repo);
     let stale: Vec<&String> = fresh.keys().chain(committed.keys()).filter(|k| fresh.get(*k) != committed.get(*k)).collect();
-    assert!(stale.is_empty(), "stale generated files {stale:?}: run HIKTALK_REGENERATE=1 cargo test --test generated");
+    assert!(stale.is_empty(), "stale generated files {stale:?}: run HIKTALK_REGENERATE=1 cargo test --test tests generated");
 }

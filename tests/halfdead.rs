@@ -8,12 +8,11 @@
 //! buffer for this fault (a loopback default of 128 KiB would hold 16 s of G.711), so the
 //! fill time is roughly 40 KiB / byte rate: about 5 s at G.711's 8000 B/s, about 1.3 s at
 //! 16 kHz PCM's 32000 B/s. Both are run (concurrently) and the times printed
-//! (`cargo test --test halfdead -- --nocapture`). Measured on loopback: PCM 2.1 s, G.711 5.5 s
+//! (`cargo test --test tests halfdead -- --nocapture`). Measured on loopback: PCM 2.1 s, G.711 5.5 s
 //! after the freeze. Without the simulator's small receive buffer, G.711 was not detected at
 //! all within a 60 s file (the kernel took all of it), PCM after ~5 s.
 
-mod common;
-use common::*;
+use crate::util::*;
 use hiktalk::codec::Codec;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -25,7 +24,7 @@ async fn frozen(codec: Codec, bound: Duration) -> Duration {
         codec: Some(codec),
         idle_timeout: Duration::from_secs(60),
         faults: vec!["freeze-after-bytes=4000".parse().unwrap()],
-        ..sim_config()
+        ..binary_sim_config()
     };
     let sim = sim::start(config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();

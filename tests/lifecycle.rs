@@ -1,8 +1,7 @@
 //! The fault matrix: every fault the simulator offers ends with the right reason text and exit
 //! code, no session leaks, and nothing reconnects when it must not.
 
-mod common;
-use common::*;
+use crate::util::*;
 use hiktalk::sim::{BusyStyle, Fault, Profile};
 use std::process::Stdio;
 use std::time::Duration;
@@ -30,7 +29,7 @@ async fn play(config: SimConfig, secs: f64, extra: &[&str]) -> (SimHandle, Optio
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, secs, 8000, 1, 0.3);
     let mut cmd = hiktalk();
     cmd.arg("play").arg(&wav).arg(url(&sim)).args(extra);
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     let err = stderr(&out);
     assert!(!err.contains("panicked"), "{err}");
     (sim, out.status.code(), err)
@@ -68,7 +67,7 @@ async fn every_fault_ends_with_its_reason_and_code() {
         Case { faults: &["401-no-challenge=open"], extra: &[], code: 4, says: "without a Digest challenge" },
     ];
     for case in cases {
-        let (sim, code, err) = play(SimConfig { faults: faults(case.faults), ..sim_config() }, 1.5, case.extra).await;
+        let (sim, code, err) = play(SimConfig { faults: faults(case.faults), ..binary_sim_config() }, 1.5, case.extra).await;
         assert_eq!(code, Some(case.code), "{:?}: {err}", case.faults);
         assert!(err.contains(case.says), "{:?} should say {:?}: {err}", case.faults, case.says);
         assert!(opens(&sim) <= 1, "{:?}: play never reconnects", case.faults);
@@ -79,7 +78,7 @@ async fn every_fault_ends_with_its_reason_and_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hangup_reports_the_devices_own_words() {
     let (_, code, err) =
-        play(SimConfig { faults: faults(&["hangup-after-bytes=4000"]), hangup_body: true, ..sim_config() }, 1.5, &[]).await;
+        play(SimConfig { faults: faults(&["hangup-after-bytes=4000"]), hangup_body: true, ..binary_sim_config() }, 1.5, &[]).await;
     assert_eq!(code, Some(6));
     assert!(err.contains("statusCode"), "the ResponseStatus is quoted: {err}");
 }
@@ -87,7 +86,7 @@ async fn a_hangup_reports_the_devices_own_words() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_channel_is_reported_in_every_firmware_style_and_never_stolen() {
     for style in [BusyStyle::Unauthorized, BusyStyle::Forbidden, BusyStyle::Busy] {
-        let sim = sim::start(SimConfig { busy_style: style, ..sim_config() }).await.unwrap();
+        let sim = sim::start(SimConfig { busy_style: style, ..binary_sim_config() }).await.unwrap();
         // Another client's session, opened with curl and left open.
         let other = std::process::Command::new("curl")
             .args(["-s", "--digest", "-u", &format!("admin:{PASSWORD}"), "-X", "PUT", "-H", "Content-Length: 0"])
@@ -99,7 +98,7 @@ async fn a_busy_channel_is_reported_in_every_firmware_style_and_never_stolen() {
         let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
         let mut cmd = hiktalk();
         cmd.args(["play", "--retries", "3"]).arg(&wav).arg(url(&sim));
-        let (out, _) = run(cmd).await;
+        let (out, _) = run_to_end(cmd).await;
         assert_eq!(out.status.code(), Some(5), "{style:?}: {}", stderr(&out));
         assert!(stderr(&out).contains("--take-over"), "{}", stderr(&out));
         assert_eq!(opens(&sim), 1, "{style:?}: only the other client's session");
@@ -107,7 +106,7 @@ async fn a_busy_channel_is_reported_in_every_firmware_style_and_never_stolen() {
 
         let mut cmd = hiktalk();
         cmd.args(["play", "--take-over"]).arg(&wav).arg(url(&sim));
-        let (out, _) = run(cmd).await;
+        let (out, _) = run_to_end(cmd).await;
         assert_eq!(out.status.code(), Some(0), "{style:?} take-over: {}", stderr(&out));
         assert_eq!(opens(&sim), 2);
         assert_no_leak(&sim);
@@ -116,16 +115,16 @@ async fn a_busy_channel_is_reported_in_every_firmware_style_and_never_stolen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_account_is_explained_and_not_retried() {
-    let sim = sim::start(SimConfig { lockout_attempts: 1, lockout_duration: Duration::from_secs(120), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { lockout_attempts: 1, lockout_duration: Duration::from_secs(120), ..binary_sim_config() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
     let mut cmd = hiktalk();
     cmd.env("HIKTALK_PASSWORD", "wrong").args(["play", "--loop"]).arg(&wav).arg(url(&sim));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let mut cmd = hiktalk();
     cmd.args(["play"]).arg(&wav).arg(url(&sim));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("locked") && stderr(&out).contains("unlocks in"), "{}", stderr(&out));
     let failures = count(&sim.events(), |e| matches!(e, EventKind::AuthFailed { reason, .. } if reason == "bad_password"));
@@ -134,7 +133,7 @@ async fn a_locked_account_is_explained_and_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_doorbell_call_ends_talk_and_says_so() {
-    let config = SimConfig { profile: Profile::Doorbell, ring_after: Some(Duration::from_millis(700)), ..sim_config() };
+    let config = SimConfig { profile: Profile::Doorbell, ring_after: Some(Duration::from_millis(700)), ..binary_sim_config() };
     let (sim, code, err) = play(config, 3.0, &["--retries", "3"]).await;
     assert_eq!(code, Some(6), "{err}");
     assert!(err.contains("ring"), "{err}");
@@ -144,7 +143,7 @@ async fn a_doorbell_call_ends_talk_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loop_reconnects_after_a_reset_with_backoff_then_stops_for_good() {
-    let sim = sim::start(SimConfig { faults: faults(&["reset-after-bytes=4000,times=1"]), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { faults: faults(&["reset-after-bytes=4000,times=1"]), ..binary_sim_config() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
     let mut cmd = hiktalk();
@@ -169,12 +168,12 @@ async fn loop_reconnects_after_a_reset_with_backoff_then_stops_for_good() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_are_bounded() {
-    let sim = sim::start(SimConfig { faults: faults(&["hangup-after-bytes=2000"]), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { faults: faults(&["hangup-after-bytes=2000"]), ..binary_sim_config() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
     let mut cmd = hiktalk();
     cmd.args(["play", "--loop", "--retries", "2"]).arg(&wav).arg(url(&sim));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert_eq!(opens(&sim), 3, "the first session and two retries");
     assert_eq!(stderr(&out).matches("reconnecting in").count(), 2);
@@ -183,7 +182,7 @@ async fn retries_are_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_that_pauses_keeps_the_session_alive_with_silence() {
-    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..binary_sim_config() }).await.unwrap();
     let mut cmd = hiktalk();
     cmd.args(["play", "--raw-format", "s16le:8000:1", "-"])
         .arg(url(&sim))
@@ -233,14 +232,14 @@ async fn not_a_hikvision_device_is_a_clear_error() {
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
     let mut cmd = hiktalk();
     cmd.arg("play").arg(&wav).arg(format!("http://{addr}"));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
     assert!(stderr(&out).contains("did not answer like an ISAPI device") && stderr(&out).contains("Router login"), "{}", stderr(&out));
     // Nothing listening at all.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut cmd = hiktalk();
     cmd.arg("play").arg(&wav).arg(format!("http://{closed}"));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
 }
@@ -249,7 +248,7 @@ async fn not_a_hikvision_device_is_a_clear_error() {
 async fn an_idle_hangup_is_reported_as_one() {
     // hiktalk never leaves a gap by itself; freeze the process (a suspended laptop, a stuck
     // host) for longer than the device's patience.
-    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..binary_sim_config() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 10.0, 8000, 1, 0.3);
     let mut cmd = hiktalk();

@@ -1,8 +1,7 @@
 //! Codec negotiation end to end: hiktalk speaks what the channel wants, switches AAC-only
 //! firmware to AAC by itself, honours --codec / --set-codec, and restores the channel after.
 
-mod common;
-use common::*;
+use crate::util::*;
 use hiktalk::codec::Codec;
 use hiktalk::sim::Profile;
 
@@ -13,7 +12,7 @@ async fn play_tone(config: SimConfig, extra: &[&str]) -> (serde_json::Value, Sim
     let wav = tone_wav(&dir.path().join("t.wav"), 1000.0, 2.0, 48000, 1, 0.5);
     let mut cmd = hiktalk();
     cmd.args(["--json", "play"]).arg(&wav).arg(url(&sim)).args(extra);
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
     let report = json(&out);
     let id = last_session_id(&sim);
@@ -34,7 +33,7 @@ fn channel_codecs(sim: &SimHandle) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aac_only_firmware_gets_aac_automatically_and_its_codec_back() {
-    let (report, sim, pcm, rate) = play_tone(SimConfig { profile: Profile::AacOnly, ..sim_config() }, &[]).await;
+    let (report, sim, pcm, rate) = play_tone(SimConfig { profile: Profile::AacOnly, ..binary_sim_config() }, &[]).await;
     assert_eq!(report["codec"]["codec"], "Aac", "{report}");
     assert_eq!(report["codec_restored"], "G.711ulaw", "{report}");
     let refusals = count(&sim.events(), |e| matches!(e, EventKind::OpenRefused { reason, .. } if reason == "codec_not_aac"));
@@ -48,12 +47,12 @@ async fn aac_only_firmware_gets_aac_automatically_and_its_codec_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_codec_switches_a_g711_channel_and_restores_it_unless_kept() {
-    let (report, sim, pcm, rate) = play_tone(sim_config(), &["--set-codec", "aac"]).await;
+    let (report, sim, pcm, rate) = play_tone(binary_sim_config(), &["--set-codec", "aac"]).await;
     assert_eq!(report["codec"]["codec"], "Aac");
     assert_eq!(channel_codecs(&sim), ["AAC", "G.711ulaw"]);
     assert!(sine_snr_db(&pcm, rate, 1000.0, 4000) >= 15.0);
 
-    let (report, sim, _, _) = play_tone(sim_config(), &["--set-codec", "aac", "--keep-codec"]).await;
+    let (report, sim, _, _) = play_tone(binary_sim_config(), &["--set-codec", "aac", "--keep-codec"]).await;
     assert_eq!(report["codec_restored"], serde_json::Value::Null);
     assert_eq!(channel_codecs(&sim), ["AAC"], "kept");
 }
@@ -63,7 +62,7 @@ async fn every_codec_the_channel_can_ask_for_plays_cleanly() {
     // Floors per codec on a 1 kHz tone at -6 dBFS, after hiktalk's encoder and the simulator's
     // decoder: G.711 is ~38 dB, G.726-32 ~25 dB, PCM is lossless apart from resampling.
     for (codec, floor) in [(Codec::G711Ulaw, 30.0), (Codec::G711Alaw, 30.0), (Codec::G726, 18.0), (Codec::Pcm, 60.0), (Codec::Opus, 15.0)] {
-        let (report, _, pcm, rate) = play_tone(SimConfig { codec: Some(codec), ..sim_config() }, &[]).await;
+        let (report, _, pcm, rate) = play_tone(SimConfig { codec: Some(codec), ..binary_sim_config() }, &[]).await;
         assert_eq!(report["codec"]["codec"], serde_json::to_value(codec).unwrap(), "{report}");
         let secs = pcm.len() as f64 / rate as f64;
         assert!((secs - 2.0).abs() < 0.15, "{codec}: recorded {secs:.2} s");
@@ -76,7 +75,7 @@ async fn every_codec_the_channel_can_ask_for_plays_cleanly() {
 async fn a_codec_override_is_what_goes_on_the_wire() {
     // The channel says A-law; --codec ulaw overrides it, so the device decodes mu-law bytes as
     // A-law and the tone is destroyed. This is what the override means; the test proves it acts.
-    let (report, _, pcm, rate) = play_tone(SimConfig { codec: Some(Codec::G711Alaw), ..sim_config() }, &["--codec", "ulaw"]).await;
+    let (report, _, pcm, rate) = play_tone(SimConfig { codec: Some(Codec::G711Alaw), ..binary_sim_config() }, &["--codec", "ulaw"]).await;
     assert_eq!(report["codec"]["codec"], "G711Ulaw");
     assert!(sine_snr_db(&pcm, rate, 1000.0, 800) < 10.0);
 }
@@ -124,7 +123,7 @@ async fn a_codec_hiktalk_cannot_speak_is_refused_before_opening() {
     let wav = tone_wav(&dir.path().join("t.wav"), 1000.0, 1.0, 8000, 1, 0.5);
     let mut cmd = hiktalk();
     cmd.arg("play").arg(&wav).arg(format!("http://{addr}"));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(9), "{err}");
     assert!(err.contains("\"MP2L2\"") && err.contains("G.711ulaw, AAC") && err.contains("--set-codec"), "{err}");

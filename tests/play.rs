@@ -1,17 +1,16 @@
 //! `hiktalk play` end to end: the real binary against the simulator, asserted from its log.
 
-mod common;
-use common::*;
+use crate::util::*;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("tone.wav"), 1000.0, 10.0, 44100, 2, 0.5);
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let mut cmd = hiktalk();
     cmd.args(["--json", "play"]).arg(&wav).arg(url(&sim));
-    let (out, wall) = run(cmd).await;
+    let (out, wall) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(report["reason"], "end_of_input");
@@ -46,7 +45,7 @@ async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
 async fn sigint_closes_the_session_and_nothing_follows() {
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("tone.wav"), 440.0, 10.0, 16000, 1, 0.3);
-    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..binary_sim_config() }).await.unwrap();
     let mut cmd = hiktalk();
     cmd.arg("play").arg(&wav).arg(url(&sim)).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
@@ -64,12 +63,12 @@ async fn sigint_closes_the_session_and_nothing_follows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_costs_exactly_one_attempt() {
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
     let mut cmd = hiktalk();
     cmd.env("HIKTALK_PASSWORD", "wrong").args(["play"]).arg(&wav).arg(url(&sim));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("rejected the password"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("wrong"), "the password leaked: {}", stderr(&out));
@@ -81,7 +80,7 @@ async fn a_wrong_password_costs_exactly_one_attempt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_before_any_session() {
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.wav");
     tone_wav(&empty, 440.0, 0.0, 8000, 1, 0.3);
@@ -92,7 +91,7 @@ async fn bad_input_is_refused_before_any_session() {
     for (path, what) in [(dir.path().join("missing.wav"), "missing"), (empty, "empty"), (garbage, "corrupt"), (text, "text")] {
         let mut cmd = hiktalk();
         cmd.arg("play").arg(&path).arg(url(&sim));
-        let (out, _) = run(cmd).await;
+        let (out, _) = run_to_end(cmd).await;
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(3), "{what}: {err}");
         assert!(err.contains(&*path.file_name().unwrap().to_string_lossy()), "{what}: the message names the file: {err}");
@@ -103,7 +102,7 @@ async fn bad_input_is_refused_before_any_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_speech_from_espeak_plays() {
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let speech =
         std::process::Command::new("espeak-ng").args(["--stdout", "Leave the parcel"]).output().expect("espeak-ng (apt install espeak-ng)");
     assert!(speech.status.success());
@@ -133,10 +132,10 @@ async fn volume_scales_and_limits() {
     let wav = tone_wav(&dir.path().join("tone.wav"), 1000.0, 1.0, 8000, 1, 0.5);
     let mut levels = Vec::new();
     for gain in ["0", "-6", "+12"] {
-        let sim = sim::start(sim_config()).await.unwrap();
+        let sim = sim::start(binary_sim_config()).await.unwrap();
         let mut cmd = hiktalk();
         cmd.args(["play", "--volume", gain]).arg(&wav).arg(url(&sim));
-        let (out, _) = run(cmd).await;
+        let (out, _) = run_to_end(cmd).await;
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let pcm = sim.recording(&last_session_id(&sim)).unwrap();
         levels.push(pcm.iter().map(|&s| (s as i32).abs()).max().unwrap());
@@ -152,7 +151,7 @@ async fn volume_scales_and_limits() {
 async fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("tone.wav"), 440.0, 1.5, 8000, 1, 0.3);
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let mut cmd = hiktalk();
     cmd.arg("play").arg(&wav).arg(url(&sim));
     let (child, _keys, printed) = on_a_terminal(cmd);
@@ -164,12 +163,12 @@ async fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_one_line() {
 
     let mut cmd = hiktalk();
     cmd.arg("play").arg(&wav).arg(url(&sim));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     let err = stderr(&out);
     assert!(!err.contains("KiB sent"), "no bar without a terminal: {err}");
     assert!(err.trim_end().lines().last().unwrap().contains("session closed, device confirmed"), "{err}");
     let mut cmd = hiktalk();
     cmd.args(["-q", "play"]).arg(&wav).arg(url(&sim));
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!((out.status.code(), stderr(&out).as_str(), out.stdout.len()), (Some(0), "", 0), "--quiet prints nothing on success");
 }

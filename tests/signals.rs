@@ -2,8 +2,7 @@
 //! session the device opened is closed, nothing is opened after the stop. The phase x signal
 //! matrix runs concurrently, one simulator and one hiktalk per case.
 
-mod common;
-use common::*;
+use crate::util::*;
 use hiktalk::sim::Fault;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -130,7 +129,7 @@ async fn exit_status(mut child: std::process::Child) -> std::process::ExitStatus
 /// One case: returns a failure description, or None.
 async fn case(phase: Phase, sig: (i32, &'static str), wav: Arc<std::path::PathBuf>) -> Option<String> {
     let faults: Vec<Fault> = phase.faults.iter().map(|f| f.parse().unwrap()).collect();
-    let sim = sim::start(SimConfig { faults, ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { faults, ..binary_sim_config() }).await.unwrap();
     let says = match phase.trigger {
         Trigger::Says(s) => Some(s),
         _ => None,
@@ -217,7 +216,7 @@ async fn every_signal_at_every_phase_closes_and_exits_130() {
 async fn a_second_sigint_during_a_slow_close_exits_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("long.wav"), 440.0, 20.0, 8000, 1, 0.3);
-    let sim = sim::start(SimConfig { faults: vec!["slow=close:10000".parse().unwrap()], ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { faults: vec!["slow=close:10000".parse().unwrap()], ..binary_sim_config() }).await.unwrap();
     let phase = Phase { name: "second", faults: &[], extra: &[], trigger: Trigger::Audio, open_in_flight: false, bound: Duration::ZERO };
     let (child, _, reader) = spawn(&sim, &wav, &phase, None);
     sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("streaming");

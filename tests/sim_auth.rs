@@ -1,16 +1,16 @@
 //! Digest authentication and lockout as devices do them.
 
-mod sim_support;
 
 use hiktalk::sim::EventKind;
-use sim_support::*;
+use crate::util::count;
+use crate::util::raw::*;
 use std::time::Duration;
 
 const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";
 
 #[tokio::test]
 async fn challenge_has_the_real_shape() {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.basic_challenge = true;
     let sim = start(cfg).await;
     let mut c = Client::new(&sim);
@@ -38,7 +38,7 @@ async fn challenge_has_the_real_shape() {
 
 #[tokio::test]
 async fn lockout_after_n_bad_attempts_even_for_the_right_password() {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.lockout_attempts = 3;
     cfg.lockout_duration = Duration::from_secs(600);
     let sim = start(cfg).await;
@@ -64,12 +64,12 @@ async fn lockout_after_n_bad_attempts_even_for_the_right_password() {
     let left = uc.unlock_time.unwrap();
     assert!(left > 590 && left <= 600, "{left}");
     expect(&sim, "locked failure", |k| matches!(k, EventKind::AuthFailed { reason, .. } if reason == "locked")).await;
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::AuthOk { .. })), 0);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::AuthOk { .. })), 0);
 }
 
 #[tokio::test]
 async fn lock_expires() {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.lockout_attempts = 1;
     cfg.lockout_duration = Duration::from_millis(300);
     let sim = start(cfg).await;
@@ -87,7 +87,7 @@ async fn lock_expires() {
 
 #[tokio::test]
 async fn expired_nonce_gets_stale_true_and_does_not_count() {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.nonce_lifetime = Duration::from_millis(200);
     cfg.lockout_attempts = 1;
     let sim = start(cfg).await;
@@ -101,12 +101,12 @@ async fn expired_nonce_gets_stale_true_and_does_not_count() {
     expect(&sim, "stale_nonce", |k| matches!(k, EventKind::AuthFailed { reason, .. } if reason == "stale_nonce")).await;
     // The fresh nonce works, and the stale answer did not lock the client out.
     assert_eq!(c.send("GET", CHANNELS, "", "").await.unwrap().status, 200);
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::Locked { .. })), 0);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::Locked { .. })), 0);
 }
 
 #[tokio::test]
 async fn reused_nc_is_a_replay_but_out_of_order_nc_is_fine() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     assert_eq!(c.request("GET", CHANNELS, "").await.status, 200); // nc=1
     let ch = c.challenge.clone().unwrap();
@@ -126,7 +126,7 @@ async fn reused_nc_is_a_replay_but_out_of_order_nc_is_fine() {
 
 #[tokio::test]
 async fn digest_for_another_uri_is_rejected() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     c.request("GET", CHANNELS, "").await;
     let h = c.authorization("GET", "/ISAPI/System/deviceInfo").unwrap();

@@ -1,17 +1,17 @@
 //! Fault injection: each fault's observable behaviour, and `times=N` limiting it.
 
-mod sim_support;
 
 use hiktalk::isapi::xml;
 use hiktalk::sim::{EventKind, Fault, SimConfig};
-use sim_support::*;
+use crate::util::count;
+use crate::util::raw::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";
 
 fn with(faults: &[&str]) -> SimConfig {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.faults = faults.iter().map(|f| f.parse::<Fault>().unwrap()).collect();
     cfg
 }
@@ -34,7 +34,7 @@ async fn hangup_after_bytes() {
     let ended = expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { .. })).await;
     assert!(matches!(&ended, EventKind::AudioEnded { reason, bytes, .. } if reason == "fault" && *bytes >= 800), "{ended:?}");
     // No prompt: that belongs to the idle hang-up.
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::Prompt { .. })), 0);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::Prompt { .. })), 0);
 }
 
 #[tokio::test]
@@ -52,7 +52,7 @@ async fn hangup_after_secs_fires_once_with_times() {
     a.write_all(&[0xFF; 160]).await.unwrap();
     read_to_end(&mut a).await;
     expect(&sim, "idle", |k| matches!(k, EventKind::AudioEnded { reason, .. } if reason == "hangup_idle")).await;
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::FaultFired { .. })), 1);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::FaultFired { .. })), 1);
 }
 
 async fn expect_reset(a: &mut tokio::net::TcpStream) {
@@ -102,7 +102,7 @@ async fn stall_never_answers_then_behaves() {
     let r = tokio::time::timeout(Duration::from_millis(500), c.send("PUT", &format!("{CHANNELS}/1/open"), "", "")).await;
     assert!(r.is_err(), "stalled request must not be answered: {r:?}");
     expect(&sim, "fired", fired("stall=open,times=1")).await;
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::SessionOpened { .. })), 0);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::SessionOpened { .. })), 0);
     c.open().await;
 }
 
@@ -149,7 +149,7 @@ async fn http500_then_recovers() {
         assert_eq!(xml::parse_response_status(&r.body).unwrap().status_code, Some(3));
     }
     c.open().await;
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::FaultFired { .. })), 2);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::FaultFired { .. })), 2);
 }
 
 #[tokio::test]

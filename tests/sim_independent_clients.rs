@@ -1,23 +1,23 @@
 //! The simulator accepts clients that are not hiktalk: a Python raw-socket replay of go2rtc's
 //! sequence, curl --digest, and the `hiktalk sim` binary driven from outside.
 
-mod sim_support;
 
 use hiktalk::sim::EventKind;
-use sim_support::*;
+use crate::util::count;
+use crate::util::raw::*;
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_go2rtc_sequence_is_accepted_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.idle_timeout = Duration::from_secs(2);
     cfg.record_dir = Some(dir.path().join("rec"));
     let sim = start(cfg).await;
     let sent_path = dir.path().join("sent.ulaw");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sim_scripts/go2rtc_client.py");
-    let out = run(
+    let out = run_tool(
         "python3",
         vec![
             script.into(),
@@ -60,7 +60,7 @@ async fn python_go2rtc_sequence_is_accepted_and_recorded() {
     assert_eq!(reader.spec().sample_rate, 8000);
     assert_eq!(reader.into_samples::<i16>().map(|s| s.unwrap()).collect::<Vec<_>>(), rec);
     // No device hang-up happened: the client kept the session fed.
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::Prompt { .. })), 0);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::Prompt { .. })), 0);
 }
 
 fn curl(args: &[&str]) -> Vec<String> {
@@ -69,14 +69,14 @@ fn curl(args: &[&str]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_digest_control_requests() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let base = format!("http://{}/ISAPI", sim.addr());
     let common = ["-sS", "--digest", "-u", "admin:hiktalk-sim", "-w", "\n%{http_code}"];
     let call = |extra: Vec<&str>, url: String| {
         let mut a = curl(&common);
         a.extend(extra.into_iter().map(String::from));
         a.push(url);
-        run("curl", a)
+        run_tool("curl", a)
     };
     let split = |o: std::process::Output| {
         assert!(o.status.success(), "curl: {}", String::from_utf8_lossy(&o.stderr));
@@ -124,11 +124,11 @@ async fn curl_digest_control_requests() {
     let (code, body) = split(call(vec!["-X", "PUT"], format!("{base}/System/TwoWayAudio/channels/1/close")).await);
     assert_eq!(code, 200);
     assert!(hiktalk::isapi::xml::parse_response_status(&body).unwrap().is_ok());
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")), 1);
-    assert!(count(&sim, |k| matches!(k, EventKind::AuthOk { .. })) >= 7);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")), 1);
+    assert!(count(&sim.events(), |k| matches!(k, EventKind::AuthOk { .. })) >= 7);
 
     // A wrong password with curl is refused and counted.
-    let o = run(
+    let o = run_tool(
         "curl",
         curl(&["-sS", "--digest", "-u", "admin:wrong", "-o", "/dev/null", "-w", "%{http_code}", &format!("{base}/System/deviceInfo")]),
     )

@@ -1,17 +1,16 @@
 //! Firmware profiles: what each one does differently on the same paths.
 
-mod sim_support;
 
 use hiktalk::isapi::xml;
 use hiktalk::sim::{EventKind, Profile};
-use sim_support::*;
+use crate::util::raw::*;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";
 
 fn with(profile: Profile) -> hiktalk::sim::SimConfig {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.profile = profile;
     cfg
 }

@@ -1,9 +1,8 @@
 //! Bad input never takes the device down: garbage, huge headers, slowloris, random bytes.
 
-mod sim_support;
 
 use hiktalk::sim::EventKind;
-use sim_support::*;
+use crate::util::raw::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -29,7 +28,7 @@ async fn answer_status(s: &mut TcpStream) -> Option<u16> {
 
 #[tokio::test]
 async fn garbage_gets_400() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut s = TcpStream::connect(sim.addr()).await.unwrap();
     s.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n").await.unwrap();
     assert_eq!(answer_status(&mut s).await, Some(400));
@@ -42,7 +41,7 @@ async fn garbage_gets_400() {
 
 #[tokio::test]
 async fn huge_headers_get_431() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut s = TcpStream::connect(sim.addr()).await.unwrap();
     let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(64 * 1024));
     // The device may close before all of it is written; that is fine.
@@ -62,7 +61,7 @@ async fn huge_headers_get_431() {
 
 #[tokio::test]
 async fn slowloris_is_cut_off_at_the_header_deadline() {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.header_timeout = Duration::from_millis(300);
     let sim = start(cfg).await;
     let mut s = TcpStream::connect(sim.addr()).await.unwrap();
@@ -82,7 +81,7 @@ async fn slowloris_is_cut_off_at_the_header_deadline() {
 
 #[tokio::test]
 async fn random_bytes_and_abrupt_disconnects_never_crash_it() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     // A fixed xorshift sequence: reproducible without a seed file.
     let mut x: u64 = 0x9E3779B97F4A7C15;
     let mut next = move || {
@@ -121,7 +120,7 @@ async fn random_bytes_and_abrupt_disconnects_never_crash_it() {
 
 #[tokio::test]
 async fn shutdown_ends_uploads_and_logs_them() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     let sid = c.open().await;
     let (mut a, _) = c.upload(&audio_uri(sid.as_deref())).await;

@@ -1,10 +1,10 @@
 //! Session lifecycle: one session per channel, the raw upload, idle hang-up, stale sessions,
 //! and the reopen loop this project exists to prevent.
 
-mod sim_support;
 
 use hiktalk::sim::{BusyStyle, EventKind};
-use sim_support::*;
+use crate::util::count;
+use crate::util::raw::*;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 async fn seed_failure_reopen_after_every_hangup_makes_repeated_call_ended_prompts() {
     // The bug hiktalk must never have: a client that, stopped by its API, keeps reopening.
     // Each session gets no audio, the device hangs up with "call ended", the client reopens.
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.idle_timeout = Duration::from_millis(500);
     let sim = start(cfg).await;
     let mut c = Client::new(&sim);
@@ -27,9 +27,9 @@ async fn seed_failure_reopen_after_every_hangup_makes_repeated_call_ended_prompt
         assert!(tail.contains("<ResponseStatus") && tail.contains("call ended"), "{tail}");
         // ...and the client reopens at once.
     }
-    let prompts = count(&sim, |k| matches!(k, EventKind::Prompt { text, .. } if text == "call ended"));
+    let prompts = count(&sim.events(), |k| matches!(k, EventKind::Prompt { text, .. } if text == "call ended"));
     assert_eq!(prompts, 3, "{}", dump(&sim.events()));
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::Hangup { reason, .. } if reason == "idle")), 3);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::Hangup { reason, .. } if reason == "idle")), 3);
     for sid in sids {
         let ended = expect(&sim, "audio ended", move |k| matches!(k, EventKind::AudioEnded { session_id, .. } if *session_id == sid)).await;
         assert!(matches!(&ended, EventKind::AudioEnded { reason, bytes: 0, .. } if reason == "hangup_idle"), "{ended:?}");
@@ -40,7 +40,7 @@ async fn seed_failure_reopen_after_every_hangup_makes_repeated_call_ended_prompt
 
 #[tokio::test]
 async fn idle_hangup_without_an_upload_and_silence_keeps_a_session_alive() {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.idle_timeout = Duration::from_millis(800);
     cfg.hangup_body = false;
     let sim = start(cfg).await;
@@ -58,18 +58,18 @@ async fn idle_hangup_without_an_upload_and_silence_keeps_a_session_alive() {
         audio.write_all(&[0xFF; 160]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await; // real-time pacing
     }
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::Prompt { .. })), 1, "silence counts as audio");
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::Prompt { .. })), 1, "silence counts as audio");
     // Stop sending: the device hangs up, with no body this time.
     let tail = read_to_end(&mut audio).await;
     assert!(tail.is_empty(), "{tail:?}");
     let ended = expect(&sim, "audio ended", |k| matches!(k, EventKind::AudioEnded { reason, .. } if reason == "hangup_idle")).await;
     assert!(matches!(ended, EventKind::AudioEnded { bytes: 12800, .. }), "{ended:?}");
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::Prompt { .. })), 2);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::Prompt { .. })), 2);
 }
 
 #[tokio::test]
 async fn stale_session_blocks_until_expiry_then_opens_again() {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.stale_expiry = Duration::from_secs(1);
     let sim = start(cfg).await;
     let mut c = Client::new(&sim);
@@ -84,23 +84,23 @@ async fn stale_session_blocks_until_expiry_then_opens_again() {
     let exp = expect(&sim, "expired", |k| matches!(k, EventKind::SessionExpired { .. })).await;
     assert!(matches!(exp, EventKind::SessionExpired { session_id, .. } if Some(session_id.clone()) == sid));
     // No idle hang-up for a stale session: expiry is what ended it.
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::Prompt { .. })), 0);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::Prompt { .. })), 0);
     c.open().await;
 }
 
 #[tokio::test]
 async fn close_then_open_clears_a_stale_session() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     c.open().await;
     assert_eq!(c.close().await.status, 200);
     assert_eq!(c.close().await.status, 200, "close is idempotent");
     c.open().await;
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")), 1);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")), 1);
 }
 
 async fn second_open_status(style: BusyStyle) -> (u16, Resp) {
-    let mut cfg = config();
+    let mut cfg = raw_sim_config();
     cfg.busy_style = style;
     let sim = start(cfg).await;
     let mut c = Client::new(&sim);
@@ -126,7 +126,7 @@ async fn second_open_is_refused_in_each_firmware_style() {
 
 #[tokio::test]
 async fn audio_data_refusals() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     // No session.
     let (_s, r) = c.upload(&audio_uri(Some("nope"))).await;
@@ -152,7 +152,7 @@ async fn audio_data_refusals() {
 
 #[tokio::test]
 async fn chunked_upload_makes_the_device_close_the_connection() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     let sid = c.open().await;
     let uri = audio_uri(sid.as_deref());
@@ -163,12 +163,12 @@ async fn chunked_upload_makes_the_device_close_the_connection() {
     s.write_all(&[0xFF; 160]).await.unwrap();
     assert!(read_to_end(&mut s).await.is_empty(), "closed without an answer");
     expect(&sim, "chunked", |k| matches!(k, EventKind::BadRequest { reason, .. } if reason == "chunked")).await;
-    assert_eq!(count(&sim, |k| matches!(k, EventKind::AudioStarted { .. })), 0);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::AudioStarted { .. })), 0);
 }
 
 #[tokio::test]
 async fn huge_content_length_upload_streams_and_close_ends_it() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     let sid = c.open().await.unwrap();
     let uri = audio_uri(Some(&sid));
@@ -193,7 +193,7 @@ async fn huge_content_length_upload_streams_and_close_ends_it() {
 
 #[tokio::test]
 async fn mic_stream_is_a_paced_tone_at_the_channel_codec() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     let sid = c.open().await.unwrap();
     let uri = audio_uri(Some(&sid));
@@ -224,7 +224,7 @@ async fn mic_stream_is_a_paced_tone_at_the_channel_codec() {
 
 #[tokio::test]
 async fn channel_codec_change_to_alaw_is_what_the_recorder_decodes() {
-    let sim = start(config()).await;
+    let sim = start(raw_sim_config()).await;
     let mut c = Client::new(&sim);
     let put = r#"<TwoWayAudioChannel><id>1</id><audioCompressionType>G.711alaw</audioCompressionType></TwoWayAudioChannel>"#;
     assert_eq!(c.request("PUT", "/ISAPI/System/TwoWayAudio/channels/1", put).await.status, 200);

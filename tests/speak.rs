@@ -1,12 +1,8 @@
 //! `hiktalk speak` end to end: a real cpal capture (the ALSA FIFO test tone, no sound card)
 //! through the real binary to the simulator, asserted from the simulator's log and recording.
 
-#[allow(dead_code)] // a test binary need not use every helper
-mod capture_support;
-mod common;
-
-use capture_support::ToneSource;
-use common::*;
+use crate::util::tone::{self, ToneSource};
+use crate::util::*;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -92,7 +88,7 @@ fn dominant_hz(x: &[i16], rate: u32) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_tone_reaches_the_speaker_with_its_frequency_and_level() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let child = speak(&source, &sim, true, &["--stats"]);
     audio_started(&sim).await;
     stream_for(&sim, 2.0).await;
@@ -141,7 +137,7 @@ async fn a_live_tone_reaches_the_speaker_with_its_frequency_and_level() {
 async fn silence_and_a_stalled_microphone_keep_the_session_alive() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
     let idle = Duration::from_secs(1);
-    let sim = sim::start(SimConfig { idle_timeout: idle, ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: idle, ..binary_sim_config() }).await.unwrap();
     let child = speak(&source, &sim, true, &[]);
     audio_started(&sim).await;
     stream_for(&sim, 0.5).await;
@@ -187,7 +183,7 @@ async fn silence_and_a_stalled_microphone_keep_the_session_alive() {
 async fn after_the_user_stops_nothing_reopens_and_no_call_ended() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
     let idle = Duration::from_secs(1);
-    let sim = sim::start(SimConfig { idle_timeout: idle, ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: idle, ..binary_sim_config() }).await.unwrap();
     let child = speak(&source, &sim, false, &["--stats"]);
     audio_started(&sim).await;
     stream_for(&sim, 1.0).await;
@@ -215,10 +211,10 @@ async fn after_the_user_stops_nothing_reopens_and_no_call_ended() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_input_fails_before_the_camera_is_contacted() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let mut cmd = hiktalk();
     cmd.args(["speak", "--input", "nonexistent"]).arg(url(&sim)).envs(source.env());
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("\"nonexistent\"") && err.contains("hiktalk devices"), "{err}");
@@ -231,18 +227,18 @@ async fn an_unknown_input_fails_before_the_camera_is_contacted() {
 
     // A listed device that cannot be opened: the same, with the device named.
     let mut cmd = hiktalk();
-    cmd.args(["speak", "--input", capture_support::BROKEN_DEVICE_ID]).arg(url(&sim)).envs(source.env());
-    let (out, _) = run(cmd).await;
+    cmd.args(["speak", "--input", tone::BROKEN_DEVICE_ID]).arg(url(&sim)).envs(source.env());
+    let (out, _) = run_to_end(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains(capture_support::BROKEN_DEVICE_ID) && err.contains("hiktalk devices"), "{err}");
+    assert!(err.contains(tone::BROKEN_DEVICE_ID) && err.contains("hiktalk devices"), "{err}");
     assert!(sim.events().is_empty());
 
     // Push-to-talk needs a terminal to read the space key from; without one it is refused
     // (usage, exit 2) rather than sending silence forever.
     let mut cmd = hiktalk();
     cmd.args(["speak", "--ptt", "--input", &source.device_id()]).arg(url(&sim)).envs(source.env());
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--ptt") && err.contains("terminal"), "{err}");
@@ -253,7 +249,7 @@ async fn an_unknown_input_fails_before_the_camera_is_contacted() {
 async fn vad_sends_silence_below_the_threshold_and_speech_above_it() {
     // -50 dBFS peak: audible as hiss through G.711 without --vad, below the -45 dBFS threshold.
     let source = ToneSource::start(FREQ, -50.0).expect("the fake microphone");
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let child = speak(&source, &sim, true, &["--vad", "-45"]);
     audio_started(&sim).await;
     stream_for(&sim, 1.0).await;
@@ -281,15 +277,15 @@ async fn devices_lists_the_test_microphone() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
     let mut cmd = hiktalk();
     cmd.arg("devices").envs(source.env());
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.contains(&source.device_id())).unwrap_or_else(|| panic!("not listed: {text}"));
-    assert!(line.contains("48000 Hz f32 2 ch") && line.contains(capture_support::DESCRIPTION), "{line}");
+    assert!(line.contains("48000 Hz f32 2 ch") && line.contains(tone::DESCRIPTION), "{line}");
 
     let mut cmd = hiktalk();
     cmd.args(["--json", "devices"]).envs(source.env());
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let devices: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"))).collect();
@@ -298,7 +294,7 @@ async fn devices_lists_the_test_microphone() {
         (test["default_rate"].as_u64(), test["default_format"].as_str(), test["channels"].as_u64()),
         (Some(48000), Some("f32"), Some(2))
     );
-    assert_eq!(test["description"], capture_support::DESCRIPTION);
+    assert_eq!(test["description"], tone::DESCRIPTION);
     assert!(test["index"].is_u64() && test["is_default"].is_boolean(), "{test}");
 }
 
@@ -308,7 +304,7 @@ async fn devices_lists_the_test_microphone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_microphone_that_stops_delivering_is_a_clear_error_and_a_clean_close() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let child = speak(&source, &sim, true, &[]);
     audio_started(&sim).await;
     stream_for(&sim, 0.5).await;
@@ -338,7 +334,7 @@ async fn a_microphone_that_stops_delivering_is_a_clear_error_and_a_clean_close()
 async fn a_reset_reconnects_once_with_live_audio_and_the_stop_is_final() {
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
     let fault = "reset-after-bytes=4000,times=1".parse().unwrap();
-    let sim = sim::start(SimConfig { faults: vec![fault], idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { faults: vec![fault], idle_timeout: Duration::from_secs(1), ..binary_sim_config() }).await.unwrap();
     let child = speak(&source, &sim, true, &[]);
     let first = sim.wait_for(|e| opened(&e.kind), Duration::from_secs(10)).await.expect("a session");
     let second = sim.wait_for(|e| e.t > first.t && opened(&e.kind), Duration::from_secs(10)).await.expect("a reconnect after the reset");
@@ -382,7 +378,7 @@ fn rms_between(pcm: &[i16], rate: usize, from_s: f64, to_s: f64) -> f64 {
 async fn on_a_terminal_m_mutes_and_the_meter_shows_level_talked_and_drops() {
     use std::io::Write;
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
-    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..binary_sim_config() }).await.unwrap();
     let (child, mut keys, printed) = speak_on_a_terminal(&source, &sim, &[]);
     audio_started(&sim).await;
     stream_for(&sim, 1.0).await;
@@ -430,7 +426,7 @@ async fn on_a_terminal_m_mutes_and_the_meter_shows_level_talked_and_drops() {
 async fn push_to_talk_sends_silence_until_space() {
     use std::io::Write;
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
-    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..binary_sim_config() }).await.unwrap();
     let (child, mut keys, printed) = speak_on_a_terminal(&source, &sim, &["--ptt"]);
     audio_started(&sim).await;
     stream_for(&sim, 1.5).await;
@@ -464,9 +460,9 @@ async fn the_microphone_speaks_every_channel_codec() {
     use hiktalk::sim::Profile;
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
     let configs = [
-        ("Aac", SimConfig { profile: Profile::AacOnly, ..sim_config() }),
-        ("G726", SimConfig { codec: Some(Codec::G726), ..sim_config() }),
-        ("Pcm", SimConfig { codec: Some(Codec::Pcm), ..sim_config() }),
+        ("Aac", SimConfig { profile: Profile::AacOnly, ..binary_sim_config() }),
+        ("G726", SimConfig { codec: Some(Codec::G726), ..binary_sim_config() }),
+        ("Pcm", SimConfig { codec: Some(Codec::Pcm), ..binary_sim_config() }),
     ];
     for (codec, config) in configs {
         let sim = sim::start(config).await.unwrap();

@@ -2,8 +2,7 @@
 //! really frees a stale session and is idempotent, and that a closed stdout or a signal ends
 //! them cleanly.
 
-mod common;
-use common::*;
+use crate::util::*;
 use hiktalk::sim::{Fault, Profile};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -21,7 +20,7 @@ fn curl_open(sim: &SimHandle) {
 async fn hk(args: &[&str]) -> std::process::Output {
     let mut cmd = hiktalk();
     cmd.args(args);
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     out
 }
@@ -32,8 +31,8 @@ fn stdout(out: &std::process::Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_device_channels_sessions_and_call_state() {
-    let cam = sim::start(sim_config()).await.unwrap();
-    let bell = sim::start(SimConfig { profile: Profile::Doorbell, ..sim_config() }).await.unwrap();
+    let cam = sim::start(binary_sim_config()).await.unwrap();
+    let bell = sim::start(SimConfig { profile: Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
     let (cam_url, bell_url) = (url(&cam), url(&bell));
 
     let out = hk(&["status", &cam_url]).await;
@@ -72,7 +71,7 @@ async fn status_shows_device_channels_sessions_and_call_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_frees_a_stale_session_and_is_idempotent() {
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let u = url(&sim);
     curl_open(&sim);
     let opened = sim.wait_for(|e| matches!(e.kind, EventKind::SessionOpened { .. }), Duration::from_secs(5)).await.expect("curl's session");
@@ -109,7 +108,7 @@ async fn close_frees_a_stale_session_and_is_idempotent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stdout_closed_early_is_not_a_crash() {
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     for args in [vec!["status"], vec!["--json", "status"], vec!["--json", "close"]] {
         // `| head -0`: the reader is gone before hiktalk writes.
         let mut cmd = hiktalk();
@@ -135,7 +134,7 @@ async fn a_stdout_closed_early_is_not_a_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_and_close_stop_at_once_on_a_signal() {
     let stall: Fault = "stall=channels".parse().unwrap();
-    let sim = sim::start(SimConfig { faults: vec![stall], ..sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { faults: vec![stall], ..binary_sim_config() }).await.unwrap();
     for (cmd_name, sig) in [("status", libc::SIGINT), ("close", libc::SIGTERM)] {
         let mut cmd = hiktalk();
         cmd.args([cmd_name, &url(&sim)]).stdout(Stdio::piped()).stderr(Stdio::piped());

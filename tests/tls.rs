@@ -3,8 +3,7 @@
 //! this crate's TLS provider) rather than the openssl CLI, so the test needs no external tool and
 //! the DER whose fingerprint is pinned is exactly the one served.
 
-mod common;
-use common::*;
+use crate::util::*;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -99,14 +98,14 @@ async fn copy_counting<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite
 async fn play(f: &Front, wav: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let mut cmd = hiktalk();
     cmd.arg("play").arg(wav).arg(format!("https://{}", f.addr)).args(extra);
-    let (out, _) = run(cmd).await;
+    let (out, _) = run_to_end(cmd).await;
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pinned_self_signed_certificate_carries_control_and_audio() {
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let f = front(sim.addr()).await;
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
@@ -152,7 +151,7 @@ async fn a_pinned_self_signed_certificate_carries_control_and_audio() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpinned_or_changed_certificate_is_refused_and_says_how_to_pin_it() {
-    let sim = sim::start(sim_config()).await.unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
     let f = front(sim.addr()).await;
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 0.5, 8000, 1, 0.3);

@@ -1,9 +1,7 @@
 //! A fake microphone for tests: a real ALSA capture device, no sound card needed.
 //!
 //! ```ignore
-//! #[allow(dead_code)] // a test binary need not use every helper
-//! mod capture_support;
-//! use capture_support::ToneSource;
+//! use crate::util::tone::ToneSource;
 //!
 //! let source = ToneSource::start(440.0, -12.0)?;        // 440 Hz sine, peak -12 dBFS
 //! let child = std::process::Command::new(env!("CARGO_BIN_EXE_hiktalk"))

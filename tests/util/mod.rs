@@ -1,16 +1,20 @@
-//! Shared helpers for the end-to-end tests: run the real binary against an in-process simulator.
-#![allow(dead_code)] // each test file uses a different subset
+//! Helpers for the integration tests. This module: run the real binary against an in-process
+//! simulator and read what the simulator recorded. `raw`: an HTTP client with its own Digest, for
+//! talking to the simulator without hiktalk's code. `tone`: a fake ALSA microphone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+pub mod raw;
+pub mod tone;
 
 pub use hiktalk::sim::{self, EventKind, SimConfig, SimHandle};
 
 pub const PASSWORD: &str = "hiktalk-sim";
 
 /// A simulator with short, test-friendly timings.
-pub fn sim_config() -> SimConfig {
+pub fn binary_sim_config() -> SimConfig {
     SimConfig { idle_timeout: Duration::from_secs(2), ..SimConfig::default() }
 }
 
@@ -27,7 +31,7 @@ pub fn hiktalk() -> Command {
 }
 
 /// Runs hiktalk to completion off the async runtime.
-pub async fn run(mut cmd: Command) -> (Output, Duration) {
+pub async fn run_to_end(mut cmd: Command) -> (Output, Duration) {
     tokio::task::spawn_blocking(move || {
         let t = Instant::now();
         let out = cmd.output().expect("run hiktalk");

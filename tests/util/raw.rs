@@ -1,6 +1,5 @@
 //! Test helpers for the simulator: a raw-socket HTTP client with its own Digest (md-5),
 //! independent of hiktalk's client code, and event waiting.
-#![allow(dead_code)] // each test binary uses a different part of this module
 
 use hiktalk::sim::{Event, EventKind, SimConfig, SimHandle};
 use md5::{Digest as _, Md5};
@@ -13,7 +12,7 @@ use tokio::net::TcpStream;
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A config with short timers so tests run fast.
-pub fn config() -> SimConfig {
+pub fn raw_sim_config() -> SimConfig {
     SimConfig {
         idle_timeout: Duration::from_secs(1),
         stale_expiry: Duration::from_secs(2),
@@ -36,10 +35,6 @@ pub async fn expect(sim: &SimHandle, what: &str, pred: impl Fn(&EventKind) -> bo
 
 pub fn dump(events: &[Event]) -> String {
     events.iter().map(|e| serde_json::to_string(e).unwrap()).collect::<Vec<_>>().join("\n")
-}
-
-pub fn count(sim: &SimHandle, pred: impl Fn(&EventKind) -> bool) -> usize {
-    sim.events().iter().filter(|e| pred(&e.kind)).count()
 }
 
 pub fn md5_hex(s: &str) -> String {
@@ -228,7 +223,7 @@ pub async fn read_to_end(s: &mut TcpStream) -> Vec<u8> {
 }
 
 /// Runs a blocking command (python3, curl) off the runtime.
-pub async fn run(cmd: &str, args: Vec<String>) -> std::process::Output {
+pub async fn run_tool(cmd: &str, args: Vec<String>) -> std::process::Output {
     let cmd = cmd.to_string();
     tokio::task::spawn_blocking(move || std::process::Command::new(&cmd).args(&args).output().expect("command runs")).await.unwrap()
 }

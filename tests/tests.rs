@@ -1,0 +1,24 @@
+//! The integration suite: one test binary, one module per area (as ripgrep and xh do), so the
+//! library is linked once. `capture_alsa` is the only separate binary: it sets ALSA's config
+//! path in its own process before anything touches ALSA.
+
+mod util;
+
+mod capture_errors;
+mod chaos;
+mod codec_ffmpeg;
+mod generated;
+mod halfdead;
+mod lifecycle;
+mod negotiation;
+mod play;
+mod signals;
+mod sim_auth;
+mod sim_faults;
+mod sim_independent_clients;
+mod sim_profiles;
+mod sim_robustness;
+mod sim_sessions;
+mod speak;
+mod status_close;
+mod tls;
