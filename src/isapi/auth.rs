@@ -62,7 +62,8 @@ impl DigestState {
     pub fn on_unauthorized<'a>(&self, www_authenticate: impl IntoIterator<Item = &'a str>, sent_credentials: bool) -> Challenge {
         let digest = www_authenticate
             .into_iter()
-            .filter(|v| v.trim_start().len() >= 6 && v.trim_start()[..6].eq_ignore_ascii_case("digest"))
+            // Compared as bytes: a device's header may have a multi-byte character anywhere.
+            .filter(|v| v.trim_start().as_bytes().get(..6).is_some_and(|p| p.eq_ignore_ascii_case(b"digest")))
             .find_map(|v| digest_auth::parse(v).ok());
         let Some(new) = digest else {
             return Challenge::Missing;
@@ -100,5 +101,7 @@ mod tests {
         assert_eq!(st.on_unauthorized([stale.as_str()], true), Challenge::Retry);
         assert_eq!(st.on_unauthorized(["Basic realm=\"x\""], true), Challenge::Missing);
         assert_eq!(st.on_unauthorized([], false), Challenge::Missing);
+        // A multi-byte character across byte 6 is just not a Digest challenge.
+        assert_eq!(st.on_unauthorized(["Digesé realm=\"x\"", "Dïgest", "é"], false), Challenge::Missing);
     }
 }

@@ -3,13 +3,17 @@
 
 use super::auth::{Challenge, Credentials, DigestState};
 use super::error::IsapiError;
+use super::path::{self, CHANNELS, Talk};
+use super::text::clean;
 use super::tls::{Trust, client_config};
 use super::xml::{self, Channel, DeviceInfo, Namespace, ResponseStatus};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use std::sync::Arc;
 use std::time::Duration;
 
-const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";
+/// The most a control answer may carry. ISAPI XML and JSON answers are a few KiB; a device
+/// streaming an endless body must not make hiktalk buffer it.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// Where a device is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +78,8 @@ impl Device {
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
             .tls_backend_preconfigured(tls.clone())
+            // ISAPI never redirects; a 3xx is reported, not followed (see `IsapiError::Redirect`).
+            .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             .map_err(|e| IsapiError::Connect { addr: endpoint.base_url(), detail: chain(&e) })?;
@@ -97,7 +103,7 @@ impl Device {
     /// Sends one request, answering a Digest challenge once. A second 401 is final.
     async fn request(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Result<Answer, IsapiError> {
         let url = format!("{}{}", self.endpoint.base_url(), path);
-        let step = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        let step = format!("{method} {}", path::without_query(path));
         for _ in 0..3 {
             let mut req = self.http.request(method.clone(), &url);
             let auth = self.digest.authorization(&self.creds, method.as_str(), path);
@@ -110,11 +116,27 @@ impl Device {
                 None if method == reqwest::Method::PUT => req.header(reqwest::header::CONTENT_LENGTH, "0"),
                 None => req,
             };
-            let resp = req.send().await.map_err(|e| self.classify(&e, &step))?;
+            let mut resp = req.send().await.map_err(|e| self.classify(&e, &step))?;
             let status = resp.status().as_u16();
+            if (300..400).contains(&status) {
+                let location = resp.headers().get(LOCATION).map(|v| clean(&String::from_utf8_lossy(v.as_bytes()))).unwrap_or_default();
+                return Err(IsapiError::Redirect {
+                    method: method.to_string(),
+                    path: path::without_query(path).into(),
+                    http: status,
+                    location,
+                });
+            }
             let challenges: Vec<String> =
                 resp.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect();
-            let text = resp.text().await.map_err(|e| self.classify(&e, &step))?;
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(&e, &step))? {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(IsapiError::TooLarge { path: path::without_query(path).into(), limit: MAX_BODY });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8_lossy(&body).into_owned();
             if status != 401 {
                 return Ok(Answer { status, body: text });
             }
@@ -142,9 +164,9 @@ impl Device {
         } else if detail.contains("certificate") {
             IsapiError::Tls { addr: self.endpoint.base_url(), detail: super::tls::handshake_detail(detail) }
         } else if e.is_connect() {
-            IsapiError::Connect { addr: self.endpoint.base_url(), detail }
+            IsapiError::Connect { addr: self.endpoint.base_url(), detail: root_cause(e) }
         } else {
-            IsapiError::Network { step: step.to_string(), detail }
+            IsapiError::Network { step: step.to_string(), detail: root_cause(e) }
         }
     }
 
@@ -197,28 +219,28 @@ impl Device {
 
     /// One channel's current settings.
     pub async fn channel(&self, id: &str) -> Result<Channel, IsapiError> {
-        let path = format!("{CHANNELS}/{id}");
+        let path = path::talk(id, Talk::Channel, None)?;
         let body = self.get_xml(&path).await?;
         xml::parse_channel(&body).map_err(|e| Self::xml_error(&path, &body, e))
     }
 
     /// One channel with the choices the device allows (`opt` attributes).
     pub async fn capabilities(&self, id: &str) -> Result<Channel, IsapiError> {
-        let path = format!("{CHANNELS}/{id}/capabilities");
+        let path = path::talk(id, Talk::Capabilities, None)?;
         let body = self.get_xml(&path).await?;
         xml::parse_channel(&body).map_err(|e| Self::xml_error(&path, &body, e))
     }
 
     /// Writes a channel's settings.
     pub async fn put_channel(&self, channel: &Channel) -> Result<(), IsapiError> {
-        let path = format!("{CHANNELS}/{}", channel.id);
+        let path = path::talk(&channel.id, Talk::Channel, None)?;
         let ns = *self.namespace.lock().unwrap_or_else(|p| p.into_inner());
         self.put(&path, Some(channel.to_xml(ns))).await.map(drop)
     }
 
     /// Opens a talk session; the device's sessionId when it gives one.
     pub async fn open(&self, id: &str) -> Result<Option<String>, IsapiError> {
-        let path = format!("{CHANNELS}/{id}/open");
+        let path = path::talk(id, Talk::Open, None)?;
         let a = self.put(&path, None).await?;
         if a.body.trim().is_empty() {
             return Ok(None);
@@ -233,7 +255,7 @@ impl Device {
 
     /// Closes the talk session; idempotent on the device. Returns the device's confirmation.
     pub async fn close(&self, id: &str, session_id: Option<&str>) -> Result<ResponseStatus, IsapiError> {
-        let path = with_session(&format!("{CHANNELS}/{id}/close"), session_id);
+        let path = path::talk(id, Talk::Close, session_id)?;
         let a = self.put(&path, None).await?;
         Ok(xml::parse_response_status(&a.body).unwrap_or_else(|_| ResponseStatus::ok(&path)))
     }
@@ -253,27 +275,13 @@ impl Device {
             return Ok(None);
         }
         let json = serde_json::from_str::<serde_json::Value>(&a.body).ok();
-        let from_json = json.as_ref().and_then(|v| v.pointer("/CallStatus/status")?.as_str().map(str::to_string));
+        let from_json = json.as_ref().and_then(|v| v.pointer("/CallStatus/status")?.as_str().map(clean));
         // Old firmware answers XML even when asked for JSON.
         Ok(from_json.or_else(|| {
             let doc = roxmltree::Document::parse(&a.body).ok()?;
-            doc.descendants().find(|n| n.tag_name().name() == "status").and_then(|n| n.text()).map(str::to_string)
+            doc.descendants().find(|n| n.tag_name().name() == "status").and_then(|n| n.text()).map(clean)
         }))
     }
-}
-
-/// Appends `?sessionId=` when the device gave one.
-pub fn with_session(path: &str, session_id: Option<&str>) -> String {
-    match session_id {
-        Some(s) => format!("{path}?sessionId={}", percent_encode(s)),
-        None => path.to_string(),
-    }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
 }
 
 fn looks_like_html(body: &str) -> bool {
@@ -289,6 +297,16 @@ fn excerpt(body: &str) -> String {
         let cut: String = flat.chars().take(80).collect();
         format!(", body starts {cut:?}")
     }
+}
+
+/// The innermost cause of an error: for a refused or reset connection, the OS's own words
+/// ("Connection refused (os error 111)") without reqwest's and hyper's wrapping around them.
+pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(s) = cur.source() {
+        cur = s;
+    }
+    cur.to_string()
 }
 
 /// The error and its causes on one line (reqwest hides the useful part in `source()`).
@@ -308,12 +326,6 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn session_ids_are_encoded_into_the_query() {
-        assert_eq!(with_session("/c/close", None), "/c/close");
-        assert_eq!(with_session("/c/close", Some("ab c&1")), "/c/close?sessionId=ab%20c%261");
-    }
 
     #[test]
     fn endpoints_format_ipv6() {

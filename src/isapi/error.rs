@@ -28,6 +28,19 @@ pub enum IsapiError {
     NotIsapi { path: String, http: u16, detail: String },
     #[error("{path} answered with a document hiktalk cannot read: {source}")]
     Xml { path: String, source: XmlError },
+    /// ISAPI never redirects; following one would send the request (and a Digest answer)
+    /// somewhere the user did not name.
+    #[error(
+        "{method} {path} answered HTTP {http}, a redirect to {location:?}; ISAPI devices do not redirect, so hiktalk does not follow it"
+    )]
+    Redirect { method: String, path: String, http: u16, location: String },
+    #[error("{path} answered with more than {} MiB; an ISAPI answer is a few KiB", limit / (1024 * 1024))]
+    TooLarge { path: String, limit: usize },
+    /// `id` is already cleaned (see `text::clean`).
+    #[error(
+        "the device lists a talk channel \"{id}\", which is not a channel id hiktalk will put into a request (letters, digits, - and _)"
+    )]
+    BadChannelId { id: String },
 }
 
 fn lock_note(check: &Option<Box<UserCheck>>) -> String {
@@ -79,14 +92,6 @@ impl IsapiError {
                     || sub.contains("twowayaudioinprogress")
             }
             _ => false,
-        }
-    }
-
-    /// The ResponseStatus the device sent with this error, if any.
-    pub fn response_status(&self) -> Option<&ResponseStatus> {
-        match self {
-            IsapiError::Status { status, .. } => status.as_deref(),
-            _ => None,
         }
     }
 }

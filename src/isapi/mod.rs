@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod path;
+pub mod text;
 pub mod tls;
 pub mod upload;
 pub mod xml;

@@ -8,8 +8,10 @@
 //! body, or a reset) is noticed and explained while audio is still being written.
 
 use super::auth::Challenge;
-use super::client::{Device, chain, with_session};
+use super::client::{Device, chain};
 use super::error::IsapiError;
+use super::path::{self, Talk};
+use super::text::clean;
 use super::xml::{self, ResponseStatus};
 use rustls::pki_types::ServerName;
 use std::time::Duration;
@@ -53,11 +55,14 @@ pub struct Upload {
 
 impl Upload {
     /// Connects and starts the upload for `channel`, answering one Digest challenge if needed.
+    /// `--timeout` bounds each answer as a whole, however slowly the device sends it.
     pub async fn start(device: &Device, channel: &str, session_id: Option<&str>) -> Result<Upload, IsapiError> {
-        let path = with_session(&format!("/ISAPI/System/TwoWayAudio/channels/{channel}/audioData"), session_id);
+        let path = path::talk(channel, Talk::AudioData, session_id)?;
+        let step = "PUT audioData";
         for _ in 0..3 {
             let mut stream = connect(device).await?;
             let auth = device.digest.authorization(&device.creds, "PUT", &path);
+            // No `Expect: 100-continue`: devices answer at once and then read raw audio.
             let mut head = format!(
                 "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: 0\r\nConnection: keep-alive\r\n",
                 device.endpoint.authority()
@@ -66,44 +71,63 @@ impl Upload {
                 head.push_str(&format!("Authorization: {a}\r\n"));
             }
             head.push_str("\r\n");
-            let step = "PUT audioData";
-            let t = device.timeouts.request;
-            timed(t, step, stream.write_all(head.as_bytes())).await?.map_err(|e| net(step, &e))?;
-            let (resp, mut rest) = timed(t, step, read_head(&mut stream)).await??;
-            let body_len = resp.content_length.unwrap_or(0).min(MAX_HEAD);
-            while rest.len() < body_len {
-                let mut more = [0u8; 4096];
-                let n = timed(t, step, stream.read(&mut more)).await?.map_err(|e| net(step, &e))?;
-                if n == 0 {
-                    break;
+            let answer = async {
+                stream.write_all(head.as_bytes()).await.map_err(|e| net(step, &e))?;
+                let (resp, mut rest) = read_head(&mut stream).await?;
+                // A refusal's body explains it (userCheck, ResponseStatus); an acceptance's body,
+                // if any, is read by the watcher along with whatever the device says later.
+                if !(200..300).contains(&resp.status) {
+                    let body_len = resp.content_length.unwrap_or(0).min(MAX_HEAD);
+                    while rest.len() < body_len {
+                        let mut more = [0u8; 4096];
+                        let n = stream.read(&mut more).await.map_err(|e| net(step, &e))?;
+                        if n == 0 {
+                            break;
+                        }
+                        rest.extend_from_slice(&more[..n]);
+                    }
                 }
-                rest.extend_from_slice(&more[..n]);
-            }
-            let body: Vec<u8> = rest.drain(..body_len.min(rest.len())).collect();
-            let body = String::from_utf8_lossy(&body).into_owned();
+                Ok::<_, IsapiError>((resp, rest))
+            };
+            let (resp, mut rest) = timed(device.timeouts.request, step, answer).await??;
             match resp.status {
                 200..=299 => {
+                    // The acceptance's own body (an OK ResponseStatus) is not a hang-up's words.
+                    let body = resp.content_length.unwrap_or(0).min(MAX_HEAD);
+                    let here = body.min(rest.len());
+                    rest.drain(..here);
                     let (reader, writer) = tokio::io::split(stream);
                     let (tx, rx) = oneshot::channel();
-                    tokio::spawn(watch(reader, rest, tx));
+                    tokio::spawn(watch(reader, rest, body - here, tx));
                     return Ok(Upload { writer, ended: Some(rx), end: None, stall: device.timeouts.stall, bytes_sent: 0 });
                 }
-                401 => {
-                    let check = xml::parse_user_check(&body).map(Box::new);
-                    if check.as_ref().is_some_and(|c| c.is_locked()) {
-                        return Err(IsapiError::Locked { check });
-                    }
-                    match device.digest.on_unauthorized(resp.challenges.iter().map(String::as_str), auth.is_some()) {
-                        Challenge::Retry => continue,
-                        Challenge::Rejected => return Err(IsapiError::AuthRejected { user: device.creds.user.clone(), check }),
-                        Challenge::Missing => return Err(IsapiError::NoChallenge { check }),
-                    }
+                300..=399 => {
+                    let location = resp.location.unwrap_or_default();
+                    return Err(IsapiError::Redirect {
+                        method: "PUT".into(),
+                        path: path::without_query(&path).into(),
+                        http: resp.status,
+                        location,
+                    });
                 }
-                http => {
+                status => {
+                    let body: Vec<u8> = rest.drain(..resp.content_length.unwrap_or(0).min(rest.len())).collect();
+                    let body = String::from_utf8_lossy(&body);
+                    if status == 401 {
+                        let check = xml::parse_user_check(&body).map(Box::new);
+                        if check.as_ref().is_some_and(|c| c.is_locked()) {
+                            return Err(IsapiError::Locked { check });
+                        }
+                        match device.digest.on_unauthorized(resp.challenges.iter().map(String::as_str), auth.is_some()) {
+                            Challenge::Retry => continue,
+                            Challenge::Rejected => return Err(IsapiError::AuthRejected { user: device.creds.user.clone(), check }),
+                            Challenge::Missing => return Err(IsapiError::NoChallenge { check }),
+                        }
+                    }
                     return Err(IsapiError::Status {
                         method: "PUT".into(),
-                        path: path.split('?').next().unwrap_or(&path).into(),
-                        http,
+                        path: path::without_query(&path).into(),
+                        http: status,
                         status: xml::parse_response_status(&body).ok().map(Box::new),
                     });
                 }
@@ -214,6 +238,7 @@ struct Head {
     status: u16,
     content_length: Option<usize>,
     challenges: Vec<String>,
+    location: Option<String>,
 }
 
 /// Reads a response head; returns it and whatever bytes followed it.
@@ -251,6 +276,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, IsapiError> {
                     .find(|h| h.name.eq_ignore_ascii_case("content-length"))
                     .and_then(|h| value(h).parse().ok()),
                 challenges: resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("www-authenticate")).map(value).collect(),
+                location: resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case("location")).map(|h| clean(&value(h))),
             };
             Ok(Some((head, used)))
         }
@@ -259,15 +285,18 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, IsapiError> {
     }
 }
 
-/// Reads the socket until the device closes it and reports what it said on the way out.
-async fn watch(mut reader: ReadHalf<Stream>, mut said: Vec<u8>, tx: oneshot::Sender<UploadEnd>) {
+/// Reads the socket until the device closes it and reports what it said on the way out,
+/// after `skip` more bytes of the acceptance's body.
+async fn watch(mut reader: ReadHalf<Stream>, mut said: Vec<u8>, mut skip: usize, tx: oneshot::Sender<UploadEnd>) {
     let mut chunk = [0u8; 4096];
     let end = loop {
         match reader.read(&mut chunk).await {
             Ok(0) => break UploadEnd::Closed { status: last_status(&said) },
             Ok(n) => {
+                let skipped = skip.min(n);
+                skip -= skipped;
                 // Keep only the tail: the final words are what explain a hang-up.
-                said.extend_from_slice(&chunk[..n]);
+                said.extend_from_slice(&chunk[skipped..n]);
                 if said.len() > 2 * MAX_HEAD {
                     said.drain(..said.len() - MAX_HEAD);
                 }

@@ -2,8 +2,10 @@
 //!
 //! Devices disagree on namespaces (hikvision.com, isapi.org, isapi.com, psialliance) and add
 //! unknown elements freely, so parsing ignores namespaces and unknown children. The writers are
-//! used by the simulator and for the one document the client sends (a channel PUT).
+//! used by the simulator and for the one document the client sends (a channel PUT). Every text
+//! value read from a document goes through `text::clean` (bounded, control characters escaped).
 
+use super::text::clean;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -272,7 +274,7 @@ fn parse(text: &str) -> Result<roxmltree::Document<'_>, XmlError> {
 
 fn root<'a, 'i>(doc: &'a roxmltree::Document<'i>, expected: &'static str) -> Result<roxmltree::Node<'a, 'i>, XmlError> {
     let r = doc.root_element();
-    if r.tag_name().name() == expected { Ok(r) } else { Err(XmlError::UnexpectedRoot { expected, found: r.tag_name().name().to_string() }) }
+    if r.tag_name().name() == expected { Ok(r) } else { Err(XmlError::UnexpectedRoot { expected, found: clean(r.tag_name().name()) }) }
 }
 
 fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
@@ -280,7 +282,7 @@ fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree:
 }
 
 fn text(node: roxmltree::Node, name: &str) -> Option<String> {
-    child(node, name).map(|c| c.text().unwrap_or("").trim().to_string())
+    child(node, name).map(|c| clean(c.text().unwrap_or("").trim()))
 }
 
 fn number<T: std::str::FromStr>(node: roxmltree::Node, name: &str) -> Option<T> {
@@ -300,10 +302,10 @@ fn channel_from(node: roxmltree::Node) -> Result<Channel, XmlError> {
     Ok(Channel {
         id: text(node, "id").ok_or(XmlError::Missing("id"))?,
         enabled: boolean(node, "enabled"),
-        codec: codec_node.map(|n| n.text().unwrap_or("").trim().to_string()).unwrap_or_default(),
+        codec: codec_node.map(|n| clean(n.text().unwrap_or("").trim())).unwrap_or_default(),
         codec_options: codec_node
             .and_then(|n| n.attribute("opt"))
-            .map(|o| o.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .map(|o| o.split(',').map(|s| clean(s.trim())).filter(|s| !s.is_empty()).take(64).collect())
             .unwrap_or_default(),
         bit_rate_kbps: number(node, "audioBitRate"),
         sampling_rate_khz: number(node, "audioSamplingRate"),
@@ -357,7 +359,7 @@ pub fn parse_user_check(body: &str) -> Option<UserCheck> {
         let v: serde_json::Value = serde_json::from_str(trimmed).ok()?;
         let u = v.get("userCheck").unwrap_or(&v);
         let num = |k: &str| u.get(k).and_then(|x| x.as_u64().or_else(|| x.as_str()?.parse().ok()));
-        let string = |k: &str| u.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let string = |k: &str| u.get(k).and_then(|x| x.as_str()).map(clean);
         return Some(UserCheck {
             status_value: num("statusValue").map(|v| v as u32),
             status_string: string("statusString"),
@@ -460,6 +462,14 @@ mod tests {
         assert!(!u.is_locked());
         assert_eq!(u.retry_times, Some(3));
         assert!(parse_user_check("<html>nope</html>").is_none());
+    }
+
+    #[test]
+    fn device_text_is_cleaned_when_parsed() {
+        let x = "<DeviceInfo><model>DS&#13;&#10;X</model></DeviceInfo>";
+        assert_eq!(parse_device_info(x).unwrap().model.as_deref(), Some("DS\\r\\nX"));
+        let c = parse_channel("<TwoWayAudioChannel><id>1&#13;&#10;X-Injected: yes</id></TwoWayAudioChannel>").unwrap();
+        assert_eq!(c.id, "1\\r\\nX-Injected: yes");
     }
 
     #[test]
