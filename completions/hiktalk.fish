@@ -39,7 +39,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s u -l user -d 'U
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l channel -d 'Talk channel id [default: the device\'s first]' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l timeout -d 'Seconds allowed for each request, and for a close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop)' -r
@@ -60,7 +60,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s u -l user -d '
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l channel -d 'Talk channel id [default: the device\'s first]' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l timeout -d 'Seconds allowed for each request, and for a close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop)' -r
@@ -88,7 +88,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s u -l user -d 
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l channel -d 'Talk channel id [default: the device\'s first]' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l timeout -d 'Seconds allowed for each request, and for a close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
@@ -100,7 +100,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s u -l user -d '
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l channel -d 'Talk channel id [default: the device\'s first]' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l timeout -d 'Seconds allowed for each request, and for a close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'

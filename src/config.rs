@@ -21,19 +21,21 @@ use std::path::{Path, PathBuf};
 /// The camera name that starts the embedded simulated device.
 pub const SIM: &str = "sim";
 
+/// What can be wrong with the camera argument, the config file or the password. The messages
+/// name what is wrong and what to try; the camera itself is named by the outcome line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the config file {path}: {source}")]
+    #[error("cannot read the config file {path}: {source}; check the path given with --config or HIKTALK_CONFIG")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("the config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("unknown camera {name:?}: {hint}")]
+    #[error("no camera of this name: {hint}")]
     UnknownCamera { name: String, hint: String },
-    #[error("camera {camera:?}: {message}")]
+    #[error("{message}")]
     Invalid { camera: String, message: String },
-    #[error("no password for {camera}: set {env_hint}HIKTALK_PASSWORD, use --password-stdin, or run hiktalk on a terminal to be asked")]
+    #[error("no password given: set {env_hint}HIKTALK_PASSWORD, use --password-stdin, or run hiktalk on a terminal to be asked")]
     NoPassword { camera: String, env_hint: String },
-    #[error("cannot read the password for {camera} from {path}: {source}")]
+    #[error("cannot read the password file {path}: {source}; check the camera's password_file")]
     PasswordFile { camera: String, path: PathBuf, source: std::io::Error },
     #[error("cannot read the password: {0}")]
     Prompt(std::io::Error),
@@ -114,7 +116,8 @@ pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> 
     }
     // A bare address (`192.168.1.64`, `cam.lan:8080`) works without a config entry.
     if arg.contains('.') || arg.contains(':') || arg == "localhost" {
-        return from_url(arg, &format!("http://{arg}"), &CameraConfig::default()).map(|c| Target::Camera(Box::new(c)));
+        let url = format!("http://{arg}");
+        return from_url(&url, &url, &CameraConfig::default()).map(|c| Target::Camera(Box::new(c)));
     }
     let known: Vec<&str> = file.cameras.keys().map(String::as_str).collect();
     let where_ = path.map(|p| p.display().to_string()).unwrap_or_else(|| "the config file".into());
@@ -128,7 +131,8 @@ pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> 
 
 fn load(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() }),
+        // toml's message quotes the offending line, which may hold a URL with a password.
+        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: redact(&e.to_string()) }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(FileConfig::default()),
         Err(source) => Err(ConfigError::Read { path: path.into(), source }),
     }
@@ -146,14 +150,15 @@ fn from_table(name: &str, cam: &CameraConfig) -> Result<Camera, ConfigError> {
 }
 
 fn from_url(name: &str, url: &str, cam: &CameraConfig) -> Result<Camera, ConfigError> {
-    let invalid = |message: String| ConfigError::Invalid { camera: name.into(), message };
-    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(format!("{url:?} is not a valid URL ({e})")))?;
+    let invalid = |message: String| ConfigError::Invalid { camera: redact(name), message: redact(&message) };
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| invalid(format!("not a valid camera URL ({e}); write it like http://192.168.1.64 or https://cam.lan:8443/1")))?;
     let https = match parsed.scheme() {
         "http" => false,
         "https" => true,
         other => return Err(invalid(format!("scheme {other:?} is not supported; use http or https"))),
     };
-    let host = parsed.host_str().ok_or_else(|| invalid(format!("{url:?} has no host")))?.trim_matches(['[', ']']).to_string();
+    let host = parsed.host_str().ok_or_else(|| invalid("the URL has no host".to_string()))?.trim_matches(['[', ']']).to_string();
     let port = parsed.port().unwrap_or(if https { 443 } else { 80 });
     let path_channel = parsed.path().trim_matches('/');
     let channel = match (path_channel.is_empty(), &cam.channel) {
@@ -186,6 +191,54 @@ fn from_url(name: &str, url: &str, cam: &CameraConfig) -> Result<Camera, ConfigE
         codec,
         trust,
     })
+}
+
+/// A camera argument as hiktalk shows it: a URL without its password.
+pub fn display_name(arg: &str) -> String {
+    redact(arg)
+}
+
+/// `text` with every password hidden: the password part of any `scheme://user:password@`
+/// in it, and the value of any `password = ...` (TOML echoed by a parse error). Messages about
+/// URLs and config files go through this, and so does every line hiktalk prints.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end =
+            after.find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | '<' | '>') || c.is_whitespace()).unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@').and_then(|a| authority[..a].find(':').map(|c| (c, a))) {
+            Some((colon, at)) => {
+                out.push_str(&authority[..colon + 1]);
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    redact_password_values(&out)
+}
+
+/// Hides the value after `password` `=` (as TOML writes it) on each line.
+fn redact_password_values(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            let lower = line.to_ascii_lowercase();
+            match lower.find("password").map(|p| p + "password".len()) {
+                Some(key_end) if line[key_end..].trim_start().starts_with('=') => {
+                    let eq = key_end + line[key_end..].find('=').unwrap_or(0);
+                    let newline = if line.ends_with('\n') { "\n" } else { "" };
+                    format!("{}= \"***\"{newline}", &line[..eq])
+                }
+                _ => line.to_string(),
+            }
+        })
+        .collect()
 }
 
 fn decode(s: &str) -> String {
@@ -306,6 +359,16 @@ mod tests {
         std::fs::write(&path, "[cameras.x]\nhots = \"typo\"\n").unwrap();
         assert!(matches!(resolve("x", Some(&path)), Err(ConfigError::Parse { .. })));
         assert!(matches!(resolve("x", Some(&dir.path().join("missing.toml"))), Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls_and_toml() {
+        assert_eq!(redact("camera \"http://admin:PW@127.0.0.1:99999\": bad port"), "camera \"http://admin:***@127.0.0.1:99999\": bad port");
+        assert_eq!(redact("ftp://admin:p@ss:w@host/x and https://u@h/"), "ftp://admin:***@host/x and https://u@h/");
+        assert_eq!(redact("2 | url = \"http://a:PW@h:80\" x"), "2 | url = \"http://a:***@h:80\" x");
+        assert_eq!(redact("  password = \"hunter2\"\nport = 1\n"), "  password = \"***\"\nport = 1\n");
+        assert_eq!(redact("no secrets: http://host:80/1"), "no secrets: http://host:80/1");
+        assert_eq!(redact("password_env = \"X\""), "password_env = \"X\"");
     }
 
     #[test]

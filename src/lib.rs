@@ -10,5 +10,7 @@ pub mod codec;
 pub mod commands;
 pub mod config;
 pub mod isapi;
+pub mod outcome;
+pub mod output;
 pub mod session;
 pub mod sim;

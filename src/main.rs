@@ -1,5 +1,3 @@
-use clap::Parser;
-
 fn main() {
-    std::process::exit(hiktalk::commands::run(hiktalk::cli::Cli::parse()));
+    std::process::exit(hiktalk::commands::main(std::env::args_os().collect()));
 }

@@ -1,4 +1,6 @@
-//! Why a talk session ended, in one typed value that maps to a message and an exit code.
+//! How a command ended: one typed reason ([`Ending`]) that maps to a message and to the
+//! documented exit code (the one place that mapping lives), and the [`Outcome`] a command
+//! reports (one human line, or one JSON object with the same schema for every command).
 
 use crate::isapi::{IsapiError, xml::ResponseStatus};
 use serde::Serialize;
@@ -31,10 +33,12 @@ pub mod exit {
     pub const INTERRUPTED: i32 = 130;
 }
 
-/// How a session (or the attempt to start one) ended.
+/// How a command, a session or the attempt to start one ended.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Ending {
+    /// A one-shot command (status, close, devices) did what was asked.
+    Done,
     /// All input was sent.
     EndOfInput,
     /// The user stopped hiktalk with a signal.
@@ -62,6 +66,10 @@ pub enum Ending {
     Codec { detail: String },
     /// The audio input failed.
     Input { detail: String },
+    /// A bad command line, config file or camera name.
+    Usage { detail: String },
+    /// A bug: a panic, or a part of hiktalk that stopped unexpectedly.
+    Internal { detail: String },
 }
 
 impl Ending {
@@ -86,7 +94,7 @@ impl Ending {
     /// The exit code for this ending; `interrupted` says whether a user stop cut input short.
     pub fn exit_code(&self, stop_is_normal: bool) -> i32 {
         match self {
-            Ending::EndOfInput => exit::OK,
+            Ending::Done | Ending::EndOfInput => exit::OK,
             Ending::UserStop { .. } if stop_is_normal => exit::OK,
             Ending::UserStop { .. } => exit::INTERRUPTED,
             Ending::DeviceHangup { .. } => exit::HANGUP,
@@ -96,6 +104,8 @@ impl Ending {
             Ending::Protocol { .. } | Ending::DeviceError { .. } => exit::PROTOCOL,
             Ending::Codec { .. } => exit::CODEC,
             Ending::Input { .. } => exit::INPUT,
+            Ending::Usage { .. } => exit::USAGE,
+            Ending::Internal { .. } => exit::INTERNAL,
         }
     }
 
@@ -108,6 +118,7 @@ impl Ending {
     /// One human sentence: what happened and what to try next.
     pub fn describe(&self) -> String {
         match self {
+            Ending::Done => "done".into(),
             Ending::EndOfInput => "end of input".into(),
             Ending::UserStop { signal } => format!("stopped by {signal}"),
             Ending::DeviceHangup { status, idle, call } => {
@@ -128,9 +139,10 @@ impl Ending {
                 format!("the device stopped reading audio for {after_secs:.1} s (half-dead connection); check the network path to it")
             }
             Ending::ConnectionReset { detail } => format!("the audio connection failed: {detail}"),
-            Ending::Busy { detail } => {
-                format!("{detail}; another client is talking on this channel: wait, or use --take-over to close its session first")
-            }
+            Ending::Busy { detail } => format!(
+                "{detail}; another client is talking on this channel: wait, use --take-over to close its session first, \
+                 or clear a session a crashed client left with `hiktalk close`"
+            ),
             Ending::Auth { detail } => {
                 format!("{detail}; check the user and password (hiktalk never retries a rejected password, devices lock accounts)")
             }
@@ -139,8 +151,24 @@ impl Ending {
             Ending::Tls { detail } => detail.clone(),
             Ending::Protocol { detail } => format!("{detail}; is this a Hikvision device with two-way audio?"),
             Ending::DeviceError { detail } => format!("{detail}; the device reported an internal error"),
-            Ending::Codec { detail } => detail.clone(),
-            Ending::Input { detail } => detail.clone(),
+            Ending::Codec { detail } | Ending::Input { detail } | Ending::Usage { detail } => detail.clone(),
+            Ending::Internal { detail } => format!("internal error: {detail}; this is a bug in hiktalk, please report it"),
+        }
+    }
+
+    /// The ending an error means. Errors are typed where they happen; this is where they meet.
+    pub fn from_error(e: &anyhow::Error) -> Ending {
+        let detail = e.to_string();
+        if let Some(ending) = e.downcast_ref::<Ending>() {
+            ending.clone()
+        } else if e.is::<crate::config::ConfigError>() {
+            Ending::Usage { detail }
+        } else if e.is::<crate::audio::decode::AudioError>() || e.is::<crate::audio::capture::CaptureError>() {
+            Ending::Input { detail }
+        } else if let Some(i) = e.downcast_ref::<IsapiError>() {
+            Ending::from_isapi(i)
+        } else {
+            Ending::Internal { detail }
         }
     }
 
@@ -150,6 +178,94 @@ impl Ending {
 
     pub fn stalled(after: Duration) -> Ending {
         Ending::Stalled { after_secs: after.as_secs_f64() }
+    }
+}
+
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Replaces the default panic output (a raw message and a backtrace) by keeping the message:
+/// whatever turns the panic into an outcome (`commands::main`, the session, a producer's end)
+/// names it in hiktalk's own format, once.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("a thread").to_string();
+        let detail = format!("{what} (in {thread}{at})");
+        *LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(detail);
+    }));
+}
+
+/// The last panic's message, if one happened.
+pub fn take_panic() -> Option<String> {
+    LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl std::error::Error for Ending {}
+
+/// What a command reports when it ends: printed once by `output::report`, as one line on
+/// stderr or as one JSON object on stdout with the same schema for every command:
+/// `device`, `reason` (and the reason's own fields), `exit_code`, `message`, then the
+/// command's figures.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The camera as the user named it (a URL without its credentials), when there is one.
+    pub device: Option<String>,
+    pub ending: Ending,
+    pub exit_code: i32,
+    /// The command's own figures, merged into the JSON object.
+    pub figures: serde_json::Map<String, serde_json::Value>,
+    /// Human mode: data the command prints on stdout (a table), if any.
+    pub stdout: Option<String>,
+    /// Human mode: the line for stderr. `None` prints `device: message` for a failure and
+    /// nothing for a success.
+    pub line: Option<String>,
+}
+
+impl Outcome {
+    /// An outcome whose exit code is the ending's (a user stop counts as an interruption).
+    pub fn new(device: Option<String>, ending: Ending) -> Outcome {
+        let exit_code = ending.exit_code(false);
+        Outcome { device, ending, exit_code, figures: Default::default(), stdout: None, line: None }
+    }
+
+    /// The outcome of an error that ended a command.
+    pub fn failed(device: Option<String>, e: &anyhow::Error) -> Outcome {
+        Outcome::new(device, Ending::from_error(e))
+    }
+
+    /// Adds the fields of `figures` (a struct serialising to an object) to the JSON.
+    pub fn with_figures(mut self, figures: &impl Serialize) -> Outcome {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(figures) {
+            self.figures.extend(map);
+        }
+        self
+    }
+
+    /// The one-object JSON form.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut obj = serde_json::Map::new();
+        obj.insert("device".into(), self.device.clone().into());
+        if let Ok(serde_json::Value::Object(ending)) = serde_json::to_value(&self.ending) {
+            obj.extend(ending);
+        }
+        obj.insert("exit_code".into(), self.exit_code.into());
+        obj.insert("message".into(), self.ending.describe().into());
+        for (k, v) in &self.figures {
+            obj.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        serde_json::Value::Object(obj)
     }
 }
 

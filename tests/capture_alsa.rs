@@ -8,8 +8,8 @@ mod tone;
 
 use std::time::{Duration, Instant};
 
-use tone::{BROKEN_DEVICE_ID, DESCRIPTION, RATE, ToneSource};
 use hiktalk::audio::capture::{Capture, CaptureError, list_input_devices};
+use tone::{BROKEN_DEVICE_ID, DESCRIPTION, RATE, ToneSource};
 
 const FREQ: f64 = 440.0;
 const PEAK_DBFS: f64 = -12.0;

@@ -115,7 +115,8 @@ async fn a_busy_channel_is_reported_in_every_firmware_style_and_never_stolen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_account_is_explained_and_not_retried() {
-    let sim = sim::start(SimConfig { lockout_attempts: 1, lockout_duration: Duration::from_secs(120), ..binary_sim_config() }).await.unwrap();
+    let sim =
+        sim::start(SimConfig { lockout_attempts: 1, lockout_duration: Duration::from_secs(120), ..binary_sim_config() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
     let mut cmd = hiktalk();

@@ -50,7 +50,7 @@ const PHASES: [Phase; 6] = [
         open_in_flight: false,
         bound: Duration::from_secs(2),
     },
-    // The open answers 3 s after it arrived: hiktalk waits for it (up to the close deadline)
+    // The open answers 3 s after it arrived: hiktalk waits for it (up to --timeout, 4 s)
     // so that it can close the session the device grants after the signal.
     Phase {
         name: "open (slow)",
@@ -60,17 +60,17 @@ const PHASES: [Phase; 6] = [
         open_in_flight: true,
         bound: Duration::from_secs(5),
     },
-    // No answer at all: after the close deadline (3 s) hiktalk closes blind.
+    // No answer at all: after --timeout (4 s) hiktalk closes blind.
     Phase {
         name: "open (stalled)",
         faults: &["stall=open"],
         extra: &[],
         trigger: Trigger::Fault("stall=open"),
         open_in_flight: true,
-        bound: Duration::from_secs(5),
+        bound: Duration::from_secs(6),
     },
     Phase { name: "streaming", faults: &[], extra: &[], trigger: Trigger::Audio, open_in_flight: false, bound: Duration::from_secs(2) },
-    // The close takes 2 s: the exit waits for it, within the 3 s close deadline.
+    // The close takes 2 s: the exit waits for it, within --timeout (4 s).
     Phase {
         name: "closing (slow close)",
         faults: &["slow=close:2000"],
@@ -101,7 +101,9 @@ fn spawn(
     says: Option<&'static str>,
 ) -> (std::process::Child, tokio::sync::oneshot::Receiver<()>, std::thread::JoinHandle<String>) {
     let mut cmd = hiktalk();
-    cmd.arg("play").arg(wav).arg(url(sim)).args(phase.extra).stdout(Stdio::null()).stderr(Stdio::piped());
+    // --timeout bounds the close (and an open in flight at the stop): 4 s, as the bounds assume;
+    // longer than the slow open's 3 s, so that the open is answered before hiktalk gives up.
+    cmd.arg("play").arg(wav).arg(url(sim)).args(["--timeout", "4"]).args(phase.extra).stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let err = child.stderr.take().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -1,9 +1,8 @@
 //! Digest authentication and lockout as devices do them.
 
-
-use hiktalk::sim::EventKind;
 use crate::util::count;
 use crate::util::raw::*;
+use hiktalk::sim::EventKind;
 use std::time::Duration;
 
 const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";

@@ -1,10 +1,9 @@
 //! Fault injection: each fault's observable behaviour, and `times=N` limiting it.
 
-
-use hiktalk::isapi::xml;
-use hiktalk::sim::{EventKind, Fault, SimConfig};
 use crate::util::count;
 use crate::util::raw::*;
+use hiktalk::isapi::xml;
+use hiktalk::sim::{EventKind, Fault, SimConfig};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

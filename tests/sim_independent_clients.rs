@@ -1,10 +1,9 @@
 //! The simulator accepts clients that are not hiktalk: a Python raw-socket replay of go2rtc's
 //! sequence, curl --digest, and the `hiktalk sim` binary driven from outside.
 
-
-use hiktalk::sim::EventKind;
 use crate::util::count;
 use crate::util::raw::*;
+use hiktalk::sim::EventKind;
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 

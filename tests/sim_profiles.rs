@@ -1,9 +1,8 @@
 //! Firmware profiles: what each one does differently on the same paths.
 
-
+use crate::util::raw::*;
 use hiktalk::isapi::xml;
 use hiktalk::sim::{EventKind, Profile};
-use crate::util::raw::*;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 

@@ -1,8 +1,7 @@
 //! Bad input never takes the device down: garbage, huge headers, slowloris, random bytes.
 
-
-use hiktalk::sim::EventKind;
 use crate::util::raw::*;
+use hiktalk::sim::EventKind;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

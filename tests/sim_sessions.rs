@@ -1,10 +1,9 @@
 //! Session lifecycle: one session per channel, the raw upload, idle hang-up, stale sessions,
 //! and the reopen loop this project exists to prevent.
 
-
-use hiktalk::sim::{BusyStyle, EventKind};
 use crate::util::count;
 use crate::util::raw::*;
+use hiktalk::sim::{BusyStyle, EventKind};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 

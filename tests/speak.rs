@@ -287,8 +287,11 @@ async fn devices_lists_the_test_microphone() {
     cmd.args(["--json", "devices"]).envs(source.env());
     let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let devices: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"))).collect();
+    // One JSON object, its `devices` array holding the rows.
+    let listing = json(&out);
+    assert_eq!((listing["reason"].as_str(), listing["exit_code"].as_i64()), (Some("done"), Some(0)), "{listing}");
+    let devices = listing["devices"].as_array().unwrap_or_else(|| panic!("no devices array: {listing}"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     let test = devices.iter().find(|d| d["id"] == source.device_id().as_str()).unwrap_or_else(|| panic!("{devices:?}"));
     assert_eq!(
         (test["default_rate"].as_u64(), test["default_format"].as_str(), test["channels"].as_u64()),

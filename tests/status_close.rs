@@ -88,8 +88,11 @@ async fn close_frees_a_stale_session_and_is_idempotent() {
     let out = hk(&["--json", "close", &u, "--channel", "1"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = json(&out);
-    assert_eq!(v["session_was_open"], false, "{v}");
-    assert_eq!(v["channel"], "1", "{v}");
+    assert_eq!((v["reason"].as_str(), v["exit_code"].as_i64()), (Some("done"), Some(0)), "{v}");
+    let ch = &v["channels"][0];
+    assert_eq!(ch["session_was_open"], false, "{v}");
+    assert_eq!(ch["channel"], "1", "{v}");
+    assert_eq!(ch["confirmed"], true, "{v}");
     let out = hk(&["close", &u]).await;
     assert!(stderr(&out).contains("channel 1: no session was open"), "{}", stderr(&out));
     assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::SessionClosed { .. })), 1);

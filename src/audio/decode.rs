@@ -30,7 +30,7 @@ pub enum AudioError {
     Open { what: String, source: io::Error },
     #[error("reading {what} failed: {source}")]
     Read { what: String, source: io::Error },
-    #[error("{what}: {reason}; convert it first, e.g. `ffmpeg -i INPUT -ac 1 out.wav`, or give --raw for headerless PCM")]
+    #[error("{what}: {reason}; convert it first, e.g. `ffmpeg -i INPUT -ac 1 out.wav`, or give --raw-format for headerless PCM")]
     Unsupported { what: String, reason: String },
     #[error("{what} is damaged: {reason}; check the file or re-export it")]
     Corrupt { what: String, reason: String },
@@ -205,7 +205,8 @@ fn open_file(path: &Path, what: &str, raw: Option<RawFormat>) -> Result<Box<dyn 
     let open = || File::open(path).map_err(|source| AudioError::Open { what: what.to_string(), source });
     let file = open()?;
     if let Some(format) = raw {
-        let len = file.metadata().map(|m| m.len()).ok();
+        // Only a regular file has a length; a FIFO or a character device reports 0 while data flows.
+        let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         let frame = (format.sample.bytes() * usize::from(format.channels)) as u64;
         let total = len.map(|l| l / frame);
         if total == Some(0) {

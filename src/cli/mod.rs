@@ -90,6 +90,19 @@ Keys on a terminal: m toggles mute; with --ptt, space toggles talking.")]
     Sim(sim::SimArgs),
 }
 
+impl Command {
+    /// The camera the command talks to, as given on the command line.
+    pub fn camera(&self) -> Option<&str> {
+        match self {
+            Command::Play(a) => Some(&a.camera.camera),
+            Command::Speak(a) => Some(&a.camera.camera),
+            Command::Status(a) => Some(&a.camera.camera),
+            Command::Close(a) => Some(&a.camera.camera),
+            Command::Devices | Command::Sim(_) => None,
+        }
+    }
+}
+
 /// How to reach and log in to a camera.
 #[derive(Debug, Clone, Args)]
 pub struct CameraArgs {
@@ -114,7 +127,7 @@ pub struct CameraArgs {
     /// Seconds allowed to connect
     #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_secs)]
     pub connect_timeout: f64,
-    /// Seconds allowed for each request, and for a close
+    /// Seconds allowed for each request and its whole answer; after a stop, for the close
     #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
     pub timeout: f64,
 }

@@ -1,4 +1,5 @@
-//! One file per subcommand, each a short composition of config, isapi, audio and session.
+//! One file per subcommand, each a short composition of config, isapi, audio and session. This
+//! file parses the command line, runs the command, and hands its [`Outcome`] to the output.
 
 pub mod close;
 pub mod devices;
@@ -7,14 +8,25 @@ pub mod sim;
 pub mod speak;
 pub mod status;
 
-use crate::cli::CameraArgs;
+use crate::cli::{CameraArgs, Cli, Command};
 use crate::config::{self, PasswordSources, Target};
 use crate::isapi::{Credentials, Device, Timeouts, tls::Trust};
-use crate::session::Report;
+use crate::outcome::{Ending, Outcome, exit};
+use crate::output::Output;
+use crate::session::{Report, Stop};
 use crate::sim::{SimConfig, SimHandle};
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::BufRead;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// What every command gets besides its own arguments.
+pub struct Context {
+    pub config: Option<PathBuf>,
+    pub out: Output,
+    pub stop: Stop,
+}
 
 /// A device ready for requests, and the embedded simulator behind it when the camera is `sim`.
 pub struct Connected {
@@ -25,24 +37,72 @@ pub struct Connected {
     pub sim: Option<SimHandle>,
 }
 
-/// How the process reports: quiet, JSON, progress on a terminal.
-#[derive(Debug, Clone, Copy)]
-pub struct Output {
-    pub quiet: bool,
-    pub json: bool,
+/// The process: parses `args`, runs the command, reports, and returns the exit code. Every way
+/// out, a usage error and a panic included, prints exactly one JSON object under `--json`.
+pub fn main(args: Vec<OsString>) -> i32 {
+    crate::outcome::install_panic_hook();
+    // Known before parsing, so that even a usage error is reported as JSON.
+    let json = args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if !json || !e.use_stderr() => {
+            // Help and version go to stdout with exit 0; usage errors to stderr with exit 2.
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+        Err(e) => {
+            let detail = e.render().to_string().trim_start_matches("error: ").trim_end().to_string();
+            return Output { quiet: false, json }.report(&Outcome::new(None, Ending::Usage { detail }));
+        }
+    };
+    let out = Output { quiet: cli.quiet, json: cli.json };
+    match std::panic::catch_unwind(|| run(cli, out)) {
+        Ok(code) => code,
+        Err(_) => {
+            let detail = crate::outcome::take_panic().unwrap_or_else(|| "a panic".into());
+            out.report(&Outcome::new(None, Ending::Internal { detail }))
+        }
+    }
 }
 
-impl Output {
-    /// Progress bars and meters only on a terminal, and not with --quiet or --json.
-    pub fn interactive(&self) -> bool {
-        !self.quiet && !self.json && std::io::stderr().is_terminal()
-    }
-
-    /// A status line on stderr unless --quiet.
-    pub fn note(&self, msg: &str) {
-        if !self.quiet {
-            eprintln!("hiktalk: {msg}");
+/// Runs a parsed command line and returns the process exit code.
+fn run(cli: Cli, out: Output) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            let detail = format!("cannot start the async runtime: {e}");
+            return out.report(&Outcome::new(None, Ending::Internal { detail }));
         }
+    };
+    let device = cli.command.camera().map(config::display_name);
+    let outcome = runtime.block_on(async {
+        let stop = match Stop::install() {
+            Ok(stop) => stop,
+            Err(e) => return Outcome::failed(device, &anyhow::anyhow!("cannot install the signal handlers: {e}")),
+        };
+        let ctx = Context { config: cli.config, out, stop };
+        let result = match cli.command {
+            Command::Play(args) => play::run(args, &ctx).await,
+            Command::Speak(args) => speak::run(args, &ctx).await,
+            // The signal handlers swallow SIGINT/SIGTERM/SIGHUP, so the one-shot commands must
+            // watch for them too, or Ctrl-C on a device that does not answer waits out the timeout.
+            Command::Status(args) => interruptible(&ctx.stop, status::run(args, &ctx)).await,
+            Command::Close(args) => interruptible(&ctx.stop, close::run(args, &ctx)).await,
+            Command::Devices => devices::run(),
+            Command::Sim(args) => sim::run(args, &ctx).await,
+        };
+        result.unwrap_or_else(|e| Outcome::failed(device, &e))
+    });
+    // Don't let a blocked stdin reader (the decode thread) hold the process open.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    out.report(&outcome)
+}
+
+/// Runs a one-shot command (no session to close) unless the user stops it.
+async fn interruptible(stop: &Stop, f: impl Future<Output = anyhow::Result<Outcome>>) -> anyhow::Result<Outcome> {
+    tokio::select! {
+        r = f => r,
+        s = stop.wait() => Err(Ending::UserStop { signal: s.to_string() }.into()),
     }
 }
 
@@ -66,7 +126,7 @@ fn talk_options(
 }
 
 /// Resolves the camera, gathers its password, and (for `sim`) starts the simulated device.
-pub async fn connect(args: &CameraArgs, config_path: Option<&Path>, stdin_is_audio: bool, out: Output) -> anyhow::Result<Connected> {
+pub async fn connect(args: &CameraArgs, ctx: &Context, stdin_is_audio: bool) -> anyhow::Result<Connected> {
     let timeouts = Timeouts {
         connect: Duration::from_secs_f64(args.connect_timeout),
         request: Duration::from_secs_f64(args.timeout),
@@ -74,26 +134,24 @@ pub async fn connect(args: &CameraArgs, config_path: Option<&Path>, stdin_is_aud
     };
     if args.password_stdin && stdin_is_audio {
         return Err(config::ConfigError::Invalid {
-            camera: args.camera.clone(),
+            camera: config::display_name(&args.camera),
             message: "--password-stdin cannot be used while stdin carries the audio (`play -`); use HIKTALK_PASSWORD or the config".into(),
         }
         .into());
     }
-    match config::resolve(&args.camera, config_path)? {
+    match config::resolve(&args.camera, ctx.config.as_deref())? {
         Target::Sim => {
             let sim_config = SimConfig::default();
             let creds = Credentials::new(sim_config.user.clone(), sim_config.password.clone());
             let sim = crate::sim::start(sim_config).await?;
             let endpoint = crate::isapi::Endpoint { https: false, host: sim.addr().ip().to_string(), port: sim.addr().port() };
-            out.note(&format!("started the simulated camera on http://{}", sim.addr()));
+            ctx.out.note(&format!("started the simulated camera on http://{}", sim.addr()));
             let device = Device::new(endpoint, creds, Trust::Unpinned, timeouts)?;
             Ok(Connected { device, name: "sim".into(), channel: args.channel.clone(), codec: None, sim: Some(sim) })
         }
         Target::Camera(mut cam) => {
             if cam.url_password.is_some() {
-                eprintln!(
-                    "hiktalk: warning: a password in the URL is visible to other users of this machine; prefer HIKTALK_PASSWORD or the config file"
-                );
+                ctx.out.warn("a password in the URL is visible to other users of this machine; prefer HIKTALK_PASSWORD or the config file");
             }
             if let Some(u) = &args.user {
                 cam.user = u.clone();
@@ -113,132 +171,49 @@ pub async fn connect(args: &CameraArgs, config_path: Option<&Path>, stdin_is_aud
 
 fn read_password_line() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
+    std::io::stdin().lock().read_line(&mut line).map_err(config::ConfigError::Prompt)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-/// Prints the outcome (one human line on stderr, or JSON on stdout) and the simulator's summary.
-pub async fn finish(report: &Report, verb: &str, stop_is_normal: bool, out: Output, sim: Option<SimHandle>) -> i32 {
-    let code = report.ending.exit_code(stop_is_normal);
-    if out.json {
-        let mut line = serde_json::to_value(report).unwrap_or_default();
-        line["exit_code"] = code.into();
-        // A closed stdout (`| head`) is not an error worth a panic.
-        let _ = writeln!(std::io::stdout(), "{line}");
-    } else if !out.quiet || code != 0 {
-        eprintln!("hiktalk: {}", human(report, verb));
-    }
+/// The outcome of a talk session: the report's ending and figures, one human summary line,
+/// and what the simulated camera (if that was the device) received.
+pub async fn finish(report: &Report, verb: &str, stop_is_normal: bool, ctx: &Context, sim: Option<SimHandle>) -> Outcome {
+    let mut outcome = Outcome::new(Some(report.device.clone()), report.ending.clone()).with_figures(report);
+    outcome.exit_code = report.ending.exit_code(stop_is_normal);
+    outcome.line = Some(human(report, verb));
     if let Some(sim) = sim {
         let summary = sim.shutdown().await;
-        if !out.quiet && !out.json {
-            eprintln!("hiktalk: simulated camera: {summary}");
-        }
+        ctx.out.note(&format!("simulated camera: {summary}"));
+        outcome = outcome.with_figures(&serde_json::json!({ "simulated_device": summary }));
     }
-    code
+    outcome
 }
 
+/// The one-line human summary of a talk session.
 fn human(r: &Report, verb: &str) -> String {
     let mut s = r.device.clone();
+    s.push(':');
+    if r.sessions_opened > 0 {
+        s.push_str(&format!(" {verb} {:.1} s", r.audio_seconds));
+    }
     if let Some(ch) = &r.channel {
-        s.push_str(&format!(" channel {ch}"));
+        s.push_str(&format!(" on channel {ch}"));
     }
     if let Some(p) = &r.codec {
         s.push_str(&format!(" ({} {} Hz)", p.codec, p.sample_rate));
     }
-    if r.sessions_opened > 0 {
-        s.push_str(&format!(": {verb} {:.1} s", r.audio_seconds));
-    }
-    s.push_str(&format!("; {}", r.message));
+    s.push_str(&format!("; {}", r.ending.describe()));
     if r.retries > 0 {
         s.push_str(&format!(" (after {} reconnect{})", r.retries, if r.retries == 1 { "" } else { "s" }));
     }
     if r.sessions_opened > 0 {
         match &r.close_error {
             None => s.push_str("; session closed, device confirmed"),
-            Some(e) => s.push_str(&format!("; {e}")),
+            Some(e) => s.push_str(&format!("; {e}; the session may still be open: run `hiktalk close {}` to clear it", r.device)),
         }
     }
     if let Some(c) = &r.codec_restored {
         s.push_str(&format!("; channel codec restored to {c}"));
     }
     s
-}
-
-/// Reports a failure that happened before any session (status, close): the reason and its code.
-pub fn report_failure(name: &str, ending: &crate::session::Ending, out: Output) -> i32 {
-    let code = ending.exit_code(false);
-    if out.json {
-        let _ = writeln!(
-            std::io::stdout(),
-            "{}",
-            serde_json::json!({"device": name, "ending": ending, "message": ending.describe(), "exit_code": code})
-        );
-    } else {
-        eprintln!("hiktalk: {name}: {}", ending.describe());
-    }
-    code
-}
-
-/// Runs a parsed command line and returns the process exit code.
-pub fn run(cli: crate::cli::Cli) -> i32 {
-    use crate::cli::Command;
-    use crate::session::ending::exit;
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("hiktalk: error: cannot start the async runtime: {e}");
-            return exit::INTERNAL;
-        }
-    };
-    let out = Output { quiet: cli.quiet, json: cli.json };
-    let config = cli.config.as_deref();
-    let result = runtime.block_on(async {
-        let stop = crate::session::Stop::install()?;
-        match cli.command {
-            Command::Play(args) => play::run(args, config, out, stop).await,
-            // The handlers above swallow SIGINT/SIGTERM/SIGHUP, so the one-shot commands must
-            // watch for them too, or Ctrl-C on a device that does not answer waits out the timeout.
-            Command::Status(args) => interruptible(&stop, status::run(args, config, out)).await,
-            Command::Close(args) => interruptible(&stop, close::run(args, config, out)).await,
-            Command::Devices => devices::run(out.json).map(|()| exit::OK),
-            Command::Speak(args) => speak::run(args, config, out, stop).await,
-            Command::Sim(args) => sim::run(args).await.map(|()| exit::OK),
-        }
-    });
-    // Don't let a blocked stdin reader (the decode thread) hold the process open.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("hiktalk: error: {e:#}");
-            error_code(&e)
-        }
-    }
-}
-
-/// Runs a one-shot command (no session to close) unless the user stops it: then exit 130.
-async fn interruptible(stop: &crate::session::Stop, f: impl std::future::Future<Output = anyhow::Result<i32>>) -> anyhow::Result<i32> {
-    tokio::select! {
-        r = f => r,
-        s = stop.wait() => {
-            eprintln!("hiktalk: stopped by {s}");
-            Ok(crate::session::ending::exit::INTERRUPTED)
-        }
-    }
-}
-
-/// The documented exit code for an error that ended a command before any session.
-fn error_code(e: &anyhow::Error) -> i32 {
-    use crate::session::ending::exit;
-    if e.downcast_ref::<config::ConfigError>().is_some() {
-        exit::USAGE
-    } else if e.downcast_ref::<crate::audio::decode::AudioError>().is_some()
-        || e.downcast_ref::<crate::audio::capture::CaptureError>().is_some()
-    {
-        exit::INPUT
-    } else if let Some(i) = e.downcast_ref::<crate::isapi::IsapiError>() {
-        crate::session::Ending::from_isapi(i).exit_code(false)
-    } else {
-        exit::INTERNAL
-    }
 }

@@ -1,13 +1,13 @@
 //! `hiktalk play`: a file or stdin, decoded, resampled, encoded and paced to the camera.
 
-use super::{Connected, Output, connect, finish};
+use super::{Connected, Context, connect, finish};
 use crate::audio::decode::{self, Input, Source};
 use crate::audio::pipeline::Pipeline;
 use crate::cli::PlayArgs;
 use crate::codec::{self, CodecParams};
+use crate::outcome::Outcome;
 use crate::session::{self, Ending, Feed, FeedItem, MakeFeed, Progress, Report, Stop, TalkOptions};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -17,23 +17,23 @@ use tokio::sync::mpsc;
 /// stop does not wait on a backlog.
 const AHEAD_FRAMES: usize = 50;
 
-pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop) -> anyhow::Result<i32> {
+pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let out = ctx.out;
     let input = if args.input == "-" { Input::Stdin } else { Input::Path(args.input.clone().into()) };
     if args.repeat && input == Input::Stdin {
         anyhow::bail!(crate::config::ConfigError::Invalid {
-            camera: args.camera.camera.clone(),
+            camera: crate::config::display_name(&args.camera.camera),
             message: "--loop needs a file; stdin cannot be replayed".into()
         });
     }
     // Open and read the input before touching the device: a bad file must not leave a session.
-    let mut source = decode::open(&input, args.raw_format)?;
-    let first = source.next_chunk()?.ok_or_else(|| decode::AudioError::Empty { what: args.input.clone() })?;
-    let Connected { device, name, channel, codec, sim } = connect(&args.camera, config, input == Input::Stdin, out).await?;
+    let (source, first) = open_input(&input, &args, &ctx.stop).await?;
+    let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx, input == Input::Stdin).await?;
     let progress = Arc::new(Progress::default());
     let opts = TalkOptions { reconnect: args.repeat, ..super::talk_options(&args.talk, channel, codec, progress.clone()) };
     let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
     let mut report = Report::new(&name, Ending::EndOfInput);
-    match session::negotiate(&device, &opts, &stop).await {
+    match session::negotiate(&device, &opts, &ctx.stop).await {
         Err(ending) => report = Report::new(&name, ending),
         Ok(mut neg) => {
             let total = source.duration();
@@ -51,7 +51,7 @@ pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop)
             });
             let bar = out.interactive().then(|| progress_bar(&name, total, args.repeat));
             let ticker = bar.clone().map(|bar| tokio::spawn(tick(bar, progress.clone())));
-            session::talk(&device, &mut neg, &opts, make, &stop, &mut report).await;
+            session::talk(&device, &mut neg, &opts, make, &ctx.stop, &mut report).await;
             if let Some(t) = ticker {
                 t.abort();
             }
@@ -60,7 +60,33 @@ pub async fn run(args: PlayArgs, config: Option<&Path>, out: Output, stop: Stop)
             }
         }
     }
-    Ok(finish(&report, "played", false, out, sim).await)
+    Ok(finish(&report, "played", false, ctx, sim).await)
+}
+
+/// Opens the input and reads its first chunk off the async threads (stdin may wait for a
+/// writer indefinitely), unless the user stops first.
+async fn open_input(input: &Input, args: &PlayArgs, stop: &Stop) -> anyhow::Result<(Box<dyn Source>, Vec<f32>)> {
+    let (what, raw, input, stdin) = (args.input.clone(), args.raw_format, input.clone(), *input == Input::Stdin);
+    let opening = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut source = decode::open(&input, raw)?;
+        let first = source.next_chunk()?.ok_or(decode::AudioError::Empty { what })?;
+        Ok((source, first))
+    });
+    let opened = tokio::select! {
+        biased;
+        s = stop.wait() => return Err(Ending::UserStop { signal: s.to_string() }.into()),
+        r = opening => r.map_err(|e| Ending::Internal { detail: format!("the input reader failed: {e}") })?,
+    };
+    match opened {
+        Ok(x) => Ok(x),
+        Err(e) if !stdin => Err(e),
+        // Ctrl-C in a shell pipeline (`gen | hiktalk play - cam`) also ends the writer, and its
+        // end of input can arrive a moment before the signal: the stop is what happened.
+        Err(e) => match tokio::time::timeout(Duration::from_millis(200), stop.wait()).await {
+            Ok(s) => Err(Ending::UserStop { signal: s.to_string() }.into()),
+            Err(_) => Err(e),
+        },
+    }
 }
 
 /// Starts the decode/encode thread and returns its frames.

@@ -1,37 +1,24 @@
 //! `hiktalk sim`: serve one simulated device until SIGINT/SIGTERM, then print the summary.
 
+use super::Context;
 use crate::cli::sim::SimArgs;
-use std::io::Write;
+use crate::outcome::{Ending, Outcome};
 
-pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let config: crate::sim::SimConfig = args.into();
     let listen = config.listen;
-    let handle = crate::sim::start(config).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    {
-        // Tests read the port from this exact first line.
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "hiktalk-sim listening on http://{}", handle.addr())?;
-        out.flush()?;
+    let handle = crate::sim::start(config).await.map_err(|e| Ending::Usage { detail: format!("cannot listen on {listen}: {e}") })?;
+    // Tests and scripts read the address from this exact first line (on stderr with --json,
+    // whose stdout carries only the final JSON object).
+    let listening = format!("hiktalk-sim listening on http://{}", handle.addr());
+    if ctx.out.json {
+        crate::output::stderr(&listening)
+    } else {
+        crate::output::stdout(&listening)
     }
-    wait_for_signal().await?;
+    let signal = ctx.stop.wait().await;
     let summary = handle.shutdown().await;
-    println!("{summary}");
-    Ok(())
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+    let mut outcome = Outcome::new(None, Ending::Done).with_figures(&serde_json::json!({ "summary": summary, "stopped_by": signal }));
+    outcome.stdout = Some(summary.to_string());
+    Ok(outcome)
 }

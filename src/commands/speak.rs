@@ -1,14 +1,14 @@
 //! `hiktalk speak`: the microphone, live, through cpal, until the user stops.
 
-use super::{Connected, Output, connect, finish};
+use super::{Connected, Context, connect, finish};
 use crate::audio::capture::Capture;
 use crate::audio::pipeline::Pipeline;
 use crate::cli::SpeakArgs;
 use crate::codec::{self, CodecParams};
+use crate::outcome::Outcome;
 use crate::session::{self, Ending, Feed, FeedItem, MakeFeed, Progress, Report, Stop, TalkOptions};
 use indicatif::ProgressBar;
 use std::io::IsTerminal;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -36,18 +36,19 @@ pub struct Live {
     pub dropped_samples: AtomicU64,
 }
 
-pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop) -> anyhow::Result<i32> {
+pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let (out, stop) = (ctx.out, ctx.stop.clone());
     // Keys come from a terminal on stdin, whatever stderr is or --json/--quiet say. Push-to-talk
     // without one could never talk: refuse it rather than send silence forever.
     let keys_available = std::io::stdin().is_terminal();
     if args.ptt && !keys_available {
         return Err(crate::config::ConfigError::Invalid {
-            camera: args.camera.camera.clone(),
+            camera: crate::config::display_name(&args.camera.camera),
             message: "--ptt reads the space key from a terminal, and stdin is not one; run speak on a terminal or without --ptt".into(),
         }
         .into());
     }
-    let Connected { device, name, channel, codec, sim } = connect(&args.camera, config, false, out).await?;
+    let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx, false).await?;
     let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
     let progress = Arc::new(Progress::default());
     let opts = TalkOptions {
@@ -97,18 +98,18 @@ pub async fn run(args: SpeakArgs, config: Option<&Path>, out: Output, stop: Stop
     let dropped = live.dropped_samples.load(Ordering::Relaxed);
     if args.stats && !out.json {
         let ms = |v: Option<f64>| v.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "-".into());
-        eprintln!(
+        crate::output::stderr(&format!(
             "hiktalk: stats: latency capture->socket mean {} max {}; {} capture samples dropped; {} frames dropped; {} silence frames",
             ms(report.latency_ms_mean),
             ms(report.latency_ms_max),
             dropped,
             report.dropped_frames,
             report.silence_frames
-        );
+        ));
     } else if dropped > 0 {
         out.note(&format!("{dropped} microphone samples were dropped (the capture buffer overflowed)"));
     }
-    Ok(finish(&report, "talked", true, out, sim).await)
+    Ok(finish(&report, "talked", true, ctx, sim).await)
 }
 
 /// The microphone, capturing on its own thread (cpal streams are not `Send`) from the moment it

@@ -1,14 +1,12 @@
 //! `hiktalk status`: model, firmware, talk channels (codec, rate, volumes, session) and the
 //! doorbell's call state.
 
-use super::{Connected, Output, connect, report_failure};
+use super::{Connected, Context, connect};
 use crate::cli::StatusArgs;
 use crate::isapi::Device;
 use crate::isapi::xml::{Channel, DeviceInfo};
-use crate::session::{Ending, ending::exit};
+use crate::outcome::{Ending, Outcome};
 use serde::Serialize;
-use std::io::Write;
-use std::path::Path;
 
 #[derive(Serialize)]
 struct Status {
@@ -27,25 +25,20 @@ struct ChannelStatus {
     session_active: Option<bool>,
 }
 
-pub async fn run(args: StatusArgs, config: Option<&Path>, out: Output) -> anyhow::Result<i32> {
-    let Connected { device, name, sim, .. } = connect(&args.camera, config, false, out).await?;
-    let code = match gather(&device, &name).await {
+pub async fn run(args: StatusArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let Connected { device, name, sim, .. } = connect(&args.camera, ctx, false).await?;
+    let outcome = match gather(&device, &name).await {
         Ok(status) => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed stdout (`| head`) ends the listing quietly.
-            let _ = if out.json {
-                writeln!(stdout, "{}", serde_json::to_string(&status).unwrap_or_default())
-            } else {
-                stdout.write_all(table(&status).as_bytes())
-            };
-            exit::OK
+            let mut outcome = Outcome::new(Some(name), Ending::Done).with_figures(&status);
+            outcome.stdout = Some(table(&status));
+            outcome
         }
-        Err(ending) => report_failure(&name, &ending, out),
+        Err(ending) => Outcome::new(Some(name), ending),
     };
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
-    Ok(code)
+    Ok(outcome)
 }
 
 async fn gather(device: &Device, name: &str) -> Result<Status, Ending> {

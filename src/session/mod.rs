@@ -2,7 +2,6 @@
 //! upload, close explicitly, and say why it ended. The reconnect policy lives here and nowhere
 //! else: only after a fault the user did not ask for, bounded, with backoff, never after a stop.
 
-pub mod ending;
 pub mod retry;
 pub mod stop;
 
@@ -10,7 +9,7 @@ use crate::audio::pacer::Pacer;
 use crate::codec::{self, Codec, CodecParams};
 use crate::isapi::xml::Channel;
 use crate::isapi::{Device, IsapiError, SendError, Upload, UploadEnd};
-pub use ending::Ending;
+pub use crate::outcome::Ending;
 use retry::Backoff;
 use serde::Serialize;
 use std::future::Future;
@@ -21,8 +20,6 @@ pub use stop::Stop;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 
-/// How long a close may take once the user has asked to stop.
-pub const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
 /// The pause between closing another client's session and opening ours (the known workaround).
 const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
 /// A session that streamed this long was healthy: the next fault gets the full retry budget.
@@ -264,7 +261,12 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, ma
             backoff.reset();
         }
         if let Some(session) = opened {
+            stop.set_pending(Some(format!(
+                "the session on channel {} may stay open until the device expires it (`hiktalk close` clears it)",
+                neg.channel.id
+            )));
             close(device, &neg.channel.id, session.as_deref(), report).await;
+            stop.set_pending(None);
         }
         let ending = match ending {
             hangup @ Ending::DeviceHangup { .. } => explain_hangup(device, hangup).await,
@@ -341,18 +343,38 @@ async fn attempt(
         Ok(Ok(s)) => s,
     };
     report.sessions_opened += 1;
+    // Whatever happens once a session is open, it gets closed: a panic while streaming becomes
+    // an internal error here, and the caller closes the session as after any other ending.
+    let streamed = std::panic::AssertUnwindSafe(stream_on(device, neg, opts, (feed, make_feed), session.as_deref(), stop, report));
+    let ending = futures_util::FutureExt::catch_unwind(streamed)
+        .await
+        .unwrap_or_else(|_| Ending::Internal { detail: crate::outcome::take_panic().unwrap_or_else(|| "a panic while streaming".into()) });
+    (ending, Some(session))
+}
+
+/// The open session's stream: the feed (built on the first session), the upload, the paced
+/// frames, and the drain of the lead at the end of input.
+async fn stream_on(
+    device: &Device,
+    neg: &Negotiation,
+    opts: &TalkOptions,
+    (feed, make_feed): (&mut Option<Feed>, &mut Option<MakeFeed<'_>>),
+    session: Option<&str>,
+    stop: &Stop,
+    report: &mut Report,
+) -> Ending {
     if let (None, Some(make)) = (feed.as_ref(), make_feed.take()) {
         match make(neg.params) {
             Ok(f) => *feed = Some(f),
-            Err(e) => return (e, Some(session)),
+            Err(e) => return e,
         }
     }
     let Some(feed) = feed.as_mut() else {
-        return (Ending::Input { detail: "the audio input could not be started".into() }, Some(session));
+        return Ending::Input { detail: "the audio input could not be started".into() };
     };
-    let mut upload = match unless_stopped(stop, Upload::start(device, &id, session.as_deref())).await {
-        Err(stopped) => return (stopped, Some(session)),
-        Ok(Err(e)) => return (Ending::from_isapi(&e), Some(session)),
+    let mut upload = match unless_stopped(stop, Upload::start(device, &neg.channel.id, session)).await {
+        Err(stopped) => return stopped,
+        Ok(Err(e)) => return Ending::from_isapi(&e),
         Ok(Ok(u)) => u,
     };
     // A fresh schedule per connection: after a reconnect, catching up on the outage would burst.
@@ -367,7 +389,7 @@ async fn attempt(
     report.audio_seconds += pacer.audio_sent().as_secs_f64();
     report.max_ahead_ms = report.max_ahead_ms.max(pacer.max_ahead().as_secs_f64() * 1000.0);
     upload.finish().await;
-    (ending, Some(session))
+    ending
 }
 
 /// How an open the user interrupted turned out: the ending, what must be closed (as `attempt`
@@ -377,7 +399,7 @@ type Interrupted = (Ending, Option<Option<String>>, bool);
 /// Opens the channel unless the user stops first. A stop while the open is in flight does not
 /// abandon it: a device that is slow to answer still opens the session after the client has
 /// gone, and a close sent before that is a no-op, so the session would leak until it expires
-/// (a minute or more, blocking the channel). Instead the open gets up to `CLOSE_DEADLINE` to
+/// (a minute or more, blocking the channel). Instead the open gets up to `--timeout` to
 /// answer, so that its session is closed by id; with no answer by then it is closed blind, as
 /// a lost answer is (`open_may_have_succeeded`).
 async fn open_or_stop(device: &Device, channel: &Channel, stop: &Stop) -> Result<Result<Option<String>, IsapiError>, Interrupted> {
@@ -389,8 +411,9 @@ async fn open_or_stop(device: &Device, channel: &Channel, stop: &Stop) -> Result
         r = &mut open => return Ok(r),
     };
     let stopped = Ending::UserStop { signal: signal.to_string() };
-    let lost = || IsapiError::Timeout { step: "PUT open".into(), after: CLOSE_DEADLINE };
-    match timeout(CLOSE_DEADLINE, open).await {
+    let deadline = device.timeouts.request;
+    let lost = || IsapiError::Timeout { step: "PUT open".into(), after: deadline };
+    match timeout(deadline, open).await {
         Ok(Ok(session)) => Err((stopped, Some(session), true)),
         Ok(Err(e)) => Err((stopped, open_may_have_succeeded(&e, channel).then_some(None), false)),
         Err(_) => Err((stopped, open_may_have_succeeded(&lost(), channel).then_some(None), false)),
@@ -610,9 +633,18 @@ async fn next_item(
         biased;
         s = stop.wait() => Err(Ending::UserStop { signal: s.to_string() }),
         end = upload.ended() => Err(hangup(end, last_sent)),
-        item = rx.recv() => Ok(Some(item.unwrap_or(FeedItem::End))),
+        // A producer ends with `End` or `Failed`; a channel closed without either means it died.
+        item = rx.recv() => Ok(Some(item.unwrap_or_else(producer_died))),
         _ = sleep_until(silence_at.unwrap_or(far)), if silence_at.is_some() => Ok(None),
     }
+}
+
+fn producer_died() -> FeedItem {
+    let detail = match crate::outcome::take_panic() {
+        Some(panic) => format!("the audio input stopped unexpectedly: {panic}"),
+        None => "the audio input stopped unexpectedly".to_string(),
+    };
+    FeedItem::Failed(Ending::Internal { detail })
 }
 
 /// Waits for `until`, unless the user stops or the device ends the upload first.
@@ -653,7 +685,8 @@ async fn explain_hangup(device: &Device, ending: Ending) -> Ending {
 /// Closes the session and records the device's confirmation. A transient failure gets one
 /// more try within the deadline: an unclosed session blocks the channel for a minute or more.
 async fn close(device: &Device, id: &str, session: Option<&str>, report: &mut Report) {
-    let deadline = Instant::now() + CLOSE_DEADLINE;
+    let limit = device.timeouts.request;
+    let deadline = Instant::now() + limit;
     let mut last = String::new();
     for attempt in 0..2 {
         if attempt > 0 {
@@ -675,7 +708,7 @@ async fn close(device: &Device, id: &str, session: Option<&str>, report: &mut Re
                 return;
             }
             Err(_) => {
-                last = format!("the device did not confirm the close within {} s", CLOSE_DEADLINE.as_secs());
+                last = format!("the device did not confirm the close within {} s (--timeout)", limit.as_secs_f32());
                 break;
             }
         }
@@ -691,7 +724,7 @@ async fn restore(device: &Device, neg: &Negotiation, opts: &TalkOptions, report:
     }
     let mut put_back = previous.clone();
     put_back.enabled = None;
-    match timeout(CLOSE_DEADLINE, device.put_channel(&put_back)).await {
+    match timeout(device.timeouts.request, device.put_channel(&put_back)).await {
         Ok(Ok(())) => report.codec_restored = Some(previous.codec.clone()),
         Ok(Err(e)) => (opts.announce)(&format!("could not restore channel {} to {}: {e}", previous.id, previous.codec)),
         Err(_) => (opts.announce)(&format!("could not restore channel {} to {}: no answer", previous.id, previous.codec)),

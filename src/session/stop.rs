@@ -7,6 +7,8 @@ use tokio::sync::watch;
 pub struct Stop {
     tx: std::sync::Arc<watch::Sender<Option<&'static str>>>,
     rx: watch::Receiver<Option<&'static str>>,
+    /// What an immediate exit would leave behind (an open session), for the second signal's words.
+    pending: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Stop {
@@ -34,7 +36,7 @@ impl Stop {
     /// A stop that only `trigger` fires.
     pub fn manual() -> Stop {
         let (tx, rx) = watch::channel(None);
-        Stop { tx: std::sync::Arc::new(tx), rx }
+        Stop { tx: std::sync::Arc::new(tx), rx, pending: Default::default() }
     }
 
     /// Asks to stop, as a signal would (a terminal in raw mode sees Ctrl-C as a key). The
@@ -42,10 +44,20 @@ impl Stop {
     pub fn trigger(&self, name: &'static str) {
         if self.requested().is_some() {
             let _ = crossterm::terminal::disable_raw_mode();
-            eprintln!("hiktalk: {name} again, exiting without waiting for the device");
-            std::process::exit(super::ending::exit::INTERRUPTED);
+            let left = match self.pending.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
+                Some(what) => format!(" without waiting for the device; {what}"),
+                None => String::new(),
+            };
+            crate::output::stderr(&format!("hiktalk: {name} again, exiting now{left}"));
+            std::process::exit(crate::outcome::exit::INTERRUPTED);
         }
         let _ = self.tx.send(Some(name));
+    }
+
+    /// Says what exiting at once would leave behind (`None`: nothing), so that a second signal
+    /// can tell the user.
+    pub fn set_pending(&self, what: Option<String>) {
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = what;
     }
 
     /// The signal that asked to stop, if one has.
