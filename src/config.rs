@@ -195,7 +195,11 @@ fn from_url(name: &str, url: &str, cam: &CameraConfig) -> Result<Camera, ConfigE
 
 /// A camera argument as hiktalk shows it: a URL without its password.
 pub fn display_name(arg: &str) -> String {
-    redact(arg)
+    match arg.contains("://") {
+        true => redact(arg),
+        // A bare `user:password@host` is a URL too (see `resolve`).
+        false => redact(&format!("http://{arg}")).split_off("http://".len()),
+    }
 }
 
 /// `text` with every password hidden: the password part of any `scheme://user:password@`

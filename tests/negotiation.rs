@@ -34,7 +34,7 @@ fn channel_codecs(sim: &SimHandle) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aac_only_firmware_gets_aac_automatically_and_its_codec_back() {
     let (report, sim, pcm, rate) = play_tone(SimConfig { profile: Profile::AacOnly, ..binary_sim_config() }, &[]).await;
-    assert_eq!(report["codec"]["codec"], "Aac", "{report}");
+    assert_eq!(report["codec"]["codec"], "AAC", "{report}");
     assert_eq!(report["codec_restored"], "G.711ulaw", "{report}");
     let refusals = count(&sim.events(), |e| matches!(e, EventKind::OpenRefused { reason, .. } if reason == "codec_not_aac"));
     assert_eq!(refusals, 1, "one refused G.711 open, then AAC");
@@ -48,7 +48,7 @@ async fn aac_only_firmware_gets_aac_automatically_and_its_codec_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_codec_switches_a_g711_channel_and_restores_it_unless_kept() {
     let (report, sim, pcm, rate) = play_tone(binary_sim_config(), &["--set-codec", "aac"]).await;
-    assert_eq!(report["codec"]["codec"], "Aac");
+    assert_eq!(report["codec"]["codec"], "AAC");
     assert_eq!(channel_codecs(&sim), ["AAC", "G.711ulaw"]);
     assert!(sine_snr_db(&pcm, rate, 1000.0, 4000) >= 15.0);
 
@@ -76,7 +76,7 @@ async fn a_codec_override_is_what_goes_on_the_wire() {
     // The channel says A-law; --codec ulaw overrides it, so the device decodes mu-law bytes as
     // A-law and the tone is destroyed. This is what the override means; the test proves it acts.
     let (report, _, pcm, rate) = play_tone(SimConfig { codec: Some(Codec::G711Alaw), ..binary_sim_config() }, &["--codec", "ulaw"]).await;
-    assert_eq!(report["codec"]["codec"], "G711Ulaw");
+    assert_eq!(report["codec"]["codec"], "G.711ulaw");
     assert!(sine_snr_db(&pcm, rate, 1000.0, 800) < 10.0);
 }
 

@@ -463,9 +463,9 @@ async fn the_microphone_speaks_every_channel_codec() {
     use hiktalk::sim::Profile;
     let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
     let configs = [
-        ("Aac", SimConfig { profile: Profile::AacOnly, ..binary_sim_config() }),
-        ("G726", SimConfig { codec: Some(Codec::G726), ..binary_sim_config() }),
-        ("Pcm", SimConfig { codec: Some(Codec::Pcm), ..binary_sim_config() }),
+        ("AAC", SimConfig { profile: Profile::AacOnly, ..binary_sim_config() }),
+        ("G.726", SimConfig { codec: Some(Codec::G726), ..binary_sim_config() }),
+        ("PCM", SimConfig { codec: Some(Codec::Pcm), ..binary_sim_config() }),
     ];
     for (codec, config) in configs {
         let sim = sim::start(config).await.unwrap();

@@ -35,8 +35,8 @@ pub enum CodecError {
     Decode { codec: Codec, message: String },
 }
 
-/// A talk codec hiktalk can put on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// A talk codec hiktalk can put on the wire. Serialised (and shown) as devices spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Codec {
     G711Ulaw,
     G711Alaw,
@@ -85,6 +85,12 @@ impl Codec {
     /// The rate used when the channel states none.
     pub fn default_rate(self) -> u32 {
         self.fixed_rate().unwrap_or(16000)
+    }
+}
+
+impl Serialize for Codec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.isapi_name())
     }
 }
 

@@ -82,7 +82,7 @@ impl Device {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
-            .map_err(|e| IsapiError::Connect { addr: endpoint.base_url(), detail: chain(&e) })?;
+            .map_err(|e| IsapiError::Connect { addr: endpoint.authority(), detail: chain(&e) })?;
         Ok(Device {
             endpoint,
             creds,
@@ -162,9 +162,9 @@ impl Device {
                 after: if e.is_connect() { self.timeouts.connect } else { self.timeouts.request },
             }
         } else if detail.contains("certificate") {
-            IsapiError::Tls { addr: self.endpoint.base_url(), detail: super::tls::handshake_detail(detail) }
+            IsapiError::Tls { addr: self.endpoint.authority(), detail: super::tls::handshake_detail(detail) }
         } else if e.is_connect() {
-            IsapiError::Connect { addr: self.endpoint.base_url(), detail: root_cause(e) }
+            IsapiError::Connect { addr: self.endpoint.authority(), detail: root_cause(e) }
         } else {
             IsapiError::Network { step: step.to_string(), detail: root_cause(e) }
         }

@@ -20,7 +20,7 @@ Modes:
     hash-id          channel id "1#"
     query-id         channel id "1?x=y"
     space-id         channel id "1 2"
-    crlf-text        deviceInfo model "DS&#13;&#10;&#27;[31mRED" (escaping check)
+    crlf-text        deviceInfo model with CR LF, a C1 CSI and a bidi override (escaping check)
     redirect-307     every request -> 307 to http://127.0.0.1:OTHER_PORT<same target>
     redirect-open    PUT .../open -> 302 to http://evil.example:8080/x
     utf8-challenge   PUT .../audioData -> 401 whose WWW-Authenticate splits a UTF-8 char at byte 6
@@ -104,7 +104,9 @@ def not_supported():
 
 
 def device_info_doc():
-    model = "DS&#13;&#10;&#27;[31mRED" if Config.mode == "crlf-text" else "DS-HOSTILE"
+    # XML 1.0 forbids ESC (&#27;) but allows CR, LF, the C1 CSI (U+009B, which terminals treat
+    # like ESC [) and the right-to-left override.
+    model = "DS&#13;&#10;&#x9b;31mRED&#x202e;txt" if Config.mode == "crlf-text" else "DS-HOSTILE"
     return doc(f'<DeviceInfo version="2.0" xmlns="{NS}"><deviceName>hostile</deviceName>'
                f"<model>{model}</model><firmwareVersion>V0</firmwareVersion></DeviceInfo>")
 
