@@ -5,9 +5,10 @@
 //! Run: cargo bench --bench pipeline -- --quick
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use hiktalk::audio::decode::{self, Input};
-use hiktalk::audio::pipeline::Pipeline;
+use hiktalk::audio::decode::Input;
 use hiktalk::codec::{self, Codec, CodecParams};
+use hiktalk::feed::file::Opened;
+use hiktalk::feed::{Feed, Next};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -37,16 +38,24 @@ fn write_wav(path: &Path) {
     w.finalize().unwrap();
 }
 
-/// Decode + resample + encode the whole file; returns the frames made (to keep the work alive).
+/// Decode + resample + encode the whole file through a feed; returns the frames made.
 fn send_path(path: &Path, codec: Codec) -> usize {
-    let mut src = decode::open(&Input::Path(path.to_path_buf()), None).unwrap();
-    let mut p = Pipeline::new(src.sample_rate(), codec::encoder(CodecParams::new(codec)).unwrap(), 0.0).unwrap();
-    let mut out = Vec::new();
-    while let Some(chunk) = src.next_chunk().unwrap() {
-        p.push(&chunk, &mut out).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let source = Opened::open(&Input::Path(path.to_path_buf()), None).unwrap().start(false).unwrap();
+    let mut feed = Feed::new(source, 0.0);
+    let track = feed.track(CodecParams::new(codec)).unwrap();
+    let mut frames = 0;
+    loop {
+        match feed.next_frame(track) {
+            Next::Frame(f) => frames += usize::from(!black_box(f).bytes.is_empty()),
+            Next::Wait => match rt.block_on(feed.recv()) {
+                Some(item) => feed.push(item),
+                None => break,
+            },
+            Next::End | Next::Failed(_) => break,
+        }
     }
-    p.finish(&mut out).unwrap();
-    out.len()
+    frames
 }
 
 fn frames_for(codec: Codec) -> (Box<dyn codec::Encoder>, Vec<Vec<i16>>) {

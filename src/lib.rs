@@ -1,14 +1,17 @@
 //! hiktalk: talk through Hikvision cameras, doorbells and NVRs over ISAPI two-way audio.
 //!
-//! The data path is `audio` (sources, resampling, pacing) -> `codec` (wire encoding) ->
-//! `isapi` (HTTP, Digest, the raw audioData connection), driven by `session` (the lifecycle and
-//! why it ended). `sim` is a simulated device used by the tests and as the `sim` camera.
+//! The data path reads as one line: a source (`feed::file`, `feed::mic`) -> the `feed` (decode or
+//! capture, resample, encode once per codec) -> `session`s (paced from one `session::clock`,
+//! uploaded over `isapi`, closed explicitly) -> the `outcome` (one line or one JSON object, by
+//! `output`). `audio` and `codec` are the signal processing the feed uses; `commands` compose
+//! it all per subcommand; `sim` is the simulated device the tests (and the `sim` camera) use.
 
 pub mod audio;
 pub mod cli;
 pub mod codec;
 pub mod commands;
 pub mod config;
+pub mod feed;
 pub mod isapi;
 pub mod outcome;
 pub mod output;

@@ -6,9 +6,9 @@
 //!     HIKTALK_CHAOS_SEED=7 HIKTALK_CHAOS_ITERATIONS=2000 cargo test --release --test tests chaos
 
 use crate::util::*;
-use hiktalk::codec::{self, CodecParams};
+use hiktalk::feed::{Chunk, Feed, Pace, Source, SourceItem};
 use hiktalk::isapi::{Credentials, Device, Endpoint, Timeouts, tls::Trust};
-use hiktalk::session::{self, Ending, Feed, FeedItem, MakeFeed, Report, Stop, TalkOptions};
+use hiktalk::session::{self, Clock, Ending, Report, Stop, TalkOptions};
 use hiktalk::sim::Fault;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -35,28 +35,21 @@ fn fault(rng: &mut StdRng) -> Option<String> {
     })
 }
 
-/// G.711 frames of a tone, `frames` of them (or endless), from a producer task.
-fn tone_feed(frames: Option<usize>) -> MakeFeed<'static> {
-    Box::new(move |params: CodecParams| {
-        let mut enc = codec::encoder(params).map_err(|e| Ending::Codec { detail: e.to_string() })?;
-        let n = enc.frame_samples();
-        let (tx, rx) = tokio::sync::mpsc::channel(8);
-        let frame = codec::frame_duration(enc.as_ref());
-        tokio::spawn(async move {
-            let mut i = 0usize;
-            while frames.is_none_or(|f| i < f) {
-                let pcm: Vec<i16> = (0..n).map(|k| ((((i * n + k) as f32) * 0.35).sin() * 8000.0) as i16).collect();
-                let mut out = Vec::new();
-                let _ = enc.encode(&pcm, &mut out);
-                if tx.send(FeedItem::Frame(out, None)).await.is_err() {
-                    return;
-                }
-                i += 1;
+/// A tone at 8 kHz in 20 ms chunks, `chunks` of them (or endless), from a producer task.
+fn tone_source(chunks: Option<usize>) -> Source {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        let mut i = 0usize;
+        while chunks.is_none_or(|f| i < f) {
+            let samples = (0..160).map(|k| (((i * 160 + k) as f32) * 0.35).sin() * 0.25).collect();
+            if tx.send(SourceItem::Chunk(Chunk { samples, captured: None })).await.is_err() {
+                return;
             }
-            let _ = tx.send(FeedItem::End).await;
-        });
-        Ok(Feed { rx, frame, silence: None, max_queue: None })
-    })
+            i += 1;
+        }
+        let _ = tx.send(SourceItem::End).await;
+    });
+    Source { rx, rate: 8000, pace: Pace::File, describe: "tone".into(), duration: None }
 }
 
 async fn iteration(seed: u64) {
@@ -95,11 +88,12 @@ async fn iteration(seed: u64) {
             stop.trigger("SIGINT");
         });
     }
-    let opts = TalkOptions { reconnect, retries, backoff_base: FLOOR, announce: |_| {}, ..TalkOptions::default() };
+    let opts = TalkOptions { reconnect, retries, backoff_base: FLOOR, announce: std::sync::Arc::new(|_| {}), ..TalkOptions::default() };
     let mut report = Report::new("sim", Ending::EndOfInput);
+    let clock = Clock::start(Feed::new(tone_source(frames), 0.0), Duration::from_millis(160));
     match session::negotiate(&device, &opts, &stop).await {
         Err(e) => report = Report::new("sim", e),
-        Ok(mut neg) => session::talk(&device, &mut neg, &opts, tone_feed(frames), &stop, &mut report).await,
+        Ok(mut neg) => session::talk(&device, &mut neg, &opts, &clock, &stop, &mut report).await,
     }
     // Device-side closes (hang-ups) are logged before the client sees them; client closes were
     // awaited by talk(). Give expiries their due before judging leaks.

@@ -38,7 +38,7 @@ pub enum AudioError {
     Empty { what: String },
     #[error("resampling failed: {0}")]
     Resample(String),
-    #[error("gain {0} dB is out of range; use -60 to +40 dB")]
+    #[error("gain {gain} dB is out of range; use {} to +{} dB", crate::audio::shape::GAIN_DB.start(), crate::audio::shape::GAIN_DB.end(), gain = .0)]
     BadGain(f32),
     #[error(transparent)]
     Codec(#[from] CodecError),

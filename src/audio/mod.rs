@@ -3,5 +3,5 @@
 pub mod capture;
 pub mod decode;
 pub mod pacer;
-pub mod pipeline;
 pub mod resample;
+pub mod shape;

@@ -10,14 +10,12 @@ pub struct Pacer {
     frame: Duration,
     lead: Duration,
     sent: u64,
-    max_ahead: Duration,
-    max_behind: Duration,
 }
 
 impl Pacer {
     /// `lead` is how far ahead of real time the stream may run (a small cushion for the device).
     pub fn new(frame: Duration, lead: Duration) -> Self {
-        Pacer { start: Instant::now(), frame, lead, sent: 0, max_ahead: Duration::ZERO, max_behind: Duration::ZERO }
+        Pacer { start: Instant::now(), frame, lead, sent: 0 }
     }
 
     /// When the next frame may go.
@@ -25,12 +23,11 @@ impl Pacer {
         (self.start + self.audio_sent()).checked_sub(self.lead).unwrap_or(self.start).max(self.start)
     }
 
-    /// Starts the schedule now, if nothing was sent yet (the first frame of a live source
-    /// arrives a while after the upload starts; the schedule is counted from it).
-    pub fn restart(&mut self) {
-        if self.sent == 0 {
-            self.start = Instant::now();
-        }
+    /// Continues the schedule from now at the current position (after a pause, or at first
+    /// use): the next `lead` of audio goes out at once, then real time.
+    pub fn resume(&mut self) {
+        let now = Instant::now();
+        self.start = now.checked_sub(self.audio_sent()).unwrap_or(now);
     }
 
     /// When the device will have played everything sent so far (the schedule without the lead).
@@ -38,35 +35,14 @@ impl Pacer {
         self.start + self.audio_sent()
     }
 
-    /// Records that one frame went out now.
+    /// Records that one frame went out.
     pub fn sent_one(&mut self) {
         self.sent += 1;
-        let elapsed = self.start.elapsed();
-        let audio = self.audio_sent();
-        if audio > elapsed {
-            self.max_ahead = self.max_ahead.max(audio - elapsed);
-        } else {
-            self.max_behind = self.max_behind.max(elapsed - audio);
-        }
     }
 
-    /// Audio time handed to the device so far.
+    /// Audio time handed out so far.
     pub fn audio_sent(&self) -> Duration {
         self.frame * self.sent as u32
-    }
-
-    /// The furthest the stream ran ahead of real time (at most `lead` plus one frame).
-    pub fn max_ahead(&self) -> Duration {
-        self.max_ahead
-    }
-
-    /// The furthest the stream fell behind real time (scheduling delays).
-    pub fn max_behind(&self) -> Duration {
-        self.max_behind
-    }
-
-    pub fn frames_sent(&self) -> u64 {
-        self.sent
     }
 }
 
@@ -79,6 +55,7 @@ mod tests {
         let frame = Duration::from_millis(20);
         let mut p = Pacer::new(frame, Duration::from_millis(100));
         let t0 = Instant::now();
+        let mut max_ahead = Duration::ZERO;
         for i in 0..1000u32 {
             tokio::time::sleep_until(p.due()).await;
             // A late wake-up on some frames must not delay the schedule of later ones.
@@ -86,11 +63,28 @@ mod tests {
                 tokio::time::advance(Duration::from_millis(7)).await;
             }
             p.sent_one();
+            max_ahead = max_ahead.max(p.played_out().saturating_duration_since(Instant::now()));
         }
         let elapsed = t0.elapsed();
         // 1000 frames = 20 s; the last frame goes at 19.98 s - 0.1 s lead.
         assert!(elapsed >= Duration::from_millis(19_880) && elapsed <= Duration::from_millis(19_890), "{elapsed:?}");
-        assert!(p.max_ahead() <= Duration::from_millis(120), "{:?}", p.max_ahead());
+        assert!(max_ahead <= Duration::from_millis(120), "{max_ahead:?}");
         assert_eq!(p.audio_sent(), Duration::from_secs(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_schedule_continues_from_its_position() {
+        let frame = Duration::from_millis(20);
+        let mut p = Pacer::new(frame, Duration::from_millis(40));
+        for _ in 0..50 {
+            tokio::time::sleep_until(p.due()).await;
+            p.sent_one();
+        }
+        // A pause of 5 s (a reconnect): the next frames are not 5 s overdue, only the lead is.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        p.resume();
+        let now = Instant::now();
+        assert_eq!(p.played_out(), now);
+        assert_eq!(p.due(), now - Duration::from_millis(40));
     }
 }

@@ -215,9 +215,10 @@ fn positive_secs(s: &str) -> Result<f64, String> {
 }
 
 fn gain_db(s: &str) -> Result<f32, String> {
+    let range = crate::audio::shape::GAIN_DB;
     match s.parse::<f32>() {
-        Ok(v) if (-60.0..=30.0).contains(&v) => Ok(v),
-        _ => Err(format!("{s:?} is not a gain between -60 and +30 dB")),
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a gain between {} and +{} dB", range.start(), range.end())),
     }
 }
 

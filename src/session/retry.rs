@@ -1,66 +1,118 @@
-//! Reconnect policy: bounded attempts, exponential backoff with full jitter, never immediate.
+//! The reconnect policy, the one place that decides whether a session is opened again: only
+//! after a fault the user did not ask for, only for sessions that reconnect at all (`speak`,
+//! `play --loop`), never after a stop, bounded in number, with exponential backoff and full
+//! jitter, never immediate.
 
+use crate::outcome::Ending;
 use rand::Rng;
+use rand::rngs::StdRng;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    /// Attempts allowed after the first session (`--retries`).
-    pub max_retries: u32,
+/// A session that streamed this long was healthy: the next fault gets the full retry budget.
+const HEALTHY_SESSION: Duration = Duration::from_secs(60);
+/// The longest wait between attempts.
+const CAP: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+pub struct Policy {
+    /// Attempts allowed after a fault (`--retries`).
+    max_retries: u32,
     /// The first delay's ceiling and the floor of every delay.
-    pub base: Duration,
-    pub cap: Duration,
+    base: Duration,
     used: u32,
+    rng: StdRng,
 }
 
-impl Backoff {
-    pub fn new(max_retries: u32) -> Self {
-        Backoff { max_retries, base: Duration::from_millis(500), cap: Duration::from_secs(30), used: 0 }
+impl Policy {
+    pub fn new(max_retries: u32, base: Duration) -> Policy {
+        Policy { max_retries, base, used: 0, rng: rand::SeedableRng::from_os_rng() }
     }
 
-    /// The delay before the next attempt, or `None` when the attempts are used up.
-    ///
-    /// Full jitter (uniform up to `base * 2^n`, capped) spreads clients that lost the same
-    /// device; the `base` floor guarantees that no reconnect is ever immediate.
-    pub fn next_delay(&mut self, rng: &mut impl Rng) -> Option<Duration> {
-        if self.used >= self.max_retries {
+    /// After a session ended with `ending`: how long to wait before opening again, or `None`
+    /// for never. `streamed` is the audio the session delivered before it ended.
+    pub fn after(&mut self, ending: &Ending, reconnects: bool, stopped: bool, streamed: Duration) -> Option<Duration> {
+        if !reconnects || stopped || !ending.is_transient() {
             return None;
         }
-        let ceiling = self.base.saturating_mul(1u32 << self.used.min(16)).min(self.cap);
-        self.used += 1;
-        let ceiling = ceiling.max(self.base);
-        Some(Duration::from_secs_f64(rng.random_range(self.base.as_secs_f64()..=ceiling.as_secs_f64())))
+        if streamed >= HEALTHY_SESSION {
+            self.used = 0;
+        }
+        self.next_delay()
     }
 
+    /// Attempts used since the budget was last restored.
     pub fn used(&self) -> u32 {
         self.used
     }
 
-    /// A session that ran well earns its attempts back.
-    pub fn reset(&mut self) {
-        self.used = 0;
+    /// Full jitter (uniform up to `base * 2^n`, capped) spreads clients that lost the same
+    /// device; the `base` floor guarantees that no reconnect is ever immediate.
+    fn next_delay(&mut self) -> Option<Duration> {
+        if self.used >= self.max_retries {
+            return None;
+        }
+        let ceiling = self.base.saturating_mul(1u32 << self.used.min(16)).min(CAP).max(self.base);
+        self.used += 1;
+        Some(Duration::from_secs_f64(self.rng.random_range(self.base.as_secs_f64()..=ceiling.as_secs_f64())))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+
+    const BASE: Duration = Duration::from_millis(500);
+
+    fn reset() -> Ending {
+        Ending::ConnectionReset { detail: "reset".into() }
+    }
 
     #[test]
     fn delays_are_bounded_floored_and_growing_in_ceiling() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for _ in 0..200 {
-            let mut b = Backoff::new(8);
+            let mut p = Policy::new(8, BASE);
             let mut n = 0;
-            while let Some(d) = b.next_delay(&mut rng) {
+            while let Some(d) = p.after(&reset(), true, false, Duration::ZERO) {
                 let ceiling = (0.5 * 2f64.powi(n)).min(30.0);
-                assert!(d >= Duration::from_millis(500), "{d:?}");
+                assert!(d >= BASE, "{d:?}");
                 assert!(d.as_secs_f64() <= ceiling.max(0.5) + 1e-9, "{d:?} > {ceiling}");
                 n += 1;
             }
             assert_eq!(n, 8);
         }
-        assert_eq!(Backoff::new(0).next_delay(&mut rng), None);
+        assert_eq!(Policy::new(0, BASE).after(&reset(), true, false, Duration::ZERO), None);
+    }
+
+    #[test]
+    fn only_unasked_faults_of_reconnecting_sessions_are_retried() {
+        let mut p = Policy::new(3, BASE);
+        assert_eq!(p.after(&reset(), false, false, Duration::ZERO), None, "play without --loop never reconnects");
+        assert_eq!(p.after(&reset(), true, true, Duration::ZERO), None, "nothing reconnects after a stop");
+        for no in [
+            Ending::UserStop { signal: "SIGINT".into() },
+            Ending::Auth { detail: "bad password".into() },
+            Ending::Busy { detail: "busy".into() },
+            Ending::Codec { detail: "x".into() },
+            Ending::EndOfInput,
+            Ending::DeviceHangup { status: None, idle: false, call: Some("ring".into()) },
+        ] {
+            assert_eq!(p.after(&no, true, false, Duration::ZERO), None, "{no:?}");
+        }
+        assert_eq!(p.used(), 0);
+        assert!(p.after(&Ending::hangup(None, true), true, false, Duration::ZERO).is_some());
+        assert!(p.after(&Ending::Network { detail: "x".into() }, true, false, Duration::ZERO).is_some());
+    }
+
+    #[test]
+    fn a_healthy_session_earns_its_attempts_back() {
+        let mut p = Policy::new(2, BASE);
+        assert!(p.after(&reset(), true, false, Duration::ZERO).is_some());
+        assert!(p.after(&reset(), true, false, Duration::ZERO).is_some());
+        assert_eq!(p.after(&reset(), true, false, Duration::from_secs(5)), None, "budget used up");
+        let mut p = Policy::new(2, BASE);
+        p.after(&reset(), true, false, Duration::ZERO);
+        p.after(&reset(), true, false, Duration::ZERO);
+        assert!(p.after(&reset(), true, false, HEALTHY_SESSION).is_some());
+        assert_eq!(p.used(), 1);
     }
 }

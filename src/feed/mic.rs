@@ -1,0 +1,135 @@
+//! The microphone as a source: cpal capture on its own thread (cpal streams are not `Send`),
+//! gated by mute, push-to-talk and voice activity, sent as mono PCM stamped with its capture
+//! time. It captures from the moment it opens; the clock discards what nobody is listening to.
+
+use super::{Chunk, Pace, Source, SourceItem};
+use crate::audio::capture::{Capture, CaptureError};
+use crate::outcome::Ending;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How often the thread drains the capture ring: well under a frame, so a frame never waits
+/// long for the thread to notice it.
+const POLL: Duration = Duration::from_millis(5);
+/// Speech between words dips below the VAD threshold; keep talking this long after a loud chunk.
+const VAD_HANGOVER: Duration = Duration::from_millis(300);
+/// A microphone that delivers nothing for this long has failed. Not every failure reaches
+/// cpal's error callback (ALSA plugins and some drivers just stop delivering), and the clock
+/// would otherwise bridge the gap with silence forever; shorter gaps are glitches.
+const CAPTURE_STALL: Duration = Duration::from_secs(3);
+/// Chunks (one per poll that found audio) queued for the clock before the newest are dropped.
+const QUEUE: usize = 64;
+
+/// The microphone's controls and levels, shared with the key reader and the level meter.
+#[derive(Default)]
+pub struct MicState {
+    pub muted: AtomicBool,
+    /// Push-to-talk: true while talking.
+    pub talking: AtomicBool,
+    /// Peak level of the last chunk, dBFS, as f32 bits.
+    pub level: AtomicU32,
+    pub talked_ms: AtomicU64,
+    pub dropped_samples: AtomicU64,
+}
+
+impl MicState {
+    /// Nothing captured yet: the level starts at the bottom, not at 0 dBFS (the zero bits).
+    pub fn new(talking: bool) -> MicState {
+        let state = MicState::default();
+        state.level.store((-120f32).to_bits(), Ordering::Relaxed);
+        state.talking.store(talking, Ordering::Relaxed);
+        state
+    }
+}
+
+/// An open microphone, capturing.
+pub struct Microphone {
+    pub describe: String,
+    source: Source,
+}
+
+impl Microphone {
+    /// Opens the input device (`None`: the default) and starts capturing. `vad`: the level in
+    /// dBFS below which the input counts as silence.
+    pub async fn open(input: Option<String>, vad: Option<f32>, state: Arc<MicState>) -> Result<Microphone, CaptureError> {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let spawned = std::thread::Builder::new().name("hiktalk-capture".into()).spawn(move || {
+            let mut capture = match Capture::open(input.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            if ready_tx.send(Ok((capture.describe(), capture.sample_rate()))).is_err() {
+                return;
+            }
+            capture_loop(&mut capture, vad, &state, &tx);
+        });
+        spawned.map_err(|e| CaptureError::Unavailable { device: "the microphone".into(), reason: e.to_string() })?;
+        let (describe, rate) = ready_rx.await.map_err(|_| CaptureError::Stream {
+            device: "the microphone".into(),
+            reason: "the capture thread stopped before starting".into(),
+        })??;
+        Ok(Microphone { source: Source { rx, rate, pace: Pace::Live, describe: describe.clone(), duration: None }, describe })
+    }
+
+    pub fn source(self) -> Source {
+        self.source
+    }
+}
+
+/// Drains the ring, gates (mute, push-to-talk, VAD) and hands chunks to the clock, until the
+/// clock goes away or the device fails.
+fn capture_loop(capture: &mut Capture, vad: Option<f32>, state: &MicState, tx: &mpsc::Sender<SourceItem>) {
+    let rate = f64::from(capture.sample_rate());
+    let mut samples = Vec::new();
+    let mut loud_until = Instant::now();
+    let fail = |detail: String| {
+        let _ = tx.blocking_send(SourceItem::Failed(Ending::Input { detail }));
+    };
+    // What was captured while the device was being set up is stale, and what the ring skipped
+    // meanwhile is not a drop worth telling.
+    let _ = capture.read(&mut samples);
+    let dropped_before = capture.dropped_samples();
+    let mut last_data = Instant::now();
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        if let Some(e) = capture.take_error() {
+            return fail(format!("the microphone failed: {e}"));
+        }
+        samples.clear();
+        let Some(at) = capture.read(&mut samples) else {
+            if last_data.elapsed() >= CAPTURE_STALL {
+                return fail(format!(
+                    "the microphone delivered no audio for {} s (unplugged or stalled?); check it, or pick another device with --input (see `hiktalk devices`)",
+                    CAPTURE_STALL.as_secs()
+                ));
+            }
+            std::thread::sleep(POLL);
+            continue;
+        };
+        last_data = Instant::now();
+        state.dropped_samples.store(capture.dropped_samples() - dropped_before, Ordering::Relaxed);
+        let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+        let db = if peak > 0.0 { 20.0 * peak.log10() } else { -120.0 };
+        state.level.store(db.to_bits(), Ordering::Relaxed);
+        if vad.is_none_or(|t| db >= t) {
+            loud_until = Instant::now() + VAD_HANGOVER;
+        }
+        let open = !state.muted.load(Ordering::Relaxed) && state.talking.load(Ordering::Relaxed) && Instant::now() < loud_until;
+        if open {
+            state.talked_ms.fetch_add((samples.len() as f64 * 1000.0 / rate) as u64, Ordering::Relaxed);
+        } else {
+            // Zeros through the same encoder: the camera hears silence, the stream stays continuous.
+            samples.iter_mut().for_each(|s| *s = 0.0);
+        }
+        // A full queue means the clock stalled: the newest audio is dropped rather than queued.
+        let _ = tx.try_send(SourceItem::Chunk(Chunk { samples: samples.clone(), captured: Some(at) }));
+    }
+}

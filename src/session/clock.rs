@@ -1,0 +1,313 @@
+//! The shared clock: one task that pulls frames from the feed on one schedule and hands each
+//! frame to every session of its track at the same moment. Sessions attach an [`Outlet`] when
+//! their upload starts and write what arrives at once; the pacing is all here.
+//!
+//! Frame n of a track is due at `start + n * frame - lead` (an absolute schedule: a late
+//! wake-up never shifts later frames). When the source has no audio for a due frame:
+//! - a file is waited for (its decoder is ahead of real time; a stall is only a delay);
+//! - a pipe or a microphone is waited for until the device has played everything sent plus
+//!   [`GRACE_FRAMES`], then the slot is filled with silence from the track's own encoder, so the
+//!   device never hangs up for lack of audio.
+//!
+//! A live backlog beyond [`LIVE_BACKLOG`] is dropped, oldest first (a capture clock a little
+//! fast must not build up latency). An outlet holds at most what the schedule may hand over at
+//! once (the lead, the grace, two frames of jitter): a session whose device stopped reading
+//! loses the oldest frames rather than bursting them later.
+//! While no session is attached, a file or pipe waits where it is (a reconnecting device hears
+//! the rest); a microphone keeps flowing and nobody hears it.
+
+use crate::audio::pacer::Pacer;
+use crate::codec::CodecParams;
+use crate::feed::{Feed, Frame, Next, Pace, TrackId};
+use crate::outcome::Ending;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+
+/// How many frames late a pipe or microphone may be before its slot is filled with silence.
+pub const GRACE_FRAMES: u32 = 3;
+/// The most live audio queued ahead of the clock before the oldest is dropped.
+pub const LIVE_BACKLOG: Duration = Duration::from_millis(60);
+/// How far ahead of the schedule a file or pipe is decoded and shaped.
+const AHEAD: Duration = Duration::from_secs(2);
+
+/// What an outlet delivers.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// A frame, and when the device should start playing it.
+    Frame(Arc<Frame>, Instant),
+    /// The source ended; the device will have played everything at `played_out`.
+    End {
+        played_out: Instant,
+    },
+    Failed(Ending),
+}
+
+/// A handle on the running clock.
+#[derive(Clone)]
+pub struct Clock {
+    control: mpsc::UnboundedSender<Control>,
+}
+
+enum Control {
+    /// Build the track for these params (its encoder), without listening yet.
+    Prepare {
+        params: CodecParams,
+        reply: oneshot::Sender<Result<(), Ending>>,
+    },
+    Attach {
+        params: CodecParams,
+        reply: oneshot::Sender<Result<Outlet, Ending>>,
+    },
+}
+
+impl Clock {
+    /// Starts the clock over `feed`; frames run up to `lead` ahead of real time.
+    pub fn start(feed: Feed, lead: Duration) -> Clock {
+        let (control, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(feed, lead, rx));
+        Clock { control }
+    }
+
+    /// Builds the track for `params` (once per stream), so that a codec that cannot be
+    /// encoded is known before a session is opened.
+    pub async fn prepare(&self, params: CodecParams) -> Result<(), Ending> {
+        let (reply, rx) = oneshot::channel();
+        self.control.send(Control::Prepare { params, reply }).map_err(|_| clock_gone())?;
+        rx.await.map_err(|_| clock_gone())?
+    }
+
+    /// Starts receiving the frames of `params` (its track is built on first use). Dropping the
+    /// outlet detaches it.
+    pub async fn attach(&self, params: CodecParams) -> Result<Outlet, Ending> {
+        let (reply, rx) = oneshot::channel();
+        self.control.send(Control::Attach { params, reply }).map_err(|_| clock_gone())?;
+        rx.await.map_err(|_| clock_gone())?
+    }
+}
+
+fn clock_gone() -> Ending {
+    Ending::Internal { detail: "the audio clock stopped".into() }
+}
+
+/// One session's end of the clock: a short queue of deliveries.
+pub struct Outlet {
+    shared: Arc<Shared>,
+    /// Duration of one frame.
+    pub frame: Duration,
+}
+
+struct Shared {
+    queue: Mutex<VecDeque<Delivery>>,
+    ready: Notify,
+    capacity: usize,
+    /// Frames this outlet's session never got (it fell behind, or a live backlog was cut).
+    dropped: AtomicU64,
+    detached: AtomicBool,
+}
+
+impl Outlet {
+    /// The next delivery. Cancel-safe.
+    pub async fn recv(&mut self) -> Delivery {
+        loop {
+            let notified = self.shared.ready.notified();
+            if let Some(d) = lock(&self.shared.queue).pop_front() {
+                return d;
+            }
+            notified.await;
+        }
+    }
+
+    /// Frames dropped for this session so far.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Outlet {
+    fn drop(&mut self) {
+        self.shared.detached.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Shared {
+    fn deliver(&self, d: Delivery) {
+        let mut q = lock(&self.queue);
+        // Ends are never dropped; frames make room for them and for newer frames.
+        while q.len() >= self.capacity && matches!(q.front(), Some(Delivery::Frame(..))) {
+            q.pop_front();
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        q.push_back(d);
+        drop(q);
+        self.ready.notify_one();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A track being paced, and the sessions it feeds.
+struct Lane {
+    id: TrackId,
+    pacer: Pacer,
+    frame: Duration,
+    outlets: Vec<Arc<Shared>>,
+    /// The schedule is running (it stops while nobody listens).
+    running: bool,
+    done: bool,
+}
+
+/// The lanes of a running clock. If the clock task ends abnormally (a panic), every session
+/// still listening is told, instead of waiting forever for a frame.
+struct Lanes(Vec<Lane>);
+
+impl Drop for Lanes {
+    fn drop(&mut self) {
+        for lane in self.0.iter().filter(|l| !l.done) {
+            for o in &lane.outlets {
+                o.deliver(Delivery::Failed(clock_gone()));
+            }
+        }
+    }
+}
+
+async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceiver<Control>) {
+    let pace = feed.pace();
+    let mut lanes = Lanes(Vec::new());
+    let lanes = &mut lanes.0;
+    loop {
+        for lane in lanes.iter_mut() {
+            lane.outlets.retain(|o| !o.detached.load(Ordering::Relaxed));
+        }
+        let listening = lanes.iter().any(|l| !l.outlets.is_empty() && !l.done);
+        let now = Instant::now();
+        let mut wake: Option<Instant> = None;
+        for lane in lanes.iter_mut() {
+            if lane.outlets.is_empty() || lane.done {
+                // A lane nobody hears skips ahead with the source (others may be listening);
+                // when nobody at all listens, a file or pipe simply waits.
+                if listening || pace == Pace::Live {
+                    feed.drop_backlog(lane.id, Duration::ZERO);
+                }
+                lane.running = false;
+                continue;
+            }
+            if !lane.running {
+                // (Re)start from the track's position: the first `lead` goes out at once.
+                lane.pacer.resume();
+                lane.running = true;
+            }
+            if pace == Pace::Live {
+                let dropped = feed.drop_backlog(lane.id, LIVE_BACKLOG + lane.frame);
+                for o in &lane.outlets {
+                    o.dropped.fetch_add(dropped, Ordering::Relaxed);
+                }
+            }
+            if let Some(at) = pump(&mut feed, lane, pace, now) {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
+        }
+        // Read the source while some lane is short of audio; a live source always (a microphone
+        // nobody hears is drained and dropped above, not left to overflow).
+        let hungry =
+            !feed.finished() && (pace == Pace::Live || lanes.iter().any(|l| l.running && !l.done && feed.buffered(l.id) < AHEAD + lead));
+        let far = now + Duration::from_secs(3600);
+        tokio::select! {
+            biased;
+            control = control.recv() => match control {
+                Some(Control::Prepare { params, reply }) => {
+                    let _ = reply.send(feed.track(params).map(drop));
+                }
+                Some(Control::Attach { params, reply }) => {
+                    let _ = reply.send(attach(&mut feed, lanes, lead, params));
+                }
+                None => return,
+            },
+            item = feed.recv(), if hungry => {
+                if let Some(item) = item {
+                    feed.push(item);
+                }
+            }
+            _ = sleep_until(wake.unwrap_or(far)), if wake.is_some() => {}
+        }
+    }
+}
+
+/// Sends every frame of `lane` that is due; returns when it next needs attention (a frame's
+/// due time, or the moment a late source's slot becomes silence), or `None` when it waits for
+/// the source alone.
+fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant) -> Option<Instant> {
+    loop {
+        let due = lane.pacer.due();
+        if now < due {
+            return Some(due);
+        }
+        let next = match feed.next_frame(lane.id) {
+            Next::Wait if pace == Pace::File => return None,
+            Next::Wait => {
+                let starved = lane.pacer.played_out() + lane.frame * GRACE_FRAMES;
+                if now < starved {
+                    return Some(starved);
+                }
+                feed.silence(lane.id)
+            }
+            other => other,
+        };
+        match next {
+            Next::Frame(frame) => {
+                let d = Delivery::Frame(Arc::new(frame), lane.pacer.played_out());
+                for o in &lane.outlets {
+                    o.deliver(d.clone());
+                }
+                lane.pacer.sent_one();
+            }
+            Next::Wait => return None,
+            Next::End => {
+                for o in &lane.outlets {
+                    o.deliver(Delivery::End { played_out: lane.pacer.played_out() });
+                }
+                lane.done = true;
+                return None;
+            }
+            Next::Failed(e) => {
+                for o in &lane.outlets {
+                    o.deliver(Delivery::Failed(e.clone()));
+                }
+                lane.done = true;
+                return None;
+            }
+        }
+    }
+}
+
+fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, lead: Duration, params: CodecParams) -> Result<Outlet, Ending> {
+    let id = feed.track(params)?;
+    let frame = feed.frame_duration(id);
+    let lane = match lanes.iter().position(|l| l.id == id) {
+        Some(i) => &mut lanes[i],
+        None => {
+            lanes.push(Lane { id, pacer: Pacer::new(frame, lead), frame, outlets: Vec::new(), running: false, done: false });
+            lanes.last_mut().expect("just pushed")
+        }
+    };
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(VecDeque::new()),
+        ready: Notify::new(),
+        // What the schedule may hand over at once: the lead, plus the grace a late pipe or
+        // microphone was given before silence filled in, plus two for scheduling jitter.
+        capacity: (lead.as_secs_f64() / frame.as_secs_f64()).ceil() as usize + GRACE_FRAMES as usize + 2,
+        dropped: AtomicU64::new(0),
+        detached: AtomicBool::new(false),
+    });
+    if lane.done {
+        // The source already ended for this track: nothing more will come.
+        shared.deliver(Delivery::End { played_out: Instant::now() });
+    }
+    lane.outlets.push(shared.clone());
+    Ok(Outlet { shared, frame })
+}

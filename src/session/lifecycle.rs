@@ -1,0 +1,303 @@
+//! One device's session from open to confirmed close, and the reconnect loop around it: open
+//! once, stream from the clock on one upload, close explicitly on every way out, and reconnect
+//! only after a fault the user did not ask for, as `retry::Policy` allows.
+
+use super::clock::Clock;
+use super::negotiate::{Negotiation, restore, switch_to_aac, wants_aac};
+use super::retry::Policy;
+use super::stream::{Streamed, stream};
+use super::{Report, Stop, TalkOptions, unless_stopped};
+use crate::isapi::xml::Channel;
+use crate::isapi::{Device, IsapiError, Upload};
+use crate::outcome::Ending;
+use std::time::Duration;
+use tokio::time::{Instant, timeout};
+
+/// The pause between closing another client's session and opening ours (the known workaround).
+const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
+
+/// A session the device holds (or may hold) for us, which must be closed.
+struct Held {
+    /// The device's sessionId, when it gave one (a lost answer is closed without one).
+    session_id: Option<String>,
+}
+
+/// How an open turned out.
+enum Opened {
+    /// The device granted a session.
+    Granted(Option<String>),
+    /// The device refused: nothing to close.
+    Refused(IsapiError),
+    /// The answer was lost or unreadable: a session may exist, and is closed without an id.
+    Unknown(IsapiError),
+}
+
+/// Talks on `neg`'s channel until the source ends, the user stops, or the device ends it for
+/// good: opens, streams from `clock`, closes, and reconnects after unasked faults while allowed.
+pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, clock: &Clock, stop: &Stop, report: &mut Report) {
+    report.channel = Some(neg.channel.id.clone());
+    let mut policy = Policy::new(opts.retries, opts.backoff_base);
+    let mut announced = false;
+    loop {
+        let mut done = Streamed::default();
+        let (ending, held) = attempt(device, neg, opts, clock, stop, report, &mut announced, &mut done).await;
+        report.add(&done);
+        if let Some(held) = held {
+            stop.set_pending(Some(format!(
+                "the session on channel {} may stay open until the device expires it (`hiktalk close` clears it)",
+                neg.channel.id
+            )));
+            close(device, &neg.channel.id, held.session_id.as_deref(), report).await;
+            stop.set_pending(None);
+        }
+        let ending = match ending {
+            hangup @ Ending::DeviceHangup { .. } => explain_hangup(device, hangup).await,
+            other => other,
+        };
+        report.end(ending);
+        let delay = policy.after(&report.ending, opts.reconnect, stop.requested().is_some(), done.audio);
+        let Some(delay) = delay else { break };
+        report.retries += 1;
+        (opts.announce)(&format!(
+            "{}; reconnecting in {:.1} s (attempt {} of {})",
+            report.message,
+            delay.as_secs_f64(),
+            policy.used(),
+            opts.retries
+        ));
+        if let Err(stopped) = unless_stopped(stop, tokio::time::sleep(delay)).await {
+            report.end(stopped);
+            break;
+        }
+    }
+    report.codec = Some(neg.params);
+    restore(device, neg, opts, report).await;
+}
+
+/// One session: open, upload, stream. Returns how it ended and what must be closed.
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    device: &Device,
+    neg: &mut Negotiation,
+    opts: &TalkOptions,
+    clock: &Clock,
+    stop: &Stop,
+    report: &mut Report,
+    announced: &mut bool,
+    done: &mut Streamed,
+) -> (Ending, Option<Held>) {
+    let id = neg.channel.id.clone();
+    if let Some(s) = stop.requested() {
+        return (Ending::UserStop { signal: s.to_string() }, None);
+    }
+    // The encoder is built here, once per stream: a codec hiktalk cannot encode is found
+    // before a session is opened.
+    if let Err(e) = clock.prepare(neg.params).await {
+        return (e, None);
+    }
+    if opts.take_over {
+        if let Err(e) = unless_stopped(stop, device.close(&id, None)).await {
+            return (e, None);
+        }
+        if let Err(e) = unless_stopped(stop, tokio::time::sleep(TAKE_OVER_PAUSE)).await {
+            return (e, None);
+        }
+    }
+    let (mut opened, mut stopped) = open_or_stop(device, &neg.channel, stop).await;
+    if let (Opened::Refused(e), None) = (&opened, &stopped) {
+        if !*announced && wants_aac(device, neg, opts, e).await {
+            (opts.announce)(&format!(
+                "channel {id} refused to open a {} session (HTTP 403); switching it to AAC as this firmware requires{}",
+                neg.params.codec,
+                if opts.keep_codec { "" } else { " (restored afterwards)" }
+            ));
+            if let Err(e) = switch_to_aac(device, neg, stop).await {
+                return (e, None);
+            }
+            if let Err(e) = clock.prepare(neg.params).await {
+                return (e, None);
+            }
+            (opened, stopped) = open_or_stop(device, &neg.channel, stop).await;
+        }
+    }
+    let session_id = match opened {
+        Opened::Granted(session_id) => {
+            report.sessions_opened += 1;
+            session_id
+        }
+        Opened::Unknown(e) => return (stopped.unwrap_or_else(|| Ending::from_isapi(&e)), Some(Held { session_id: None })),
+        Opened::Refused(e) => return (stopped.unwrap_or_else(|| open_refusal(&e)), None),
+    };
+    let held = Some(Held { session_id: session_id.clone() });
+    if let Some(stopped) = stopped {
+        return (stopped, held);
+    }
+    if !*announced {
+        *announced = true;
+        (opts.on_open)(&neg.channel.id, neg.params);
+    }
+    // Whatever happens once a session is open, it gets closed: a panic while streaming becomes
+    // an internal error here, and the caller closes the session as after any other ending.
+    let ending = unless_panic(stream_on(device, neg, opts, clock, session_id.as_deref(), stop, done)).await;
+    (ending, held)
+}
+
+/// `f`'s ending, or an internal error if it panics.
+async fn unless_panic(f: impl Future<Output = Ending>) -> Ending {
+    futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .await
+        .unwrap_or_else(|_| Ending::Internal { detail: crate::outcome::take_panic().unwrap_or_else(|| "a panic while streaming".into()) })
+}
+
+/// The open session's stream: the upload, then the frames the clock delivers.
+async fn stream_on(
+    device: &Device,
+    neg: &Negotiation,
+    opts: &TalkOptions,
+    clock: &Clock,
+    session_id: Option<&str>,
+    stop: &Stop,
+    done: &mut Streamed,
+) -> Ending {
+    let mut upload = match unless_stopped(stop, Upload::start(device, &neg.channel.id, session_id)).await {
+        Err(stopped) => return stopped,
+        Ok(Err(e)) => return Ending::from_isapi(&e),
+        Ok(Ok(u)) => u,
+    };
+    // Attached only now: frames are not queued for an upload that is still being set up.
+    let mut outlet = match clock.attach(neg.params).await {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let ending = stream(&mut upload, &mut outlet, stop, opts.progress.as_deref(), done).await;
+    done.dropped += outlet.dropped();
+    upload.finish().await;
+    ending
+}
+
+/// Opens the channel unless the user stops first; the stop, if one came, is returned beside
+/// how the open turned out. A stop while the open is in flight does not abandon it: a device
+/// that is slow to answer still opens the session after the client has gone, and a close sent
+/// before that is a no-op, so the session would leak until it expires (a minute or more,
+/// blocking the channel). Instead the open gets up to `--timeout` to answer, so that its
+/// session is closed by id; with no answer by then it is closed blind, as a lost answer is.
+async fn open_or_stop(device: &Device, channel: &Channel, stop: &Stop) -> (Opened, Option<Ending>) {
+    let open = device.open(&channel.id);
+    tokio::pin!(open);
+    let signal = tokio::select! {
+        biased;
+        s = stop.wait() => s,
+        r = &mut open => return (opened(r, channel), None),
+    };
+    let stopped = Ending::UserStop { signal: signal.to_string() };
+    let deadline = device.timeouts.request;
+    let answer = timeout(deadline, open).await.unwrap_or_else(|_| Err(IsapiError::Timeout { step: "PUT open".into(), after: deadline }));
+    (opened(answer, channel), Some(stopped))
+}
+
+/// What an open's answer means for the session. A clear refusal (a status, an auth answer)
+/// opened nothing; an unreadable 2xx answer did; a lost answer may have, and counts as open
+/// only when the channel was idle, so that another client's session is never closed by mistake.
+fn opened(answer: Result<Option<String>, IsapiError>, channel: &Channel) -> Opened {
+    match answer {
+        Ok(session_id) => Opened::Granted(session_id),
+        Err(e) => {
+            let maybe = match &e {
+                IsapiError::Xml { .. } => true,
+                IsapiError::NotIsapi { http, .. } => (200..300).contains(http),
+                IsapiError::Timeout { .. } | IsapiError::Network { .. } => channel.enabled != Some(true),
+                _ => false,
+            };
+            if maybe { Opened::Unknown(e) } else { Opened::Refused(e) }
+        }
+    }
+}
+
+/// What a refused open means.
+fn open_refusal(e: &IsapiError) -> Ending {
+    match e {
+        // The credentials worked for the channel list a moment ago, so this 401 is the
+        // firmware's way of saying the channel is taken.
+        IsapiError::AuthRejected { .. } => Ending::Busy {
+            detail: "the device refused to open the talk channel with 401 although it accepted the credentials a moment ago (some firmware answers so when a session is active)".into(),
+        },
+        IsapiError::Status { http: 403, status, .. } if !e.is_busy() => Ending::Busy {
+            detail: format!(
+                "the device refused to open the talk channel (HTTP 403{}); a session may be active, or the firmware may want another codec (try --set-codec AAC)",
+                status.as_ref().map(|s| format!(": {}", s.summary())).unwrap_or_default()
+            ),
+        },
+        _ => Ending::from_isapi(e),
+    }
+}
+
+/// A doorbell hangs up talk when a visitor rings; ask it, so the user hears why.
+async fn explain_hangup(device: &Device, ending: Ending) -> Ending {
+    match ending {
+        Ending::DeviceHangup { status, idle, call: None } => {
+            let call = timeout(Duration::from_secs(2), device.call_status()).await.ok().and_then(Result::ok).flatten();
+            let call = call.filter(|c| c != "idle");
+            Ending::DeviceHangup { status, idle, call }
+        }
+        other => other,
+    }
+}
+
+/// Closes the session and records the device's confirmation, within `--timeout`. A transient
+/// failure gets one more try within it: an unclosed session blocks the channel for a minute
+/// or more.
+async fn close(device: &Device, id: &str, session: Option<&str>, report: &mut Report) {
+    let limit = device.timeouts.request;
+    let deadline = Instant::now() + limit;
+    let mut last = String::new();
+    for attempt in 0..2 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        match tokio::time::timeout_at(deadline, device.close(id, session)).await {
+            Ok(Ok(status)) if status.is_ok() => {
+                report.closes_confirmed += 1;
+                report.close_error = None;
+                return;
+            }
+            Ok(Ok(status)) => {
+                report.close_error = Some(format!("the device answered the close with {}", status.summary()));
+                return;
+            }
+            Ok(Err(e)) if e.is_transient() => last = format!("closing the session failed: {e}"),
+            Ok(Err(e)) => {
+                report.close_error = Some(format!("closing the session failed: {e}"));
+                return;
+            }
+            Err(_) => {
+                last = format!("the device did not confirm the close within {} s (--timeout)", limit.as_secs_f32());
+                break;
+            }
+        }
+    }
+    report.close_error = Some(last);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_streaming_is_an_internal_error_not_an_unwind() {
+        let ending = unless_panic(async { panic!("a test panic") }).await;
+        assert!(matches!(ending, Ending::Internal { .. }), "{ending:?}");
+        assert!(matches!(unless_panic(async { Ending::EndOfInput }).await, Ending::EndOfInput));
+    }
+
+    #[test]
+    fn a_lost_open_answer_counts_as_open_only_on_an_idle_channel() {
+        let idle = Channel { id: "1".into(), enabled: Some(false), ..Default::default() };
+        let busy = Channel { enabled: Some(true), ..idle.clone() };
+        let lost = || IsapiError::Timeout { step: "PUT open".into(), after: Duration::from_secs(1) };
+        assert!(matches!(opened(Err(lost()), &idle), Opened::Unknown(_)));
+        assert!(matches!(opened(Err(lost()), &busy), Opened::Refused(_)));
+        let refused = IsapiError::Status { method: "PUT".into(), path: "/open".into(), http: 403, status: None };
+        assert!(matches!(opened(Err(refused), &idle), Opened::Refused(_)));
+        assert!(matches!(opened(Ok(Some("s".into())), &idle), Opened::Granted(Some(_))));
+    }
+}
