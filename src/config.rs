@@ -91,7 +91,7 @@ pub enum Target {
 }
 
 /// The default config path.
-pub fn default_path() -> Option<PathBuf> {
+fn default_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("hiktalk").join("config.toml"))
 }
 

@@ -91,7 +91,8 @@ impl Ending {
         }
     }
 
-    /// The exit code for this ending; `interrupted` says whether a user stop cut input short.
+    /// The exit code for this ending; `stop_is_normal` says whether a user stop is how the
+    /// command ends normally (`speak`) rather than an interruption (`play`).
     pub fn exit_code(&self, stop_is_normal: bool) -> i32 {
         match self {
             Ending::Done | Ending::EndOfInput => exit::OK,

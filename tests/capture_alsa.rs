@@ -31,7 +31,7 @@ fn frequency(samples: &[f32], rate: u32) -> f64 {
     (crossings.len() - 1) as f64 * f64::from(rate) / (last - first)
 }
 
-/// Reads for `span`, polling every 20 ms like the pacer does.
+/// Reads for `span`, polling every 20 ms (slower than the microphone source's 5 ms).
 fn capture_for(capture: &mut Capture, span: Duration) -> Vec<f32> {
     let mut out = Vec::new();
     let start = Instant::now();

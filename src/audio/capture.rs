@@ -3,8 +3,8 @@
 //! The cpal callback converts whatever the device delivers to mono f32 in a preallocated
 //! scratch buffer and pushes it into a lock-free SPSC ring (rtrb), together with the capture
 //! time of each callback in a second, smaller ring. The callback never blocks or allocates.
-//! The consumer drains the ring with [`Capture::read`]; it is meant to be polled once per
-//! frame (every 20 ms, the pacer's tick), so no wake-up mechanism is provided.
+//! The consumer drains the ring with [`Capture::read`]; it is meant to be polled (the
+//! microphone source polls every 5 ms), so no wake-up mechanism is provided.
 //!
 //! Overflow policy: an intercom wants the newest audio, so when the consumer falls behind by
 //! more than [`MAX_BACKLOG`] the oldest audio is skipped at read time (an SPSC producer cannot

@@ -38,8 +38,8 @@ pub enum AudioError {
     Empty { what: String },
     #[error("resampling failed: {0}")]
     Resample(String),
-    #[error("gain {gain} dB is out of range; use {} to +{} dB", crate::audio::shape::GAIN_DB.start(), crate::audio::shape::GAIN_DB.end(), gain = .0)]
-    BadGain(f32),
+    #[error("gain {gain} dB is out of range; use {min} to +{max} dB")]
+    BadGain { gain: f32, min: f32, max: f32 },
     #[error(transparent)]
     Codec(#[from] CodecError),
 }

@@ -1,6 +1,6 @@
 //! AAC-LC, mono, ADTS, through the Fraunhofer FDK library (`fdk-aac` crate; its bundled C++ is
 //! under the FDK licence, not GPL-compatible). On the wire each ADTS frame is preceded by its
-//! length as a 4-byte big-endian integer (see PROTOCOL.md).
+//! length as a 4-byte big-endian integer, as two independent clients of AAC-only cameras do.
 
 use super::framing::{Unframer, put_frame};
 use super::{Codec, CodecError, CodecParams, Decoder, Encoder};

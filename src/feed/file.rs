@@ -34,7 +34,6 @@ impl Opened {
             rx,
             rate: decoder.sample_rate(),
             pace: if input == Input::Stdin { Pace::Pipe } else { Pace::File },
-            describe: decoder.describe(),
             duration: decoder.duration().filter(|_| !repeat),
         };
         let (tx, rx) = mpsc::channel(AHEAD_CHUNKS);

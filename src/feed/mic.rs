@@ -74,7 +74,7 @@ impl Microphone {
             device: "the microphone".into(),
             reason: "the capture thread stopped before starting".into(),
         })??;
-        Ok(Microphone { source: Source { rx, rate, pace: Pace::Live, describe: describe.clone(), duration: None }, describe })
+        Ok(Microphone { source: Source { rx, rate, pace: Pace::Live, duration: None }, describe })
     }
 
     pub fn source(self) -> Source {

@@ -49,8 +49,6 @@ pub struct Source {
     /// Sample rate of the PCM.
     pub rate: u32,
     pub pace: Pace,
-    /// One line for the user, e.g. "WAV, 44100 Hz, 2 ch, 16-bit".
-    pub describe: String,
     /// Length, when the source knows it up front.
     pub duration: Option<Duration>,
 }
@@ -134,14 +132,6 @@ impl Feed {
 
     pub fn pace(&self) -> Pace {
         self.source.pace
-    }
-
-    pub fn describe(&self) -> &str {
-        &self.source.describe
-    }
-
-    pub fn duration(&self) -> Option<Duration> {
-        self.source.duration
     }
 
     /// The track for `params`, built on first use (so the encoder is built once per stream).
@@ -328,7 +318,7 @@ mod tests {
 
     fn feed(pace: Pace, rate: u32) -> (Feed, mpsc::Sender<SourceItem>) {
         let (tx, rx) = mpsc::channel(64);
-        (Feed::new(Source { rx, rate, pace, describe: "test".into(), duration: None }, 0.0), tx)
+        (Feed::new(Source { rx, rate, pace, duration: None }, 0.0), tx)
     }
 
     fn drain(feed: &mut Feed, id: TrackId) -> (Vec<Frame>, bool) {

@@ -38,13 +38,13 @@ pub fn talk(id: &str, what: Talk, session_id: Option<&str>) -> Result<String, Is
 }
 
 /// `id` if it is a channel id that can go into a path unchanged.
-pub fn channel_id(id: &str) -> Result<&str, IsapiError> {
+fn channel_id(id: &str) -> Result<&str, IsapiError> {
     let sane = !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if sane { Ok(id) } else { Err(IsapiError::BadChannelId { id: id.chars().take(MAX_ID * 2).collect() }) }
 }
 
 /// Appends `?sessionId=` when the device gave one.
-pub fn with_session(path: &str, session_id: Option<&str>) -> String {
+fn with_session(path: &str, session_id: Option<&str>) -> String {
     match session_id {
         Some(s) => format!("{path}?sessionId={}", percent_encode(s)),
         None => path.to_string(),

@@ -123,7 +123,7 @@ fn push(s: &mut String, name: &str, value: Option<String>) {
 }
 
 /// Escapes text for element content and attribute values.
-pub fn escape(text: &str) -> String {
+fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

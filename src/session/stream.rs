@@ -179,7 +179,7 @@ mod tests {
             let _ = tx.send(SourceItem::End).await;
         });
         let lead = Duration::from_millis(100);
-        Clock::start(Feed::new(Source { rx, rate: 8000, pace, describe: "tone".into(), duration: None }, 0.0), lead)
+        Clock::start(Feed::new(Source { rx, rate: 8000, pace, duration: None }, 0.0), lead)
     }
 
     async fn run(script: &mut Script, clock: &Clock, stop: &Stop) -> (Ending, Streamed) {
@@ -254,8 +254,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         tx.send(SourceItem::Chunk(Chunk { samples: vec![0.1; 1600], captured: None })).await.unwrap();
         tx.send(SourceItem::Failed(Ending::Input { detail: "disk gone".into() })).await.unwrap();
-        let clock =
-            Clock::start(Feed::new(Source { rx, rate: 8000, pace: Pace::File, describe: "x".into(), duration: None }, 0.0), Duration::ZERO);
+        let clock = Clock::start(Feed::new(Source { rx, rate: 8000, pace: Pace::File, duration: None }, 0.0), Duration::ZERO);
         let mut script = Script::default();
         let (ending, _) = run(&mut script, &clock, &Stop::manual()).await;
         assert!(matches!(ending, Ending::Input { ref detail } if detail == "disk gone"), "{ending:?}");

@@ -2,10 +2,10 @@
 //! socket closes or the session ends) and the microphone (GET, a paced test tone).
 
 use super::events::{EventKind, lock};
-use super::faults::Fault;
-use super::http::{Request, Response};
+use super::faults::{Fault, corrupt};
+use super::http::{Next, Request, Response};
 use super::recorder::Recorder;
-use super::server::{Next, Shared, corrupt};
+use super::shared::{Shared, ring};
 use super::state::EndReason;
 use crate::codec;
 use crate::isapi::xml::ResponseStatus;
@@ -233,7 +233,7 @@ pub(crate) async fn upload(
             }
             _ = tokio::time::sleep_until(ring_at.unwrap_or(far)), if ring_at.is_some() => {
                 // The ring ends this session; the next turn sees it through `end`.
-                super::server::ring(shared);
+                ring(shared);
             }
             r = stream.read(&mut chunk) => match r {
                 Ok(0) => break Ending::ClientClosed,

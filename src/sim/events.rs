@@ -219,11 +219,7 @@ impl EventLog {
             let line = serde_json::to_string(&event).unwrap_or_default();
             match &mut *sink {
                 Sink::None => {}
-                Sink::Stdout => {
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
-                }
+                Sink::Stdout => crate::output::stdout(&line),
                 Sink::File(f) => {
                     let _ = writeln!(f, "{line}");
                     let _ = f.flush();

@@ -20,6 +20,7 @@
 //! EP (endpoint): any, channels, channel, capabilities, open, close, audio (audioData PUT),
 //! mic (audioData GET), deviceinfo, callstatus, callsignal.
 
+use super::http::Response;
 use std::fmt;
 use std::str::FromStr;
 
@@ -236,6 +237,25 @@ impl FaultSet {
         let (fault, fired) = self.faults.iter_mut().find(|(f, fired)| pick(f) && f.times().is_none_or(|n| *fired < n))?;
         *fired += 1;
         Some(fault.clone())
+    }
+}
+
+/// Applies a malformed/truncated-XML fault to an answer.
+pub(crate) fn corrupt(mut resp: Response, fault: &Fault) -> Response {
+    match fault {
+        Fault::TruncatedXml { .. } => {
+            // Announce the whole body, send half, hang up.
+            resp.content_length = Some(resp.body.len());
+            resp.body.truncate(resp.body.len() / 2);
+            resp.closing()
+        }
+        _ => {
+            // Drop the closing root tag and leave an unterminated element: framing stays right.
+            let cut = resp.body.iter().rposition(|&b| b == b'<').unwrap_or(0);
+            resp.body.truncate(cut);
+            resp.body.extend_from_slice(b"<statusCode>1</statusString><");
+            resp
+        }
     }
 }
 

@@ -25,6 +25,12 @@ pub(crate) enum HttpError {
     Io(#[from] std::io::Error),
 }
 
+/// What a connection does after a request.
+pub(crate) enum Next {
+    KeepAlive,
+    Close,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
     pub method: String,

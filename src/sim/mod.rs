@@ -1,8 +1,10 @@
 //! A simulated Hikvision device speaking ISAPI two-way audio on loopback.
 //!
 //! It is the ground truth for hiktalk's tests and the embedded `sim` camera. It is modelled on
-//! the facts in PROTOCOL.md (paths, Digest challenge shape, lockout, the raw audioData upload,
-//! one session per channel, idle hang-up, firmware differences), not on what hiktalk sends.
+//! what public clients (go2rtc, Scrypted, Home Assistant integrations), their issue threads and
+//! Hikvision's ISAPI guide document of real devices (paths, Digest challenge shape, lockout, the
+//! raw audioData upload, one session per channel, idle hang-up, firmware differences), not on
+//! what hiktalk sends.
 //! Everything observable is logged as [`Event`]s; tests wait on them with [`SimHandle::wait_for`].
 //!
 //! Profiles ([`Profile`]):
@@ -27,6 +29,7 @@ mod http;
 mod profile;
 mod recorder;
 mod server;
+mod shared;
 mod state;
 
 pub use events::{Event, EventKind, Summary};
@@ -114,7 +117,7 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
 
 /// A running simulated device.
 pub struct SimHandle {
-    shared: Arc<server::Shared>,
+    shared: Arc<shared::Shared>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -140,7 +143,7 @@ impl SimHandle {
     /// Doorbell: an incoming call now (ends an active talk session). Other profiles have no
     /// bell and ignore it.
     pub fn ring(&self) {
-        server::ring(&self.shared);
+        shared::ring(&self.shared);
     }
 
     /// Decoded audio of a finished upload (by the `session_id` in its events).

@@ -70,8 +70,8 @@ impl Profile {
         }
     }
 
-    /// The `/ISAPI/System/deviceInfo` answer. Models and versions are the ones the facts in
-    /// PROTOCOL.md came from; the serial number marks it as simulated.
+    /// The `/ISAPI/System/deviceInfo` answer. Models and versions are those of the devices the
+    /// public reports behind each profile came from; the serial number marks it as simulated.
     pub fn device_info(self) -> DeviceInfo {
         let (model, firmware, date, kind) = match self {
             Profile::Modern => ("DS-2CD2386G2-IU", "V5.7.15", "build 230425", "IPCamera"),

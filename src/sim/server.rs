@@ -4,10 +4,10 @@
 use super::audio;
 use super::auth::{Auth, AuthFailure, Verdict};
 use super::events::{EventKind, EventLog, lock};
-use super::faults::{Endpoint, Fault, FaultSet};
-use super::http::{self, HttpError, MAX_BODY_BYTES, Request, Response};
+use super::faults::{Endpoint, Fault, FaultSet, corrupt};
+use super::http::{self, HttpError, MAX_BODY_BYTES, Next, Request, Response};
 use super::profile::BusyStyle;
-use super::recorder::Recording;
+use super::shared::{Shared, watchdog};
 use super::state::{CallStatus, EndReason, State};
 use super::{Profile, SimConfig};
 use crate::codec::Codec;
@@ -24,63 +24,6 @@ use tokio::time::{Duration, Instant};
 const MAX_CONNECTIONS: usize = 256;
 /// How long shutdown waits for connections to log how they ended.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-pub(crate) struct Shared {
-    pub addr: SocketAddr,
-    pub cfg: SimConfig,
-    pub busy: BusyStyle,
-    pub ns: Namespace,
-    pub log: EventLog,
-    pub state: Mutex<State>,
-    pub auth: Mutex<Auth>,
-    pub faults: Mutex<FaultSet>,
-    pub shutdown: watch::Sender<bool>,
-    /// Timers started from outside a task (`SimHandle::ring`) run here.
-    pub rt: tokio::runtime::Handle,
-}
-
-impl Shared {
-    pub(crate) fn recording(&self, session_id: &str) -> Option<Recording> {
-        lock(&self.state).recordings.get(session_id).cloned()
-    }
-
-    /// Fires (and logs) the first fault `pick` selects that has firings left.
-    pub(crate) fn fire(&self, pick: impl Fn(&Fault) -> bool) -> Option<Fault> {
-        let fault = lock(&self.faults).take(pick)?;
-        self.log.log(EventKind::FaultFired { fault: fault.to_string() });
-        Some(fault)
-    }
-
-    pub(crate) fn log_request(&self, peer: SocketAddr, req: &Request, status: u16) {
-        self.log.log(EventKind::Request {
-            peer: peer.to_string(),
-            method: req.method.clone(),
-            path: req.path.clone(),
-            query: req.query.clone(),
-            status,
-        });
-    }
-
-    pub(crate) fn status_xml(&self, status: u16, rs: ResponseStatus) -> Response {
-        Response::xml(status, rs.to_xml(self.ns))
-    }
-
-    pub(crate) fn begin_shutdown(&self) {
-        if self.shutdown.send_replace(true) {
-            return;
-        }
-        let mut st = lock(&self.state);
-        let ids: Vec<u32> = (1..=st.channels.len() as u32).collect();
-        for id in ids {
-            st.end_session(&self.log, id, None, EndReason::Shutdown);
-        }
-    }
-
-    pub(crate) async fn shutting_down(&self) {
-        let mut rx = self.shutdown.subscribe();
-        let _ = rx.wait_for(|s| *s).await;
-    }
-}
 
 fn initial_channels(cfg: &SimConfig) -> Vec<Channel> {
     let codec = cfg.codec.unwrap_or(cfg.profile.initial_codec());
@@ -180,12 +123,6 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while conns.join_next().await.is_some() {} }).await;
     conns.abort_all();
-}
-
-/// What a connection does after a request.
-pub(crate) enum Next {
-    KeepAlive,
-    Close,
 }
 
 async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
@@ -391,25 +328,6 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
     }
 }
 
-/// Applies a malformed/truncated-XML fault to an answer.
-pub(crate) fn corrupt(mut resp: Response, fault: &Fault) -> Response {
-    match fault {
-        Fault::TruncatedXml { .. } => {
-            // Announce the whole body, send half, hang up.
-            resp.content_length = Some(resp.body.len());
-            resp.body.truncate(resp.body.len() / 2);
-            resp.closing()
-        }
-        _ => {
-            // Drop the closing root tag and leave an unterminated element: framing stays right.
-            let cut = resp.body.iter().rposition(|&b| b == b'<').unwrap_or(0);
-            resp.body.truncate(cut);
-            resp.body.extend_from_slice(b"<statusCode>1</statusString><");
-            resp
-        }
-    }
-}
-
 /// A 401 in the shape devices send: Digest challenge (plus Basic if configured) and userCheck.
 pub(crate) fn unauthorized(shared: &Shared, stale: bool, locked_for: Option<u64>) -> Response {
     let challenge = lock(&shared.auth).challenge(stale);
@@ -577,38 +495,6 @@ fn refused(shared: &Shared, req: &Request, style: BusyStyle) -> Response {
     }
 }
 
-/// Ends a session that went quiet (idle hang-up) or whose client vanished (stale expiry).
-async fn watchdog(shared: Arc<Shared>, channel: u32, id: String, wake: Arc<Notify>) {
-    loop {
-        let deadline = {
-            let mut st = lock(&shared.state);
-            let Some(s) = st.session(channel, &id) else { return };
-            let deadline = match s.stale_since {
-                Some(t) => t + shared.cfg.stale_expiry,
-                None => s.last_audio + shared.cfg.idle_timeout,
-            };
-            if Instant::now() >= deadline {
-                if s.stale_since.is_some() {
-                    if let Some(ch) = st.channel(channel) {
-                        ch.session = None;
-                        ch.channel.enabled = Some(false);
-                    }
-                    shared.log.log(EventKind::SessionExpired { channel, session_id: id });
-                } else {
-                    st.end_session(&shared.log, channel, Some(&id), EndReason::Idle);
-                }
-                return;
-            }
-            deadline
-        };
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = wake.notified() => {}
-            _ = shared.shutting_down() => return,
-        }
-    }
-}
-
 fn call_signal(shared: &Arc<Shared>, req: &Request, body: &[u8]) -> Response {
     let cmd = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
@@ -625,34 +511,4 @@ fn call_signal(shared: &Arc<Shared>, req: &Request, body: &[u8]) -> Response {
         shared.log.log(EventKind::CallStatus { status: next.as_str().into() });
     }
     json_status(req, 200, 1, "OK", "ok")
-}
-
-/// Doorbell: an incoming call. It ends active talk sessions and rings for `ring_duration`.
-pub(crate) fn ring(shared: &Arc<Shared>) {
-    if !shared.cfg.profile.is_doorbell() {
-        return;
-    }
-    let generation = {
-        let mut st = lock(&shared.state);
-        st.call = CallStatus::Ring;
-        st.ring_generation += 1;
-        shared.log.log(EventKind::Ring);
-        shared.log.log(EventKind::CallStatus { status: "ring".into() });
-        for id in 1..=st.channels.len() as u32 {
-            st.end_session(&shared.log, id, None, EndReason::Ring);
-        }
-        st.ring_generation
-    };
-    let shared = shared.clone();
-    shared.rt.clone().spawn(async move {
-        tokio::select! {
-            _ = tokio::time::sleep(shared.cfg.ring_duration) => {}
-            _ = shared.shutting_down() => return,
-        }
-        let mut st = lock(&shared.state);
-        if st.ring_generation == generation && st.call == CallStatus::Ring {
-            st.call = CallStatus::Idle;
-            shared.log.log(EventKind::CallStatus { status: "idle".into() });
-        }
-    });
 }
