@@ -31,6 +31,7 @@ mod recorder;
 mod server;
 mod shared;
 mod state;
+mod xml;
 
 pub use events::{Event, EventKind, Summary};
 pub use faults::{Endpoint, Fault, FaultParseError};

@@ -1,7 +1,7 @@
 //! Firmware profiles: the ways real devices differ on the same ISAPI paths.
 
+use super::xml::{DeviceInfo, Namespace};
 use crate::codec::Codec;
-use crate::isapi::xml::{DeviceInfo, Namespace};
 use std::fmt;
 use std::str::FromStr;
 
@@ -22,7 +22,8 @@ pub enum Profile {
 impl Profile {
     pub const ALL: [Profile; 4] = [Profile::Modern, Profile::Doorbell, Profile::Legacy, Profile::AacOnly];
 
-    pub fn namespace(self) -> Namespace {
+    /// The namespace the profile's firmware writes its documents in.
+    pub(crate) fn namespace(self) -> Namespace {
         match self {
             Profile::Modern | Profile::AacOnly => Namespace::Hikvision,
             Profile::Doorbell => Namespace::Isapi,
@@ -72,7 +73,7 @@ impl Profile {
 
     /// The `/ISAPI/System/deviceInfo` answer. Models and versions are those of the devices the
     /// public reports behind each profile came from; the serial number marks it as simulated.
-    pub fn device_info(self) -> DeviceInfo {
+    pub(crate) fn device_info(self) -> DeviceInfo {
         let (model, firmware, date, kind) = match self {
             Profile::Modern => ("DS-2CD2386G2-IU", "V5.7.15", "build 230425", "IPCamera"),
             Profile::Doorbell => ("DS-KV6113-WPE1(C)", "V2.2.65", "build 231218", "VideoIntercom"),
@@ -80,12 +81,12 @@ impl Profile {
             Profile::AacOnly => ("DS-2CD1383G2-LIU", "V5.8.41", "build 240112", "IPCamera"),
         };
         DeviceInfo {
-            device_name: Some(format!("hiktalk-sim {self}")),
-            model: Some(model.to_string()),
-            serial_number: Some("HIKTALKSIM0000000001".to_string()),
-            firmware_version: Some(firmware.to_string()),
-            firmware_released_date: Some(date.to_string()),
-            device_type: Some(kind.to_string()),
+            device_name: format!("hiktalk-sim {self}"),
+            model: model.to_string(),
+            serial_number: "HIKTALKSIM0000000001".to_string(),
+            firmware_version: firmware.to_string(),
+            firmware_released_date: date.to_string(),
+            device_type: kind.to_string(),
         }
     }
 }

@@ -9,9 +9,9 @@ use super::http::{self, HttpError, MAX_BODY_BYTES, Next, Request, Response};
 use super::profile::BusyStyle;
 use super::shared::{Shared, watchdog};
 use super::state::{CallStatus, EndReason, State};
+use super::xml::{self, Channel, ResponseStatus, UserCheck};
 use super::{Profile, SimConfig};
 use crate::codec::Codec;
-use crate::isapi::xml::{self, Channel, Namespace, ResponseStatus, UserCheck};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
@@ -337,7 +337,6 @@ pub(crate) fn unauthorized(shared: &Shared, stale: bool, locked_for: Option<u64>
         lock_status: Some(if locked_for.is_some() { "lock" } else { "unlock" }.into()),
         unlock_time: locked_for,
         retry_login_time: locked_for.map(|_| 0),
-        retry_times: None,
     };
     let mut resp = Response::xml(401, body.to_xml(shared.ns)).header("WWW-Authenticate", challenge);
     if shared.cfg.basic_challenge {
@@ -377,9 +376,8 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
         (Route::Channel(id), "PUT") => put_channel(shared, req, id, body),
         (Route::Capabilities(id), "GET") => match lock(&shared.state).channel(id) {
             Some(c) => {
-                let mut caps = c.channel.clone();
-                caps.codec_options = shared.cfg.profile.codec_options().iter().map(|c| c.isapi_name().to_string()).collect();
-                Response::xml(200, capabilities_xml(&caps, ns))
+                let options: Vec<&str> = shared.cfg.profile.codec_options().into_iter().map(Codec::isapi_name).collect();
+                Response::xml(200, xml::capabilities_to_xml(&c.channel, &options, ns))
             }
             None => not_supported(shared, req),
         },
@@ -398,19 +396,6 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
         (Route::CallStatus | Route::CallSignal, _) if !shared.cfg.profile.is_doorbell() => not_supported(shared, req),
         _ => method_not_allowed(shared, req),
     }
-}
-
-/// The channel document with the `opt` / `min` / `max` attributes devices put on their
-/// capabilities. The shared writer only knows the codec's `opt`; the rest is added to its
-/// exact output here.
-fn capabilities_xml(caps: &Channel, ns: Namespace) -> String {
-    caps.to_xml(ns)
-        .replacen("<enabled>", r#"<enabled opt="true,false">"#, 1)
-        .replacen("<audioBitRate>", r#"<audioBitRate opt="16,24,32,48,64">"#, 1)
-        .replacen("<audioSamplingRate>", r#"<audioSamplingRate opt="8,16,32">"#, 1)
-        .replacen("<speakerVolume>", r#"<speakerVolume min="0" max="100">"#, 1)
-        .replacen("<microphoneVolume>", r#"<microphoneVolume min="0" max="100">"#, 1)
-        .replacen("<noisereduce>", r#"<noisereduce opt="true,false">"#, 1)
 }
 
 fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response {

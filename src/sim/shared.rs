@@ -10,7 +10,7 @@ use super::http::{Request, Response};
 use super::profile::BusyStyle;
 use super::recorder::Recording;
 use super::state::{CallStatus, EndReason, State};
-use crate::isapi::xml::{Namespace, ResponseStatus};
+use super::xml::{Namespace, ResponseStatus};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, watch};

@@ -4,8 +4,8 @@
 
 use super::events::{EventKind, EventLog};
 use super::recorder::Recording;
+use super::xml::Channel;
 use crate::codec::{Codec, CodecParams};
-use crate::isapi::xml::Channel;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
