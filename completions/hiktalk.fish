@@ -42,7 +42,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l connect-timeout
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l stall-timeout -d 'Seconds a device may stop reading audio before the connection counts as dead' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l raw-format -d 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1' -r
@@ -63,7 +63,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l connect-timeou
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stall-timeout -d 'Seconds a device may stop reading audio before the connection counts as dead' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r

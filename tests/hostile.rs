@@ -5,7 +5,7 @@
 //! server logged, exit codes, stdout JSON, what reached the terminal, and peak RSS.
 
 use crate::util::*;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -116,33 +116,33 @@ impl Run {
     }
 }
 
-/// Runs hiktalk to the end, measuring its peak RSS with wait4(2).
+/// Runs hiktalk to the end, measuring its peak RSS. The measuring is done by a small Python
+/// parent with wait4(2): a child spawned straight from this (large, many-threaded) test process
+/// shares its memory until exec, and the kernel would count the test's RSS as the child's.
 async fn measure(args: Vec<String>) -> Run {
+    const PARENT: &str = "import os, subprocess, sys\n\
+        p = subprocess.Popen(sys.argv[1:])\n\
+        _, status, usage = os.wait4(p.pid, 0)\n\
+        sys.stderr.write('\\nmaxrss_kib=%d\\n' % usage.ru_maxrss)\n\
+        code = os.waitstatus_to_exitcode(status)\n\
+        sys.exit(code if code >= 0 else 128 - code)\n";
     tokio::task::spawn_blocking(move || {
-        let mut cmd = hiktalk();
-        cmd.env_remove("HIKTALK_PASSWORD").args(&args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", PARENT, env!("CARGO_BIN_EXE_hiktalk")]).args(&args);
+        cmd.env_remove("HIKTALK_PASSWORD").env_remove("HIKTALK_CONFIG").env("XDG_CONFIG_HOME", "/nonexistent-hiktalk-test");
+        cmd.stdin(Stdio::null());
         let t = Instant::now();
-        // Reaped below with wait4(2), which also reports the peak RSS.
-        #[allow(clippy::zombie_processes)]
-        let mut child = cmd.spawn().unwrap();
-        let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let out = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let err = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        let mut status = 0;
-        // SAFETY: wait4 on our own child with valid pointers to locals.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-        assert_eq!(pid, child.id() as i32);
-        let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-        Run { code, stdout: out.join().unwrap(), stderr: err.join().unwrap(), max_rss_kib: usage.ru_maxrss, wall: t.elapsed() }
+        let out = cmd.output().unwrap();
+        let wall = t.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let (stderr, rss) = stderr.rsplit_once("\nmaxrss_kib=").expect("the measuring parent's report");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: stderr.to_string(),
+            max_rss_kib: rss.trim().parse().unwrap(),
+            wall,
+        }
     })
     .await
     .unwrap()

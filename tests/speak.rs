@@ -362,6 +362,44 @@ async fn a_reset_reconnects_once_with_live_audio_and_the_stop_is_final() {
     assert!(late.is_none(), "nothing after the stop: {late:?}");
 }
 
+/// A device that hung up because nothing arrived (here: hiktalk was frozen with SIGSTOP past the
+/// device's idle timeout, as a suspended laptop is) is reconnected, and the reason says idle;
+/// so is an upload refused with a 5xx. Every session opened is closed by hiktalk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speak_reconnects_after_an_idle_hang_up_and_after_a_5xx() {
+    let source = ToneSource::start(FREQ, PEAK_DBFS).expect("the fake microphone");
+    let sim = sim::start(SimConfig { idle_timeout: Duration::from_secs(1), ..binary_sim_config() }).await.unwrap();
+    let child = speak(&source, &sim, true, &[]);
+    audio_started(&sim).await;
+    signal(&child, libc::SIGSTOP);
+    let idle = sim.wait_for(|e| matches!(&e.kind, EventKind::Hangup { reason, .. } if reason == "idle"), Duration::from_secs(5)).await;
+    signal(&child, libc::SIGCONT);
+    let idle = idle.expect("the device hangs up an idle session");
+    sim.wait_for(|e| e.t > idle.t && matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("a reconnect");
+    signal(&child, libc::SIGINT);
+    let out = wait_child(child).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("idle") && err.contains("reconnecting in"), "{err}");
+    assert_eq!(json(&out)["retries"], 1);
+    assert!(leaks(&sim.events()).is_empty(), "{:?}", leaks(&sim.events()));
+
+    let fault = "http500=audio,times=1".parse().unwrap();
+    let sim = sim::start(SimConfig { faults: vec![fault], ..binary_sim_config() }).await.unwrap();
+    let child = speak(&source, &sim, true, &[]);
+    let started = sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("a reconnect");
+    let ended = sim.wait_for(|e| e.t > started.t && matches!(e.kind, EventKind::AudioEnded { .. }), Duration::from_millis(500)).await;
+    assert!(ended.is_none(), "the second session streams: {ended:?}");
+    signal(&child, libc::SIGINT);
+    let out = wait_child(child).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("HTTP 500") && err.contains("reconnecting in"), "{err}");
+    let report = json(&out);
+    assert_eq!((report["retries"].as_u64(), report["sessions_opened"].as_u64()), (Some(1), Some(2)), "{report}");
+    assert!(leaks(&sim.events()).is_empty(), "{:?}", leaks(&sim.events()));
+}
+
 /// A child on a pseudo-terminal (stdin, stdout and stderr), as on a user's terminal: the key
 /// reader and the level meter run. Returns the child, the master side to type into, and a
 /// thread collecting everything the child prints.

@@ -7,6 +7,7 @@ mod util;
 mod capture_errors;
 mod chaos;
 mod codec_ffmpeg;
+mod config_e2e;
 mod generated;
 mod halfdead;
 mod hostile;

@@ -30,7 +30,8 @@ password_env or password_file, HIKTALK_PASSWORD, or a prompt on a terminal.
 A session is opened once, fed continuously (silence when nothing is said), and closed explicitly
 on end of input, Ctrl-C, SIGTERM or SIGHUP. A second Ctrl-C exits at once. Nothing reconnects
 after a stop; speak and play --loop retry unasked faults (reset, device hang-up, 5xx) up to
---retries times with exponential backoff and jitter. A rejected password is never retried.
+--retries times in a row (restored after a minute of good audio; at most 20 in any hour) with
+exponential backoff and jitter. A rejected password is never retried.
 
 Examples:
   hiktalk play chime.wav frontdoor
@@ -147,7 +148,8 @@ pub struct TalkArgs {
     /// Close another client's session on the channel before opening ours
     #[arg(long)]
     pub take_over: bool,
-    /// Reconnect attempts after a fault the user did not cause (speak, play --loop)
+    /// Reconnect attempts after a fault the user did not cause (speak, play --loop); restored
+    /// after a minute of good audio, and never more than 20 in an hour
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub retries: u32,
     /// Gain in dB (negative is quieter); peaks are limited, never wrapped

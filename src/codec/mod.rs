@@ -86,6 +86,29 @@ impl Codec {
     pub fn default_rate(self) -> u32 {
         self.fixed_rate().unwrap_or(16000)
     }
+
+    /// Whether this codec can run at `bitrate` bit/s (a channel's `audioBitRate` may be for
+    /// another codec: G.711's 64 kbit/s is no G.726 rate).
+    pub fn accepts_bitrate(self, bitrate: u32) -> bool {
+        match self {
+            Codec::G711Ulaw | Codec::G711Alaw => bitrate == 64_000,
+            Codec::G726 => matches!(bitrate, 16_000 | 24_000 | 32_000 | 40_000),
+            // PCM's rate follows from the sample rate; the element is informational.
+            Codec::Pcm => true,
+            Codec::Aac => (8_000..=320_000).contains(&bitrate),
+            Codec::Opus => (6_000..=510_000).contains(&bitrate),
+        }
+    }
+
+    /// The bitrate the encoder picks when none is given, where the codec has a choice.
+    pub fn default_bitrate(self) -> Option<u32> {
+        match self {
+            Codec::G711Ulaw | Codec::G711Alaw => Some(64_000),
+            Codec::G726 => Some(32_000),
+            Codec::Aac | Codec::Opus => Some(32_000),
+            Codec::Pcm => None,
+        }
+    }
 }
 
 impl Serialize for Codec {

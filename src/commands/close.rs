@@ -20,7 +20,7 @@ struct Closed {
 }
 
 pub async fn run(args: CloseArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let Connected { device, name, channel, sim, .. } = connect(&args.camera, ctx, false).await?;
+    let Connected { device, name, channel, sim, .. } = connect(&args.camera, ctx).await?;
     let outcome = match close_all(&device, channel.as_deref()).await {
         Ok(closed) => {
             // The first channel whose close is not confirmed decides the exit code.

@@ -126,19 +126,12 @@ fn talk_options(
 }
 
 /// Resolves the camera, gathers its password, and (for `sim`) starts the simulated device.
-pub async fn connect(args: &CameraArgs, ctx: &Context, stdin_is_audio: bool) -> anyhow::Result<Connected> {
+pub async fn connect(args: &CameraArgs, ctx: &Context) -> anyhow::Result<Connected> {
     let timeouts = Timeouts {
         connect: Duration::from_secs_f64(args.connect_timeout),
         request: Duration::from_secs_f64(args.timeout),
         ..Timeouts::default()
     };
-    if args.password_stdin && stdin_is_audio {
-        return Err(config::ConfigError::Invalid {
-            camera: config::display_name(&args.camera),
-            message: "--password-stdin cannot be used while stdin carries the audio (`play -`); use HIKTALK_PASSWORD or the config".into(),
-        }
-        .into());
-    }
     match config::resolve(&args.camera, ctx.config.as_deref())? {
         Target::Sim => {
             let sim_config = SimConfig::default();

@@ -24,9 +24,15 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             message: "--loop needs a file; stdin cannot be replayed".into()
         });
     }
+    if args.camera.password_stdin && input == Input::Stdin {
+        anyhow::bail!(crate::config::ConfigError::Invalid {
+            camera: crate::config::display_name(&args.camera.camera),
+            message: "--password-stdin cannot be used while stdin carries the audio (`play -`); use HIKTALK_PASSWORD or the config".into(),
+        });
+    }
     // Open and read the input before touching the device: a bad file must not leave a session.
     let opened = open_input(&input, &args, &ctx.stop).await?;
-    let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx, input == Input::Stdin).await?;
+    let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx).await?;
     let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
     let describe = opened.describe();
     let source = opened.start(args.repeat)?;

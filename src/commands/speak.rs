@@ -28,7 +28,7 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         }
         .into());
     }
-    let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx, false).await?;
+    let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx).await?;
     let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
     let state = Arc::new(MicState::new(!args.ptt));
     // Open the microphone before touching the device: no input, no session.

@@ -26,7 +26,7 @@ struct ChannelStatus {
 }
 
 pub async fn run(args: StatusArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let Connected { device, name, sim, .. } = connect(&args.camera, ctx, false).await?;
+    let Connected { device, name, sim, .. } = connect(&args.camera, ctx).await?;
     let outcome = match gather(&device, &name).await {
         Ok(status) => {
             let mut outcome = Outcome::new(Some(name), Ending::Done).with_figures(&status);

@@ -147,8 +147,19 @@ impl Upload {
                 self.bytes_sent += bytes.len() as u64;
                 Ok(())
             }
-            // A failed write means the device is gone; its reader knows how it went.
-            Ok(Err(e)) => Err(SendError::Ended(self.wait_end(Some(e.to_string())).await)),
+            // A failed write means the device is gone; its reader knows how it went, except that
+            // a reset is reported to whichever call comes first: when the write took it, the
+            // reader sees only the end of the stream, and a bare end would read as a hang-up.
+            Ok(Err(e)) => {
+                let end = match self.wait_end(Some(e.to_string())).await {
+                    UploadEnd::Closed { status: None } if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                        UploadEnd::Reset { detail: e.to_string() }
+                    }
+                    end => end,
+                };
+                self.end = Some(end.clone());
+                Err(SendError::Ended(end))
+            }
         }
     }
 

@@ -1,9 +1,10 @@
 //! ISAPI XML documents for two-way audio, parsed by local element name.
 //!
 //! Devices disagree on namespaces (hikvision.com, isapi.org, isapi.com, psialliance) and add
-//! unknown elements freely, so parsing ignores namespaces and unknown children. The writers are
-//! used by the simulator and for the one document the client sends (a channel PUT). Every text
-//! value read from a document goes through `text::clean` (bounded, control characters escaped).
+//! unknown elements freely, so parsing ignores namespaces and unknown children. The one document
+//! the client writes is a channel (for a channel PUT). Every text value read from a document
+//! goes through `text::clean` (bounded, control characters escaped). The simulator has writers
+//! and parsers of its own (`sim::xml`), so that a mistake made on both sides cannot pass.
 
 use super::text::clean;
 use serde::Serialize;
@@ -61,8 +62,10 @@ pub struct Channel {
     pub enabled: Option<bool>,
     /// `audioCompressionType`, verbatim (e.g. `G.711ulaw`, `AAC`).
     pub codec: String,
-    /// Choices from a capabilities document's `opt` attribute; empty elsewhere.
+    /// Choices from a capabilities document's `opt` attributes; empty elsewhere.
     pub codec_options: Vec<String>,
+    pub bit_rate_options: Vec<u32>,
+    pub sampling_rate_options: Vec<f64>,
     /// `audioBitRate` in kbps.
     pub bit_rate_kbps: Option<u32>,
     /// `audioSamplingRate` in kHz as written (e.g. 8, 16, 32; 44.1 exists).
@@ -91,15 +94,7 @@ impl Channel {
         let mut s = format!("<TwoWayAudioChannel {}>", ns.attrs());
         push(&mut s, "id", Some(escape(&self.id)));
         push(&mut s, "enabled", self.enabled.map(|b| b.to_string()));
-        if self.codec_options.is_empty() {
-            push(&mut s, "audioCompressionType", Some(escape(&self.codec)));
-        } else {
-            s.push_str(&format!(
-                r#"<audioCompressionType opt="{}">{}</audioCompressionType>"#,
-                escape(&self.codec_options.join(",")),
-                escape(&self.codec)
-            ));
-        }
+        push(&mut s, "audioCompressionType", Some(escape(&self.codec)));
         push(&mut s, "audioBitRate", self.bit_rate_kbps.map(|v| v.to_string()));
         push(&mut s, "audioSamplingRate", self.sampling_rate_khz.map(fmt_khz));
         push(&mut s, "speakerVolume", self.speaker_volume.map(|v| v.to_string()));
@@ -125,25 +120,6 @@ fn push(s: &mut String, name: &str, value: Option<String>) {
 /// Escapes text for element content and attribute values.
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// A `TwoWayAudioChannelList` document.
-pub fn channel_list_to_xml(channels: &[Channel], ns: Namespace) -> String {
-    let mut s = format!(r#"<?xml version="1.0" encoding="UTF-8"?><TwoWayAudioChannelList {}>"#, ns.attrs());
-    for c in channels {
-        s.push_str(&c.element(ns));
-    }
-    s.push_str("</TwoWayAudioChannelList>");
-    s
-}
-
-/// A `TwoWayAudioSession` document.
-pub fn session_to_xml(session_id: &str, ns: Namespace) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><TwoWayAudioSession {}><sessionId>{}</sessionId></TwoWayAudioSession>"#,
-        ns.attrs(),
-        escape(session_id)
-    )
 }
 
 /// `ResponseStatus`: the device's answer to a PUT, and the body of most errors.
@@ -177,19 +153,6 @@ impl ResponseStatus {
 
     pub fn is_ok(&self) -> bool {
         self.status_code == Some(1)
-    }
-
-    pub fn to_xml(&self, ns: Namespace) -> String {
-        let mut s = format!(r#"<?xml version="1.0" encoding="UTF-8"?><ResponseStatus {}>"#, ns.attrs());
-        s.push_str(&format!("<requestURL>{}</requestURL>", escape(&self.request_url)));
-        push(&mut s, "statusCode", self.status_code.map(|c| c.to_string()));
-        push(&mut s, "statusString", Some(escape(&self.status_string)));
-        push(&mut s, "subStatusCode", Some(escape(&self.sub_status_code)));
-        push(&mut s, "errorCode", self.error_code.as_deref().map(escape));
-        push(&mut s, "errorMsg", self.error_msg.as_deref().map(escape));
-        push(&mut s, "description", self.description.as_deref().map(escape));
-        s.push_str("</ResponseStatus>");
-        s
     }
 
     /// One human phrase: `Device Busy (statusCode 2, subStatusCode serviceUnavailable)`.
@@ -230,17 +193,6 @@ impl UserCheck {
     pub fn is_locked(&self) -> bool {
         self.lock_status.as_deref() == Some("lock")
     }
-
-    pub fn to_xml(&self, ns: Namespace) -> String {
-        let mut s = format!(r#"<?xml version="1.0" encoding="UTF-8"?><userCheck {}>"#, ns.attrs());
-        push(&mut s, "statusValue", self.status_value.map(|v| v.to_string()));
-        push(&mut s, "statusString", self.status_string.as_deref().map(escape));
-        push(&mut s, "lockStatus", self.lock_status.as_deref().map(escape));
-        push(&mut s, "unlockTime", self.unlock_time.map(|v| v.to_string()));
-        push(&mut s, "retryLoginTime", self.retry_login_time.map(|v| v.to_string()));
-        s.push_str("</userCheck>");
-        s
-    }
 }
 
 /// `DeviceInfo` from `/ISAPI/System/deviceInfo`, the fields a user recognises.
@@ -252,20 +204,6 @@ pub struct DeviceInfo {
     pub firmware_version: Option<String>,
     pub firmware_released_date: Option<String>,
     pub device_type: Option<String>,
-}
-
-impl DeviceInfo {
-    pub fn to_xml(&self, ns: Namespace) -> String {
-        let mut s = format!(r#"<?xml version="1.0" encoding="UTF-8"?><DeviceInfo {}>"#, ns.attrs());
-        push(&mut s, "deviceName", self.device_name.as_deref().map(escape));
-        push(&mut s, "model", self.model.as_deref().map(escape));
-        push(&mut s, "serialNumber", self.serial_number.as_deref().map(escape));
-        push(&mut s, "firmwareVersion", self.firmware_version.as_deref().map(escape));
-        push(&mut s, "firmwareReleasedDate", self.firmware_released_date.as_deref().map(escape));
-        push(&mut s, "deviceType", self.device_type.as_deref().map(escape));
-        s.push_str("</DeviceInfo>");
-        s
-    }
 }
 
 fn parse(text: &str) -> Result<roxmltree::Document<'_>, XmlError> {
@@ -289,6 +227,14 @@ fn number<T: std::str::FromStr>(node: roxmltree::Node, name: &str) -> Option<T> 
     text(node, name).and_then(|t| t.parse().ok())
 }
 
+/// The numbers in an element's `opt` attribute (`opt="16,24,32"`).
+fn options<T: std::str::FromStr>(node: roxmltree::Node, name: &str) -> Vec<T> {
+    child(node, name)
+        .and_then(|n| n.attribute("opt"))
+        .map(|o| o.split(',').take(64).filter_map(|v| v.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
 fn boolean(node: roxmltree::Node, name: &str) -> Option<bool> {
     text(node, name).and_then(|t| match t.to_ascii_lowercase().as_str() {
         "true" | "1" => Some(true),
@@ -308,6 +254,8 @@ fn channel_from(node: roxmltree::Node) -> Result<Channel, XmlError> {
             .map(|o| o.split(',').map(|s| clean(s.trim())).filter(|s| !s.is_empty()).take(64).collect())
             .unwrap_or_default(),
         bit_rate_kbps: number(node, "audioBitRate"),
+        bit_rate_options: options(node, "audioBitRate"),
+        sampling_rate_options: options(node, "audioSamplingRate"),
         sampling_rate_khz: number(node, "audioSamplingRate"),
         speaker_volume: number(node, "speakerVolume"),
         microphone_volume: number(node, "microphoneVolume"),
@@ -430,24 +378,32 @@ mod tests {
     }
 
     #[test]
-    fn writers_round_trip_through_the_parsers_in_every_namespace() {
+    fn the_channel_put_round_trips_in_every_namespace() {
         let ch = Channel {
             id: "1".into(),
             enabled: Some(true),
             codec: "AAC".into(),
-            codec_options: vec!["G.711ulaw".into(), "AAC".into()],
             bit_rate_kbps: Some(32),
             sampling_rate_khz: Some(16.0),
             speaker_volume: Some(80),
             ..Default::default()
         };
         for ns in [Namespace::Hikvision, Namespace::Isapi, Namespace::IsapiCom, Namespace::Psia] {
-            assert_eq!(parse_channel(&ch.to_xml(ns)).unwrap(), ch);
-            assert_eq!(parse_channel_list(&channel_list_to_xml(std::slice::from_ref(&ch), ns)).unwrap(), vec![ch.clone()]);
-            let st = ResponseStatus::new("/x?a=<b>", 2, "Device Busy", "deviceBusy");
-            assert_eq!(parse_response_status(&st.to_xml(ns)).unwrap(), st);
+            let doc = ch.to_xml(ns);
+            assert!(doc.contains(ns.uri()), "{doc}");
+            assert_eq!(parse_channel(&doc).unwrap(), ch);
         }
         assert_eq!(ch.sample_rate_hz(), Some(16000));
+    }
+
+    #[test]
+    fn capabilities_options_are_read() {
+        let caps = r#"<TwoWayAudioChannel><id>1</id><audioCompressionType opt="G.711ulaw,AAC">G.711ulaw</audioCompressionType>
+<audioBitRate opt="16,32,64">64</audioBitRate><audioSamplingRate opt="8,16,32">8</audioSamplingRate></TwoWayAudioChannel>"#;
+        let c = parse_channel(caps).unwrap();
+        assert_eq!(c.codec_options, ["G.711ulaw", "AAC"]);
+        assert_eq!(c.bit_rate_options, [16, 32, 64]);
+        assert_eq!(c.sampling_rate_options, [8.0, 16.0, 32.0]);
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub struct Negotiation {
     pub restore: Option<Channel>,
 }
 
-/// Reads the channel list, picks the channel and codec, and applies `--set-codec`.
+/// Reads the channel list, picks the channel and codec, and applies `--set-codec`. Once the
+/// channel has been switched, every way out of here puts it back (unless `--keep-codec`).
 pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Result<Negotiation, Ending> {
     let channels = unless_stopped(stop, device.channels()).await?.map_err(|e| Ending::from_isapi(&e))?;
     let mut channel =
@@ -30,15 +31,21 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
             None => channels.first().cloned().ok_or_else(|| Ending::Protocol { detail: "the device lists no talk channels".into() })?,
         };
     let mut restore = None;
-    if let Some(target) = opts.set_codec {
-        if Codec::from_isapi(&channel.codec) != Some(target) {
-            let wanted = retarget(&channel, target);
-            unless_stopped(stop, device.put_channel(&wanted))
-                .await?
-                .map_err(|e| Ending::Codec { detail: format!("the device refused to switch channel {} to {target}: {e}", channel.id) })?;
-            restore = Some(channel.clone());
-            channel = unless_stopped(stop, device.channel(&channel.id)).await?.map_err(|e| Ending::from_isapi(&e))?;
+    if let Some(target) = opts.set_codec.filter(|&t| Codec::from_isapi(&channel.codec) != Some(t)) {
+        let caps = unless_stopped(stop, device.capabilities(&channel.id)).await?.ok();
+        let wanted = retarget(&channel, caps.as_ref(), target);
+        unless_stopped(stop, device.put_channel(&wanted))
+            .await?
+            .map_err(|e| Ending::Codec { detail: format!("the device refused to switch channel {} to {target}: {e}", channel.id) })?;
+        let previous = channel.clone();
+        match unless_stopped(stop, device.channel(&channel.id)).await.and_then(|r| r.map_err(|e| Ending::from_isapi(&e))) {
+            Ok(now) => channel = now,
+            Err(e) => {
+                put_back(device, &previous, opts, &mut None).await;
+                return Err(e);
+            }
         }
+        restore = Some(previous);
     }
     let codec = match opts.codec {
         Some(c) => c,
@@ -61,23 +68,51 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
             }
         },
     };
-    let sample_rate = codec.fixed_rate().or(channel.sample_rate_hz()).unwrap_or(codec.default_rate());
-    let params = CodecParams { codec, sample_rate, bitrate: channel.bit_rate_kbps.map(|k| k * 1000) };
-    Ok(Negotiation { channel, params, restore })
+    Ok(Negotiation { params: params_for(&channel, codec), channel, restore })
 }
 
-/// The channel settings for `codec`: a wide-band codec does not inherit G.711's 8 kHz.
-fn retarget(channel: &Channel, codec: Codec) -> Channel {
-    let mut wanted = channel.clone();
-    wanted.codec = codec.isapi_name().to_string();
-    wanted.enabled = None;
-    wanted.codec_options.clear();
-    let rate_khz = match codec.fixed_rate() {
+/// What to encode `codec` with on `channel`: the channel's rate and bitrate where they suit the
+/// codec (an overriding `--codec g726` must not take G.711's 64 kbit/s), the codec's own otherwise.
+fn params_for(channel: &Channel, codec: Codec) -> CodecParams {
+    let sample_rate = codec.fixed_rate().or(channel.sample_rate_hz()).unwrap_or(codec.default_rate());
+    let bitrate = channel.bit_rate_kbps.map(|k| k * 1000).filter(|&b| codec.accepts_bitrate(b));
+    CodecParams { codec, sample_rate, bitrate }
+}
+
+/// The channel settings for `codec`, with a rate and bitrate the device offers (`caps`, when
+/// it answered) that suit the codec: a wide-band codec does not inherit G.711's 8 kHz, and
+/// G.726 does not inherit its 64 kbit/s.
+fn retarget(channel: &Channel, caps: Option<&Channel>, codec: Codec) -> Channel {
+    let offered_rates: Vec<u32> =
+        caps.map(|c| c.sampling_rate_options.iter().map(|k| (k * 1000.0).round() as u32).collect()).unwrap_or_default();
+    let offered_bitrates: Vec<u32> = caps.map(|c| c.bit_rate_options.clone()).unwrap_or_default();
+    let rate_ok = |r: u32| offered_rates.is_empty() || offered_rates.contains(&r);
+    let rate = match codec.fixed_rate() {
         Some(r) => r,
-        None => channel.sample_rate_hz().filter(|&r| r >= codec.default_rate()).unwrap_or(codec.default_rate()),
+        None => channel
+            .sample_rate_hz()
+            .filter(|&r| r >= codec.default_rate() && rate_ok(r))
+            .or(Some(codec.default_rate()).filter(|&r| rate_ok(r)))
+            .or(offered_rates.iter().copied().filter(|&r| r >= codec.default_rate()).min())
+            .unwrap_or(codec.default_rate()),
     };
-    wanted.sampling_rate_khz = Some(rate_khz as f64 / 1000.0);
-    wanted
+    let bitrate_ok = |kbps: u32| codec.accepts_bitrate(kbps * 1000) && (offered_bitrates.is_empty() || offered_bitrates.contains(&kbps));
+    let bitrate = codec
+        .default_bitrate()
+        .map(|b| b / 1000)
+        .filter(|&k| bitrate_ok(k))
+        .or(channel.bit_rate_kbps.filter(|&k| bitrate_ok(k)))
+        .or(offered_bitrates.iter().copied().find(|&k| bitrate_ok(k)));
+    Channel {
+        codec: codec.isapi_name().to_string(),
+        enabled: None,
+        codec_options: Vec::new(),
+        bit_rate_options: Vec::new(),
+        sampling_rate_options: Vec::new(),
+        sampling_rate_khz: Some(rate as f64 / 1000.0),
+        bit_rate_kbps: bitrate,
+        ..channel.clone()
+    }
 }
 
 fn ids(channels: &[Channel]) -> String {
@@ -93,41 +128,85 @@ pub(super) async fn wants_aac(device: &Device, neg: &Negotiation, opts: &TalkOpt
     if neg.params.codec == Codec::Aac || !cfg!(feature = "aac") {
         return false;
     }
-    let idle = matches!(device.channel(&neg.channel.id).await, Ok(c) if c.enabled != Some(true));
+    // Only a channel that says it is idle: one that does not say may carry another client's
+    // session, and switching the codec under it would break that session.
+    let idle = matches!(device.channel(&neg.channel.id).await, Ok(c) if c.enabled == Some(false));
     let offers =
         device.capabilities(&neg.channel.id).await.is_ok_and(|c| c.codec_options.iter().any(|o| Codec::from_isapi(o) == Some(Codec::Aac)));
     idle && offers
 }
 
 pub(super) async fn switch_to_aac(device: &Device, neg: &mut Negotiation, stop: &Stop) -> Result<(), Ending> {
-    let wanted = retarget(&neg.channel, Codec::Aac);
+    let caps = unless_stopped(stop, device.capabilities(&neg.channel.id)).await?.ok();
+    let wanted = retarget(&neg.channel, caps.as_ref(), Codec::Aac);
     unless_stopped(stop, device.put_channel(&wanted))
         .await?
         .map_err(|e| Ending::Codec { detail: format!("the device refused to switch channel {} to AAC: {e}", neg.channel.id) })?;
-    let now = unless_stopped(stop, device.channel(&neg.channel.id)).await?.map_err(|e| Ending::from_isapi(&e))?;
     if neg.restore.is_none() {
         neg.restore = Some(neg.channel.clone());
     }
-    neg.params = CodecParams {
-        codec: Codec::Aac,
-        sample_rate: now.sample_rate_hz().unwrap_or(Codec::Aac.default_rate()),
-        bitrate: now.bit_rate_kbps.map(|k| k * 1000),
-    };
+    let now = unless_stopped(stop, device.channel(&neg.channel.id)).await?.map_err(|e| Ending::from_isapi(&e))?;
+    neg.params = params_for(&now, Codec::Aac);
     neg.channel = now;
     Ok(())
 }
 
-/// Puts back the channel settings `--set-codec` changed.
+/// Puts back the channel settings `--set-codec` (or the switch to AAC) changed.
 pub(super) async fn restore(device: &Device, neg: &Negotiation, opts: &TalkOptions, report: &mut Report) {
-    let Some(previous) = &neg.restore else { return };
+    if let Some(previous) = &neg.restore {
+        put_back(device, previous, opts, &mut report.codec_restored).await;
+    }
+}
+
+/// Writes `previous` back within `--timeout` unless `--keep-codec`; says so when it cannot.
+async fn put_back(device: &Device, previous: &Channel, opts: &TalkOptions, restored: &mut Option<String>) {
     if opts.keep_codec {
         return;
     }
-    let mut put_back = previous.clone();
-    put_back.enabled = None;
+    let put_back = Channel {
+        enabled: None,
+        codec_options: Vec::new(),
+        bit_rate_options: Vec::new(),
+        sampling_rate_options: Vec::new(),
+        ..previous.clone()
+    };
     match timeout(device.timeouts.request, device.put_channel(&put_back)).await {
-        Ok(Ok(())) => report.codec_restored = Some(previous.codec.clone()),
+        Ok(Ok(())) => *restored = Some(previous.codec.clone()),
         Ok(Err(e)) => (opts.announce)(&format!("could not restore channel {} to {}: {e}", previous.id, previous.codec)),
         Err(_) => (opts.announce)(&format!("could not restore channel {} to {}: no answer", previous.id, previous.codec)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g711() -> Channel {
+        Channel { id: "1".into(), codec: "G.711ulaw".into(), sampling_rate_khz: Some(8.0), bit_rate_kbps: Some(64), ..Default::default() }
+    }
+
+    #[test]
+    fn an_override_does_not_inherit_a_bitrate_it_cannot_use() {
+        assert_eq!(params_for(&g711(), Codec::G726).bitrate, None);
+        assert_eq!(params_for(&g711(), Codec::G711Alaw).bitrate, Some(64_000));
+        let aac = Channel { codec: "AAC".into(), sampling_rate_khz: Some(16.0), bit_rate_kbps: Some(32), ..g711() };
+        assert_eq!(params_for(&aac, Codec::Aac), CodecParams { codec: Codec::Aac, sample_rate: 16000, bitrate: Some(32_000) });
+    }
+
+    #[test]
+    fn set_codec_writes_a_rate_and_bitrate_the_channel_offers() {
+        let caps = Channel { bit_rate_options: vec![16, 24, 32, 48, 64], sampling_rate_options: vec![8.0, 16.0, 32.0], ..g711() };
+        let g726 = retarget(&g711(), Some(&caps), Codec::G726);
+        assert_eq!((g726.codec.as_str(), g726.sampling_rate_khz, g726.bit_rate_kbps), ("G.726", Some(8.0), Some(32)));
+        let aac = retarget(&g711(), Some(&caps), Codec::Aac);
+        assert_eq!((aac.sampling_rate_khz, aac.bit_rate_kbps), (Some(16.0), Some(32)));
+        // A device offering only 16 kbit/s for G.726 and 32 kHz for wide-band gets just that.
+        let narrow = Channel { bit_rate_options: vec![16, 64], sampling_rate_options: vec![8.0, 32.0], ..g711() };
+        let g726 = retarget(&g711(), Some(&narrow), Codec::G726);
+        assert_eq!(g726.bit_rate_kbps, Some(16));
+        let pcm = retarget(&g711(), Some(&narrow), Codec::Pcm);
+        assert_eq!(pcm.sampling_rate_khz, Some(32.0));
+        // Without capabilities: the codec's defaults.
+        assert_eq!(retarget(&g711(), None, Codec::G726).bit_rate_kbps, Some(32));
     }
 }

@@ -130,6 +130,31 @@ pub fn count(events: &[sim::Event], pred: impl Fn(&EventKind) -> bool) -> usize 
     events.iter().filter(|e| pred(&e.kind)).count()
 }
 
+/// Sessions hiktalk left behind: every session the device opened must have been closed by a
+/// close request from hiktalk (or ended by the device, which hiktalk then still closes).
+/// Expired sessions count as leaked: the device cleaned up after the client.
+pub fn leaks(events: &[sim::Event]) -> Vec<String> {
+    let mut leaked = Vec::new();
+    for e in events {
+        let EventKind::SessionOpened { id, .. } = &e.kind else { continue };
+        let ended = events.iter().find_map(|x| match &x.kind {
+            EventKind::SessionClosed { session_id, by, .. } if session_id == id => Some(by.as_str()),
+            EventKind::SessionExpired { session_id, .. } if session_id == id => Some("expiry"),
+            _ => None,
+        });
+        let close_sent = events.iter().any(|x| {
+            x.t >= e.t
+                && matches!(&x.kind, EventKind::Request { method, path, status: 200, .. } if method == "PUT" && path.ends_with("/close"))
+        });
+        match ended {
+            Some("client") => {}
+            Some("device") if close_sent => {}
+            other => leaked.push(format!("session {id} opened at {:.3} s: ended by {other:?}, close sent: {close_sent}", e.t)),
+        }
+    }
+    leaked
+}
+
 pub fn opened(e: &EventKind) -> bool {
     matches!(e, EventKind::SessionOpened { .. })
 }
