@@ -114,10 +114,10 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l password -d 'Dev
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l profile -d 'Firmware to play: modern (camera, sessionId required), doorbell (isapi.org namespace, callStatus/callSignal, rings end talk), legacy (PSIA namespace, no sessionId), aac-only (lists G.711, refuses open until the channel is set to AAC)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l idle-timeout -d 'Seconds without audio after which the device hangs up an open session ("call ended")' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l stale-expiry -d 'Seconds a session left by a vanished client blocks the channel' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-attempts -d 'Failed logins from one IP before it is locked out' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-attempts -d 'Failed logins for one user from one IP before it is locked out [default: 7 for admin, 5 for other users, as older firmware does]' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-secs -d 'Seconds a locked-out IP stays locked' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l nonce-lifetime -d 'Seconds a Digest nonce is valid; older nonces get `stale=TRUE`' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l busy-style -d 'How a second open on a busy channel is refused: profile (its default), 401, 403 or 503' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l busy-style -d 'How a second open on a busy channel is refused: profile (its default), 401, 403, 503, unavailable (503, statusCode 2 serviceUnavailable) or in-progress (403, twoWayAudioInProgressPleaseWait)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l fault -d 'Inject a fault (repeatable), e.g. http500=open,times=1; see --help' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l events -d 'Write every event as a JSON line to this file (`-` for stdout)' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l record-dir -d 'Record each session\'s received audio as a WAV file in this directory' -r -F
@@ -126,6 +126,10 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l codec -d 'Initia
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-after -d 'Doorbell: ring this many seconds after an upload starts (the ring ends the talk)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-duration -d 'Doorbell: seconds an unanswered ring lasts' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l header-timeout -d 'Seconds allowed for a request\'s headers to arrive (slow clients are dropped)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l buffer -d 'Seconds of audio the speaker buffers; audio arriving beyond it is lost and counted as overflow, as a real speaker would lose it' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l require-session-id -d 'Refuse audioData and close without the sessionId open returned (or with another); [default: on for the doorbell profile, off for cameras, which work without it]' -r -f -a "true\t''
+false\t''"
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l expect -d 'An audioData PUT with `Expect: 100-continue`: `ignore` answers 200 at once, as devices answer every upload (the default; what devices do with Expect is unconfirmed, and a client waiting for 100 Continue then sends nothing), or `continue` answers 100 Continue, reads the announced body as the audio, then answers 200' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-hangup-body -d 'Close the audioData socket without a ResponseStatus body on a device hang-up'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l basic-challenge -d 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do'

@@ -9,6 +9,7 @@
 //! must be within one bin of 1 kHz; the level within 1 dB of the input. Each floor states what
 //! was measured here and sits a few dB under it.
 
+use crate::util::ffmpeg::*;
 use hiktalk::audio::decode::{self, Input, Source};
 use hiktalk::codec::{self, Codec, CodecParams};
 use std::io::Write;
@@ -18,29 +19,9 @@ use std::process::{Command, Stdio};
 const FREQ: f64 = 1000.0;
 const SECS: f64 = 2.5;
 
-fn tool(name: &str, package: &str) {
-    // Spawning is enough to show it is installed; version flags differ between the tools.
-    let ok = Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    assert!(ok, "`{name}` is not installed; these tests use it as a reference. Install it: apt-get install {package}");
-}
-
-fn ffmpeg(args: &[&str]) {
-    tool("ffmpeg", "ffmpeg");
-    let out = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-y"]).args(args).output().unwrap();
-    assert!(out.status.success(), "ffmpeg {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 fn tone(rate: u32) -> Vec<i16> {
     let n = (f64::from(rate) * SECS) as usize;
     (0..n).map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * FREQ / f64::from(rate)).sin() * 0.5 * 32767.0).round() as i16).collect()
-}
-
-fn s16le(samples: &[i16]) -> Vec<u8> {
-    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
-}
-
-fn from_s16le(bytes: &[u8]) -> Vec<i16> {
-    bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
 }
 
 /// hiktalk's encoding of `pcm`: whole frames (zero-padded) plus enough silence for the delay.
@@ -57,18 +38,6 @@ fn encode(params: CodecParams, pcm: &[i16]) -> Vec<u8> {
 }
 
 /// Splits the 4-byte big-endian length-prefixed framing.
-#[cfg(any(feature = "aac", feature = "opus"))]
-fn unprefix(wire: &[u8]) -> Vec<Vec<u8>> {
-    let mut frames = Vec::new();
-    let mut at = 0;
-    while at < wire.len() {
-        let len = u32::from_be_bytes(wire[at..at + 4].try_into().unwrap()) as usize;
-        frames.push(wire[at + 4..at + 4 + len].to_vec());
-        at += 4 + len;
-    }
-    frames
-}
-
 fn hiktalk_decode(params: CodecParams, wire: &[u8], piece: usize) -> Vec<i16> {
     let mut dec = codec::decoder(params).unwrap();
     let mut pcm = Vec::new();
@@ -76,18 +45,6 @@ fn hiktalk_decode(params: CodecParams, wire: &[u8], piece: usize) -> Vec<i16> {
         dec.decode(chunk, &mut pcm).unwrap();
     }
     pcm
-}
-
-/// ffmpeg decodes `data` (its input options in `input`) to mono s16le at `rate`.
-fn ffmpeg_decode(dir: &Path, input: &[&str], data: &[u8], rate: u32) -> Vec<i16> {
-    let src = dir.join("in.bin");
-    let dst = dir.join("out.raw");
-    std::fs::write(&src, data).unwrap();
-    let rate = rate.to_string();
-    let mut args: Vec<&str> = input.to_vec();
-    args.extend(["-i", src.to_str().unwrap(), "-f", "s16le", "-ac", "1", "-ar", &rate, dst.to_str().unwrap()]);
-    ffmpeg(&args);
-    from_s16le(&std::fs::read(dst).unwrap())
 }
 
 /// ffmpeg encodes `pcm` (mono s16le at `rate`) with `output` options; returns the file bytes.
@@ -292,52 +249,6 @@ fn aac_against_ffmpeg() {
 }
 
 #[cfg(feature = "opus")]
-/// Wraps Opus packets in an Ogg Opus file (RFC 7845) so ffmpeg can read them.
-fn ogg_opus(packets: &[Vec<u8>], rate: u32, pre_skip_48k: u16) -> Vec<u8> {
-    fn crc(data: &[u8]) -> u32 {
-        let mut crc = 0u32;
-        for &b in data {
-            crc ^= u32::from(b) << 24;
-            for _ in 0..8 {
-                crc = if crc & 0x8000_0000 != 0 { (crc << 1) ^ 0x04C1_1DB7 } else { crc << 1 };
-            }
-        }
-        crc
-    }
-    let mut out = Vec::new();
-    let mut page = |flags: u8, granule: u64, seq: u32, packet: &[u8]| {
-        let mut p = b"OggS\0".to_vec();
-        p.push(flags);
-        p.extend_from_slice(&granule.to_le_bytes());
-        p.extend_from_slice(&0x6869_6b74u32.to_le_bytes());
-        p.extend_from_slice(&seq.to_le_bytes());
-        p.extend_from_slice(&[0; 4]);
-        let mut lacing = vec![255u8; packet.len() / 255];
-        lacing.push((packet.len() % 255) as u8);
-        p.push(lacing.len() as u8);
-        p.extend_from_slice(&lacing);
-        p.extend_from_slice(packet);
-        let c = crc(&p);
-        p[22..26].copy_from_slice(&c.to_le_bytes());
-        out.extend_from_slice(&p);
-    };
-    let mut head = b"OpusHead\x01\x01".to_vec();
-    head.extend_from_slice(&pre_skip_48k.to_le_bytes());
-    head.extend_from_slice(&rate.to_le_bytes());
-    head.extend_from_slice(&[0, 0, 0]);
-    page(2, 0, 0, &head);
-    let mut tags = b"OpusTags".to_vec();
-    tags.extend_from_slice(&7u32.to_le_bytes());
-    tags.extend_from_slice(b"hiktalk");
-    tags.extend_from_slice(&0u32.to_le_bytes());
-    page(0, 0, 1, &tags);
-    for (i, packet) in packets.iter().enumerate() {
-        let flags = if i + 1 == packets.len() { 4 } else { 0 };
-        page(flags, (i as u64 + 1) * 960, i as u32 + 2, packet);
-    }
-    out
-}
-
 #[cfg(feature = "opus")]
 #[test]
 fn opus_against_ffmpeg() {

@@ -113,8 +113,9 @@ async fn a_busy_channel_is_reported_in_every_firmware_style_and_never_stolen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_account_is_explained_and_not_retried() {
-    let sim =
-        sim::start(SimConfig { lockout_attempts: 1, lockout_duration: Duration::from_secs(120), ..binary_sim_config() }).await.unwrap();
+    let sim = sim::start(SimConfig { lockout_attempts: Some(1), lockout_duration: Duration::from_secs(120), ..binary_sim_config() })
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 1.0, 8000, 1, 0.3);
     let mut cmd = hiktalk();
@@ -310,8 +311,82 @@ async fn the_legacy_profile_plays_end_to_end() {
         ev.iter().all(|e| !matches!(&e.kind, EventKind::Request { query, .. } if query.contains("sessionId"))),
         "no sessionId may be sent to a device that gave none"
     );
-    let pcm = sim.recording(&last_session_id(&sim)).unwrap();
+    let (pcm, _) = crate::util::ffmpeg::heard(&sim, &last_session_id(&sim));
     assert!((pcm.len() as f64 / 8000.0 - 1.0).abs() < 0.1, "{} samples", pcm.len());
     assert!(sine_snr_db(&pcm, 8000, 440.0, 800) > 25.0);
+    assert_no_leak(&sim);
+}
+
+/// The silence that bridges a pause on stdin comes from the stream's own encoder: for stateful
+/// codecs (G.726's adaptive predictor, AAC's frames) a foreign silence frame would throw the
+/// device's decoder off. ffmpeg decodes the whole upload: the tone after the pause is as clean as
+/// before it, and the pause is silence, not noise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_in_a_pause_keeps_stateful_codecs_in_step() {
+    use std::io::Write;
+    for codec in [hiktalk::codec::Codec::G726, hiktalk::codec::Codec::Aac] {
+        let sim = sim::start(SimConfig { codec: Some(codec), ..binary_sim_config() }).await.unwrap();
+        let mut cmd = hiktalk();
+        cmd.args(["play", "--raw-format", "s16le:16000:1", "-"]).arg(url(&sim)).stdin(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let tone: Vec<u8> = (0..16000)
+            .flat_map(|i| (((i as f64 * 500.0 * std::f64::consts::TAU / 16000.0).sin() * 12000.0) as i16).to_le_bytes())
+            .collect();
+        stdin.write_all(&tone).unwrap();
+        stdin.flush().unwrap();
+        // The pause: a second and a half with nothing on stdin, measured from the upload.
+        let started = sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("upload");
+        let resumed =
+            sim.wait_for(|e| e.t > started.t + 2.5 && matches!(e.kind, EventKind::AudioEnded { .. }), Duration::from_millis(2500)).await;
+        assert!(resumed.is_none(), "{codec}: the upload ended in the pause");
+        stdin.write_all(&tone).unwrap();
+        drop(stdin);
+        let out = wait_child(child).await;
+        assert_eq!(out.status.code(), Some(0), "{codec}: {}", stderr(&out));
+        let received = sim.upload_of(&last_session_id(&sim)).unwrap();
+        assert!(received.listened.audio_seconds > 3.0, "{codec}: {:?}", received.listened);
+        let (pcm, rate) = crate::util::ffmpeg::decode_received(&received);
+        let rate_us = rate as usize;
+        let block = |at: f64| &pcm[(at * rate as f64) as usize..(at * rate as f64) as usize + rate_us / 2];
+        let rms = |x: &[i16]| (x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64).sqrt();
+        let before = sine_snr_db(block(0.3), rate, 500.0, 0);
+        let end = pcm.len() as f64 / rate as f64;
+        let after = sine_snr_db(block(end - 0.9), rate, 500.0, 0);
+        let pause = rms(block(1.6));
+        assert!(after >= before - 3.0 && after > 15.0, "{codec}: SNR {before:.1} dB before the pause, {after:.1} dB after");
+        assert!(pause < 200.0, "{codec}: the pause is not silent (RMS {pause:.0})");
+        assert_no_leak(&sim);
+    }
+}
+
+/// A device that stops reading for two seconds and then reads on: hiktalk does not catch up at
+/// socket speed (the schedule is absolute, but a session that fell behind loses the oldest
+/// frames instead of bursting them), so the device's buffer does not overflow when it resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_stalled_write_there_is_no_burst_beyond_the_lead() {
+    // The device's idle timer must outlast its own pause.
+    let config = SimConfig {
+        codec: Some(hiktalk::codec::Codec::Pcm),
+        faults: faults(&["pause-after-bytes=32000:2000"]),
+        idle_timeout: Duration::from_secs(5),
+        ..binary_sim_config()
+    };
+    let sim = sim::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 5.0, 16000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "play"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let l = sim.upload_of(&last_session_id(&sim)).unwrap().listened;
+    println!("after a 2 s stall: {l:?}; hiktalk dropped {} frames", report["dropped_frames"]);
+    // The pause was heard as a gap (nothing hiktalk can do about a device that stops reading)...
+    assert!(l.underrun_ms > 1000.0, "{l:?}");
+    // ...but what followed was not two seconds of backlog at once.
+    assert_eq!(l.overflow_ms, 0.0, "{l:?}");
+    assert!(l.max_lead_ms < 800.0, "{l:?}");
+    assert!(report["dropped_frames"].as_u64().unwrap() >= 60, "{report}");
     assert_no_leak(&sim);
 }

@@ -16,8 +16,7 @@ async fn play_tone(config: SimConfig, extra: &[&str]) -> (serde_json::Value, Sim
     assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
     let report = json(&out);
     let id = last_session_id(&sim);
-    let pcm = sim.recording(&id).expect("a recording");
-    let rate = sim.recording_rate(&id).unwrap();
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
     (report, sim, pcm, rate)
 }
 
@@ -128,4 +127,36 @@ async fn a_codec_hiktalk_cannot_speak_is_refused_before_opening() {
     assert_eq!(out.status.code(), Some(9), "{err}");
     assert!(err.contains("\"MP2L2\"") && err.contains("G.711ulaw, AAC") && err.contains("--set-codec"), "{err}");
     assert!(!paths.lock().unwrap().iter().any(|p| p.contains("/open")), "no session was opened: {:?}", paths.lock().unwrap());
+}
+
+/// `--codec g726|aac|opus` on a G.711 channel: hiktalk picks a rate and bitrate the codec can
+/// use (not G.711's 64 kbit/s), and what reaches the device is that codec, as ffmpeg decodes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codec_overrides_put_their_own_codec_on_the_wire() {
+    use hiktalk::codec::CodecParams;
+    for (flag, codec, floor) in [("g726", Codec::G726, 18.0), ("aac", Codec::Aac, 15.0), ("opus", Codec::Opus, 10.0)] {
+        let sim = sim::start(binary_sim_config()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let wav = tone_wav(&dir.path().join("t.wav"), 1000.0, 2.0, 48000, 1, 0.5);
+        let mut cmd = hiktalk();
+        cmd.args(["--json", "play", "--codec", flag]).arg(&wav).arg(url(&sim));
+        let (out, _) = run_to_end(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{flag}: {}", stderr(&out));
+        let report = json(&out);
+        let used = &report["codec"];
+        assert_eq!(used["codec"], serde_json::to_value(codec).unwrap(), "{report}");
+        if codec == Codec::G726 {
+            assert_eq!(used["bitrate"], 32000, "G.726 at its own rate, not the channel's 64 kbit/s: {report}");
+        }
+        // The channel says G.711; decode what arrived as what hiktalk says it sent.
+        let mut received = sim.upload_of(&last_session_id(&sim)).unwrap();
+        let rate = used["sample_rate"].as_u64().unwrap() as u32;
+        received.params = Some(CodecParams { codec, sample_rate: rate, bitrate: used["bitrate"].as_u64().map(|b| b as u32) });
+        let (pcm, rate) = crate::util::ffmpeg::decode_received(&received);
+        let secs = pcm.len() as f64 / rate as f64;
+        // AAC at 8 kHz: its priming and the padded last 128 ms frame add up to half a second.
+        assert!((1.9..=2.5).contains(&secs), "{flag}: {secs:.2} s decoded");
+        let snr = sine_snr_db(&pcm, rate, 1000.0, rate as usize / 5);
+        assert!(snr >= floor, "{flag}: SNR {snr:.1} dB by ffmpeg");
+    }
 }

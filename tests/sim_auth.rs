@@ -5,8 +5,6 @@ use crate::util::raw::*;
 use hiktalk::sim::EventKind;
 use std::time::Duration;
 
-const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";
-
 #[tokio::test]
 async fn challenge_has_the_real_shape() {
     let mut cfg = raw_sim_config();
@@ -38,7 +36,7 @@ async fn challenge_has_the_real_shape() {
 #[tokio::test]
 async fn lockout_after_n_bad_attempts_even_for_the_right_password() {
     let mut cfg = raw_sim_config();
-    cfg.lockout_attempts = 3;
+    cfg.lockout_attempts = Some(3);
     cfg.lockout_duration = Duration::from_secs(600);
     let sim = start(cfg).await;
     let mut bad = Client::with(sim.addr(), "admin", "guess");
@@ -69,12 +67,12 @@ async fn lockout_after_n_bad_attempts_even_for_the_right_password() {
 #[tokio::test]
 async fn lock_expires() {
     let mut cfg = raw_sim_config();
-    cfg.lockout_attempts = 1;
+    cfg.lockout_attempts = Some(1);
     cfg.lockout_duration = Duration::from_millis(300);
     let sim = start(cfg).await;
-    let mut bad = Client::with(sim.addr(), "root", "x");
+    let mut bad = Client::with(sim.addr(), "admin", "x");
     bad.request("GET", CHANNELS, "").await;
-    expect(&sim, "unknown_user", |k| matches!(k, EventKind::AuthFailed { reason, .. } if reason == "unknown_user")).await;
+    expect(&sim, "bad_password", |k| matches!(k, EventKind::AuthFailed { reason, .. } if reason == "bad_password")).await;
     expect(&sim, "locked", |k| matches!(k, EventKind::Locked { .. })).await;
     let mut good = Client::new(&sim);
     assert_eq!(good.request("GET", CHANNELS, "").await.status, 401);
@@ -88,7 +86,7 @@ async fn lock_expires() {
 async fn expired_nonce_gets_stale_true_and_does_not_count() {
     let mut cfg = raw_sim_config();
     cfg.nonce_lifetime = Duration::from_millis(200);
-    cfg.lockout_attempts = 1;
+    cfg.lockout_attempts = Some(1);
     let sim = start(cfg).await;
     let mut c = Client::new(&sim);
     assert_eq!(c.request("GET", CHANNELS, "").await.status, 200);

@@ -47,8 +47,9 @@ async fn python_go2rtc_sequence_is_accepted_and_recorded() {
     expect(&sim, "session_closed by client", |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")).await;
 
     // What the speaker got is the 1 kHz tone Python encoded, within one mu-law step.
-    let rec = sim.recording(&sid).expect("recording kept");
-    assert_eq!(sim.recording_rate(&sid), Some(8000));
+    let received = sim.upload_of(&sid).expect("recording kept");
+    assert_eq!(received.sample_rate, 8000);
+    let rec = received.samples;
     assert_eq!(rec.len(), 8000);
     for (i, &s) in rec.iter().enumerate() {
         let want = 8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 8000.0).sin();
@@ -174,4 +175,64 @@ fn sim_subcommand_prints_address_serves_and_summarises() {
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     assert!(rest.contains("sessions opened 1, closed 1"), "{rest}");
     assert!(rest.contains("prompts played 1"), "{rest}");
+}
+
+/// hik-isapi-audio (PyPI, pinned in .ci/deps): open without looking at the sessionId, a token
+/// from /ISAPI/Security/token, an upload with `?token=` and no Digest, 160 bytes every 20 ms,
+/// then close. Played to every profile; what each device heard is checked from its recording.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hik_isapi_audio_plays_a_file_where_its_sequence_can_work() {
+    use hiktalk::sim::Profile;
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python");
+    assert!(std::path::Path::new(python).exists(), "hik-isapi-audio is not installed: run `sh .ci/deps test`");
+    let dir = tempfile::tempdir().unwrap();
+    // One second of a 1 kHz tone as mu-law bytes (encoded by sox, not by hiktalk).
+    let file = dir.path().join("tone.ulaw");
+    let sox = std::process::Command::new("sox")
+        .args(["-n", "-r", "8000", "-c", "1", "-e", "mu-law", "-t", "raw"])
+        .arg(&file)
+        .args(["synth", "1", "sine", "1000", "vol", "0.25"])
+        .output()
+        .expect("sox");
+    assert!(sox.status.success(), "{}", String::from_utf8_lossy(&sox.stderr));
+    const CLIENT: &str = "import asyncio, sys\nfrom hik_isapi_audio import HikCameraControl\n\
+        cam = HikCameraControl('127.0.0.1', 'admin', 'hiktalk-sim', port=int(sys.argv[1]))\n\
+        asyncio.run(cam.play_audio(sys.argv[2]))\n";
+    for profile in Profile::ALL {
+        let sim = start(hiktalk::sim::SimConfig { profile, ..raw_sim_config() }).await;
+        let out = run_tool(python, vec!["-c".into(), CLIENT.into(), sim.addr().port().to_string(), file.display().to_string()]).await;
+        assert!(out.status.success(), "{profile}: {}", String::from_utf8_lossy(&out.stderr));
+        let ev = sim.events();
+        let heard: f64 = sim.received().iter().map(|r| r.listened.audio_seconds - r.listened.unheard_seconds).sum();
+        match profile {
+            // A camera takes the token, needs no sessionId, and plays the whole file.
+            Profile::Modern => {
+                assert!(count(&ev, |k| matches!(k, EventKind::Token { used: true })) == 1, "{ev:#?}");
+                assert!((heard - 1.0).abs() < 1e-9, "{profile}: {heard} s heard");
+                let received = &sim.received()[0];
+                let (pcm, _) = crate::util::ffmpeg::decode_received(received);
+                assert!(crate::util::sine_snr_db(&pcm, 8000, 1000.0, 800) > 30.0);
+                assert!(count(&ev, |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")) == 1);
+            }
+            // A doorbell requires the sessionId this client never sends: refused, unheard, and
+            // its close without one is refused too (the device expires that session later).
+            Profile::Doorbell => {
+                assert!(count(&ev, |k| matches!(k, EventKind::AudioRefused { reason, .. } if reason == "missing_session_id")) == 1);
+                assert!(count(&ev, |k| matches!(k, EventKind::CloseRefused { .. })) == 1);
+                assert_eq!(heard, 0.0);
+            }
+            // Old firmware has no token endpoint, and the upload carries no Digest: refused.
+            Profile::Legacy => {
+                assert!(
+                    ev.iter().any(|e| matches!(&e.kind, EventKind::Request { path, status: 404, .. } if path == "/ISAPI/Security/token"))
+                );
+                assert_eq!(heard, 0.0);
+            }
+            // The open is refused until the channel is AAC, and this client never switches it.
+            Profile::AacOnly => {
+                assert!(count(&ev, |k| matches!(k, EventKind::OpenRefused { reason, .. } if reason == "codec_not_aac")) == 1);
+                assert_eq!(heard, 0.0);
+            }
+        }
+    }
 }

@@ -6,8 +6,6 @@ use hiktalk::sim::{EventKind, Profile};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";
-
 fn with(profile: Profile) -> hiktalk::sim::SimConfig {
     let mut cfg = raw_sim_config();
     cfg.profile = profile;
@@ -20,9 +18,13 @@ async fn modern_camera() {
     let mut c = Client::new(&sim);
     let r = c.request("GET", CHANNELS, "").await;
     assert!(r.body.contains(r#"xmlns="http://www.hikvision.com/ver20/XMLSchema""#));
-    let sid = c.open().await.expect("sessionId");
-    let (_a, r) = c.upload(&audio_uri(None)).await;
-    assert_eq!(r.status, 403, "sessionId required");
+    let sid = c.open().await.expect("open returns a sessionId");
+    // Cameras hand one out but do not require it (go2rtc never sends it and works with most).
+    let (mut a, r) = c.upload(&audio_uri(None)).await;
+    assert_eq!(r.status, 200, "no sessionId needed");
+    drop(a.write_all(&[0xFF; 160]).await);
+    drop(a);
+    expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { .. })).await;
     let (_a, r) = c.upload(&audio_uri(Some(&sid))).await;
     assert_eq!(r.status, 200);
     // No doorbell endpoints on a camera.
@@ -48,7 +50,7 @@ async fn legacy_unit_has_no_session_id_and_psia_namespace() {
     a.write_all(&[0xFF; 320]).await.unwrap();
     drop(a);
     expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { bytes: 320, .. })).await;
-    assert_eq!(sim.recording(&id).unwrap().len(), 320);
+    assert_eq!(sim.upload_of(&id).unwrap().samples.len(), 320);
     // A second open is refused with 401 on this firmware.
     assert_eq!(c.request("PUT", &format!("{CHANNELS}/1/open"), "").await.status, 401);
 }
@@ -104,9 +106,18 @@ async fn doorbell_call_status_signal_and_ring_ending_talk() {
     expect(&sim, "hangup", |k| matches!(k, EventKind::Hangup { reason, .. } if reason == "ring")).await;
     expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { reason, .. } if reason == "ring")).await;
     assert_eq!(status(&c.request("GET", "/ISAPI/VideoIntercom/callStatus?format=json", "").await.body), "ring");
-    // While it rings, open is refused (503 on this firmware).
-    assert_eq!(c.request("PUT", &format!("{CHANNELS}/1/open"), "").await.status, 503);
-    expect(&sim, "ringing", |k| matches!(k, EventKind::OpenRefused { reason, .. } if reason == "ringing")).await;
+    // While it rings, talk is accepted but not played: the device counts it as unheard.
+    let ringing = c.open().await.expect("open while ringing");
+    let (mut a, r) = c.upload(&audio_uri(Some(&ringing))).await;
+    assert_eq!(r.status, 200);
+    a.write_all(&[0xFF; 800]).await.unwrap();
+    drop(a);
+    let ended = expect(&sim, "unheard", |k| matches!(k, EventKind::AudioEnded { session_id, .. } if *session_id == ringing)).await;
+    let EventKind::AudioEnded { listened, .. } = ended else { unreachable!() };
+    assert_eq!((listened.audio_seconds, listened.unheard_seconds), (0.1, 0.1), "{listened:?}");
+    assert_eq!(c.close().await.status, 403, "the doorbell requires the sessionId on close too");
+    let r = c.request("PUT", &format!("{CHANNELS}/1/close?sessionId={ringing}"), "").await;
+    assert_eq!(r.status, 200);
 
     let sig = |cmd: &str| format!(r#"{{"CallSignal":{{"cmdType":"{cmd}"}}}}"#);
     let r = c.request("PUT", "/ISAPI/VideoIntercom/callSignal?format=json", &sig("answer")).await;

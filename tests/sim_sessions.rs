@@ -3,7 +3,7 @@
 
 use crate::util::count;
 use crate::util::raw::*;
-use hiktalk::sim::{BusyStyle, EventKind};
+use hiktalk::sim::{BusyStyle, EventKind, SimConfig};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -125,14 +125,14 @@ async fn second_open_is_refused_in_each_firmware_style() {
 
 #[tokio::test]
 async fn audio_data_refusals() {
-    let sim = start(raw_sim_config()).await;
+    let sim = start(SimConfig { require_session_id: Some(true), ..raw_sim_config() }).await;
     let mut c = Client::new(&sim);
     // No session.
     let (_s, r) = c.upload(&audio_uri(Some("nope"))).await;
     assert_eq!(r.status, 403);
     expect(&sim, "no_session", |k| matches!(k, EventKind::AudioRefused { reason, .. } if reason == "no_session")).await;
     let sid = c.open().await.unwrap();
-    // The modern profile requires the sessionId.
+    // Where the sessionId is required, a missing or wrong one is refused, on close too.
     let (_s, r) = c.upload(&audio_uri(None)).await;
     assert_eq!(r.status, 403);
     assert_eq!(hiktalk::isapi::xml::parse_response_status(&r.body).unwrap().sub_status_code, "invalidOperation");
@@ -140,6 +140,10 @@ async fn audio_data_refusals() {
     let (_s, r) = c.upload(&audio_uri(Some("wrong"))).await;
     assert_eq!(r.status, 403);
     expect(&sim, "wrong", |k| matches!(k, EventKind::AudioRefused { reason, .. } if reason == "wrong_session_id")).await;
+    assert_eq!(c.request("PUT", &format!("{CHANNELS}/1/close?sessionId=wrong"), "").await.status, 403);
+    expect(&sim, "close wrong", |k| matches!(k, EventKind::CloseRefused { reason, .. } if reason == "wrong_session_id")).await;
+    assert_eq!(c.close().await.status, 403);
+    assert_eq!(count(&sim.events(), |k| matches!(k, EventKind::SessionClosed { .. })), 0, "the session survived both");
     // One upload per session: a second PUT is refused.
     let (mut first, r) = c.upload(&audio_uri(Some(&sid))).await;
     assert_eq!(r.status, 200);
@@ -187,7 +191,7 @@ async fn huge_content_length_upload_streams_and_close_ends_it() {
     assert_eq!(ctl.close().await.status, 200);
     let ended = expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { .. })).await;
     assert!(matches!(&ended, EventKind::AudioEnded { reason, bytes: 800, .. } if reason == "session_closed"), "{ended:?}");
-    assert_eq!(sim.recording(&sid).unwrap().len(), 800);
+    assert_eq!(sim.upload_of(&sid).unwrap().samples.len(), 800);
 }
 
 #[tokio::test]
@@ -233,7 +237,7 @@ async fn channel_codec_change_to_alaw_is_what_the_recorder_decodes() {
     a.write_all(&[0xD5; 400]).await.unwrap();
     drop(a);
     expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { bytes: 400, .. })).await;
-    let rec = sim.recording(&sid).unwrap();
+    let rec = sim.upload_of(&sid).unwrap().samples;
     assert_eq!(rec.len(), 400);
     assert!(rec.iter().all(|s| s.abs() <= 8), "{:?}", &rec[..8]);
 }

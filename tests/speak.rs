@@ -103,7 +103,13 @@ async fn a_live_tone_reaches_the_speaker_with_its_frequency_and_level() {
     assert_eq!(count(&events, prompt), 0);
 
     let id = session_id(&sim);
-    let (pcm, rate) = (sim.recording(&id).expect("a recording"), sim.recording_rate(&id).unwrap());
+    // The device's own measure: live audio keeps its small lead (40 ms, plus the frame and the
+    // grace a late microphone gets), is never lost to overflow, and gaps are rare and short.
+    let l = sim.upload_of(&id).unwrap().listened;
+    assert_eq!(l.overflow_ms, 0.0, "{l:?}");
+    assert!(l.max_lead_ms <= 40.0 + FRAME_MS + 60.0 + 10.0, "{l:?}");
+    assert!(l.underrun_ms <= 100.0, "{l:?}");
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
     assert_eq!(rate, 8000);
     let skip = rate as usize / 10;
     assert!(pcm.len() > 2 * skip + rate as usize, "{} samples recorded", pcm.len());
@@ -120,10 +126,13 @@ async fn a_live_tone_reaches_the_speaker_with_its_frequency_and_level() {
     let mean = report["latency_ms_mean"].as_f64().expect("latency measured");
     let max = report["latency_ms_max"].as_f64().unwrap();
     eprintln!(
-        "speak: {:.2} s recorded, {hz:.2} Hz, {level:.2} dBFS RMS (expected {expected:.2}), SNR {snr:.1} dB (median of 100 ms blocks, min {snr_min:.1}); latency capture->socket mean {mean:.1} ms, max {max:.1} ms; silence frames {}, dropped frames {}",
+        "speak: {:.2} s recorded, {hz:.2} Hz, {level:.2} dBFS RMS (expected {expected:.2}), SNR {snr:.1} dB (median of 100 ms blocks, min {snr_min:.1}); latency capture->socket mean {mean:.1} ms, max {max:.1} ms; silence frames {}, dropped frames {}; at the device: lead at most {:.1} ms, {} underruns ({:.1} ms)",
         pcm.len() as f64 / rate as f64,
         report["silence_frames"],
-        report["dropped_frames"]
+        report["dropped_frames"],
+        l.max_lead_ms,
+        l.underruns,
+        l.underrun_ms
     );
     assert!((hz - FREQ).abs() <= 5.0, "dominant frequency {hz:.2} Hz");
     assert!((level - expected).abs() <= 1.5, "level {level:.2} dBFS RMS, expected {expected:.2}");
@@ -168,8 +177,8 @@ async fn silence_and_a_stalled_microphone_keep_the_session_alive() {
 
     // The recording: the tone, a silent stretch of more than the idle timeout, the tone again.
     let id = session_id(&sim);
-    let pcm = sim.recording(&id).unwrap();
-    let rate = sim.recording_rate(&id).unwrap() as usize;
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
+    let rate = rate as usize;
     let longest_quiet = pcm.split(|&v| v.unsigned_abs() > 8).map(<[i16]>::len).max().unwrap_or(0);
     assert!(longest_quiet as f64 / rate as f64 >= 3.0, "silent for {:.2} s", longest_quiet as f64 / rate as f64);
     let tail = &pcm[pcm.len() - rate / 2..pcm.len() - rate / 10];
@@ -261,8 +270,8 @@ async fn vad_sends_silence_below_the_threshold_and_speech_above_it() {
     assert_eq!(count(&sim.events(), opened), 1);
     assert_eq!(count(&sim.events(), closed_by_client), 1);
     let id = session_id(&sim);
-    let pcm = sim.recording(&id).unwrap();
-    let rate = sim.recording_rate(&id).unwrap() as usize;
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
+    let rate = rate as usize;
     let quiet = &pcm[..rate * 8 / 10];
     let loudest = quiet.iter().map(|v| v.unsigned_abs()).max().unwrap();
     assert!(loudest <= 2, "below the threshold only silence is sent (peak {loudest})");
@@ -451,7 +460,8 @@ async fn on_a_terminal_m_mutes_and_the_meter_shows_level_talked_and_drops() {
     assert_eq!(count(&events, opened), 1);
     assert_eq!(count(&events, hangup) + count(&events, prompt), 0, "muted is not idle: {events:#?}");
     let id = session_id(&sim);
-    let (pcm, rate) = (sim.recording(&id).unwrap(), sim.recording_rate(&id).unwrap() as usize);
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
+    let rate = rate as usize;
     let expected = PEAK_DBFS - 10.0 * 2f64.log10();
     // Tone for ~1 s, muted for ~1.5 s, tone again for ~1 s (the key's timing is loose).
     assert!((rms_between(&pcm, rate, 0.2, 0.8) - expected).abs() <= 1.5, "before the mute");
@@ -484,7 +494,8 @@ async fn push_to_talk_sends_silence_until_space() {
     assert_eq!(count(&events, opened), 1);
     assert_eq!(count(&events, hangup) + count(&events, prompt), 0, "{events:#?}");
     let id = session_id(&sim);
-    let (pcm, rate) = (sim.recording(&id).unwrap(), sim.recording_rate(&id).unwrap() as usize);
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
+    let rate = rate as usize;
     assert!(pcm[..rate].iter().all(|v| v.unsigned_abs() <= 2), "silence before space");
     let talked = &pcm[(1.7 * rate as f64) as usize..(2.4 * rate as f64) as usize];
     let expected = PEAK_DBFS - 10.0 * 2f64.log10();
@@ -515,7 +526,7 @@ async fn the_microphone_speaks_every_channel_codec() {
         assert_eq!(out.status.code(), Some(0), "{codec}: {}", stderr(&out));
         assert_eq!(json(&out)["codec"]["codec"], codec);
         let id = last_session_id(&sim);
-        let (pcm, rate) = (sim.recording(&id).unwrap(), sim.recording_rate(&id).unwrap());
+        let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
         let body = &pcm[(rate as usize / 5)..pcm.len().saturating_sub(rate as usize / 5)];
         let hz = dominant_hz(body, rate);
         assert!((hz - FREQ).abs() <= 5.0, "{codec}: {hz:.1} Hz");

@@ -18,6 +18,7 @@ mod producer;
 mod signals;
 mod sim_auth;
 mod sim_faults;
+mod sim_fidelity;
 mod sim_independent_clients;
 mod sim_profiles;
 mod sim_robustness;

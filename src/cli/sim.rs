@@ -15,6 +15,7 @@ device behaves (default: every time).
   reset-after-bytes=N    TCP reset of the upload after N bytes (session stays open)
   reset-after-secs=S     TCP reset of the upload after S seconds (session stays open)
   freeze-after-bytes=N   stop reading the upload after N bytes, socket and session stay open
+  pause-after-bytes=N:MS stop reading the upload after N bytes for MS ms, then read on
   stall=EP               read the request, never answer
   slow=EP:MS             answer after MS milliseconds
   malformed-xml=EP       answer with a broken XML body
@@ -56,16 +57,19 @@ pub struct SimArgs {
     /// Seconds a session left by a vanished client blocks the channel.
     #[arg(long, default_value = "90", value_parser = seconds, value_name = "SECS")]
     pub stale_expiry: Duration,
-    /// Failed logins from one IP before it is locked out.
-    #[arg(long, default_value_t = 7, value_name = "N")]
-    pub lockout_attempts: u32,
+    /// Failed logins for one user from one IP before it is locked out [default: 7 for admin,
+    /// 5 for other users, as older firmware does]
+    #[arg(long, value_name = "N")]
+    pub lockout_attempts: Option<u32>,
     /// Seconds a locked-out IP stays locked.
     #[arg(long, default_value = "600", value_parser = seconds, value_name = "SECS")]
     pub lockout_secs: Duration,
     /// Seconds a Digest nonce is valid; older nonces get `stale=TRUE`.
     #[arg(long, default_value = "300", value_parser = seconds, value_name = "SECS")]
     pub nonce_lifetime: Duration,
-    /// How a second open on a busy channel is refused: profile (its default), 401, 403 or 503.
+    /// How a second open on a busy channel is refused: profile (its default), 401, 403, 503,
+    /// unavailable (503, statusCode 2 serviceUnavailable) or in-progress (403,
+    /// twoWayAudioInProgressPleaseWait).
     #[arg(long, default_value = "profile", value_name = "STYLE")]
     pub busy_style: BusyStyle,
     /// Close the audioData socket without a ResponseStatus body on a device hang-up.
@@ -97,6 +101,20 @@ pub struct SimArgs {
     /// Seconds allowed for a request's headers to arrive (slow clients are dropped).
     #[arg(long, default_value = "10", value_parser = seconds, value_name = "SECS")]
     pub header_timeout: Duration,
+    /// Seconds of audio the speaker buffers; audio arriving beyond it is lost and counted as
+    /// overflow, as a real speaker would lose it.
+    #[arg(long, default_value = "1", value_parser = seconds, value_name = "SECS")]
+    pub buffer: Duration,
+    /// Refuse audioData and close without the sessionId open returned (or with another);
+    /// [default: on for the doorbell profile, off for cameras, which work without it]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_session_id: Option<bool>,
+    /// An audioData PUT with `Expect: 100-continue`: `ignore` answers 200 at once, as devices
+    /// answer every upload (the default; what devices do with Expect is unconfirmed, and a
+    /// client waiting for 100 Continue then sends nothing), or `continue` answers 100 Continue,
+    /// reads the announced body as the audio, then answers 200
+    #[arg(long, default_value = "ignore", value_name = "MODE")]
+    pub expect: crate::sim::Expect,
 }
 
 impl From<SimArgs> for SimConfig {
@@ -122,6 +140,9 @@ impl From<SimArgs> for SimConfig {
             ring_after: a.ring_after,
             ring_duration: a.ring_duration,
             header_timeout: a.header_timeout,
+            buffer: a.buffer,
+            require_session_id: a.require_session_id,
+            expect: a.expect,
         }
     }
 }

@@ -153,6 +153,14 @@ impl CodecParams {
     pub fn new(codec: Codec) -> Self {
         CodecParams { codec, sample_rate: codec.default_rate(), bitrate: None }
     }
+
+    /// Bytes a second of audio takes on the wire (roughly, for compressed codecs).
+    pub fn bytes_per_second(&self) -> u32 {
+        match self.codec {
+            Codec::Pcm => self.sample_rate * 2,
+            _ => self.bitrate.or(self.codec.default_bitrate()).unwrap_or(64_000) / 8,
+        }
+    }
 }
 
 /// Encodes fixed-size frames of mono PCM into wire bytes.

@@ -85,7 +85,7 @@ struct Track {
     frame_samples: usize,
     /// Shaped PCM waiting to be framed.
     pcm: VecDeque<i16>,
-    /// Samples (at the track's rate) taken from `pcm` so far, silence included.
+    /// Samples (at the track's rate) taken from `pcm` so far, dropped ones included.
     position: u64,
     /// Frames encoded from real audio, and encode calls that produced bytes (an encoder may
     /// hold back its first frames).
@@ -297,7 +297,10 @@ impl Track {
         if let Err(e) = self.encoder.encode(pcm, &mut bytes) {
             return Next::Failed(Ending::Codec { detail: e.to_string() });
         }
-        self.position += pcm.len() as u64;
+        // Silence bridges a gap; it takes nothing from the source's timeline.
+        if !silence {
+            self.position += pcm.len() as u64;
+        }
         self.frames_out += u64::from(!bytes.is_empty());
         Next::Frame(Frame { bytes, captured, silence })
     }

@@ -22,9 +22,13 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 type Stream = Box<dyn Io>;
 
-/// A small send buffer bounds how much audio can queue in the kernel, so a device that stops
-/// reading is noticed within seconds instead of after minutes of buffered audio.
-const SEND_BUFFER: u32 = 16 * 1024;
+/// The kernel's send buffer holds about this much audio: a device that stops reading is noticed
+/// within seconds, and when it reads again it does not get a burst of stale audio from the
+/// kernel (the session drops what the clock delivered meanwhile instead).
+const SEND_BUFFER_AUDIO: Duration = Duration::from_millis(100);
+/// The send buffer's bounds, in bytes (the kernel has a floor of its own, about 4.5 KiB).
+const SEND_BUFFER_MIN: u32 = 2048;
+const SEND_BUFFER_MAX: u32 = 16 * 1024;
 const MAX_HEAD: usize = 16 * 1024;
 
 /// How the device ended the upload.
@@ -56,11 +60,13 @@ pub struct Upload {
 impl Upload {
     /// Connects and starts the upload for `channel`, answering one Digest challenge if needed.
     /// `--timeout` bounds each answer as a whole, however slowly the device sends it.
-    pub async fn start(device: &Device, channel: &str, session_id: Option<&str>) -> Result<Upload, IsapiError> {
+    /// `bytes_per_second`: the stream's rate, which sizes the kernel's send buffer.
+    pub async fn start(device: &Device, channel: &str, session_id: Option<&str>, bytes_per_second: u32) -> Result<Upload, IsapiError> {
         let path = path::talk(channel, Talk::AudioData, session_id)?;
         let step = "PUT audioData";
+        let send_buffer = ((f64::from(bytes_per_second) * SEND_BUFFER_AUDIO.as_secs_f64()) as u32).clamp(SEND_BUFFER_MIN, SEND_BUFFER_MAX);
         for _ in 0..3 {
-            let mut stream = connect(device).await?;
+            let mut stream = connect(device, send_buffer).await?;
             let auth = device.digest.authorization(&device.creds, "PUT", &path);
             // No `Expect: 100-continue`: devices answer at once and then read raw audio.
             let mut head = format!(
@@ -204,7 +210,7 @@ impl Upload {
     }
 }
 
-async fn connect(device: &Device) -> Result<Stream, IsapiError> {
+async fn connect(device: &Device, send_buffer: u32) -> Result<Stream, IsapiError> {
     let addr = device.endpoint.authority();
     let t = device.timeouts.connect;
     let addrs: Vec<_> = timed(t, "resolving the device address", tokio::net::lookup_host(addr.clone()))
@@ -215,7 +221,7 @@ async fn connect(device: &Device) -> Result<Stream, IsapiError> {
     for sa in addrs {
         let sock = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
         let sock = sock.map_err(|e| IsapiError::Connect { addr: addr.clone(), detail: e.to_string() })?;
-        let _ = sock.set_send_buffer_size(SEND_BUFFER);
+        let _ = sock.set_send_buffer_size(send_buffer);
         match tokio::time::timeout(t, sock.connect(sa)).await {
             Err(_) => return Err(IsapiError::Timeout { step: format!("connecting to {addr}"), after: t }),
             Ok(Err(e)) => last = e.to_string(),

@@ -9,6 +9,10 @@
 //!   [`GRACE_FRAMES`], then the slot is filled with silence from the track's own encoder, so the
 //!   device never hangs up for lack of audio.
 //!
+//! A live source is just in time: each frame leaves as its audio completes, so the device would
+//! hold almost nothing and any jitter would be a gap. When a live lane (re)starts it first sends
+//! `lead` of silence, the cushion the device then keeps.
+//!
 //! A live backlog beyond [`LIVE_BACKLOG`] is dropped, oldest first (a capture clock a little
 //! fast must not build up latency). An outlet holds at most what the schedule may hand over at
 //! once (the lead, the grace, two frames of jitter): a session whose device stopped reading
@@ -159,6 +163,8 @@ struct Lane {
     outlets: Vec<Arc<Shared>>,
     /// The schedule is running (it stops while nobody listens).
     running: bool,
+    /// Silence frames still to send before a live lane's audio (the device's cushion).
+    prefill: u32,
     done: bool,
 }
 
@@ -201,6 +207,9 @@ async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceive
                 // (Re)start from the track's position: the first `lead` goes out at once.
                 lane.pacer.resume();
                 lane.running = true;
+                if pace == Pace::Live {
+                    lane.prefill = (lead.as_secs_f64() / lane.frame.as_secs_f64()).ceil() as u32;
+                }
             }
             if pace == Pace::Live {
                 let dropped = feed.drop_backlog(lane.id, LIVE_BACKLOG + lane.frame);
@@ -247,7 +256,13 @@ fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant) -> Option<In
         if now < due {
             return Some(due);
         }
-        let next = match feed.next_frame(lane.id) {
+        let next = if lane.prefill > 0 {
+            lane.prefill -= 1;
+            feed.silence(lane.id)
+        } else {
+            feed.next_frame(lane.id)
+        };
+        let next = match next {
             Next::Wait if pace == Pace::File => return None,
             Next::Wait => {
                 let starved = lane.pacer.played_out() + lane.frame * GRACE_FRAMES;
@@ -291,7 +306,7 @@ fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, lead: Duration, params: CodecP
     let lane = match lanes.iter().position(|l| l.id == id) {
         Some(i) => &mut lanes[i],
         None => {
-            lanes.push(Lane { id, pacer: Pacer::new(frame, lead), frame, outlets: Vec::new(), running: false, done: false });
+            lanes.push(Lane { id, pacer: Pacer::new(frame, lead), frame, outlets: Vec::new(), running: false, prefill: 0, done: false });
             lanes.last_mut().expect("just pushed")
         }
     };

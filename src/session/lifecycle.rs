@@ -159,7 +159,7 @@ async fn stream_on(
     stop: &Stop,
     done: &mut Streamed,
 ) -> Ending {
-    let mut upload = match unless_stopped(stop, Upload::start(device, &neg.channel.id, session_id)).await {
+    let mut upload = match unless_stopped(stop, Upload::start(device, &neg.channel.id, session_id, neg.params.bytes_per_second())).await {
         Err(stopped) => return stopped,
         Ok(Err(e)) => return Ending::from_isapi(&e),
         Ok(Ok(u)) => u,

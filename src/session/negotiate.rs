@@ -75,7 +75,7 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
 /// codec (an overriding `--codec g726` must not take G.711's 64 kbit/s), the codec's own otherwise.
 fn params_for(channel: &Channel, codec: Codec) -> CodecParams {
     let sample_rate = codec.fixed_rate().or(channel.sample_rate_hz()).unwrap_or(codec.default_rate());
-    let bitrate = channel.bit_rate_kbps.map(|k| k * 1000).filter(|&b| codec.accepts_bitrate(b));
+    let bitrate = channel.bit_rate_kbps.map(|k| k * 1000).filter(|&b| codec.accepts_bitrate(b)).or(codec.default_bitrate());
     CodecParams { codec, sample_rate, bitrate }
 }
 
@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn an_override_does_not_inherit_a_bitrate_it_cannot_use() {
-        assert_eq!(params_for(&g711(), Codec::G726).bitrate, None);
+        assert_eq!(params_for(&g711(), Codec::G726).bitrate, Some(32_000));
         assert_eq!(params_for(&g711(), Codec::G711Alaw).bitrate, Some(64_000));
         let aac = Channel { codec: "AAC".into(), sampling_rate_khz: Some(16.0), bit_rate_kbps: Some(32), ..g711() };
         assert_eq!(params_for(&aac, Codec::Aac), CodecParams { codec: Codec::Aac, sample_rate: 16000, bitrate: Some(32_000) });

@@ -4,13 +4,18 @@
 //! scripted upload.
 
 use super::Stop;
-use super::clock::{Delivery, Outlet};
+use super::clock::{Delivery, GRACE_FRAMES, Outlet};
 use crate::isapi::{SendError, Upload, UploadEnd};
 use crate::outcome::Ending;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
+/// A frame whose play time is more than this many frames in the past is skipped: after the
+/// device stopped reading for a while, sending what it should have played already would only
+/// shift (and then overflow) its buffer. Live frames and silence may be up to the clock's grace
+/// late by design.
+const LATE_FRAMES: u32 = GRACE_FRAMES + 2;
 /// A device hang-up after this long without audio from us is reported as an idle timeout
 /// (devices wait 3-10 s; hiktalk itself never leaves a gap of more than a few frames).
 const IDLE_HINT: Duration = Duration::from_secs(1);
@@ -84,6 +89,10 @@ pub async fn stream<U: Uplink>(
             }
             Delivery::Failed(e) => return e,
         };
+        if play_at + outlet.frame * (LATE_FRAMES + 1) < Instant::now() {
+            done.dropped += 1;
+            continue;
+        }
         let sent = tokio::select! {
             biased;
             s = stop.wait() => return Ending::UserStop { signal: s.to_string() },

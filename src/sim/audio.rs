@@ -1,12 +1,13 @@
 //! The audioData streams: the speaker upload (PUT, raw bytes after the answer, read until the
 //! socket closes or the session ends) and the microphone (GET, a paced test tone).
 
+use super::Expect;
 use super::events::{EventKind, lock};
 use super::faults::{Fault, corrupt};
 use super::http::{Next, Request, Response};
 use super::recorder::Recorder;
 use super::shared::{Shared, ring};
-use super::state::EndReason;
+use super::state::{CallStatus, EndReason};
 use super::xml::ResponseStatus;
 use crate::codec;
 use std::net::SocketAddr;
@@ -31,17 +32,21 @@ pub(crate) async fn hold_until_gone(shared: &Shared, stream: &mut TcpStream) {
     }
 }
 
-/// Checks the audioData request against the channel's session; Ok is the session id.
-fn check_session(
-    shared: &Shared,
-    req: &Request,
-    channel: u32,
-    attach: bool,
-) -> Result<(String, watch::Receiver<Option<EndReason>>), &'static str> {
+/// An audioData request attached to the channel's session.
+struct Attached {
+    session_id: String,
+    end: watch::Receiver<Option<EndReason>>,
+    /// The upload's number within the session.
+    upload: u32,
+}
+
+/// Checks the audioData request against the channel's session.
+fn check_session(shared: &Shared, req: &Request, channel: u32, attach: bool) -> Result<Attached, &'static str> {
+    let required = shared.requires_session_id();
     let mut st = lock(&shared.state);
     let ch = st.channel(channel).ok_or("no_channel")?;
     let s = ch.session.as_mut().ok_or("no_session")?;
-    if shared.cfg.profile.uses_session_id() {
+    if required {
         match req.query_param("sessionId") {
             None => return Err("missing_session_id"),
             Some(id) if id != s.id => return Err("wrong_session_id"),
@@ -54,13 +59,14 @@ fn check_session(
             return Err("already_streaming");
         }
         s.streaming = true;
+        s.uploads += 1;
         // The idle clock runs from open; a client coming back to a stale session restarts it.
         if s.stale_since.take().is_some() {
             s.last_audio = Instant::now();
             s.wake.notify_one();
         }
     }
-    Ok((s.id.clone(), s.end.subscribe()))
+    Ok(Attached { session_id: s.id.clone(), end: s.end.subscribe(), upload: s.uploads })
 }
 
 fn refuse(shared: &Shared, req: &Request, channel: u32, reason: &str) -> Response {
@@ -77,6 +83,7 @@ struct StreamFaults {
     reset_bytes: Option<Fault>,
     reset_at: Option<(Fault, Instant)>,
     freeze_bytes: Option<Fault>,
+    pause_bytes: Option<Fault>,
 }
 
 impl StreamFaults {
@@ -95,15 +102,19 @@ impl StreamFaults {
                 _ => None,
             }),
             freeze_bytes: faults.peek(|f| matches!(f, Fault::FreezeAfterBytes { .. })),
+            pause_bytes: faults.peek(|f| matches!(f, Fault::PauseAfterBytes { .. })),
         }
     }
 }
 
 fn byte_limit(f: &Option<Fault>) -> Option<u64> {
     match f {
-        Some(Fault::HangupAfterBytes { bytes, .. } | Fault::ResetAfterBytes { bytes, .. } | Fault::FreezeAfterBytes { bytes, .. }) => {
-            Some(*bytes)
-        }
+        Some(
+            Fault::HangupAfterBytes { bytes, .. }
+            | Fault::ResetAfterBytes { bytes, .. }
+            | Fault::FreezeAfterBytes { bytes, .. }
+            | Fault::PauseAfterBytes { bytes, .. },
+        ) => Some(*bytes),
         _ => None,
     }
 }
@@ -115,6 +126,8 @@ enum Ending {
     ClientReset,
     HangupFault,
     ResetFault,
+    /// `Expect: 100-continue` in `continue` mode: the announced body has arrived.
+    BodyDone,
 }
 
 /// Serves `PUT .../audioData`: answers 200 at once, then reads raw audio until the end.
@@ -127,7 +140,7 @@ pub(crate) async fn upload(
     channel: u32,
     body_fault: impl FnOnce() -> Option<Fault>,
 ) -> Next {
-    let (session_id, mut end) = match check_session(shared, req, channel, true) {
+    let Attached { session_id, mut end, upload } = match check_session(shared, req, channel, true) {
         Ok(x) => x,
         Err(reason) => {
             let resp = refuse(shared, req, channel, reason);
@@ -142,21 +155,34 @@ pub(crate) async fn upload(
     if let Some(f) = &fault {
         resp = corrupt(resp, f);
     }
-    // The answer goes out before any audio is read: devices reply at once and then take raw
-    // bytes regardless of Content-Length.
-    let head = resp.head();
-    let mut out = head.into_bytes();
-    out.extend_from_slice(&resp.body);
+    let expects = req.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if expects {
+        shared.log.log(EventKind::ExpectContinue { path: req.path.clone() });
+    }
+    // In `continue` mode the announced body is the audio, and the answer comes after it.
+    let body_len = (expects && shared.cfg.expect == Expect::Continue).then(|| req.content_length().unwrap_or(0) as u64);
+    let out = match body_len {
+        Some(_) => b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+        // The answer goes out before any audio is read: devices reply at once and then take
+        // raw bytes regardless of Content-Length.
+        None => {
+            let mut out = resp.head().into_bytes();
+            out.extend_from_slice(&resp.body);
+            out
+        }
+    };
     let written = stream.write_all(&out).await.is_ok();
-    shared.log_request(peer, req, resp.status);
+    if body_len.is_none() {
+        shared.log_request(peer, req, resp.status);
+    }
     if !written || matches!(fault, Some(Fault::TruncatedXml { .. })) {
         mark_stale(shared, channel, &session_id);
         return Next::Close;
     }
     shared.log.log(EventKind::AudioStarted { channel, session_id: session_id.clone() });
 
-    let name = format!("ch{channel}-{session_id}");
-    let (mut rec, problems) = Recorder::new(params, shared.cfg.record_dir.as_deref(), &name);
+    let (mut rec, problems) = Recorder::new(params, shared.cfg.record_dir.as_deref(), (channel, &session_id, upload), shared.cfg.buffer);
+    let accepted = shared.visit_began();
     for error in problems {
         shared.log.log(EventKind::DecodeError { channel, session_id: session_id.clone(), error });
     }
@@ -167,22 +193,39 @@ pub(crate) async fn upload(
     let mut bytes: u64 = 0;
     let mut pending = std::mem::take(buf);
     let mut chunk = vec![0u8; 8192];
+    let mut paused = false;
 
     let ending = loop {
         if !pending.is_empty() {
             let data = std::mem::take(&mut pending);
             bytes += data.len() as u64;
-            if let Err(error) = rec.feed(&data) {
+            // A doorbell that is ringing takes the audio but does not play it.
+            let audible = lock(&shared.state).call != CallStatus::Ring;
+            if let Err(error) = rec.feed(&data, audible, accepted, shared.log.now()) {
                 shared.log.log(EventKind::DecodeError { channel, session_id: session_id.clone(), error });
             }
             if let Some(s) = lock(&shared.state).session(channel, &session_id) {
                 s.last_audio = Instant::now();
+            }
+            if body_len.is_some_and(|n| bytes >= n) {
+                break Ending::BodyDone;
             }
             if byte_limit(&faults.reset_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.reset_bytes.as_ref()) {
                 break Ending::ResetFault;
             }
             if byte_limit(&faults.hangup_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.hangup_bytes.as_ref()) {
                 break Ending::HangupFault;
+            }
+            if !paused && byte_limit(&faults.pause_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.pause_bytes.as_ref()) {
+                paused = true;
+                // A device that stops reading for a while: the client's writes block, then
+                // whatever the buffers held arrives at once.
+                if let Some(Fault::PauseAfterBytes { ms, .. }) = &faults.pause_bytes {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(*ms)) => {}
+                        _ = shared.shutting_down() => break Ending::Session(EndReason::Shutdown),
+                    }
+                }
             }
             if byte_limit(&faults.freeze_bytes).is_some_and(|n| bytes >= n) && take(shared, faults.freeze_bytes.as_ref()) {
                 // A half-dead connection: the socket and the session stay, nothing is read any
@@ -213,7 +256,7 @@ pub(crate) async fn upload(
                             break;
                         }
                         bytes += n as u64;
-                        if let Err(error) = rec.feed(&chunk[..n]) {
+                        if let Err(error) = rec.feed(&chunk[..n], true, accepted, shared.log.now()) {
                             shared.log.log(EventKind::DecodeError { channel, session_id: session_id.clone(), error });
                         }
                     }
@@ -277,11 +320,18 @@ pub(crate) async fn upload(
             mark_stale(shared, channel, &session_id);
             "client_reset"
         }
+        Ending::BodyDone => {
+            let _ = resp.write(stream).await;
+            shared.log_request(peer, req, resp.status);
+            mark_stale(shared, channel, &session_id);
+            "body_complete"
+        }
     };
-    let seconds = rec.seconds();
-    let (recording, wav) = rec.finish();
-    lock(&shared.state).keep_recording(session_id.clone(), recording);
-    shared.log.log(EventKind::AudioEnded { channel, session_id, bytes, seconds, reason: reason.into(), wav });
+    let received = rec.finish();
+    let (raw, wav, listened) = (received.raw_path.clone(), received.wav_path.clone(), received.listened.clone());
+    lock(&shared.state).keep(received);
+    let seconds = listened.audio_seconds;
+    shared.log.log(EventKind::AudioEnded { channel, session_id, upload, bytes, seconds, reason: reason.into(), raw, wav, listened });
     Next::Close
 }
 
@@ -322,7 +372,7 @@ pub(crate) async fn mic(shared: &Arc<Shared>, stream: &mut TcpStream, peer: Sock
     let checked = check_session(shared, req, channel, false);
     let params = lock(&shared.state).channel(channel).and_then(|c| c.codec_params());
     let encoder = params.ok_or("unknown_codec").and_then(|p| codec::encoder(p).map_err(|_| "codec_not_supported"));
-    let ((session_id, mut end), mut enc) = match (checked, encoder) {
+    let (Attached { session_id, mut end, .. }, mut enc) = match (checked, encoder) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(reason), _) | (_, Err(reason)) => {
             let resp = refuse(shared, req, channel, reason);

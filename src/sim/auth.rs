@@ -1,4 +1,6 @@
-//! Digest authentication as Hikvision devices do it (MD5, qop=auth), with per-IP lockout.
+//! Digest authentication as Hikvision devices do it (MD5, qop=auth), with lockout per client
+//! address and user name: 7 failed attempts for admin, 5 for other users (older firmware), unless
+//! configured otherwise.
 //!
 //! Computed here with md-5 directly, independent of the client's digest_auth crate, so the
 //! simulator checks the client rather than agreeing with it by construction.
@@ -50,8 +52,10 @@ pub(crate) enum Verdict {
     },
     Failed {
         failure: AuthFailure,
-        /// Failures counted for this IP so far.
+        /// Failures counted for this IP and user so far.
         attempts: u32,
+        /// Attempts left before the lock (the JSON userCheck's `retryTimes`).
+        left: u32,
         /// Seconds left of a lock, when the IP is (or just became) locked.
         locked_for: Option<u64>,
         /// The IP became locked by this attempt.
@@ -75,10 +79,11 @@ pub(crate) struct Auth {
     password: String,
     realm: String,
     nonce_lifetime: Duration,
-    lockout_attempts: u32,
+    /// Failed attempts before a lock; `None`: 7 for admin, 5 for other users.
+    lockout_attempts: Option<u32>,
     lockout_duration: Duration,
     nonces: HashMap<String, NonceState>,
-    strikes: HashMap<IpAddr, Strikes>,
+    strikes: HashMap<(IpAddr, String), Strikes>,
 }
 
 fn md5_hex(s: &str) -> String {
@@ -116,7 +121,7 @@ impl Auth {
         password: &str,
         realm: &str,
         nonce_lifetime: Duration,
-        lockout_attempts: u32,
+        lockout_attempts: Option<u32>,
         lockout_duration: Duration,
     ) -> Auth {
         Auth {
@@ -151,9 +156,14 @@ impl Auth {
         )
     }
 
-    /// Seconds left of `ip`'s lock, if locked.
-    pub(crate) fn locked_for(&mut self, ip: IpAddr) -> Option<u64> {
-        let s = self.strikes.get_mut(&ip)?;
+    /// Failed attempts allowed for `user` before a lock.
+    fn threshold(&self, user: &str) -> u32 {
+        self.lockout_attempts.unwrap_or(if user == "admin" { 7 } else { 5 }).max(1)
+    }
+
+    /// Seconds left of the lock on `user` from `ip`, if locked.
+    fn locked_for(&mut self, key: &(IpAddr, String)) -> Option<u64> {
+        let s = self.strikes.get_mut(key)?;
         let until = s.locked_until?;
         let now = Instant::now();
         if now >= until {
@@ -165,28 +175,33 @@ impl Auth {
 
     /// Checks an `Authorization` header for a request `method uri` from `ip`.
     pub(crate) fn verify(&mut self, ip: IpAddr, method: &str, uri: &str, header: Option<&str>) -> Verdict {
-        if let Some(left) = self.locked_for(ip) {
-            let attempts = self.strikes.get(&ip).map_or(0, |s| s.count);
-            return Verdict::Failed { failure: AuthFailure::Locked, attempts, locked_for: Some(left), newly_locked: false };
+        let user =
+            header.and_then(|h| parse_params(h.trim().split_once(' ').map_or("", |(_, r)| r)).remove("username")).unwrap_or_default();
+        let threshold = self.threshold(&user);
+        let key = (ip, user);
+        if let Some(locked) = self.locked_for(&key) {
+            let attempts = self.strikes.get(&key).map_or(0, |s| s.count);
+            return Verdict::Failed { failure: AuthFailure::Locked, attempts, left: 0, locked_for: Some(locked), newly_locked: false };
         }
         match self.check(method, uri, header) {
             Ok(user) => {
-                self.strikes.remove(&ip);
+                self.strikes.remove(&key);
                 Verdict::Ok { user }
             }
             Err(failure) => {
-                let strikes = self.strikes.entry(ip).or_default();
+                let lockout = self.lockout_duration;
+                let strikes = self.strikes.entry(key).or_default();
                 let mut newly_locked = false;
                 if failure.counts() {
                     strikes.count += 1;
-                    if strikes.count >= self.lockout_attempts {
-                        strikes.locked_until = Some(Instant::now() + self.lockout_duration);
+                    if strikes.count >= threshold {
+                        strikes.locked_until = Some(Instant::now() + lockout);
                         newly_locked = true;
                     }
                 }
                 let attempts = strikes.count;
-                let locked_for = if newly_locked { Some(self.lockout_duration.as_secs()) } else { None };
-                Verdict::Failed { failure, attempts, locked_for, newly_locked }
+                let locked_for = if newly_locked { Some(lockout.as_secs()) } else { None };
+                Verdict::Failed { failure, attempts, left: threshold.saturating_sub(attempts), locked_for, newly_locked }
             }
         }
     }
@@ -270,7 +285,7 @@ mod tests {
     #[test]
     fn verifies_and_rejects() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let mut a = Auth::new("admin", "pw", "r", Duration::from_secs(60), 3, Duration::from_secs(10));
+        let mut a = Auth::new("admin", "pw", "r", Duration::from_secs(60), Some(3), Duration::from_secs(10));
         let (h, _) = answer(&mut a, "admin", "pw", "00000001", "/x");
         assert!(failure(a.verify(ip, "GET", "/x", Some(&h))).is_none());
         assert_eq!(failure(a.verify(ip, "GET", "/x", Some(&h))), Some(AuthFailure::NcReplay));
@@ -280,16 +295,35 @@ mod tests {
         assert_eq!(failure(a.verify(ip, "GET", "/x", Some(&h))), Some(AuthFailure::BadPassword));
         let (h, _) = answer(&mut a, "root", "pw", "00000001", "/x");
         assert_eq!(failure(a.verify(ip, "GET", "/x", Some(&h))), Some(AuthFailure::UnknownUser));
+        // Strikes count per user: root's does not bring admin closer to the lock.
         let (h, _) = answer(&mut a, "admin", "nope", "00000001", "/x");
-        assert!(matches!(a.verify(ip, "GET", "/x", Some(&h)), Verdict::Failed { newly_locked: true, attempts: 3, .. }));
+        assert!(matches!(a.verify(ip, "GET", "/x", Some(&h)), Verdict::Failed { newly_locked: false, attempts: 2, left: 1, .. }));
+        let (h, _) = answer(&mut a, "admin", "nope", "00000001", "/x");
+        assert!(matches!(a.verify(ip, "GET", "/x", Some(&h)), Verdict::Failed { newly_locked: true, attempts: 3, left: 0, .. }));
         let (h, _) = answer(&mut a, "admin", "pw", "00000001", "/x");
         assert_eq!(failure(a.verify(ip, "GET", "/x", Some(&h))), Some(AuthFailure::Locked));
     }
 
     #[test]
+    fn admin_gets_seven_attempts_and_other_users_five() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut a = Auth::new("operator", "pw", "r", Duration::from_secs(60), None, Duration::from_secs(10));
+        let locked_after = |a: &mut Auth, user: &str| {
+            (1..=10)
+                .find(|_| {
+                    let (h, _) = answer(a, user, "wrong", "00000001", "/x");
+                    matches!(a.verify(ip, "GET", "/x", Some(&h)), Verdict::Failed { newly_locked: true, .. })
+                })
+                .unwrap()
+        };
+        assert_eq!(locked_after(&mut a, "admin"), 7);
+        assert_eq!(locked_after(&mut a, "operator"), 5);
+    }
+
+    #[test]
     fn expired_nonce_is_stale_only_with_the_right_password() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let mut a = Auth::new("admin", "pw", "r", Duration::ZERO, 7, Duration::from_secs(10));
+        let mut a = Auth::new("admin", "pw", "r", Duration::ZERO, None, Duration::from_secs(10));
         let (h, _) = answer(&mut a, "admin", "pw", "00000001", "/x");
         assert_eq!(failure(a.verify(ip, "GET", "/x", Some(&h))), Some(AuthFailure::StaleNonce));
         let (h, _) = answer(&mut a, "admin", "bad", "00000001", "/x");

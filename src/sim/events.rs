@@ -3,6 +3,7 @@
 //! Tests assert on this log, so it is the simulator's real output; the WAV files and the
 //! summary are derived views.
 
+use super::playout::Listened;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::Write;
@@ -74,14 +75,32 @@ pub enum EventKind {
         session_id: String,
     },
     /// `reason`: client_closed, client_reset, hangup_idle, fault, ring, session_closed,
-    /// shutdown. `seconds` is decoded audio.
+    /// shutdown. `upload` numbers the uploads of a session from 1; `seconds` is the audio
+    /// received by the wire format's count; the rest is what a listener heard (`Listened`).
     AudioEnded {
         channel: u32,
         session_id: String,
+        upload: u32,
         bytes: u64,
         seconds: f64,
         reason: String,
+        raw: Option<PathBuf>,
         wav: Option<PathBuf>,
+        #[serde(flatten)]
+        listened: Listened,
+    },
+    /// A close was refused (a missing or wrong sessionId where they are required).
+    CloseRefused {
+        channel: u32,
+        reason: String,
+    },
+    /// A request asked `Expect: 100-continue`.
+    ExpectContinue {
+        path: String,
+    },
+    /// A token was handed out (`/ISAPI/Security/token`), or an audioData request used one.
+    Token {
+        used: bool,
     },
     /// The device could not decode what it received (bytes are still counted).
     DecodeError {
@@ -145,25 +164,43 @@ pub struct Summary {
     pub audio_seconds: f64,
     pub audio_bytes: u64,
     pub faults_fired: u32,
+    /// What listeners heard, over all uploads.
+    pub underruns: u32,
+    pub underrun_ms: f64,
+    pub overflow_ms: f64,
+    pub max_lead_ms: f64,
+    pub unheard_seconds: f64,
+    /// Earliest and latest first-audio times of the uploads (seconds on the simulator's clock).
+    pub first_audio_spread_ms: Option<f64>,
 }
 
 impl Summary {
     pub fn from_events(events: &[Event]) -> Summary {
         let mut s = Summary::default();
+        let mut first = (f64::INFINITY, f64::NEG_INFINITY);
         for e in events {
             match &e.kind {
                 EventKind::SessionOpened { .. } => s.sessions_opened += 1,
                 EventKind::SessionClosed { .. } => s.sessions_closed += 1,
                 EventKind::SessionExpired { .. } => s.sessions_expired += 1,
                 EventKind::Prompt { .. } => s.prompts_played += 1,
-                EventKind::AudioEnded { bytes, seconds, .. } => {
+                EventKind::AudioEnded { bytes, seconds, listened: l, .. } => {
                     s.audio_bytes += bytes;
                     s.audio_seconds += seconds;
+                    s.underruns += l.underruns;
+                    s.underrun_ms += l.underrun_ms;
+                    s.overflow_ms += l.overflow_ms;
+                    s.max_lead_ms = s.max_lead_ms.max(l.max_lead_ms);
+                    s.unheard_seconds += l.unheard_seconds;
+                    if let Some(at) = l.first_audio_at {
+                        first = (first.0.min(at), first.1.max(at));
+                    }
                 }
                 EventKind::FaultFired { .. } => s.faults_fired += 1,
                 _ => {}
             }
         }
+        s.first_audio_spread_ms = (first.1 >= first.0).then_some((first.1 - first.0) * 1000.0);
         s
     }
 }
@@ -172,13 +209,17 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "sessions opened {}, closed {}, expired {}; prompts played {}; audio received {:.1} s ({} bytes); faults fired {}",
+            "sessions opened {}, closed {}, expired {}; prompts played {}; audio received {:.1} s ({} bytes); heard with {} underruns ({:.0} ms), {:.0} ms lost to overflow, at most {:.0} ms ahead; faults fired {}",
             self.sessions_opened,
             self.sessions_closed,
             self.sessions_expired,
             self.prompts_played,
             self.audio_seconds,
             self.audio_bytes,
+            self.underruns,
+            self.underrun_ms,
+            self.overflow_ms,
+            self.max_lead_ms,
             self.faults_fired
         )
     }
@@ -229,6 +270,11 @@ impl EventLog {
         events.push(event.clone());
         // No receivers is normal.
         let _ = self.tx.send(event);
+    }
+
+    /// Seconds since the simulator started: the events' clock.
+    pub(crate) fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
     }
 
     pub(crate) fn snapshot(&self) -> Vec<Event> {

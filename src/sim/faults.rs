@@ -9,6 +9,7 @@
 //! | `hangup-after-secs=S` | device hangs up an audio upload S seconds after it started |
 //! | `reset-after-bytes=N` | TCP reset of the upload after N bytes (session left open) |
 //! | `reset-after-secs=S` | TCP reset of the upload after S seconds (session left open) |
+//! | `pause-after-bytes=N:MS` | after N bytes, stop reading the upload for MS milliseconds, then read on (a device that stalls and recovers) |
 //! | `freeze-after-bytes=N` | after N bytes, stop reading the upload but keep the socket and session open (a half-dead connection) |
 //! | `stall=EP` | read the request, never answer |
 //! | `slow=EP:MS` | answer after MS milliseconds |
@@ -88,6 +89,7 @@ pub enum Fault {
     ResetAfterBytes { bytes: u64, times: Option<u32> },
     ResetAfterSecs { secs: f64, times: Option<u32> },
     FreezeAfterBytes { bytes: u64, times: Option<u32> },
+    PauseAfterBytes { bytes: u64, ms: u64, times: Option<u32> },
     Stall { at: Endpoint, times: Option<u32> },
     Slow { at: Endpoint, ms: u64, times: Option<u32> },
     MalformedXml { at: Endpoint, times: Option<u32> },
@@ -104,6 +106,7 @@ impl Fault {
             | Fault::ResetAfterBytes { times, .. }
             | Fault::ResetAfterSecs { times, .. }
             | Fault::FreezeAfterBytes { times, .. }
+            | Fault::PauseAfterBytes { times, .. }
             | Fault::Stall { times, .. }
             | Fault::Slow { times, .. }
             | Fault::MalformedXml { times, .. }
@@ -135,6 +138,7 @@ impl fmt::Display for Fault {
             Fault::ResetAfterBytes { bytes, .. } => write!(f, "reset-after-bytes={bytes}")?,
             Fault::ResetAfterSecs { secs, .. } => write!(f, "reset-after-secs={secs}")?,
             Fault::FreezeAfterBytes { bytes, .. } => write!(f, "freeze-after-bytes={bytes}")?,
+            Fault::PauseAfterBytes { bytes, ms, .. } => write!(f, "pause-after-bytes={bytes}:{ms}")?,
             Fault::Stall { at, .. } => write!(f, "stall={at}")?,
             Fault::Slow { at, ms, .. } => write!(f, "slow={at}:{ms}")?,
             Fault::MalformedXml { at, .. } => write!(f, "malformed-xml={at}")?,
@@ -196,6 +200,11 @@ impl FromStr for Fault {
             "reset-after-bytes" => Fault::ResetAfterBytes { bytes: num(name, value)?, times },
             "reset-after-secs" => Fault::ResetAfterSecs { secs: secs(name, value)?, times },
             "freeze-after-bytes" => Fault::FreezeAfterBytes { bytes: num(name, value)?, times },
+            "pause-after-bytes" => {
+                let usage = || FaultParseError("pause-after-bytes needs N:MS (pause-after-bytes=8000:2000)".into());
+                let (bytes, ms) = value.and_then(|v| v.split_once(':')).ok_or_else(usage)?;
+                Fault::PauseAfterBytes { bytes: num(name, Some(bytes))?, ms: num(name, Some(ms))?, times }
+            }
             "stall" => Fault::Stall { at: endpoint(name, value)?, times },
             "slow" => {
                 let v = value.ok_or_else(|| FaultParseError("slow needs EP:MS (slow=open:1500)".into()))?;
@@ -210,7 +219,7 @@ impl FromStr for Fault {
             }
             _ => {
                 return Err(FaultParseError(format!(
-                    "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, freeze-after-bytes, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge"
+                    "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, freeze-after-bytes, pause-after-bytes, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge"
                 )));
             }
         })

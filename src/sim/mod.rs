@@ -26,6 +26,7 @@ mod auth;
 mod events;
 mod faults;
 mod http;
+mod playout;
 mod profile;
 mod recorder;
 mod server;
@@ -35,8 +36,9 @@ mod xml;
 
 pub use events::{Event, EventKind, Summary};
 pub use faults::{Endpoint, Fault, FaultParseError};
+pub use playout::Listened;
 pub use profile::{BusyStyle, ParseNameError, Profile};
-pub use recorder::Recording;
+pub use recorder::{Received, raw_extension};
 
 use crate::codec::Codec;
 use std::net::SocketAddr;
@@ -56,8 +58,9 @@ pub struct SimConfig {
     pub idle_timeout: Duration,
     /// A session whose client vanished without close blocks the channel this long.
     pub stale_expiry: Duration,
-    /// Failed logins from one IP before it is locked.
-    pub lockout_attempts: u32,
+    /// Failed logins for one user from one IP before it is locked; `None`: 7 for admin and 5
+    /// for other users, as older firmware does.
+    pub lockout_attempts: Option<u32>,
     pub lockout_duration: Duration,
     /// A Digest nonce older than this is answered with `stale=TRUE`.
     pub nonce_lifetime: Duration,
@@ -81,6 +84,36 @@ pub struct SimConfig {
     pub ring_duration: Duration,
     /// Time allowed for a request's headers (and body) to arrive, and for an idle keep-alive.
     pub header_timeout: Duration,
+    /// The speaker's buffer: audio arriving beyond it is lost (counted as overflow).
+    pub buffer: Duration,
+    /// audioData and close need the sessionId that open returned; `None`: the profile decides
+    /// (doorbells do, cameras do not: go2rtc never sends one and works with most cameras).
+    pub require_session_id: Option<bool>,
+    /// How an audioData PUT that asks `Expect: 100-continue` is answered.
+    pub expect: Expect,
+}
+
+/// What the device does with `Expect: 100-continue` on an audioData PUT. What real devices do
+/// is unconfirmed; the default is what they are known to do with every upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expect {
+    /// Answer 200 at once, as devices answer audioData, and read whatever follows as audio (a
+    /// client that waits for 100 Continue then sends nothing: `curl -T` uploads 0 bytes).
+    #[default]
+    Ignore,
+    /// Answer `100 Continue`, read the announced body as the audio, then answer 200.
+    Continue,
+}
+
+impl std::str::FromStr for Expect {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ignore" => Ok(Expect::Ignore),
+            "continue" => Ok(Expect::Continue),
+            _ => Err(format!("unknown expect mode {s:?}; expected ignore or continue")),
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -92,7 +125,7 @@ impl Default for SimConfig {
             profile: Profile::Modern,
             idle_timeout: Duration::from_secs(5),
             stale_expiry: Duration::from_secs(90),
-            lockout_attempts: 7,
+            lockout_attempts: None,
             lockout_duration: Duration::from_secs(600),
             nonce_lifetime: Duration::from_secs(300),
             busy_style: BusyStyle::ProfileDefault,
@@ -106,6 +139,9 @@ impl Default for SimConfig {
             ring_after: None,
             ring_duration: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
+            buffer: Duration::from_secs(1),
+            require_session_id: None,
+            expect: Expect::Ignore,
         }
     }
 }
@@ -147,14 +183,15 @@ impl SimHandle {
         shared::ring(&self.shared);
     }
 
-    /// Decoded audio of a finished upload (by the `session_id` in its events).
-    pub fn recording(&self, session_id: &str) -> Option<Vec<i16>> {
-        self.shared.recording(session_id).map(|r| r.samples)
+    /// Every finished upload, in order (the most recent 64): the raw bytes, what a listener
+    /// heard of them, and the simulator's own decode.
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.received()
     }
 
-    /// Sample rate of [`SimHandle::recording`].
-    pub fn recording_rate(&self, session_id: &str) -> Option<u32> {
-        self.shared.recording(session_id).map(|r| r.sample_rate)
+    /// The last finished upload of a session (by the `id` in its events).
+    pub fn upload_of(&self, session_id: &str) -> Option<Received> {
+        self.received().into_iter().rev().find(|r| r.session_id == session_id)
     }
 
     pub fn summary(&self) -> Summary {

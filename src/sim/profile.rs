@@ -36,6 +36,11 @@ impl Profile {
         self != Profile::Legacy
     }
 
+    /// Whether the firmware hands out tokens (`/ISAPI/Security/token`); older units answer 404.
+    pub fn has_token(self) -> bool {
+        self != Profile::Legacy
+    }
+
     pub fn is_doorbell(self) -> bool {
         self == Profile::Doorbell
     }
@@ -134,6 +139,11 @@ pub enum BusyStyle {
     Forbidden,
     /// 503 with ResponseStatus statusCode 2 Device Busy.
     Busy,
+    /// 503 with statusCode 2 and subStatusCode serviceUnavailable.
+    Unavailable,
+    /// 403 with statusCode 4 and subStatusCode twoWayAudioInProgressPleaseWait (errorCode
+    /// 0x40002068, "Two-Way audio in progress...Please Wait.").
+    InProgress,
 }
 
 impl BusyStyle {
@@ -153,6 +163,8 @@ impl fmt::Display for BusyStyle {
             BusyStyle::Unauthorized => "401",
             BusyStyle::Forbidden => "403",
             BusyStyle::Busy => "503",
+            BusyStyle::Unavailable => "unavailable",
+            BusyStyle::InProgress => "in-progress",
         })
     }
 }
@@ -166,7 +178,13 @@ impl FromStr for BusyStyle {
             "401" | "unauthorized" => Ok(BusyStyle::Unauthorized),
             "403" | "forbidden" => Ok(BusyStyle::Forbidden),
             "503" | "busy" => Ok(BusyStyle::Busy),
-            _ => Err(ParseNameError { what: "busy style", value: s.to_string(), expected: "profile, 401, 403, 503" }),
+            "unavailable" => Ok(BusyStyle::Unavailable),
+            "in-progress" => Ok(BusyStyle::InProgress),
+            _ => Err(ParseNameError {
+                what: "busy style",
+                value: s.to_string(),
+                expected: "profile, 401, 403, 503, unavailable, in-progress",
+            }),
         }
     }
 }
@@ -181,7 +199,14 @@ mod tests {
             assert_eq!(p.to_string().parse::<Profile>(), Ok(p));
         }
         assert!("camera".parse::<Profile>().is_err());
-        for b in [BusyStyle::ProfileDefault, BusyStyle::Unauthorized, BusyStyle::Forbidden, BusyStyle::Busy] {
+        for b in [
+            BusyStyle::ProfileDefault,
+            BusyStyle::Unauthorized,
+            BusyStyle::Forbidden,
+            BusyStyle::Busy,
+            BusyStyle::Unavailable,
+            BusyStyle::InProgress,
+        ] {
             assert_eq!(b.to_string().parse::<BusyStyle>(), Ok(b));
         }
     }

@@ -1,34 +1,72 @@
-//! Records what the device's speaker would play: decodes the upload with the channel's codec,
-//! keeps the PCM in memory for tests and optionally writes one WAV per session.
+//! What the device received, upload by upload: the raw bytes as they came off the socket (the
+//! device's truth, for an independent decoder), what a listener heard of them (`playout`), and
+//! for convenience the simulator's own decode as a WAV. With a record directory, each upload
+//! leaves `ch<N>-<session>-<upload>.<codec>` (raw) and `.wav` beside it.
 
-use crate::codec::{self, CodecParams, Decoder};
+use super::playout::{Listened, Playout};
+use crate::codec::{self, Codec, CodecParams, Decoder};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::time::Instant;
 
-/// PCM kept in memory per session; a long-running simulator must not grow without bound.
-/// The WAV file, when recording to disk, keeps everything.
+/// Decoded PCM kept in memory per upload; a long-running simulator must not grow without
+/// bound. The files, when recording to disk, keep everything.
 const MAX_MEMORY_SECONDS: usize = 600;
+/// Raw bytes kept in memory per upload (10 minutes of 16 kHz PCM).
+const MAX_MEMORY_BYTES: usize = 20 * 1024 * 1024;
 
-/// A finished recording.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recording {
-    pub sample_rate: u32,
+/// One upload as the device received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub channel: u32,
+    /// The device's id of the session the upload belonged to.
+    pub session_id: String,
+    /// The upload's number within its session, from 1.
+    pub upload: u32,
+    /// The channel's codec when the upload started (None when hiktalk knows no such codec).
+    pub params: Option<CodecParams>,
+    /// The bytes exactly as received (the first `MAX_MEMORY_BYTES`).
+    pub raw: Vec<u8>,
+    /// The simulator's own decode of them, at `sample_rate`.
     pub samples: Vec<i16>,
+    pub sample_rate: u32,
+    pub listened: Listened,
+    pub raw_path: Option<PathBuf>,
+    pub wav_path: Option<PathBuf>,
+}
+
+/// The raw file's extension for a codec: what `ffmpeg -f` calls it, where it has a name.
+pub fn raw_extension(codec: Codec) -> &'static str {
+    match codec {
+        Codec::G711Ulaw => "ulaw",
+        Codec::G711Alaw => "alaw",
+        Codec::G726 => "g726",
+        Codec::Pcm => "s16le",
+        // Length-prefixed frames, as the wire carries them.
+        Codec::Aac => "aac-lp",
+        Codec::Opus => "opus-lp",
+    }
 }
 
 pub(crate) struct Recorder {
+    received: Received,
     decoder: Option<Box<dyn Decoder>>,
-    sample_rate: u32,
-    samples: Vec<i16>,
-    decoded: u64,
-    wav: Option<(PathBuf, hound::WavWriter<std::io::BufWriter<std::fs::File>>)>,
+    playout: Playout,
+    raw_file: Option<std::io::BufWriter<std::fs::File>>,
+    wav: Option<hound::WavWriter<std::io::BufWriter<std::fs::File>>>,
     scratch: Vec<i16>,
 }
 
 impl Recorder {
-    /// Returns the recorder and, when the codec cannot be decoded or the WAV cannot be
-    /// created, why (the device keeps counting bytes either way).
-    /// `params` is None when the channel's codec is not one hiktalk knows.
-    pub(crate) fn new(params: Option<CodecParams>, dir: Option<&Path>, name: &str) -> (Recorder, Vec<String>) {
+    /// Returns the recorder and, when the codec cannot be decoded or a file cannot be created,
+    /// why (the device keeps counting bytes either way).
+    pub(crate) fn new(
+        params: Option<CodecParams>,
+        dir: Option<&Path>,
+        (channel, session_id, upload): (u32, &str, u32),
+        buffer: Duration,
+    ) -> (Recorder, Vec<String>) {
         let mut problems = Vec::new();
         let decoder = match params.map(codec::decoder) {
             Some(Ok(d)) => Some(d),
@@ -42,39 +80,63 @@ impl Recorder {
             }
         };
         let sample_rate = params.map_or(8000, |p| p.sample_rate);
-        let wav = match (dir, &decoder) {
-            (Some(dir), Some(_)) => {
-                let path = dir.join(format!("{name}.wav"));
+        let stem = format!("ch{channel}-{session_id}-{upload}");
+        let (mut raw_path, mut wav_path, mut raw_file, mut wav) = (None, None, None, None);
+        if let Some(dir) = dir {
+            let path = dir.join(format!("{stem}.{}", params.map_or("raw", |p| raw_extension(p.codec))));
+            match std::fs::File::create(&path) {
+                Ok(f) => (raw_file, raw_path) = (Some(std::io::BufWriter::new(f)), Some(path)),
+                Err(e) => problems.push(format!("cannot record to {}: {e}", path.display())),
+            }
+            if decoder.is_some() {
+                let path = dir.join(format!("{stem}.wav"));
                 let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
                 match hound::WavWriter::create(&path, spec) {
-                    Ok(w) => Some((path, w)),
-                    Err(e) => {
-                        problems.push(format!("cannot record to {}: {e}", path.display()));
-                        None
-                    }
+                    Ok(w) => (wav, wav_path) = (Some(w), Some(path)),
+                    Err(e) => problems.push(format!("cannot record to {}: {e}", path.display())),
                 }
             }
-            _ => None,
+        }
+        let received = Received {
+            channel,
+            session_id: session_id.to_string(),
+            upload,
+            params,
+            raw: Vec::new(),
+            samples: Vec::new(),
+            sample_rate,
+            listened: Listened::default(),
+            raw_path,
+            wav_path,
         };
-        let rec = Recorder { decoder, sample_rate, samples: Vec::new(), decoded: 0, wav, scratch: Vec::new() };
+        let rec = Recorder { received, decoder, playout: Playout::new(params, buffer), raw_file, wav, scratch: Vec::new() };
         (rec, problems)
     }
 
-    /// Decodes one piece of the upload; an error is reported once and decoding stops.
-    pub(crate) fn feed(&mut self, data: &[u8]) -> Result<(), String> {
+    /// Takes one read's bytes. `audible`: the device plays them; `accepted` and `since_start`
+    /// as for `Playout::arrive`. A decode error is reported once and decoding stops.
+    pub(crate) fn feed(&mut self, data: &[u8], audible: bool, accepted: Option<Instant>, since_start: f64) -> Result<(), String> {
+        self.playout.arrive(Instant::now(), data, audible, accepted, since_start);
+        let room = MAX_MEMORY_BYTES.saturating_sub(self.received.raw.len());
+        self.received.raw.extend_from_slice(&data[..data.len().min(room)]);
+        if let Some(f) = self.raw_file.as_mut()
+            && f.write_all(data).is_err()
+        {
+            // Disk trouble: stop writing the file, keep the device running.
+            self.raw_file = None;
+        }
         let Some(dec) = self.decoder.as_mut() else { return Ok(()) };
         self.scratch.clear();
         if let Err(e) = dec.decode(data, &mut self.scratch) {
             self.decoder = None;
             return Err(e.to_string());
         }
-        self.decoded += self.scratch.len() as u64;
-        let room = (MAX_MEMORY_SECONDS * self.sample_rate as usize).saturating_sub(self.samples.len());
-        self.samples.extend_from_slice(&self.scratch[..self.scratch.len().min(room)]);
-        if let Some((_, w)) = self.wav.as_mut() {
+        let r = &mut self.received;
+        let room = (MAX_MEMORY_SECONDS * r.sample_rate as usize).saturating_sub(r.samples.len());
+        r.samples.extend_from_slice(&self.scratch[..self.scratch.len().min(room)]);
+        if let Some(w) = self.wav.as_mut() {
             for &s in &self.scratch {
                 if w.write_sample(s).is_err() {
-                    // Disk trouble: stop writing the file, keep the device running.
                     self.wav = None;
                     break;
                 }
@@ -83,14 +145,17 @@ impl Recorder {
         Ok(())
     }
 
-    /// Seconds of audio decoded so far.
-    pub(crate) fn seconds(&self) -> f64 {
-        self.decoded as f64 / self.sample_rate.max(1) as f64
-    }
-
-    /// Closes the WAV file; returns the in-memory recording and the file's path.
-    pub(crate) fn finish(self) -> (Recording, Option<PathBuf>) {
-        let path = self.wav.and_then(|(p, w)| w.finalize().ok().map(|_| p));
-        (Recording { sample_rate: self.sample_rate, samples: self.samples }, path)
+    /// Closes the files and returns what was received.
+    pub(crate) fn finish(mut self) -> Received {
+        if let Some(mut f) = self.raw_file.take() {
+            let _ = f.flush();
+        }
+        if let Some(w) = self.wav.take()
+            && w.finalize().is_err()
+        {
+            self.received.wav_path = None;
+        }
+        self.received.listened = self.playout.finish();
+        self.received
     }
 }

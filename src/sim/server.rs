@@ -67,8 +67,7 @@ pub(crate) async fn start(cfg: SimConfig) -> std::io::Result<(Arc<Shared>, tokio
     }
     let listener = listen(&cfg)?;
     let addr = listener.local_addr()?;
-    let auth =
-        Auth::new(&cfg.user, &cfg.password, cfg.profile.realm(), cfg.nonce_lifetime, cfg.lockout_attempts.max(1), cfg.lockout_duration);
+    let auth = Auth::new(&cfg.user, &cfg.password, cfg.profile.realm(), cfg.nonce_lifetime, cfg.lockout_attempts, cfg.lockout_duration);
     let shared = Arc::new(Shared {
         addr,
         busy: cfg.busy_style.resolve(cfg.profile),
@@ -78,6 +77,8 @@ pub(crate) async fn start(cfg: SimConfig) -> std::io::Result<(Arc<Shared>, tokio
         faults: Mutex::new(FaultSet::new(cfg.faults.clone())),
         shutdown: watch::channel(false).0,
         rt: tokio::runtime::Handle::current(),
+        visit: Mutex::new((0, None)),
+        tokens: Mutex::new(Vec::new()),
         log,
         cfg,
     });
@@ -94,7 +95,7 @@ const FROZEN_RECEIVE_BUFFER: u32 = 4096;
 fn listen(cfg: &SimConfig) -> std::io::Result<TcpListener> {
     let sock = if cfg.listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     sock.set_reuseaddr(true)?;
-    if cfg.faults.iter().any(|f| matches!(f, Fault::FreezeAfterBytes { .. })) {
+    if cfg.faults.iter().any(|f| matches!(f, Fault::FreezeAfterBytes { .. } | Fault::PauseAfterBytes { .. })) {
         sock.set_recv_buffer_size(FROZEN_RECEIVE_BUFFER)?;
     }
     sock.bind(cfg.listen)?;
@@ -126,6 +127,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+    let _visit = shared.connected();
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     loop {
@@ -179,6 +181,7 @@ enum Route {
     AudioData(u32),
     CallStatus,
     CallSignal,
+    Token,
     Unknown,
 }
 
@@ -189,6 +192,7 @@ impl Route {
             "/ISAPI/System/deviceInfo" => return Route::DeviceInfo,
             "/ISAPI/VideoIntercom/callStatus" => return Route::CallStatus,
             "/ISAPI/VideoIntercom/callSignal" => return Route::CallSignal,
+            "/ISAPI/Security/token" => return Route::Token,
             TALK => return Route::Channels,
             _ => {}
         }
@@ -217,7 +221,7 @@ impl Route {
             Route::AudioData(_) => Endpoint::Audio,
             Route::CallStatus => Endpoint::CallStatus,
             Route::CallSignal => Endpoint::CallSignal,
-            Route::Unknown => Endpoint::Any,
+            Route::Token | Route::Unknown => Endpoint::Any,
         }
     }
 }
@@ -281,15 +285,23 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
         return answer(shared, stream, peer, &req, fail_close(Response::xml(401, body.to_xml(shared.ns)))).await;
     }
 
-    let verdict = lock(&shared.auth).verify(peer.ip(), &req.method, &req.target, req.header("authorization"));
+    // A token from /ISAPI/Security/token stands in for Digest on the audio streams.
+    let token = matches!(route, Route::AudioData(_)) && req.query_param("token").is_some_and(|t| shared.token_valid(t));
+    let verdict = if token {
+        shared.log.log(EventKind::Token { used: true });
+        Verdict::Ok { user: "token".into() }
+    } else {
+        lock(&shared.auth).verify(peer.ip(), &req.method, &req.target, req.header("authorization"))
+    };
     match verdict {
         Verdict::Ok { user } => shared.log.log(EventKind::AuthOk { user }),
-        Verdict::Failed { failure, attempts, locked_for, newly_locked } => {
+        Verdict::Failed { failure, attempts, left, locked_for, newly_locked } => {
             shared.log.log(EventKind::AuthFailed { peer: peer.to_string(), reason: failure.as_str().into(), attempts });
             if newly_locked {
                 shared.log.log(EventKind::Locked { peer: peer.to_string(), seconds: locked_for.unwrap_or(0) });
             }
-            let resp = unauthorized(shared, failure == AuthFailure::StaleNonce, locked_for);
+            let json = req.query_param("format") == Some("json");
+            let resp = unauthorized(shared, failure == AuthFailure::StaleNonce, locked_for, json.then_some(left));
             return answer(shared, stream, peer, &req, fail_close(resp)).await;
         }
     }
@@ -328,17 +340,32 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
     }
 }
 
-/// A 401 in the shape devices send: Digest challenge (plus Basic if configured) and userCheck.
-pub(crate) fn unauthorized(shared: &Shared, stale: bool, locked_for: Option<u64>) -> Response {
+/// A 401 in the shape devices send: Digest challenge (plus Basic if configured) and userCheck,
+/// in XML, or for a JSON request (`retry_times`) in JSON with the attempts left.
+pub(crate) fn unauthorized(shared: &Shared, stale: bool, locked_for: Option<u64>, retry_times: Option<u32>) -> Response {
     let challenge = lock(&shared.auth).challenge(stale);
-    let body = UserCheck {
-        status_value: Some(401),
-        status_string: Some("Unauthorized".into()),
-        lock_status: Some(if locked_for.is_some() { "lock" } else { "unlock" }.into()),
-        unlock_time: locked_for,
-        retry_login_time: locked_for.map(|_| 0),
+    let lock_status = if locked_for.is_some() { "lock" } else { "unlock" };
+    let resp = match retry_times {
+        Some(left) => Response::json(
+            401,
+            serde_json::json!({ "userCheck": {
+                "statusValue": 401, "statusString": "Unauthorized", "lockStatus": lock_status,
+                "unlockTime": locked_for.unwrap_or(0), "retryLoginTime": 0, "retryTimes": left
+            }})
+            .to_string(),
+        ),
+        None => {
+            let body = UserCheck {
+                status_value: Some(401),
+                status_string: Some("Unauthorized".into()),
+                lock_status: Some(lock_status.into()),
+                unlock_time: locked_for,
+                retry_login_time: locked_for.map(|_| 0),
+            };
+            Response::xml(401, body.to_xml(shared.ns))
+        }
     };
-    let mut resp = Response::xml(401, body.to_xml(shared.ns)).header("WWW-Authenticate", challenge);
+    let mut resp = resp.header("WWW-Authenticate", challenge);
     if shared.cfg.basic_challenge {
         resp = resp.header("WWW-Authenticate", format!(r#"Basic realm="{}""#, shared.cfg.profile.realm()));
     }
@@ -382,10 +409,11 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
             None => not_supported(shared, req),
         },
         (Route::Open(id), "PUT") => open(shared, req, id),
-        (Route::Close(id), "PUT") => {
-            lock(&shared.state).end_session(&shared.log, id, None, EndReason::ClientClose);
-            // Idempotent: closing a closed channel is OK too. Real devices leave requestURL empty.
-            shared.status_xml(200, ResponseStatus::ok(""))
+        (Route::Close(id), "PUT") => close(shared, req, id),
+        (Route::Token, "GET") if shared.cfg.profile.has_token() => {
+            let token = shared.new_token();
+            shared.log.log(EventKind::Token { used: false });
+            Response::json(200, serde_json::json!({ "Token": { "value": token } }).to_string())
         }
         (Route::CallStatus, "GET") if shared.cfg.profile.is_doorbell() => {
             let status = lock(&shared.state).call.as_str();
@@ -394,6 +422,7 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
         (Route::CallSignal, "PUT") if shared.cfg.profile.is_doorbell() => call_signal(shared, req, body),
         (Route::Unknown, _) => not_supported(shared, req),
         (Route::CallStatus | Route::CallSignal, _) if !shared.cfg.profile.is_doorbell() => not_supported(shared, req),
+        (Route::Token, _) if !shared.cfg.profile.has_token() => not_supported(shared, req),
         _ => method_not_allowed(shared, req),
     }
 }
@@ -415,6 +444,22 @@ fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response
         rs.description = Some(format!("audioCompressionType {} is not supported", new.codec));
         return shared.status_xml(400, rs);
     }
+    // Rates and bitrates must be ones the capabilities offer.
+    let offered = |list: &str, v: f64| list.split(',').any(|o| o.parse::<f64>().is_ok_and(|o| (o - v).abs() < 1e-9));
+    let bad = match (new.bit_rate_kbps, new.sampling_rate_khz) {
+        (Some(b), _) if !offered(xml::BIT_RATE_OPTIONS, f64::from(b)) => {
+            Some(format!("audioBitRate {b} is not one of {}", xml::BIT_RATE_OPTIONS))
+        }
+        (_, Some(r)) if !offered(xml::SAMPLING_RATE_OPTIONS, r) => {
+            Some(format!("audioSamplingRate {r} is not one of {}", xml::SAMPLING_RATE_OPTIONS))
+        }
+        _ => None,
+    };
+    if let Some(description) = bad {
+        let mut rs = ResponseStatus::new(&req.path, 6, "Invalid XML Content", "badParameters");
+        rs.description = Some(description);
+        return shared.status_xml(400, rs);
+    }
     let mut st = lock(&shared.state);
     let Some(ch) = st.channel(id) else { return not_supported(shared, req) };
     let codec = codec.or(ch.codec()).unwrap_or(Codec::G711Ulaw);
@@ -430,12 +475,10 @@ fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response
 fn open(shared: &Arc<Shared>, req: &Request, id: u32) -> Response {
     let profile = shared.cfg.profile;
     let mut st = lock(&shared.state);
-    let ringing = st.call == CallStatus::Ring;
     let Some(ch) = st.channel(id) else { return not_supported(shared, req) };
+    // A doorbell that is ringing grants the session; it just does not play the audio.
     let refusal = if let Some(s) = &ch.session {
         Some(if s.stale_since.is_some() { "busy_stale" } else { "busy" })
-    } else if ringing {
-        Some("ringing")
     } else if profile == Profile::AacOnly && ch.codec() != Some(Codec::Aac) {
         Some("codec_not_aac")
     } else {
@@ -459,6 +502,7 @@ fn open(shared: &Arc<Shared>, req: &Request, id: u32) -> Response {
         stale_since: None,
         end: watch::channel(None).0,
         wake: wake.clone(),
+        uploads: 0,
     });
     ch.channel.enabled = Some(true);
     let returned = profile.uses_session_id().then(|| session_id.clone());
@@ -474,10 +518,37 @@ fn open(shared: &Arc<Shared>, req: &Request, id: u32) -> Response {
 /// The answer to an open the device will not grant.
 fn refused(shared: &Shared, req: &Request, style: BusyStyle) -> Response {
     match style.resolve(shared.cfg.profile) {
-        BusyStyle::Unauthorized => unauthorized(shared, false, None),
+        BusyStyle::Unauthorized => unauthorized(shared, false, None, None),
         BusyStyle::Busy => shared.status_xml(503, ResponseStatus::new(&req.path, 2, "Device Busy", "deviceBusy")),
+        BusyStyle::Unavailable => shared.status_xml(503, ResponseStatus::new(&req.path, 2, "Device Busy", "serviceUnavailable")),
+        BusyStyle::InProgress => {
+            let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "twoWayAudioInProgressPleaseWait");
+            rs.error_code = Some("0x40002068".into());
+            rs.error_msg = Some("Two-Way audio in progress...Please Wait.".into());
+            shared.status_xml(403, rs)
+        }
         _ => shared.status_xml(403, ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation")),
     }
+}
+
+/// Closes the channel's session: idempotent (closing a closed channel is OK too; real devices
+/// leave requestURL empty), but where sessionIds are required, one naming another session is
+/// refused.
+fn close(shared: &Shared, req: &Request, id: u32) -> Response {
+    let mut st = lock(&shared.state);
+    let current = st.channel(id).and_then(|c| c.session.as_ref().map(|s| s.id.clone()));
+    if shared.requires_session_id() && current.is_some() {
+        let given = req.query_param("sessionId");
+        if given != current.as_deref() {
+            let reason = if given.is_none() { "missing_session_id" } else { "wrong_session_id" };
+            shared.log.log(EventKind::CloseRefused { channel: id, reason: reason.into() });
+            let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation");
+            rs.description = Some(reason.replace('_', " "));
+            return shared.status_xml(403, rs);
+        }
+    }
+    st.end_session(&shared.log, id, None, EndReason::ClientClose);
+    shared.status_xml(200, ResponseStatus::ok(""))
 }
 
 fn call_signal(shared: &Arc<Shared>, req: &Request, body: &[u8]) -> Response {

@@ -8,7 +8,7 @@ use super::events::{EventKind, EventLog, lock};
 use super::faults::{Fault, FaultSet};
 use super::http::{Request, Response};
 use super::profile::BusyStyle;
-use super::recorder::Recording;
+use super::recorder::Received;
 use super::state::{CallStatus, EndReason, State};
 use super::xml::{Namespace, ResponseStatus};
 use std::net::SocketAddr;
@@ -28,11 +28,53 @@ pub(crate) struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Timers started from outside a task (`SimHandle::ring`) run here.
     pub rt: tokio::runtime::Handle,
+    /// Connections open now, and when the first of the current visit was accepted: the start
+    /// of a client's run, for its time to first audio.
+    pub visit: Mutex<(usize, Option<Instant>)>,
+    /// Tokens handed out by `/ISAPI/Security/token`.
+    pub tokens: Mutex<Vec<String>>,
 }
 
 impl Shared {
-    pub(crate) fn recording(&self, session_id: &str) -> Option<Recording> {
-        lock(&self.state).recordings.get(session_id).cloned()
+    /// The uploads received so far (the most recent `MAX_RECEIVED`).
+    pub(crate) fn received(&self) -> Vec<Received> {
+        lock(&self.state).received.iter().cloned().collect()
+    }
+
+    /// A connection was accepted; returns a guard that counts it until dropped.
+    pub(crate) fn connected(self: &Arc<Self>) -> Visit {
+        let mut v = lock(&self.visit);
+        if v.0 == 0 {
+            v.1 = Some(Instant::now());
+        }
+        v.0 += 1;
+        Visit(self.clone())
+    }
+
+    /// Whether audioData and close must carry the sessionId open returned.
+    pub(crate) fn requires_session_id(&self) -> bool {
+        self.cfg.profile.uses_session_id() && self.cfg.require_session_id.unwrap_or(self.cfg.profile.is_doorbell())
+    }
+
+    /// A new token for `?token=` on audioData (valid until the simulator stops).
+    pub(crate) fn new_token(&self) -> String {
+        let token = format!("{:032x}", rand::random::<u128>());
+        let mut tokens = lock(&self.tokens);
+        // Bounded: a client asking in a loop must not grow memory without end.
+        if tokens.len() >= 1024 {
+            tokens.remove(0);
+        }
+        tokens.push(token.clone());
+        token
+    }
+
+    pub(crate) fn token_valid(&self, token: &str) -> bool {
+        lock(&self.tokens).iter().any(|t| t == token)
+    }
+
+    /// When the current client visit began (its first connection's accept).
+    pub(crate) fn visit_began(&self) -> Option<Instant> {
+        lock(&self.visit).1
     }
 
     /// Fires (and logs) the first fault `pick` selects that has firings left.
@@ -70,6 +112,16 @@ impl Shared {
     pub(crate) async fn shutting_down(&self) {
         let mut rx = self.shutdown.subscribe();
         let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Counts one open connection (see `Shared::connected`).
+pub(crate) struct Visit(Arc<Shared>);
+
+impl Drop for Visit {
+    fn drop(&mut self) {
+        let mut v = lock(&self.0.visit);
+        v.0 = v.0.saturating_sub(1);
     }
 }
 

@@ -3,10 +3,10 @@
 //! changes so the log order matches what the device did.
 
 use super::events::{EventKind, EventLog};
-use super::recorder::Recording;
+use super::recorder::Received;
 use super::xml::Channel;
 use crate::codec::{Codec, CodecParams};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -62,6 +62,8 @@ pub(crate) struct Session {
     pub end: watch::Sender<Option<EndReason>>,
     /// Wakes the session's watchdog when its deadline moves earlier.
     pub wake: Arc<Notify>,
+    /// Uploads attached to this session so far.
+    pub uploads: u32,
 }
 
 pub(crate) struct ChannelState {
@@ -99,14 +101,13 @@ impl CallStatus {
     }
 }
 
-/// Finished recordings kept in memory (oldest dropped first), so a simulator left running
-/// against a reconnect loop does not grow without bound.
-const MAX_RECORDINGS: usize = 64;
+/// Finished uploads kept in memory (oldest dropped first), so a simulator left running against
+/// a reconnect loop does not grow without bound.
+const MAX_RECEIVED: usize = 64;
 
 pub(crate) struct State {
     pub channels: Vec<ChannelState>,
-    pub recordings: HashMap<String, Recording>,
-    recording_order: VecDeque<String>,
+    pub received: VecDeque<Received>,
     pub call: CallStatus,
     /// Bumped by every ring so an old ring's timeout does not end a newer one.
     pub ring_generation: u64,
@@ -116,21 +117,16 @@ impl State {
     pub(crate) fn new(channels: Vec<Channel>) -> State {
         State {
             channels: channels.into_iter().map(|channel| ChannelState { channel, session: None }).collect(),
-            recordings: HashMap::new(),
-            recording_order: VecDeque::new(),
+            received: VecDeque::new(),
             call: CallStatus::Idle,
             ring_generation: 0,
         }
     }
 
-    pub(crate) fn keep_recording(&mut self, session_id: String, recording: Recording) {
-        if self.recordings.insert(session_id.clone(), recording).is_none() {
-            self.recording_order.push_back(session_id);
-        }
-        while self.recording_order.len() > MAX_RECORDINGS {
-            if let Some(old) = self.recording_order.pop_front() {
-                self.recordings.remove(&old);
-            }
+    pub(crate) fn keep(&mut self, received: Received) {
+        self.received.push_back(received);
+        while self.received.len() > MAX_RECEIVED {
+            self.received.pop_front();
         }
     }
 

@@ -13,9 +13,9 @@ use std::fmt::Display;
 const MAX_TEXT_CHARS: usize = 256;
 
 /// Bit rates (kbps) a channel's capabilities offer.
-const BIT_RATE_OPTIONS: &str = "16,24,32,48,64";
+pub(crate) const BIT_RATE_OPTIONS: &str = "16,24,32,48,64";
 /// Sampling rates (kHz) a channel's capabilities offer.
-const SAMPLING_RATE_OPTIONS: &str = "8,16,32";
+pub(crate) const SAMPLING_RATE_OPTIONS: &str = "8,16,32";
 /// A boolean capability.
 const BOOL_OPTIONS: &str = "true,false";
 /// The range of speaker and microphone volume.

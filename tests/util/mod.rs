@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod ffmpeg;
 pub mod raw;
 pub mod tone;
 
@@ -128,6 +129,15 @@ pub fn sine_snr_db(x: &[i16], rate: u32, freq: f64, skip: usize) -> f64 {
 
 pub fn count(events: &[sim::Event], pred: impl Fn(&EventKind) -> bool) -> usize {
     events.iter().filter(|e| pred(&e.kind)).count()
+}
+
+/// Mean and largest gap (ms) between audio arrivals at the device, from `after` seconds on
+/// (the first moments carry the lead at once).
+pub fn arrival_jitter_ms(arrivals: &[(f64, usize)], after: f64) -> (f64, f64) {
+    let times: Vec<f64> = arrivals.iter().map(|&(t, _)| t).filter(|&t| t >= after).collect();
+    let gaps: Vec<f64> = times.windows(2).map(|w| (w[1] - w[0]) * 1000.0).collect();
+    let mean = gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
+    (mean, gaps.iter().copied().fold(0.0, f64::max))
 }
 
 /// Sessions hiktalk left behind: every session the device opened must have been closed by a

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub const WAIT: Duration = Duration::from_secs(5);
+pub const CHANNELS: &str = "/ISAPI/System/TwoWayAudio/channels";
 
 /// A config with short timers so tests run fast.
 pub fn raw_sim_config() -> SimConfig {
@@ -67,6 +68,19 @@ impl Resp {
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
         self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
     }
+}
+
+/// Reads one response head (a 100 Continue, say) without a body.
+pub async fn read_response_head(s: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") && buf.len() < 16 * 1024 {
+        if s.read(&mut byte).await.unwrap_or(0) == 0 {
+            break;
+        }
+        buf.push(byte[0]);
+    }
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// Reads one response head and its Content-Length body. Errors if the connection closes first.
