@@ -170,6 +170,7 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
             [CompletionResult]::new('--no-hangup-body', '--no-hangup-body', [CompletionResultType]::ParameterName, 'Close the audioData socket without a ResponseStatus body on a device hang-up')
             [CompletionResult]::new('--basic-challenge', '--basic-challenge', [CompletionResultType]::ParameterName, 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do')
+            [CompletionResult]::new('--call-status-xml', '--call-status-xml', [CompletionResultType]::ParameterName, 'Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')

@@ -185,7 +185,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__sim)
-            opts="-q -h -V --listen --user --password --profile --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-duration --header-timeout --buffer --require-session-id --expect --config --quiet --json --help --version"
+            opts="-q -h -V --listen --user --password --profile --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-duration --header-timeout --buffer --require-session-id --expect --call-status-xml --config --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

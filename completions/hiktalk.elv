@@ -161,6 +161,7 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand --config 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]'
             cand --no-hangup-body 'Close the audioData socket without a ResponseStatus body on a device hang-up'
             cand --basic-challenge 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do'
+            cand --call-status-xml 'Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand --json 'Print the outcome as one JSON object on stdout'

@@ -133,6 +133,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l expect -d 'An au
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-hangup-body -d 'Close the audioData socket without a ResponseStatus body on a device hang-up'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l basic-challenge -d 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l call-status-xml -d 'Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l json -d 'Print the outcome as one JSON object on stdout'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -153,3 +153,18 @@ async fn status_and_close_stop_at_once_on_a_signal() {
         assert!(t.elapsed() < Duration::from_secs(2), "{cmd_name} took {:?} after the signal (request timeout is 10 s)", t.elapsed());
     }
 }
+
+/// A doorbell's call state, in JSON and from old firmware that answers XML whatever was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_the_call_state_in_json_and_in_xml() {
+    for xml in [false, true] {
+        let sim =
+            sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, call_status_xml: xml, ..binary_sim_config() }).await.unwrap();
+        sim.ring();
+        let mut cmd = hiktalk();
+        cmd.args(["--json", "status", &url(&sim)]);
+        let (out, _) = run_to_end(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(json(&out)["call_status"], "ring", "xml {xml}");
+    }
+}

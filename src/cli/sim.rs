@@ -115,6 +115,9 @@ pub struct SimArgs {
     /// reads the announced body as the audio, then answers 200
     #[arg(long, default_value = "ignore", value_name = "MODE")]
     pub expect: crate::sim::Expect,
+    /// Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does.
+    #[arg(long)]
+    pub call_status_xml: bool,
 }
 
 impl From<SimArgs> for SimConfig {
@@ -143,6 +146,7 @@ impl From<SimArgs> for SimConfig {
             buffer: a.buffer,
             require_session_id: a.require_session_id,
             expect: a.expect,
+            call_status_xml: a.call_status_xml,
         }
     }
 }

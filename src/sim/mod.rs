@@ -91,6 +91,8 @@ pub struct SimConfig {
     pub require_session_id: Option<bool>,
     /// How an audioData PUT that asks `Expect: 100-continue` is answered.
     pub expect: Expect,
+    /// Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does.
+    pub call_status_xml: bool,
 }
 
 /// What the device does with `Expect: 100-continue` on an audioData PUT. What real devices do
@@ -142,6 +144,7 @@ impl Default for SimConfig {
             buffer: Duration::from_secs(1),
             require_session_id: None,
             expect: Expect::Ignore,
+            call_status_xml: false,
         }
     }
 }

@@ -417,7 +417,11 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
         }
         (Route::CallStatus, "GET") if shared.cfg.profile.is_doorbell() => {
             let status = lock(&shared.state).call.as_str();
-            Response::json(200, serde_json::json!({ "CallStatus": { "status": status } }).to_string())
+            if shared.cfg.call_status_xml {
+                Response::xml(200, xml::call_status_to_xml(status, ns))
+            } else {
+                Response::json(200, serde_json::json!({ "CallStatus": { "status": status } }).to_string())
+            }
         }
         (Route::CallSignal, "PUT") if shared.cfg.profile.is_doorbell() => call_signal(shared, req, body),
         (Route::Unknown, _) => not_supported(shared, req),

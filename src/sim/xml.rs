@@ -143,6 +143,15 @@ pub(crate) fn capabilities_to_xml(channel: &Channel, codec_options: &[&str], ns:
     w.finish()
 }
 
+/// `callStatus` as old doorbell firmware answers it whatever was asked: XML.
+pub(crate) fn call_status_to_xml(status: &str, ns: Namespace) -> String {
+    let mut w = Writer::document();
+    w.open("CallStatus", ns);
+    w.field("status", Some(&status.to_string()));
+    w.close("CallStatus");
+    w.finish()
+}
+
 /// The answer to an open on firmware that hands out a session id.
 pub(crate) fn session_to_xml(session_id: &str, ns: Namespace) -> String {
     let mut w = Writer::document();
