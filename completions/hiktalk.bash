@@ -22,6 +22,9 @@ _hiktalk() {
             hiktalk,devices)
                 cmd="hiktalk__subcmd__devices"
                 ;;
+            hiktalk,listen)
+                cmd="hiktalk__subcmd__listen"
+                ;;
             hiktalk,play)
                 cmd="hiktalk__subcmd__play"
                 ;;
@@ -41,7 +44,7 @@ _hiktalk() {
 
     case "${cmd}" in
         hiktalk)
-            opts="-q -h -V --config --quiet --json --help --version play speak devices status close sim"
+            opts="-q -h -V --config --quiet --json --help --version play speak listen devices status close sim"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -118,8 +121,8 @@ _hiktalk() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hiktalk__subcmd__play)
-            opts="-u -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --codec --set-codec --keep-codec --take-over --retries --volume --stall-timeout --raw-format --loop --config --quiet --json --help --version"
+        hiktalk__subcmd__listen)
+            opts="-u -o -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --out --raw --output --duration --stats --config --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,6 +152,80 @@ _hiktalk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hiktalk__subcmd__play)
+            opts="-u -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --volume --raw-format --loop --config --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --channel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-fingerprint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --codec)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -157,15 +234,7 @@ _hiktalk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --volume)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -185,7 +254,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__sim)
-            opts="-q -h -V --listen --user --password --profile --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-duration --header-timeout --buffer --require-session-id --expect --call-status-xml --config --quiet --json --help --version"
+            opts="-q -h -V --listen --user --password --profile --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-duration --header-timeout --buffer --require-session-id --expect --call-status-xml --mic --inbound-codec --mic-aac --mic-framing --mic-echo --config --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +344,26 @@ _hiktalk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --mic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inbound-codec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mic-aac)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mic-framing)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mic-echo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -287,7 +376,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__speak)
-            opts="-u -i -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --codec --set-codec --keep-codec --take-over --retries --volume --stall-timeout --input --vad --ptt --stats --config --quiet --json --help --version"
+            opts="-u -i -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --volume --input --vad --ptt --stats --no-listen --output --config --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,6 +406,14 @@ _hiktalk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --codec)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -325,15 +422,7 @@ _hiktalk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --volume)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -346,6 +435,10 @@ _hiktalk() {
                     return 0
                     ;;
                 --vad)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

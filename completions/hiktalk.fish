@@ -31,7 +31,8 @@ complete -c hiktalk -n "__fish_hiktalk_needs_command" -s h -l help -d 'Print hel
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -s V -l version -d 'Print version'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "play" -d 'Stream an audio file (or stdin) to a camera\'s speaker in real time'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "speak" -d 'Talk through a camera with the microphone until Ctrl-C'
-complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "devices" -d 'List audio input devices (for `speak --input`)'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "listen" -d 'Hear what the device\'s microphone hears, through the speakers or into a file'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "devices" -d 'List audio inputs (for `speak --input`) and outputs (for `--output`)'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "status" -d 'Show a device\'s model, firmware and talk channels'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "close" -d 'Close a stuck talk session left by any client'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "sim" -d 'Run a simulated Hikvision device (for tests and demos)'
@@ -40,17 +41,17 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l channel -d 'Tal
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l connect-timeout -d 'Seconds allowed to connect' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l stall-timeout -d 'Seconds a device may stop reading audio before the connection counts as dead' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l raw-format -d 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l keep-codec -d 'Keep the codec --set-codec chose'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l take-over -d 'Close another client\'s session on the channel before opening ours'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l keep-codec -d 'Keep the codec --set-codec chose'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l loop -d 'Repeat the file until stopped (reconnects after faults, like speak)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l json -d 'Print the outcome as one JSON object on stdout'
@@ -61,24 +62,46 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l channel -d 'Ta
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l connect-timeout -d 'Seconds allowed to connect' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stall-timeout -d 'Seconds a device may stop reading audio before the connection counts as dead' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l vad -d 'Send silence while the input is quieter than this level (dBFS, e.g. -45)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l output -d 'Output device for what the device hears: an id or index from `hiktalk devices`' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l keep-codec -d 'Keep the codec --set-codec chose'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l take-over -d 'Close another client\'s session on the channel before opening ours'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l keep-codec -d 'Keep the codec --set-codec chose'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l ptt -d 'Push-to-talk: silence until space is pressed, space again to stop (terminal only)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stats -d 'Print latency and drop statistics at the end'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l no-listen -d 'Talk only: do not play what the device\'s microphone hears'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l json -d 'Print the outcome as one JSON object on stdout'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s h -l help -d 'Print help'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -s o -l out -d 'Write a WAV file instead of playing (`-` writes it to stdout, for pipes)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l output -d 'Output device: an id or index from `hiktalk devices`, or part of its description' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l duration -d 'Stop after this many seconds' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l take-over -d 'Close another client\'s session on the channel before opening ours'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l raw -d 'With -o: headerless s16le samples instead of WAV'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l stats -d 'Print jitter-buffer and network figures at the end'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -l json -d 'Print the outcome as one JSON object on stdout'
@@ -130,6 +153,11 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l buffer -d 'Secon
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l require-session-id -d 'Refuse audioData and close without the sessionId open returned (or with another); [default: on for the doorbell profile, off for cameras, which work without it]' -r -f -a "true\t''
 false\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l expect -d 'An audioData PUT with `Expect: 100-continue`: `ignore` answers 200 at once, as devices answer every upload (the default; what devices do with Expect is unconfirmed, and a client waiting for 100 Continue then sends nothing), or `continue` answers 100 Continue, reads the announced body as the audio, then answers 200' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l mic -d 'The device microphone (audioData GET) hears this audio file (WAV, MP3, FLAC, Ogg Vorbis), looped from its first 10 minutes, instead of a 440 Hz tone; it is decoded at start and the start fails if it cannot be' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l inbound-codec -d 'The microphone\'s codec (ulaw, alaw, g726, aac, pcm), written as audioInboundCompressionType on every channel; without it the microphone uses the channel\'s audioCompressionType. G.711 and G.726 run at 8 kHz, others at the channel\'s audioSamplingRate' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l mic-aac -d 'AAC framing of the microphone stream: prefixed (each ADTS frame after its 4-byte big-endian length, as uploads carry it) or bare (plain ADTS frames)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l mic-framing -d 'HTTP framing of the microphone stream: until-close (no Content-Length), length (Content-Length: 2147483647) or chunked (a chunk per codec frame) [default: the profile\'s: until-close for modern and aac-only, length for doorbell, chunked for legacy]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l mic-echo -d 'The device hears its own speaker: the microphone picks up what the channel\'s speaker played MS milliseconds earlier, at DB (0 or less; default -6), e.g. 120:-6' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-hangup-body -d 'Close the audioData socket without a ResponseStatus body on a device hang-up'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l basic-challenge -d 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do'

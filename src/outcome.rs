@@ -164,7 +164,11 @@ impl Ending {
             ending.clone()
         } else if e.is::<crate::config::ConfigError>() {
             Ending::Usage { detail }
-        } else if e.is::<crate::audio::decode::AudioError>() || e.is::<crate::audio::capture::CaptureError>() {
+        } else if e.is::<crate::audio::decode::AudioError>()
+            || e.is::<crate::audio::capture::CaptureError>()
+            || e.is::<crate::audio::devices::Lookup>()
+            || e.is::<crate::audio::playback::PlaybackError>()
+        {
             Ending::Input { detail }
         } else if let Some(i) = e.downcast_ref::<IsapiError>() {
             Ending::from_isapi(i)

@@ -8,7 +8,8 @@ mod tone;
 
 use std::time::{Duration, Instant};
 
-use hiktalk::audio::capture::{Capture, CaptureError, list_input_devices};
+use hiktalk::audio::capture::{Capture, CaptureError};
+use hiktalk::audio::devices::{self, Direction};
 use tone::{BROKEN_DEVICE_ID, DESCRIPTION, RATE, ToneSource};
 
 const FREQ: f64 = 440.0;
@@ -53,7 +54,7 @@ fn captures_a_paced_exact_tone_through_cpal() {
         unsafe { std::env::set_var(key, value) };
     }
 
-    let devices = list_input_devices().expect("list devices");
+    let devices = devices::list(Direction::Input).expect("list devices");
     let listed = devices.iter().find(|d| d.id == source.device_id()).unwrap_or_else(|| panic!("{} not in {devices:?}", source.device_id()));
     assert_eq!(listed.description, DESCRIPTION);
     assert_eq!((listed.default_rate, listed.channels, listed.default_format.as_str()), (RATE, 2, "f32"));

@@ -93,7 +93,7 @@ async fn iteration(seed: u64) {
     let clock = Clock::start(Feed::new(tone_source(frames), 0.0), Duration::from_millis(160));
     match session::negotiate(&device, &opts, &stop).await {
         Err(e) => report = Report::new("sim", e),
-        Ok(mut neg) => session::talk(&device, &mut neg, &opts, &clock, &stop, &mut report).await,
+        Ok(mut neg) => session::talk(&device, &mut neg, &opts, session::Media::talk(&clock), &stop, &mut report).await,
     }
     // Client closes were awaited by talk(), device hang-ups are logged before the client sees
     // them: judged at once, without waiting for the device to expire what hiktalk left. Only a

@@ -54,7 +54,12 @@ async fn every_fault_ends_with_its_reason_and_code() {
             says: "no answer to PUT /ISAPI/System/TwoWayAudio/channels/1/open within 1 s",
         },
         Case { faults: &["stall=channels"], extra: &["--timeout", "1"], code: 7, says: "no answer to GET" },
-        Case { faults: &["stall=audio"], extra: &["--timeout", "1"], code: 7, says: "no answer to PUT audioData" },
+        Case {
+            faults: &["stall=audio"],
+            extra: &["--timeout", "1"],
+            code: 7,
+            says: "no answer to PUT /ISAPI/System/TwoWayAudio/channels/1/audioData within 1 s",
+        },
         Case { faults: &["slow=open:300"], extra: &[], code: 0, says: "end of input" },
         Case { faults: &["malformed-xml=channels"], extra: &[], code: 8, says: "cannot read" },
         Case { faults: &["malformed-xml=open"], extra: &[], code: 8, says: "cannot read" },

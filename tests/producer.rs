@@ -34,7 +34,7 @@ async fn a_producer_that_dies_is_an_internal_error_and_the_session_is_closed() {
         let clock = Clock::start(Feed::new(dying_source(panics), 0.0), Duration::from_millis(160));
         let mut report = Report::new("sim", Ending::EndOfInput);
         let mut neg = session::negotiate(&device, &opts, &stop).await.unwrap();
-        session::talk(&device, &mut neg, &opts, &clock, &stop, &mut report).await;
+        session::talk(&device, &mut neg, &opts, session::Media::talk(&clock), &stop, &mut report).await;
         assert!(matches!(report.ending, Ending::Internal { .. }), "panics {panics}: {report:?}");
         assert_eq!(report.ending.exit_code(false), 1);
         assert_eq!((report.sessions_opened, report.closes_confirmed), (1, 1), "{report:?}");

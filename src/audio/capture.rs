@@ -12,6 +12,7 @@
 //! does the producer have to drop what it cannot push. Both are counted in
 //! [`Capture::dropped_samples`].
 
+use super::devices::{self, Direction, Lookup};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,29 +31,12 @@ const STAMP_SLOTS: usize = 4096;
 /// Requested period: 10 ms keeps latency low and gives every device the same callback size.
 const PERIOD: Duration = Duration::from_millis(10);
 
-/// One capture-capable device as listed by `hiktalk devices`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct InputDevice {
-    /// cpal device id, e.g. `alsa:hw:CARD=0,DEV=0`; accepted by [`Capture::open`].
-    pub id: String,
-    pub description: String,
-    pub default_rate: u32,
-    /// Sample format of the default config: `i16`, `f32`, ...
-    pub default_format: String,
-    pub channels: u16,
-    pub is_default: bool,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("no default audio input device; connect a microphone or pick one with --input (see `hiktalk devices`)")]
     NoDevice,
-    #[error("no input device matches {selector:?}; available: {}; run `hiktalk devices` and pass an id or index", list_or_none(.available))]
-    NotFound { selector: String, available: Vec<String> },
-    #[error("input selector {selector:?} matches several devices ({}); pass the full id instead", .matches.join(", "))]
-    Ambiguous { selector: String, matches: Vec<String> },
-    #[error("cannot list audio devices: {reason}")]
-    Enumerate { reason: String },
+    #[error("input {0}")]
+    Lookup(#[from] Lookup),
     #[error("input device {device} has no usable capture format: {reason}; try another device (see `hiktalk devices`)")]
     Unsupported { device: String, reason: String },
     #[error(
@@ -63,69 +47,6 @@ pub enum CaptureError {
     Stream { device: String, reason: String },
     #[error("input device {device} went away (unplugged?); reconnect it or pick another with --input (see `hiktalk devices`)")]
     Disconnected { device: String },
-}
-
-fn list_or_none(ids: &[String]) -> String {
-    if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
-}
-
-/// Lists devices that can capture and report a default input config. Devices that fail to
-/// open (e.g. ALSA `default` with no card) are left out: they could not be captured from.
-pub fn list_input_devices() -> Result<Vec<InputDevice>, CaptureError> {
-    let _quiet = alsa_quiet::Guard::new();
-    let host = cpal::default_host();
-    let default_id = host.default_input_device().and_then(|d| d.id().ok()).map(|id| id.to_string());
-    let devices = host.input_devices().map_err(|e| CaptureError::Enumerate { reason: e.to_string() })?;
-    Ok(devices
-        .filter_map(|device| {
-            let id = device.id().ok()?.to_string();
-            let config = device.default_input_config().ok()?;
-            Some(InputDevice {
-                is_default: default_id.as_deref() == Some(id.as_str()),
-                description: describe_device(&device),
-                default_rate: config.sample_rate(),
-                default_format: config.sample_format().to_string(),
-                channels: config.channels(),
-                id,
-            })
-        })
-        .collect())
-}
-
-fn describe_device(device: &cpal::Device) -> String {
-    // ALSA descriptions are two lines ("Card, Device\nPurpose"): keep them on one.
-    device.description().map(|d| d.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" - ")).unwrap_or_default()
-}
-
-/// Resolves a selector: exact id, index into [`list_input_devices`], or a unique
-/// case-insensitive substring of an id or description.
-fn find_device(selector: &str) -> Result<cpal::Device, CaptureError> {
-    let listed = list_input_devices()?;
-    let pick = if let Some(d) = listed.iter().find(|d| d.id == selector) {
-        Some(d.id.clone())
-    } else if let Ok(index) = selector.parse::<usize>() {
-        listed.get(index).map(|d| d.id.clone())
-    } else {
-        let needle = selector.to_lowercase();
-        let matches: Vec<&InputDevice> =
-            listed.iter().filter(|d| d.id.to_lowercase().contains(&needle) || d.description.to_lowercase().contains(&needle)).collect();
-        match matches.as_slice() {
-            [one] => Some(one.id.clone()),
-            [] => None,
-            many => {
-                return Err(CaptureError::Ambiguous {
-                    selector: selector.to_owned(),
-                    matches: many.iter().map(|d| d.id.clone()).collect(),
-                });
-            }
-        }
-    };
-    // An id can name a device the enumeration does not list (e.g. a bare `alsa:hw:1,0`).
-    let id = pick.as_deref().unwrap_or(selector);
-    id.parse::<cpal::DeviceId>()
-        .ok()
-        .and_then(|id| cpal::host_from_id(id.host()).ok()?.device_by_id(&id))
-        .ok_or_else(|| CaptureError::NotFound { selector: selector.to_owned(), available: listed.into_iter().map(|d| d.id).collect() })
 }
 
 /// Formats the callback knows how to convert.
@@ -180,12 +101,12 @@ impl Capture {
     /// [`list_input_devices`]; otherwise a unique substring of an id or description.
     pub fn open(selector: Option<&str>) -> Result<Capture, CaptureError> {
         // Failures come back as typed errors; alsa-lib's own account of them is only noise.
-        let _quiet = alsa_quiet::Guard::new();
+        let _quiet = devices::Quiet::new();
         let device = match selector {
             None => cpal::default_host().default_input_device().ok_or(CaptureError::NoDevice)?,
-            Some(s) => find_device(s)?,
+            Some(s) => devices::find(Direction::Input, s)?,
         };
-        let name = device.id().map(|id| id.to_string()).unwrap_or_else(|_| describe_device(&device));
+        let name = device.id().map(|id| id.to_string()).unwrap_or_else(|_| devices::describe(&device));
         let config = choose_config(&device, &name)?;
         let (rate, channels, format) = (config.sample_rate(), config.channels(), config.sample_format());
         let mut stream_config = config.config();
@@ -439,56 +360,6 @@ impl Reader {
         let stamp = self.current?;
         let offset = (index - stamp.index) * 1_000_000_000 / u64::from(self.rate);
         Some(stamp.at + Duration::from_nanos(offset))
-    }
-}
-
-/// Mutes alsa-lib's stderr messages (it complains about every PCM it cannot open while
-/// probing) on the current thread for the guard's lifetime. A no-op off ALSA platforms.
-mod alsa_quiet {
-    #[cfg(any(target_os = "linux", target_os = "dragonfly", target_os = "freebsd", target_os = "netbsd"))]
-    pub use alsa::Guard;
-    #[cfg(not(any(target_os = "linux", target_os = "dragonfly", target_os = "freebsd", target_os = "netbsd")))]
-    pub use other::Guard;
-
-    #[cfg(any(target_os = "linux", target_os = "dragonfly", target_os = "freebsd", target_os = "netbsd"))]
-    mod alsa {
-        pub struct Guard(alsa_sys::snd_local_error_handler_t);
-
-        impl Guard {
-            pub fn new() -> Self {
-                unsafe extern "C" fn ignore(
-                    _file: *const std::ffi::c_char,
-                    _line: std::ffi::c_int,
-                    _func: *const std::ffi::c_char,
-                    _err: std::ffi::c_int,
-                    _fmt: *const std::ffi::c_char,
-                    _args: *mut alsa_sys::__va_list_tag,
-                ) {
-                }
-                // SAFETY: sets a thread-local pointer in alsa-lib; `ignore` touches none of its arguments.
-                Guard(unsafe { alsa_sys::snd_lib_error_set_local(Some(ignore)) })
-            }
-        }
-
-        impl Drop for Guard {
-            fn drop(&mut self) {
-                // SAFETY: restores the handler that was installed before (usually none).
-                unsafe {
-                    alsa_sys::snd_lib_error_set_local(self.0);
-                }
-            }
-        }
-    }
-
-    #[cfg(not(any(target_os = "linux", target_os = "dragonfly", target_os = "freebsd", target_os = "netbsd")))]
-    mod other {
-        pub struct Guard;
-
-        impl Guard {
-            pub fn new() -> Self {
-                Guard
-            }
-        }
     }
 }
 

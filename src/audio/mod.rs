@@ -2,6 +2,8 @@
 
 pub mod capture;
 pub mod decode;
+pub mod devices;
 pub mod pacer;
+pub mod playback;
 pub mod resample;
 pub mod shape;

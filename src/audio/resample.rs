@@ -6,8 +6,10 @@ use super::decode::AudioError;
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Indexing, Resampler as _};
 
-/// Input frames per FFT block: ~21 ms at 48 kHz keeps latency low for live input.
-const CHUNK: usize = 1024;
+/// Input frames per FFT block for files: long blocks, fewer FFTs.
+const FILE_CHUNK: usize = 1024;
+/// Blocks for live audio, where each block is a wait: 10 ms of input.
+const LIVE_BLOCK_MS: u32 = 10;
 
 pub struct Resampler {
     inner: Option<Fft<f32>>,
@@ -26,15 +28,25 @@ fn resample_error(e: impl std::fmt::Display) -> AudioError {
 }
 
 impl Resampler {
-    /// A converter from `from` Hz to `to` Hz; a pass-through when they are equal.
+    /// A converter from `from` Hz to `to` Hz for files; a pass-through when they are equal.
     pub fn new(from: u32, to: u32) -> Result<Self, AudioError> {
+        Self::with_chunk(from, to, FILE_CHUNK)
+    }
+
+    /// A converter for live audio (a microphone, a device's stream): 10 ms blocks, so the
+    /// conversion holds audio back by a few milliseconds instead of a file block's 20-130 ms.
+    pub fn live(from: u32, to: u32) -> Result<Self, AudioError> {
+        Self::with_chunk(from, to, (from.div_ceil(1000 / LIVE_BLOCK_MS)).max(1) as usize)
+    }
+
+    fn with_chunk(from: u32, to: u32, chunk: usize) -> Result<Self, AudioError> {
         if from == 0 || to == 0 {
             return Err(AudioError::Resample(format!("cannot convert {from} Hz to {to} Hz")));
         }
         let inner = if from == to {
             None
         } else {
-            Some(Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input).map_err(resample_error)?)
+            Some(Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input).map_err(resample_error)?)
         };
         let skip = inner.as_ref().map_or(0, |r| r.output_delay());
         let scratch = vec![0.0; inner.as_ref().map_or(0, |r| r.output_frames_max())];
@@ -115,7 +127,10 @@ mod tests {
     use super::*;
 
     fn run(from: u32, to: u32, input: &[f32], piece: usize) -> Vec<f32> {
-        let mut r = Resampler::new(from, to).unwrap();
+        run_with(Resampler::new(from, to).unwrap(), input, piece)
+    }
+
+    fn run_with(mut r: Resampler, input: &[f32], piece: usize) -> Vec<f32> {
         let mut out = Vec::new();
         for chunk in input.chunks(piece) {
             r.process(chunk, &mut out).unwrap();
@@ -145,6 +160,27 @@ mod tests {
                 let error_ms = (peak as f64 / f64::from(to) - 0.7).abs() * 1000.0;
                 assert!(error_ms <= 1.0, "{from}->{to} piece {piece}: click moved {error_ms:.2} ms");
             }
+        }
+    }
+
+    #[test]
+    fn live_blocks_keep_the_click_in_place_and_hold_back_little() {
+        for (from, to) in [(48000, 8000), (44100, 16000), (8000, 48000), (16000, 48000)] {
+            let len = from as usize;
+            let mut input = vec![0.0f32; len];
+            input[from as usize / 2] = 1.0;
+            let out = run_with(Resampler::live(from, to).unwrap(), &input, from as usize / 100);
+            assert_eq!(out.len(), len * to as usize / from as usize, "{from}->{to}");
+            let peak = (0..out.len()).max_by(|&a, &b| out[a].abs().total_cmp(&out[b].abs())).unwrap();
+            assert!((peak as f64 / f64::from(to) - 0.5).abs() <= 0.001, "{from}->{to}: click at {peak}");
+            // Fed 10 ms at a time, output appears within 20 ms of the input that made it.
+            let mut r = Resampler::live(from, to).unwrap();
+            let mut out = Vec::new();
+            for piece in input.chunks(from as usize / 100).take(10) {
+                r.process(piece, &mut out).unwrap();
+            }
+            let held_ms = 100.0 - out.len() as f64 * 1000.0 / f64::from(to);
+            assert!(held_ms <= 20.0, "{from}->{to}: {held_ms:.1} ms held back");
         }
     }
 

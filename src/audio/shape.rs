@@ -23,13 +23,14 @@ pub struct Shaper {
 }
 
 impl Shaper {
-    /// A shaper from `input_rate` to `output_rate` with `gain_db` applied.
-    pub fn new(input_rate: u32, output_rate: u32, gain_db: f32) -> Result<Self, AudioError> {
+    /// A shaper from `input_rate` to `output_rate` with `gain_db` applied; `live` converts in
+    /// short blocks (see [`Resampler::live`]).
+    pub fn new(input_rate: u32, output_rate: u32, gain_db: f32, live: bool) -> Result<Self, AudioError> {
         if !GAIN_DB.contains(&gain_db) {
             return Err(AudioError::BadGain { gain: gain_db, min: *GAIN_DB.start(), max: *GAIN_DB.end() });
         }
         Ok(Shaper {
-            resampler: Resampler::new(input_rate, output_rate)?,
+            resampler: if live { Resampler::live(input_rate, output_rate)? } else { Resampler::new(input_rate, output_rate)? },
             gain: 10f32.powf(gain_db / 20.0),
             envelope: 1.0,
             release: 1.0 - (-1.0 / (RELEASE_S * output_rate as f32)).exp(),
@@ -90,7 +91,7 @@ mod tests {
 
     #[test]
     fn limiter_keeps_loud_input_below_full_scale() {
-        let mut s = Shaper::new(16000, 16000, 12.0).unwrap();
+        let mut s = Shaper::new(16000, 16000, 12.0, false).unwrap();
         let loud: Vec<f32> = (0..16000).map(|i| (i as f32 * 0.2).sin() * 0.9).collect();
         let mut out = Vec::new();
         s.push(&loud, &mut out).unwrap();
@@ -98,13 +99,13 @@ mod tests {
         let max = out.iter().map(|v| v.unsigned_abs()).max().unwrap();
         // +12 dB on 0.9 would be 3.6 times full scale: limited to the ceiling, not wrapped.
         assert!(max <= (CEILING * 32767.0) as u16 + 1 && max >= (CEILING * 32767.0) as u16 - 200, "max {max}");
-        assert!(matches!(Shaper::new(16000, 8000, f32::NAN), Err(AudioError::BadGain { .. })));
-        assert!(matches!(Shaper::new(16000, 8000, 31.0), Err(AudioError::BadGain { .. })));
+        assert!(matches!(Shaper::new(16000, 8000, f32::NAN, false), Err(AudioError::BadGain { .. })));
+        assert!(matches!(Shaper::new(16000, 8000, 31.0, false), Err(AudioError::BadGain { .. })));
     }
 
     #[test]
     fn output_covers_the_input_at_the_new_rate() {
-        let mut s = Shaper::new(48000, 8000, 0.0).unwrap();
+        let mut s = Shaper::new(48000, 8000, 0.0, true).unwrap();
         let mut out = Vec::new();
         for chunk in vec![0.1f32; 48480].chunks(1000) {
             s.push(chunk, &mut out).unwrap();

@@ -81,7 +81,13 @@ to the channel's codec, then paced in real time on one upload; the session is cl
 camera never hangs up for lack of audio. Ctrl-C closes the session and exits 0.\n\
 Keys on a terminal: m toggles mute; with --ptt, space toggles talking.")]
     Speak(SpeakArgs),
-    /// List audio input devices (for `speak --input`)
+    /// Hear what the device's microphone hears, through the speakers or into a file
+    #[command(after_help = "The session is opened once and closed explicitly on Ctrl-C, SIGTERM, SIGHUP or --duration;\n\
+faults the user did not cause are retried like speak's. Playback starts after 60 ms of audio\n\
+(a jitter buffer that grows on underruns and shrinks again); --stats tells how it went.\n\
+Examples:\n  hiktalk listen frontdoor\n  hiktalk listen frontdoor -o porch.wav --duration 30\n  hiktalk listen frontdoor -o - | ffmpeg -i - porch.mp3")]
+    Listen(ListenArgs),
+    /// List audio inputs (for `speak --input`) and outputs (for `--output`)
     Devices,
     /// Show a device's model, firmware and talk channels
     Status(StatusArgs),
@@ -97,6 +103,7 @@ impl Command {
         match self {
             Command::Play(a) => Some(&a.camera.camera),
             Command::Speak(a) => Some(&a.camera.camera),
+            Command::Listen(a) => Some(&a.camera.camera),
             Command::Status(a) => Some(&a.camera.camera),
             Command::Close(a) => Some(&a.camera.camera),
             Command::Devices | Command::Sim(_) => None,
@@ -133,9 +140,26 @@ pub struct CameraArgs {
     pub timeout: f64,
 }
 
-/// Session options shared by `play` and `speak`.
+/// Session options every command that opens a session shares.
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// Close another client's session on the channel before opening ours
+    #[arg(long)]
+    pub take_over: bool,
+    /// Reconnect attempts after a fault the user did not cause (speak, listen, play --loop);
+    /// restored after a minute of good audio, and never more than 20 in an hour
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+    /// Seconds a device may stop reading (or sending) audio before the connection counts as dead
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_secs)]
+    pub stall_timeout: f64,
+}
+
+/// Talk options shared by `play` and `speak`.
 #[derive(Debug, Clone, Args)]
 pub struct TalkArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)
     #[arg(long, value_name = "CODEC")]
     pub codec: Option<Codec>,
@@ -145,19 +169,9 @@ pub struct TalkArgs {
     /// Keep the codec --set-codec chose
     #[arg(long, requires = "set_codec")]
     pub keep_codec: bool,
-    /// Close another client's session on the channel before opening ours
-    #[arg(long)]
-    pub take_over: bool,
-    /// Reconnect attempts after a fault the user did not cause (speak, play --loop); restored
-    /// after a minute of good audio, and never more than 20 in an hour
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    pub retries: u32,
     /// Gain in dB (negative is quieter); peaks are limited, never wrapped
     #[arg(long, default_value_t = 0.0, value_name = "DB", allow_hyphen_values = true, value_parser = gain_db)]
     pub volume: f32,
-    /// Seconds a device may stop reading audio before the connection counts as dead
-    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_secs)]
-    pub stall_timeout: f64,
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +207,35 @@ pub struct SpeakArgs {
     #[arg(long)]
     pub ptt: bool,
     /// Print latency and drop statistics at the end
+    #[arg(long)]
+    pub stats: bool,
+    /// Talk only: do not play what the device's microphone hears
+    #[arg(long)]
+    pub no_listen: bool,
+    /// Output device for what the device hears: an id or index from `hiktalk devices`
+    #[arg(long, value_name = "DEVICE", conflicts_with = "no_listen")]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    pub camera: CameraArgs,
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Write a WAV file instead of playing (`-` writes it to stdout, for pipes)
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<String>,
+    /// With -o: headerless s16le samples instead of WAV
+    #[arg(long, requires = "out")]
+    pub raw: bool,
+    /// Output device: an id or index from `hiktalk devices`, or part of its description
+    #[arg(long, value_name = "DEVICE", conflicts_with = "out")]
+    pub output: Option<String>,
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
+    pub duration: Option<f64>,
+    /// Print jitter-buffer and network figures at the end
     #[arg(long)]
     pub stats: bool,
 }

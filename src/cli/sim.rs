@@ -1,7 +1,7 @@
 //! `hiktalk sim` arguments: every simulator knob as a flag.
 
 use crate::codec::Codec;
-use crate::sim::{BusyStyle, Fault, Profile, SimConfig};
+use crate::sim::{BusyStyle, Fault, MicAac, MicEcho, MicFraming, Profile, SimConfig};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -118,6 +118,30 @@ pub struct SimArgs {
     /// Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does.
     #[arg(long)]
     pub call_status_xml: bool,
+    /// The device microphone (audioData GET) hears this audio file (WAV, MP3, FLAC, Ogg
+    /// Vorbis), looped from its first 10 minutes, instead of a 440 Hz tone; it is decoded at
+    /// start and the start fails if it cannot be
+    #[arg(long, value_name = "FILE")]
+    pub mic: Option<PathBuf>,
+    /// The microphone's codec (ulaw, alaw, g726, aac, pcm), written as
+    /// audioInboundCompressionType on every channel; without it the microphone uses the
+    /// channel's audioCompressionType. G.711 and G.726 run at 8 kHz, others at the channel's
+    /// audioSamplingRate
+    #[arg(long, value_name = "CODEC")]
+    pub inbound_codec: Option<Codec>,
+    /// AAC framing of the microphone stream: prefixed (each ADTS frame after its 4-byte
+    /// big-endian length, as uploads carry it) or bare (plain ADTS frames)
+    #[arg(long, default_value = "prefixed", value_name = "FRAMING")]
+    pub mic_aac: MicAac,
+    /// HTTP framing of the microphone stream: until-close (no Content-Length), length
+    /// (Content-Length: 2147483647) or chunked (a chunk per codec frame) [default: the
+    /// profile's: until-close for modern and aac-only, length for doorbell, chunked for legacy]
+    #[arg(long, value_name = "FRAMING")]
+    pub mic_framing: Option<MicFraming>,
+    /// The device hears its own speaker: the microphone picks up what the channel's speaker
+    /// played MS milliseconds earlier, at DB (0 or less; default -6), e.g. 120:-6
+    #[arg(long, value_name = "MS[:DB]")]
+    pub mic_echo: Option<MicEcho>,
 }
 
 impl From<SimArgs> for SimConfig {
@@ -147,6 +171,11 @@ impl From<SimArgs> for SimConfig {
             require_session_id: a.require_session_id,
             expect: a.expect,
             call_status_xml: a.call_status_xml,
+            mic: a.mic,
+            inbound_codec: a.inbound_codec,
+            mic_aac: a.mic_aac,
+            mic_framing: a.mic_framing,
+            mic_echo: a.mic_echo,
         }
     }
 }

@@ -89,6 +89,9 @@ impl Encoder for AacEncoder {
 pub struct AacDecoder {
     inner: dec::Decoder,
     unframer: Unframer,
+    /// Whether frames come behind length prefixes (as uploads do) or as bare ADTS (some
+    /// devices' microphone streams, unconfirmed): told by the first byte.
+    prefixed: Option<bool>,
     pcm: Vec<i16>,
 }
 
@@ -103,13 +106,37 @@ impl AacDecoder {
         // Let FDK downmix a stereo stream from an unexpected sender.
         inner.set_max_output_channels(1).map_err(|e| decode_error(e.to_string()))?;
         // 2048 samples per channel covers SBR output; 8 channels is FDK's maximum.
-        Ok(AacDecoder { inner, unframer: Unframer::default(), pcm: vec![0; 2048 * 8] })
+        Ok(AacDecoder { inner, unframer: Unframer::default(), prefixed: None, pcm: vec![0; 2048 * 8] })
     }
+}
+
+/// Feeds ADTS bytes to FDK and appends every frame it can decode.
+fn decode_adts(inner: &mut dec::Decoder, pcm: &mut [i16], mut rest: &[u8], out: &mut Vec<i16>) -> Result<(), CodecError> {
+    while !rest.is_empty() {
+        let taken = inner.fill(rest).map_err(|e| decode_error(e.to_string()))?;
+        rest = &rest[taken..];
+        loop {
+            match inner.decode_frame(pcm) {
+                Ok(()) => {
+                    let n = inner.decoded_frame_size().min(pcm.len());
+                    out.extend_from_slice(&pcm[..n]);
+                }
+                Err(e) if e == dec::DecoderError::NOT_ENOUGH_BITS => break,
+                Err(e) => return Err(decode_error(e.to_string())),
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Decoder for AacDecoder {
     fn decode(&mut self, data: &[u8], out: &mut Vec<i16>) -> Result<(), CodecError> {
-        let AacDecoder { inner, unframer, pcm } = self;
+        let AacDecoder { inner, unframer, prefixed, pcm } = self;
+        // A length prefix starts with a zero byte (frames are under 8 KiB); ADTS with 0xFF.
+        let prefixed = *prefixed.get_or_insert_with(|| data.first() != Some(&0xFF));
+        if !prefixed {
+            return decode_adts(inner, pcm, data, out);
+        }
         unframer.push(
             data,
             |frame| {
@@ -117,22 +144,7 @@ impl Decoder for AacDecoder {
                 if frame.len() < 7 || frame[0] != 0xFF || frame[1] & 0xF6 != 0xF0 {
                     return Err(decode_error("frame does not start with an ADTS header".into()));
                 }
-                let mut rest = frame;
-                while !rest.is_empty() {
-                    let taken = inner.fill(rest).map_err(|e| decode_error(e.to_string()))?;
-                    rest = &rest[taken..];
-                    loop {
-                        match inner.decode_frame(pcm) {
-                            Ok(()) => {
-                                let n = inner.decoded_frame_size().min(pcm.len());
-                                out.extend_from_slice(&pcm[..n]);
-                            }
-                            Err(e) if e == dec::DecoderError::NOT_ENOUGH_BITS => break,
-                            Err(e) => return Err(decode_error(e.to_string())),
-                        }
-                    }
-                }
-                Ok(())
+                decode_adts(inner, pcm, frame, out)
             },
             |len| decode_error(format!("frame length prefix {len} is not a plausible ADTS frame; is the stream AAC?")),
         )
@@ -164,6 +176,30 @@ mod tests {
         assert!(pcm.len() >= FRAME_SAMPLES * 16, "decoded only {} samples", pcm.len());
         let peak = pcm[FRAME_SAMPLES * 4..].iter().map(|s| s.unsigned_abs()).max().unwrap();
         assert!((9000..16000).contains(&peak), "peak {peak}");
+    }
+
+    #[test]
+    fn bare_adts_is_decoded_too() {
+        let params = CodecParams::new(Codec::Aac);
+        let mut enc = AacEncoder::new(params).unwrap();
+        let tone: Vec<i16> = (0..FRAME_SAMPLES * 20).map(|i| ((i as f32 * std::f32::consts::FRAC_PI_8).sin() * 12000.0) as i16).collect();
+        let mut wire = Vec::new();
+        for frame in tone.chunks(FRAME_SAMPLES) {
+            enc.encode(frame, &mut wire).unwrap();
+        }
+        let mut bare = Vec::new();
+        let mut at = 0;
+        while at < wire.len() {
+            let len = u32::from_be_bytes(wire[at..at + 4].try_into().unwrap()) as usize;
+            bare.extend_from_slice(&wire[at + 4..at + 4 + len]);
+            at += 4 + len;
+        }
+        let mut dec = AacDecoder::new(params).unwrap();
+        let mut pcm = Vec::new();
+        for piece in bare.chunks(7) {
+            dec.decode(piece, &mut pcm).unwrap();
+        }
+        assert!(pcm.len() >= FRAME_SAMPLES * 16, "decoded only {} samples", pcm.len());
     }
 
     #[test]

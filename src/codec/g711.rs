@@ -32,6 +32,10 @@ impl Encoder for G711Encoder {
         FRAME_SAMPLES
     }
 
+    fn live_frame_samples(&self) -> usize {
+        self.params.sample_rate as usize / 100
+    }
+
     fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
         let law: fn(i16) -> u8 = if self.params.codec == Codec::G711Ulaw { encode_ulaw } else { encode_alaw };
         out.extend(frame.iter().map(|&s| law(s)));

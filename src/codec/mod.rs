@@ -168,6 +168,11 @@ pub trait Encoder: Send {
     fn params(&self) -> CodecParams;
     /// Samples per frame at `params().sample_rate`; `encode` takes exactly this many.
     fn frame_samples(&self) -> usize;
+    /// Samples per frame for live audio, where a frame is a wait: sample-by-sample codecs
+    /// take 10 ms; codecs with a fixed frame keep theirs.
+    fn live_frame_samples(&self) -> usize {
+        self.frame_samples()
+    }
     /// Appends the wire bytes for one frame to `out`.
     fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError>;
     /// Samples of codec delay: a stream must be followed by this much silence for all of its

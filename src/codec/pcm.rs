@@ -30,6 +30,10 @@ impl Encoder for PcmEncoder {
         self.params.sample_rate as usize / 50
     }
 
+    fn live_frame_samples(&self) -> usize {
+        self.params.sample_rate as usize / 100
+    }
+
     fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
         out.extend(frame.iter().flat_map(|s| s.to_le_bytes()));
         Ok(())

@@ -3,6 +3,7 @@
 
 pub mod close;
 pub mod devices;
+pub mod listen;
 pub mod play;
 pub mod sim;
 pub mod speak;
@@ -84,6 +85,7 @@ fn run(cli: Cli, out: Output) -> i32 {
         let result = match cli.command {
             Command::Play(args) => play::run(args, &ctx).await,
             Command::Speak(args) => speak::run(args, &ctx).await,
+            Command::Listen(args) => listen::run(args, &ctx).await,
             // The signal handlers swallow SIGINT/SIGTERM/SIGHUP, so the one-shot commands must
             // watch for them too, or Ctrl-C on a device that does not answer waits out the timeout.
             Command::Status(args) => interruptible(&ctx.stop, status::run(args, &ctx)).await,
@@ -114,15 +116,17 @@ fn talk_options(
     progress: std::sync::Arc<crate::session::Progress>,
 ) -> crate::session::TalkOptions {
     crate::session::TalkOptions {
-        channel,
         codec: talk.codec.or(codec),
         set_codec: talk.set_codec,
         keep_codec: talk.keep_codec,
-        take_over: talk.take_over,
-        retries: talk.retries,
         progress: Some(progress),
-        ..crate::session::TalkOptions::default()
+        ..session_options(&talk.session, channel)
     }
+}
+
+/// The session options every session command shares.
+fn session_options(args: &crate::cli::SessionArgs, channel: Option<String>) -> crate::session::TalkOptions {
+    crate::session::TalkOptions { channel, take_over: args.take_over, retries: args.retries, ..crate::session::TalkOptions::default() }
 }
 
 /// Resolves the camera, gathers its password, and (for `sim`) starts the simulated device.
@@ -187,7 +191,7 @@ fn human(r: &Report, verb: &str) -> String {
     let mut s = r.device.clone();
     s.push(':');
     if r.sessions_opened > 0 {
-        s.push_str(&format!(" {verb} {:.1} s", r.audio_seconds));
+        s.push_str(&format!(" {verb} {:.1} s", if r.audio_seconds > 0.0 { r.audio_seconds } else { r.heard_seconds }));
     }
     if let Some(ch) = &r.channel {
         s.push_str(&format!(" on channel {ch}"));

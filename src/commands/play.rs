@@ -6,7 +6,7 @@ use crate::cli::PlayArgs;
 use crate::feed::Feed;
 use crate::feed::file::Opened;
 use crate::outcome::{Ending, Outcome};
-use crate::session::{self, Clock, Progress, Report, Stop, TalkOptions};
+use crate::session::{self, Clock, Media, Progress, Report, Stop, TalkOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -33,7 +33,7 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     // Open and read the input before touching the device: a bad file must not leave a session.
     let opened = open_input(&input, &args, &ctx.stop).await?;
     let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx).await?;
-    let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
+    let device = device.with_stall(Duration::from_secs_f64(args.talk.session.stall_timeout));
     let describe = opened.describe();
     let source = opened.start(args.repeat)?;
     let total = source.duration;
@@ -58,7 +58,7 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         Err(ending) => report = Report::new(&name, ending),
         Ok(mut neg) => {
             let ticker = bar.clone().map(|bar| tokio::spawn(tick(bar, progress.clone())));
-            session::talk(&device, &mut neg, &opts, &clock, &ctx.stop, &mut report).await;
+            session::talk(&device, &mut neg, &opts, Media::talk(&clock), &ctx.stop, &mut report).await;
             if let Some(t) = ticker {
                 t.abort();
             }

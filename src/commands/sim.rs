@@ -6,8 +6,7 @@ use crate::outcome::{Ending, Outcome};
 
 pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let config: crate::sim::SimConfig = args.into();
-    let listen = config.listen;
-    let handle = crate::sim::start(config).await.map_err(|e| Ending::Usage { detail: format!("cannot listen on {listen}: {e}") })?;
+    let handle = crate::sim::start(config).await.map_err(|e| Ending::Usage { detail: e.to_string() })?;
     // Tests and scripts read the address from this exact first line (on stderr with --json,
     // whose stdout carries only the final JSON object).
     let listening = format!("hiktalk-sim listening on http://{}", handle.addr());

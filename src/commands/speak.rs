@@ -4,8 +4,9 @@ use super::{Connected, Context, connect, finish};
 use crate::cli::SpeakArgs;
 use crate::feed::Feed;
 use crate::feed::mic::{MicState, Microphone};
+use crate::listen::{Listener, Sink};
 use crate::outcome::Outcome;
-use crate::session::{self, Clock, Ending, Progress, Report, Stop, TalkOptions};
+use crate::session::{self, Clock, Ending, Media, Progress, Report, Stop, TalkOptions};
 use indicatif::ProgressBar;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -29,10 +30,23 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         .into());
     }
     let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx).await?;
-    let device = device.with_stall(Duration::from_secs_f64(args.talk.stall_timeout));
+    let device = device.with_stall(Duration::from_secs_f64(args.talk.session.stall_timeout));
     let state = Arc::new(MicState::new(!args.ptt));
     // Open the microphone before touching the device: no input, no session.
     let mic = Microphone::open(args.input.clone(), args.vad, state.clone()).await?;
+    // A call: what the device hears plays here, unless asked not to. No output device is said
+    // once, not an error: the talk goes on.
+    let (listener, inlet) = match args.no_listen {
+        true => (None, None),
+        false => match Listener::start(Sink::Speaker(args.output.clone())).await {
+            Ok((l, i)) => (Some(l), Some(i)),
+            Err(e) if args.output.is_none() => {
+                out.note(&format!("not playing what the device hears: {e}"));
+                (None, None)
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
     let describe = mic.describe.clone();
     let clock = Clock::start(Feed::new(mic.source(), args.talk.volume), LEAD);
     let progress = Arc::new(Progress::default());
@@ -59,7 +73,7 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         Ok(mut neg) => {
             let keys = keys_available.then(|| KeyReader::start(state.clone(), stop.clone(), args.ptt));
             let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, state.clone(), progress.clone(), args.ptt)));
-            session::talk(&device, &mut neg, &opts, &clock, &stop, &mut report).await;
+            session::talk(&device, &mut neg, &opts, Media { talk: Some(&clock), listen: inlet.as_ref() }, &stop, &mut report).await;
             if let Some(m) = meter {
                 m.abort();
             }
@@ -69,6 +83,9 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     // Clear the meter so the outcome line starts on a line of its own.
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let (Some(l), Some(i)) = (listener, inlet) {
+        l.finish(i).await;
     }
     let dropped = state.dropped_samples.load(Ordering::Relaxed);
     if args.stats && !out.json {

@@ -143,11 +143,12 @@ impl Feed {
         let encoder =
             codec::encoder(params).map_err(|e| Ending::Codec { detail: format!("{e}; choose another with --codec or --set-codec") })?;
         let index = self.tracks.len();
+        let live = self.source.pace == Pace::Live;
         let shaper = match self.shapers.iter().position(|(rate, ..)| *rate == params.sample_rate) {
             Some(s) => s,
             None => {
-                let shaper =
-                    Shaper::new(self.source.rate, params.sample_rate, self.gain_db).map_err(|e| Ending::Input { detail: e.to_string() })?;
+                let shaper = Shaper::new(self.source.rate, params.sample_rate, self.gain_db, live)
+                    .map_err(|e| Ending::Input { detail: e.to_string() })?;
                 self.shapers.push((params.sample_rate, shaper, Vec::new()));
                 self.shapers.len() - 1
             }
@@ -155,7 +156,7 @@ impl Feed {
         self.shapers[shaper].2.push(index);
         self.tracks.push(Track {
             params,
-            frame_samples: encoder.frame_samples(),
+            frame_samples: if live { encoder.live_frame_samples() } else { encoder.frame_samples() },
             encoder,
             pcm: VecDeque::new(),
             position: 0,
@@ -400,7 +401,9 @@ mod tests {
             let samples = vec![i as f32 / 100.0; 160];
             feed.push(SourceItem::Chunk(Chunk { samples, captured: Some(t0 + Duration::from_millis(u64::from(i) * 20)) }));
         }
-        assert_eq!(feed.drop_backlog(id, Duration::from_millis(60)), 7);
+        // 200 ms queued in 10 ms frames (live G.711), 60 ms kept.
+        assert_eq!(feed.frame_duration(id), Duration::from_millis(10));
+        assert_eq!(feed.drop_backlog(id, Duration::from_millis(60)), 14);
         let Next::Frame(f) = feed.next_frame(id) else { panic!("a frame") };
         assert_eq!(f.captured, Some(t0 + Duration::from_millis(140)), "the frame after the dropped ones");
     }

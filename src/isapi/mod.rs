@@ -2,8 +2,10 @@
 
 pub mod auth;
 pub mod client;
+pub mod download;
 pub mod error;
 pub mod path;
+pub(crate) mod raw;
 pub mod text;
 pub mod tls;
 pub mod upload;
@@ -11,5 +13,6 @@ pub mod xml;
 
 pub use auth::Credentials;
 pub use client::{Device, Endpoint, Timeouts};
+pub use download::{Download, DownloadEnd};
 pub use error::IsapiError;
 pub use upload::{SendError, Upload, UploadEnd};

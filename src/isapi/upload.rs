@@ -2,25 +2,18 @@
 //!
 //! Devices take `PUT .../audioData` with `Content-Length: 0`, answer 200 at once and then read
 //! raw bytes from the socket outside HTTP framing until it closes (chunked encoding makes them
-//! hang up). reqwest cannot write after the response, so this is a small HTTP/1.1 exchange of
-//! its own: write the request head, read the response with httparse, then stream. A reader task
+//! hang up). The exchange is `raw::exchange`; then the socket carries the audio. A reader task
 //! keeps reading the socket so that a device hang-up (a close, sometimes after a ResponseStatus
 //! body, or a reset) is noticed and explained while audio is still being written.
 
-use super::auth::Challenge;
-use super::client::{Device, chain};
+use super::client::Device;
 use super::error::IsapiError;
 use super::path::{self, Talk};
-use super::text::clean;
+use super::raw::{Accepted, MAX_HEAD, Stream, exchange};
 use super::xml::{self, ResponseStatus};
-use rustls::pki_types::ServerName;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-type Stream = Box<dyn Io>;
 
 /// The kernel's send buffer holds about this much audio: a device that stops reading is noticed
 /// within seconds, and when it reads again it does not get a burst of stale audio from the
@@ -29,7 +22,6 @@ const SEND_BUFFER_AUDIO: Duration = Duration::from_millis(100);
 /// The send buffer's bounds, in bytes (the kernel has a floor of its own, about 4.5 KiB).
 const SEND_BUFFER_MIN: u32 = 2048;
 const SEND_BUFFER_MAX: u32 = 16 * 1024;
-const MAX_HEAD: usize = 16 * 1024;
 
 /// How the device ended the upload.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,88 +50,21 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// Connects and starts the upload for `channel`, answering one Digest challenge if needed.
-    /// `--timeout` bounds each answer as a whole, however slowly the device sends it.
-    /// `bytes_per_second`: the stream's rate, which sizes the kernel's send buffer.
+    /// Connects and starts the upload for `channel`. `bytes_per_second`: the stream's rate,
+    /// which sizes the kernel's send buffer.
     pub async fn start(device: &Device, channel: &str, session_id: Option<&str>, bytes_per_second: u32) -> Result<Upload, IsapiError> {
         let path = path::talk(channel, Talk::AudioData, session_id)?;
-        let step = "PUT audioData";
         let send_buffer = ((f64::from(bytes_per_second) * SEND_BUFFER_AUDIO.as_secs_f64()) as u32).clamp(SEND_BUFFER_MIN, SEND_BUFFER_MAX);
-        for _ in 0..3 {
-            let mut stream = connect(device, send_buffer).await?;
-            let auth = device.digest.authorization(&device.creds, "PUT", &path);
-            // No `Expect: 100-continue`: devices answer at once and then read raw audio.
-            let mut head = format!(
-                "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: 0\r\nConnection: keep-alive\r\n",
-                device.endpoint.authority()
-            );
-            if let Some(a) = &auth {
-                head.push_str(&format!("Authorization: {a}\r\n"));
-            }
-            head.push_str("\r\n");
-            let answer = async {
-                stream.write_all(head.as_bytes()).await.map_err(|e| net(step, &e))?;
-                let (resp, mut rest) = read_head(&mut stream).await?;
-                // A refusal's body explains it (userCheck, ResponseStatus); an acceptance's body,
-                // if any, is read by the watcher along with whatever the device says later.
-                if !(200..300).contains(&resp.status) {
-                    let body_len = resp.content_length.unwrap_or(0).min(MAX_HEAD);
-                    while rest.len() < body_len {
-                        let mut more = [0u8; 4096];
-                        let n = stream.read(&mut more).await.map_err(|e| net(step, &e))?;
-                        if n == 0 {
-                            break;
-                        }
-                        rest.extend_from_slice(&more[..n]);
-                    }
-                }
-                Ok::<_, IsapiError>((resp, rest))
-            };
-            let (resp, mut rest) = timed(device.timeouts.request, step, answer).await??;
-            match resp.status {
-                200..=299 => {
-                    // The acceptance's own body (an OK ResponseStatus) is not a hang-up's words.
-                    let body = resp.content_length.unwrap_or(0).min(MAX_HEAD);
-                    let here = body.min(rest.len());
-                    rest.drain(..here);
-                    let (reader, writer) = tokio::io::split(stream);
-                    let (tx, rx) = oneshot::channel();
-                    tokio::spawn(watch(reader, rest, body - here, tx));
-                    return Ok(Upload { writer, ended: Some(rx), end: None, stall: device.timeouts.stall, bytes_sent: 0 });
-                }
-                300..=399 => {
-                    let location = resp.location.unwrap_or_default();
-                    return Err(IsapiError::Redirect {
-                        method: "PUT".into(),
-                        path: path::without_query(&path).into(),
-                        http: resp.status,
-                        location,
-                    });
-                }
-                status => {
-                    let body: Vec<u8> = rest.drain(..resp.content_length.unwrap_or(0).min(rest.len())).collect();
-                    let body = String::from_utf8_lossy(&body);
-                    if status == 401 {
-                        let check = xml::parse_user_check(&body).map(Box::new);
-                        if check.as_ref().is_some_and(|c| c.is_locked()) {
-                            return Err(IsapiError::Locked { check });
-                        }
-                        match device.digest.on_unauthorized(resp.challenges.iter().map(String::as_str), auth.is_some()) {
-                            Challenge::Retry => continue,
-                            Challenge::Rejected => return Err(IsapiError::AuthRejected { user: device.creds.user.clone(), check }),
-                            Challenge::Missing => return Err(IsapiError::NoChallenge { check }),
-                        }
-                    }
-                    return Err(IsapiError::Status {
-                        method: "PUT".into(),
-                        path: path::without_query(&path).into(),
-                        http: status,
-                        status: xml::parse_response_status(&body).ok().map(Box::new),
-                    });
-                }
-            }
-        }
-        Err(IsapiError::NotIsapi { path, http: 401, detail: ": the Digest challenge kept changing".into() })
+        let extra = "Content-Type: application/octet-stream\r\nContent-Length: 0\r\n";
+        let Accepted { stream, head, mut rest } = exchange(device, "PUT", &path, extra, Some(send_buffer)).await?;
+        // The acceptance's own body (an OK ResponseStatus) is not a hang-up's words.
+        let body = head.content_length.unwrap_or(0).min(MAX_HEAD);
+        let here = body.min(rest.len());
+        rest.drain(..here);
+        let (reader, writer) = tokio::io::split(stream);
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(watch(reader, rest, body - here, tx));
+        Ok(Upload { writer, ended: Some(rx), end: None, stall: device.timeouts.stall, bytes_sent: 0 })
     }
 
     /// Writes encoded audio. Fails when the device has ended the upload or stopped reading.
@@ -210,98 +135,6 @@ impl Upload {
     }
 }
 
-async fn connect(device: &Device, send_buffer: u32) -> Result<Stream, IsapiError> {
-    let addr = device.endpoint.authority();
-    let t = device.timeouts.connect;
-    let addrs: Vec<_> = timed(t, "resolving the device address", tokio::net::lookup_host(addr.clone()))
-        .await?
-        .map_err(|e| IsapiError::Connect { addr: addr.clone(), detail: e.to_string() })?
-        .collect();
-    let mut last = format!("{addr} resolved to no address");
-    for sa in addrs {
-        let sock = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
-        let sock = sock.map_err(|e| IsapiError::Connect { addr: addr.clone(), detail: e.to_string() })?;
-        let _ = sock.set_send_buffer_size(send_buffer);
-        match tokio::time::timeout(t, sock.connect(sa)).await {
-            Err(_) => return Err(IsapiError::Timeout { step: format!("connecting to {addr}"), after: t }),
-            Ok(Err(e)) => last = e.to_string(),
-            Ok(Ok(tcp)) => {
-                let _ = tcp.set_nodelay(true);
-                if !device.endpoint.https {
-                    return Ok(Box::new(tcp));
-                }
-                let name = ServerName::try_from(device.endpoint.host.clone())
-                    .map_err(|e| IsapiError::Tls { addr: addr.clone(), detail: e.to_string() })?;
-                let tls = tokio_rustls::TlsConnector::from(device.tls.clone());
-                let s = timed(t, "TLS handshake", tls.connect(name, tcp))
-                    .await?
-                    .map_err(|e| IsapiError::Tls { addr: addr.clone(), detail: super::tls::handshake_detail(chain(&e)) })?;
-                return Ok(Box::new(s));
-            }
-        }
-    }
-    Err(IsapiError::Connect { addr, detail: last })
-}
-
-async fn timed<F: std::future::Future>(after: Duration, step: &str, f: F) -> Result<F::Output, IsapiError> {
-    tokio::time::timeout(after, f).await.map_err(|_| IsapiError::Timeout { step: step.to_string(), after })
-}
-
-fn net(step: &str, e: &std::io::Error) -> IsapiError {
-    IsapiError::Network { step: step.to_string(), detail: e.to_string() }
-}
-
-struct Head {
-    status: u16,
-    content_length: Option<usize>,
-    challenges: Vec<String>,
-    location: Option<String>,
-}
-
-/// Reads a response head; returns it and whatever bytes followed it.
-async fn read_head(stream: &mut Stream) -> Result<(Head, Vec<u8>), IsapiError> {
-    let step = "PUT audioData";
-    let mut buf = Vec::with_capacity(1024);
-    loop {
-        let mut chunk = [0u8; 2048];
-        let n = stream.read(&mut chunk).await.map_err(|e| net(step, &e))?;
-        if n == 0 {
-            // Devices close the connection on request forms they refuse (e.g. chunked uploads).
-            return Err(IsapiError::Network { step: step.into(), detail: "the device closed the connection without answering".into() });
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some((head, used)) = parse_head(&buf)? {
-            return Ok((head, buf.split_off(used)));
-        }
-        if buf.len() > MAX_HEAD {
-            return Err(IsapiError::NotIsapi { path: "audioData".into(), http: 0, detail: ": response head too large".into() });
-        }
-    }
-}
-
-fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, IsapiError> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(buf) {
-        Ok(httparse::Status::Complete(used)) => {
-            let value = |h: &httparse::Header| String::from_utf8_lossy(h.value).trim().to_string();
-            let head = Head {
-                status: resp.code.unwrap_or(0),
-                content_length: resp
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| value(h).parse().ok()),
-                challenges: resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("www-authenticate")).map(value).collect(),
-                location: resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case("location")).map(|h| clean(&value(h))),
-            };
-            Ok(Some((head, used)))
-        }
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(IsapiError::NotIsapi { path: "audioData".into(), http: 0, detail: format!(": unreadable HTTP answer ({e})") }),
-    }
-}
-
 /// Reads the socket until the device closes it and reports what it said on the way out,
 /// after `skip` more bytes of the acceptance's body.
 async fn watch(mut reader: ReadHalf<Stream>, mut said: Vec<u8>, mut skip: usize, tx: oneshot::Sender<UploadEnd>) {
@@ -350,17 +183,5 @@ mod tests {
         assert_eq!(st.sub_status_code, "sessionTimeout");
         assert_eq!(last_status(b"garbage"), None);
         assert_eq!(last_status(b"<ResponseStatus><statusCode>1"), None);
-    }
-
-    #[test]
-    fn heads_parse_with_all_challenges() {
-        let raw = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"x\", nonce=\"n\"\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 3\r\n\r\nabc";
-        let (head, used) = parse_head(raw).unwrap().unwrap();
-        assert_eq!(head.status, 401);
-        assert_eq!(head.content_length, Some(3));
-        assert_eq!(head.challenges.len(), 2);
-        assert_eq!(&raw[used..], b"abc");
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
-        assert!(parse_head(b"\x00\x01garbage\r\n\r\n").is_err());
     }
 }

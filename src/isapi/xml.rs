@@ -75,6 +75,9 @@ pub struct Channel {
     pub noise_reduce: Option<bool>,
     pub audio_input_type: Option<String>,
     pub audio_output_type: Option<String>,
+    /// `audioInboundCompressionType`, where the device states one: taken as the codec of its
+    /// microphone stream (which direction it names is unconfirmed).
+    pub inbound_codec: Option<String>,
 }
 
 impl Channel {
@@ -261,6 +264,7 @@ fn channel_from(node: roxmltree::Node) -> Result<Channel, XmlError> {
         microphone_volume: number(node, "microphoneVolume"),
         noise_reduce: boolean(node, "noisereduce"),
         audio_input_type: text(node, "audioInputType"),
+        inbound_codec: text(node, "audioInboundCompressionType"),
         audio_output_type: text(node, "audioOutputType"),
     })
 }

@@ -1,14 +1,18 @@
 //! One device's session from open to confirmed close, and the reconnect loop around it: open
-//! once, stream from the clock on one upload, close explicitly on every way out, and reconnect
-//! only after a fault the user did not ask for, as `retry::Policy` allows.
+//! once, stream from the clock on one upload and/or listen to the device's microphone on the
+//! same session, close explicitly on every way out, and reconnect only after a fault the user did
+//! not ask for, as `retry::Policy` allows.
 
 use super::clock::Clock;
+use super::hear::{Heard, hear};
 use super::negotiate::{Negotiation, restore, switch_to_aac, wants_aac};
 use super::retry::Policy;
 use super::stream::{Streamed, stream};
 use super::{Report, Stop, TalkOptions, unless_stopped};
+use crate::isapi::Download;
 use crate::isapi::xml::Channel;
 use crate::isapi::{Device, IsapiError, Upload};
+use crate::listen::Inlet;
 use crate::outcome::Ending;
 use std::time::Duration;
 use tokio::time::{Instant, timeout};
@@ -32,16 +36,33 @@ enum Opened {
     Unknown(IsapiError),
 }
 
-/// Talks on `neg`'s channel until the source ends, the user stops, or the device ends it for
-/// good: opens, streams from `clock`, closes, and reconnects after unasked faults while allowed.
-pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, clock: &Clock, stop: &Stop, report: &mut Report) {
+/// What a session carries: talk from a clock, the device's microphone into an inlet, or both
+/// (a call).
+#[derive(Clone, Copy)]
+pub struct Media<'a> {
+    pub talk: Option<&'a Clock>,
+    pub listen: Option<&'a Inlet>,
+}
+
+impl<'a> Media<'a> {
+    /// Talk only (`play`).
+    pub fn talk(clock: &'a Clock) -> Media<'a> {
+        Media { talk: Some(clock), listen: None }
+    }
+}
+
+/// Runs sessions on `neg`'s channel until the source ends, the user stops, or the device ends
+/// it for good: opens, talks and/or listens, closes, and reconnects after unasked faults while
+/// allowed.
+pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, media: Media<'_>, stop: &Stop, report: &mut Report) {
     report.channel = Some(neg.channel.id.clone());
     let mut policy = Policy::new(opts.retries, opts.backoff_base);
     let mut announced = false;
     loop {
-        let mut done = Streamed::default();
-        let (ending, held) = attempt(device, neg, opts, clock, stop, report, &mut announced, &mut done).await;
+        let (mut done, mut heard) = (Streamed::default(), Heard::default());
+        let (ending, held) = attempt(device, neg, opts, media, stop, report, &mut announced, (&mut done, &mut heard)).await;
         report.add(&done);
+        report.add_heard(&heard);
         if let Some(held) = held {
             stop.set_pending(Some(format!(
                 "the session on channel {} may stay open until the device expires it (`hiktalk close` clears it)",
@@ -55,7 +76,7 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, cl
             other => other,
         };
         report.end(ending);
-        let delay = policy.after(&report.ending, opts.reconnect, stop.requested().is_some(), done.audio);
+        let delay = policy.after(&report.ending, opts.reconnect, stop.requested().is_some(), done.audio.max(heard.audio));
         let Some(delay) = delay else { break };
         report.retries += 1;
         (opts.announce)(&format!(
@@ -71,6 +92,9 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, cl
         }
     }
     report.codec = Some(neg.params);
+    if media.listen.is_some() {
+        report.heard_codec = Some(neg.inbound);
+    }
     restore(device, neg, opts, report).await;
 }
 
@@ -80,11 +104,11 @@ async fn attempt(
     device: &Device,
     neg: &mut Negotiation,
     opts: &TalkOptions,
-    clock: &Clock,
+    media: Media<'_>,
     stop: &Stop,
     report: &mut Report,
     announced: &mut bool,
-    done: &mut Streamed,
+    figures: (&mut Streamed, &mut Heard),
 ) -> (Ending, Option<Held>) {
     let id = neg.channel.id.clone();
     if let Some(s) = stop.requested() {
@@ -92,7 +116,9 @@ async fn attempt(
     }
     // The encoder is built here, once per stream: a codec hiktalk cannot encode is found
     // before a session is opened.
-    if let Err(e) = clock.prepare(neg.params).await {
+    if let Some(clock) = media.talk
+        && let Err(e) = clock.prepare(neg.params).await
+    {
         return (e, None);
     }
     if opts.take_over {
@@ -114,7 +140,9 @@ async fn attempt(
             if let Err(e) = switch_to_aac(device, neg, stop).await {
                 return (e, None);
             }
-            if let Err(e) = clock.prepare(neg.params).await {
+            if let Some(clock) = media.talk
+                && let Err(e) = clock.prepare(neg.params).await
+            {
                 return (e, None);
             }
             (opened, stopped) = open_or_stop(device, &neg.channel, stop).await;
@@ -138,7 +166,7 @@ async fn attempt(
     }
     // Whatever happens once a session is open, it gets closed: a panic while streaming becomes
     // an internal error here, and the caller closes the session as after any other ending.
-    let ending = unless_panic(stream_on(device, neg, opts, clock, session_id.as_deref(), stop, done)).await;
+    let ending = unless_panic(stream_on(device, neg, opts, media, session_id.as_deref(), stop, figures)).await;
     (ending, held)
 }
 
@@ -149,29 +177,80 @@ async fn unless_panic(f: impl Future<Output = Ending>) -> Ending {
         .unwrap_or_else(|_| Ending::Internal { detail: crate::outcome::take_panic().unwrap_or_else(|| "a panic while streaming".into()) })
 }
 
-/// The open session's stream: the upload, then the frames the clock delivers.
+/// The open session's streams: the upload with the frames the clock delivers, the device's
+/// microphone into the listener, or both at once. In a call, a device that gives no microphone
+/// stream (or ends it) is said once and the talk goes on.
 async fn stream_on(
     device: &Device,
     neg: &Negotiation,
     opts: &TalkOptions,
-    clock: &Clock,
+    media: Media<'_>,
     session_id: Option<&str>,
     stop: &Stop,
-    done: &mut Streamed,
+    (done, heard): (&mut Streamed, &mut Heard),
 ) -> Ending {
-    let mut upload = match unless_stopped(stop, Upload::start(device, &neg.channel.id, session_id, neg.params.bytes_per_second())).await {
-        Err(stopped) => return stopped,
-        Ok(Err(e)) => return Ending::from_isapi(&e),
-        Ok(Ok(u)) => u,
+    let id = &neg.channel.id;
+    let mut upload = match media.talk {
+        None => None,
+        Some(_) => match unless_stopped(stop, Upload::start(device, id, session_id, neg.params.bytes_per_second())).await {
+            Err(stopped) => return stopped,
+            Ok(Err(e)) => return Ending::from_isapi(&e),
+            Ok(Ok(u)) => Some(u),
+        },
+    };
+    let mut download = match media.listen {
+        None => None,
+        Some(_) => match unless_stopped(stop, Download::start(device, id, session_id)).await {
+            Err(stopped) => return stopped,
+            Ok(Ok(d)) => Some(d),
+            Ok(Err(e)) if media.talk.is_some() => {
+                (opts.announce)(&format!("channel {id} gives no microphone stream ({e}); talking only"));
+                None
+            }
+            Ok(Err(e)) => return Ending::from_isapi(&e),
+        },
     };
     // Attached only now: frames are not queued for an upload that is still being set up.
-    let mut outlet = match clock.attach(neg.params).await {
-        Ok(o) => o,
-        Err(e) => return e,
+    let mut outlet = match media.talk {
+        None => None,
+        Some(clock) => match clock.attach(neg.params).await {
+            Ok(o) => Some(o),
+            Err(e) => return e,
+        },
     };
-    let ending = stream(&mut upload, &mut outlet, stop, opts.progress.as_deref(), done).await;
-    done.dropped += outlet.dropped();
-    upload.finish().await;
+    let talks = upload.is_some();
+    let ending = {
+        let talking = async {
+            match (upload.as_mut(), outlet.as_mut()) {
+                (Some(u), Some(o)) => stream(u, o, stop, opts.progress.as_deref(), done).await,
+                _ => std::future::pending().await,
+            }
+        };
+        let listening = async {
+            match (download.as_mut(), media.listen) {
+                (Some(d), Some(inlet)) => hear(d, neg.inbound, inlet, stop, opts.until, heard).await,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::pin!(talking, listening);
+        tokio::select! {
+            e = &mut talking => e,
+            e = &mut listening => match e {
+                // The microphone stream ended while talking goes on: say so, keep talking.
+                Ending::DeviceHangup { .. } | Ending::Stalled { .. } | Ending::ConnectionReset { .. } if talks => {
+                    (opts.announce)(&format!("the device's microphone stream ended ({}); talking only", e.describe()));
+                    talking.await
+                }
+                e => e,
+            },
+        }
+    };
+    if let Some(o) = outlet {
+        done.dropped += o.dropped();
+    }
+    if let Some(u) = upload {
+        u.finish().await;
+    }
     ending
 }
 

@@ -4,6 +4,7 @@
 //! loop, whose rules are in `retry`), and `stop` (the user's signals).
 
 pub mod clock;
+pub mod hear;
 pub mod lifecycle;
 pub mod negotiate;
 pub mod retry;
@@ -13,7 +14,7 @@ pub mod stream;
 use crate::codec::{Codec, CodecParams};
 pub use crate::outcome::Ending;
 pub use clock::Clock;
-pub use lifecycle::talk;
+pub use lifecycle::{Media, talk};
 pub use negotiate::{Negotiation, negotiate};
 use serde::Serialize;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct TalkOptions {
     pub on_open: OnOpen,
     /// Live counters for a progress display.
     pub progress: Option<Arc<Progress>>,
+    /// When listening stops by itself (`listen --duration`).
+    pub until: Option<tokio::time::Instant>,
 }
 
 impl Default for TalkOptions {
@@ -65,6 +68,7 @@ impl Default for TalkOptions {
             announce: Arc::new(|m| crate::output::stderr(&format!("hiktalk: {m}"))),
             on_open: Arc::new(|_, _| {}),
             progress: None,
+            until: None,
         }
     }
 }
@@ -94,6 +98,10 @@ pub struct Report {
     pub latency_ms_mean: Option<f64>,
     pub latency_ms_max: Option<f64>,
     pub codec_restored: Option<String>,
+    /// The device's microphone stream: its codec, the audio heard, and its bytes.
+    pub heard_codec: Option<CodecParams>,
+    pub heard_seconds: f64,
+    pub heard_bytes: u64,
     #[serde(skip)]
     latency: (u64, Duration, Duration),
 }
@@ -118,6 +126,9 @@ impl Report {
             latency_ms_mean: None,
             latency_ms_max: None,
             codec_restored: None,
+            heard_codec: None,
+            heard_seconds: 0.0,
+            heard_bytes: 0,
             latency: Default::default(),
         }
     }
@@ -125,6 +136,12 @@ impl Report {
     fn end(&mut self, ending: Ending) {
         self.message = ending.describe();
         self.ending = ending;
+    }
+
+    /// Adds what one session heard.
+    fn add_heard(&mut self, h: &hear::Heard) {
+        self.heard_seconds += h.audio.as_secs_f64();
+        self.heard_bytes += h.bytes;
     }
 
     /// Adds one stream's figures.

@@ -14,6 +14,8 @@ use tokio::time::timeout;
 pub struct Negotiation {
     pub channel: Channel,
     pub params: CodecParams,
+    /// What the device's microphone stream is encoded with (see `inbound_params`).
+    pub inbound: CodecParams,
     /// The channel as it was before `--set-codec`, to put back afterwards.
     #[serde(skip)]
     pub restore: Option<Channel>,
@@ -68,7 +70,17 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
             }
         },
     };
-    Ok(Negotiation { params: params_for(&channel, codec), channel, restore })
+    let params = params_for(&channel, codec);
+    Ok(Negotiation { inbound: inbound_params(&channel, params), params, channel, restore })
+}
+
+/// The microphone stream's codec: `audioInboundCompressionType` where the channel states a codec
+/// hiktalk knows, else the talk codec (most devices use one codec both ways).
+pub(super) fn inbound_params(channel: &Channel, talk: CodecParams) -> CodecParams {
+    match channel.inbound_codec.as_deref().and_then(Codec::from_isapi) {
+        Some(codec) if codec != talk.codec => params_for(channel, codec),
+        _ => talk,
+    }
 }
 
 /// What to encode `codec` with on `channel`: the channel's rate and bitrate where they suit the
@@ -147,6 +159,7 @@ pub(super) async fn switch_to_aac(device: &Device, neg: &mut Negotiation, stop: 
     }
     let now = unless_stopped(stop, device.channel(&neg.channel.id)).await?.map_err(|e| Ending::from_isapi(&e))?;
     neg.params = params_for(&now, Codec::Aac);
+    neg.inbound = inbound_params(&now, neg.params);
     neg.channel = now;
     Ok(())
 }

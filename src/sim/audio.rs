@@ -1,15 +1,15 @@
-//! The audioData streams: the speaker upload (PUT, raw bytes after the answer, read until the
-//! socket closes or the session ends) and the microphone (GET, a paced test tone).
+//! The speaker upload (`PUT .../audioData`: raw bytes after the answer, read until the socket
+//! closes or the session ends) and the session checks it shares with the microphone (`mic`).
 
 use super::Expect;
 use super::events::{EventKind, lock};
 use super::faults::{Fault, corrupt};
 use super::http::{Next, Request, Response};
+use super::mic::echo_line;
 use super::recorder::Recorder;
 use super::shared::{Shared, ring};
 use super::state::{CallStatus, EndReason};
 use super::xml::ResponseStatus;
-use crate::codec;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,15 +33,16 @@ pub(crate) async fn hold_until_gone(shared: &Shared, stream: &mut TcpStream) {
 }
 
 /// An audioData request attached to the channel's session.
-struct Attached {
-    session_id: String,
-    end: watch::Receiver<Option<EndReason>>,
+pub(crate) struct Attached {
+    pub session_id: String,
+    pub end: watch::Receiver<Option<EndReason>>,
     /// The upload's number within the session.
-    upload: u32,
+    pub upload: u32,
 }
 
-/// Checks the audioData request against the channel's session.
-fn check_session(shared: &Shared, req: &Request, channel: u32, attach: bool) -> Result<Attached, &'static str> {
+/// Checks the audioData request against the channel's session; `attach` for an upload (one
+/// at a time), not for the microphone, which may run beside it.
+pub(crate) fn check_session(shared: &Shared, req: &Request, channel: u32, attach: bool) -> Result<Attached, &'static str> {
     let required = shared.requires_session_id();
     let mut st = lock(&shared.state);
     let ch = st.channel(channel).ok_or("no_channel")?;
@@ -69,7 +70,7 @@ fn check_session(shared: &Shared, req: &Request, channel: u32, attach: bool) -> 
     Ok(Attached { session_id: s.id.clone(), end: s.end.subscribe(), upload: s.uploads })
 }
 
-fn refuse(shared: &Shared, req: &Request, channel: u32, reason: &str) -> Response {
+pub(crate) fn refuse(shared: &Shared, req: &Request, channel: u32, reason: &str) -> Response {
     shared.log.log(EventKind::AudioRefused { channel, status: 403, reason: reason.into() });
     let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation");
     rs.description = Some(reason.replace('_', " "));
@@ -182,6 +183,9 @@ pub(crate) async fn upload(
     shared.log.log(EventKind::AudioStarted { channel, session_id: session_id.clone() });
 
     let (mut rec, problems) = Recorder::new(params, shared.cfg.record_dir.as_deref(), (channel, &session_id, upload), shared.cfg.buffer);
+    if let Some(line) = echo_line(shared, channel) {
+        rec = rec.echo_into(line, shared.cfg.buffer);
+    }
     let accepted = shared.visit_began();
     for error in problems {
         shared.log.log(EventKind::DecodeError { channel, session_id: session_id.clone(), error });
@@ -360,65 +364,4 @@ async fn close_gently(stream: &mut TcpStream) {
             break;
         }
     }
-}
-
-/// 440 Hz at about -12 dBFS: easy to recognise in a client's recording.
-const TONE_HZ: f64 = 440.0;
-const TONE_AMPLITUDE: f64 = 8000.0;
-
-/// Serves `GET .../audioData`: the device microphone, a tone at the channel's codec, paced in
-/// real time until the client leaves or the session ends.
-pub(crate) async fn mic(shared: &Arc<Shared>, stream: &mut TcpStream, peer: SocketAddr, req: &Request, channel: u32) -> Next {
-    let checked = check_session(shared, req, channel, false);
-    let params = lock(&shared.state).channel(channel).and_then(|c| c.codec_params());
-    let encoder = params.ok_or("unknown_codec").and_then(|p| codec::encoder(p).map_err(|_| "codec_not_supported"));
-    let (Attached { session_id, mut end, .. }, mut enc) = match (checked, encoder) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(reason), _) | (_, Err(reason)) => {
-            let resp = refuse(shared, req, channel, reason);
-            let _ = resp.write(stream).await;
-            shared.log_request(peer, req, resp.status);
-            return Next::Close;
-        }
-    };
-    let head = "HTTP/1.1 200 OK\r\nServer: App-webs/\r\nContent-Type: audio/basic\r\nConnection: close\r\n\r\n";
-    if stream.write_all(head.as_bytes()).await.is_err() {
-        shared.log_request(peer, req, 0);
-        return Next::Close;
-    }
-    shared.log_request(peer, req, 200);
-    shared.log.log(EventKind::MicStarted { channel, session_id: session_id.clone() });
-    let rate = enc.params().sample_rate as f64;
-    let frame = enc.frame_samples();
-    let mut ticker = tokio::time::interval(codec::frame_duration(enc.as_ref()));
-    let mut n: u64 = 0;
-    let mut sent: u64 = 0;
-    let mut samples = vec![0i16; frame];
-    let mut wire = Vec::new();
-    let mut sink = [0u8; 1024];
-    let reason = loop {
-        tokio::select! {
-            biased;
-            _ = end.changed() => break "session_closed",
-            _ = shared.shutting_down() => break "shutdown",
-            r = stream.read(&mut sink) => if matches!(r, Ok(0) | Err(_)) { break "client_closed" },
-            _ = ticker.tick() => {
-                for s in samples.iter_mut() {
-                    *s = (TONE_AMPLITUDE * (2.0 * std::f64::consts::PI * TONE_HZ * n as f64 / rate).sin()) as i16;
-                    n += 1;
-                }
-                wire.clear();
-                if enc.encode(&samples, &mut wire).is_err() {
-                    break "encoder_error";
-                }
-                if stream.write_all(&wire).await.is_err() {
-                    break "client_closed";
-                }
-                sent += wire.len() as u64;
-            }
-        }
-    };
-    let _ = stream.shutdown().await;
-    shared.log.log(EventKind::MicEnded { channel, session_id, bytes: sent, reason: reason.into() });
-    Next::Close
 }

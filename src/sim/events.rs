@@ -114,11 +114,19 @@ pub enum EventKind {
         status: u16,
         reason: String,
     },
-    /// The microphone stream (audioData GET) started or ended.
+    /// The microphone stream (audioData GET) started or ended. `first_byte_at`: when the
+    /// answer's first byte was written (seconds on this log's clock); sample i of the stream is
+    /// due at `first_byte_at + i / rate` (its frame is written by then; `rate` is 8 kHz for G.711
+    /// and G.726, else the channel's audioSamplingRate). `codec`: the stream's, as ISAPI names it.
     MicStarted {
         channel: u32,
         session_id: String,
+        first_byte_at: f64,
+        codec: String,
     },
+    /// `bytes`: the body written (codec bytes, without chunk markers); `reason`: client_closed,
+    /// session_closed, hangup_idle, ring, fault, shutdown, content_length_reached,
+    /// encoder_error, source_error.
     MicEnded {
         channel: u32,
         session_id: String,
@@ -270,6 +278,11 @@ impl EventLog {
         events.push(event.clone());
         // No receivers is normal.
         let _ = self.tx.send(event);
+    }
+
+    /// When the events' clock reads zero.
+    pub(crate) fn origin(&self) -> Instant {
+        self.start
     }
 
     /// Seconds since the simulator started: the events' clock.

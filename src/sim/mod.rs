@@ -20,12 +20,30 @@
 //! The upload: `PUT .../audioData` is answered 200 at once, then raw bytes are read until the
 //! socket closes (session left open: stale, expires after `stale_expiry`), the client PUTs
 //! close, or the device hangs up (idle, fault, ring). Chunked uploads are dropped.
+//!
+//! The microphone: `GET .../audioData` on an open session (beside an upload on the same
+//! session: full duplex) is answered 200 with a raw stream, paced in real time on an absolute
+//! schedule from the answer's first byte (logged as `first_byte_at` in `MicStarted`), until the
+//! client leaves or the session ends. A streaming microphone keeps the session from idling.
+//! - What it hears: a 440 Hz tone at about -12 dBFS, or `mic` (`--mic FILE`: any format
+//!   hiktalk reads, decoded at start, its first 10 minutes looped); plus, with `mic_echo`
+//!   (`--mic-echo MS[:DB]`), what the channel's speaker played MS milliseconds earlier at DB
+//!   (default -6 dB): a device hears its own speaker.
+//! - Its codec: the channel's `audioInboundCompressionType` when set (`inbound_codec`,
+//!   `--inbound-codec`, sets it on every channel), else `audioCompressionType`; G.711 and G.726
+//!   at 8 kHz, others at the channel's `audioSamplingRate`. AAC is length-prefixed ADTS, or bare
+//!   ADTS with `mic_aac` (`--mic-aac bare`).
+//! - Its HTTP framing, by profile unless `mic_framing` (`--mic-framing`) says otherwise:
+//!   modern and aac-only `audio/basic`, body until close; doorbell `application/octem-strem`
+//!   (sic, as a DS-KV6124 sends it) with `Content-Length: 2147483647`; legacy
+//!   `application/octet-stream`, chunked (one chunk per codec frame).
 
 mod audio;
 mod auth;
 mod events;
 mod faults;
 mod http;
+mod mic;
 mod playout;
 mod profile;
 mod recorder;
@@ -36,9 +54,11 @@ mod xml;
 
 pub use events::{Event, EventKind, Summary};
 pub use faults::{Endpoint, Fault, FaultParseError};
+pub use mic::{MicAac, MicEcho, MicFraming};
 pub use playout::Listened;
 pub use profile::{BusyStyle, ParseNameError, Profile};
 pub use recorder::{Received, raw_extension};
+pub use server::StartError;
 
 use crate::codec::Codec;
 use std::net::SocketAddr;
@@ -93,6 +113,18 @@ pub struct SimConfig {
     pub expect: Expect,
     /// Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does.
     pub call_status_xml: bool,
+    /// The microphone hears this file (any format hiktalk decodes), looped, instead of the
+    /// tone. Decoded when the simulator starts; a file that does not decode fails the start.
+    pub mic: Option<PathBuf>,
+    /// The microphone's codec, set as `audioInboundCompressionType` on every channel; `None`:
+    /// the channels have no such field and the microphone uses `audioCompressionType`.
+    pub inbound_codec: Option<Codec>,
+    /// AAC on the microphone stream: length-prefixed (as uploads) or bare ADTS.
+    pub mic_aac: MicAac,
+    /// The microphone stream's HTTP framing; `None`: the profile's.
+    pub mic_framing: Option<MicFraming>,
+    /// The microphone hears the channel's speaker this much later, this much quieter.
+    pub mic_echo: Option<MicEcho>,
 }
 
 /// What the device does with `Expect: 100-continue` on an audioData PUT. What real devices do
@@ -145,12 +177,17 @@ impl Default for SimConfig {
             require_session_id: None,
             expect: Expect::Ignore,
             call_status_xml: false,
+            mic: None,
+            inbound_codec: None,
+            mic_aac: MicAac::Prefixed,
+            mic_framing: None,
+            mic_echo: None,
         }
     }
 }
 
 /// Binds, then serves until [`SimHandle::shutdown`] (or until the handle is dropped).
-pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+pub async fn start(config: SimConfig) -> Result<SimHandle, StartError> {
     let (shared, task) = server::start(config).await?;
     Ok(SimHandle { shared, task: Some(task) })
 }
@@ -164,6 +201,12 @@ pub struct SimHandle {
 impl SimHandle {
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The instant the events' clock (`Event::t`, `first_byte_at`, arrivals) reads zero, to
+    /// line device-side times up with times measured elsewhere in the same process.
+    pub fn origin(&self) -> std::time::Instant {
+        self.shared.log.origin()
     }
 
     /// Everything logged so far.

@@ -1,5 +1,6 @@
 //! Firmware profiles: the ways real devices differ on the same ISAPI paths.
 
+use super::mic::MicFraming;
 use super::xml::{DeviceInfo, Namespace};
 use crate::codec::Codec;
 use std::fmt;
@@ -65,6 +66,28 @@ impl Profile {
             Profile::Modern => vec![Codec::G711Ulaw, Codec::G711Alaw, Codec::G726, Codec::Aac, Codec::Pcm],
             Profile::Doorbell | Profile::AacOnly => vec![Codec::G711Ulaw, Codec::G711Alaw, Codec::Aac],
             Profile::Legacy => vec![Codec::G711Ulaw, Codec::G711Alaw],
+        }
+    }
+
+    /// The Content-Type of the microphone stream (audioData GET): the guide's `audio/basic` on
+    /// cameras, the misspelling a DS-KV6124 doorbell (firmware 3.9.0) sends, octet-stream on
+    /// old units.
+    pub(crate) fn mic_content_type(self) -> &'static str {
+        match self {
+            Profile::Modern | Profile::AacOnly => "audio/basic",
+            Profile::Doorbell => "application/octem-strem",
+            Profile::Legacy => "application/octet-stream",
+        }
+    }
+
+    /// How the microphone stream is framed: a body until close on cameras, a huge
+    /// Content-Length on doorbells, chunked on old units. Which device does which is
+    /// unconfirmed; a client must take all three.
+    pub fn mic_framing(self) -> MicFraming {
+        match self {
+            Profile::Modern | Profile::AacOnly => MicFraming::UntilClose,
+            Profile::Doorbell => MicFraming::Length,
+            Profile::Legacy => MicFraming::Chunked,
         }
     }
 

@@ -3,10 +3,13 @@
 //! for convenience the simulator's own decode as a WAV. With a record directory, each upload
 //! leaves `ch<N>-<session>-<upload>.<codec>` (raw) and `.wav` beside it.
 
+use super::events::lock;
+use super::mic::EchoLine;
 use super::playout::{Listened, Playout};
 use crate::codec::{self, Codec, CodecParams, Decoder};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -49,8 +52,11 @@ pub fn raw_extension(codec: Codec) -> &'static str {
     }
 }
 
-pub(crate) struct Recorder {
+pub(crate) struct Recorder<'a> {
     received: Received,
+    /// Where the speaker's decoded audio goes for the microphone's echo, with the speaker's
+    /// buffer in seconds (None when echo is off: no work on the upload path).
+    echo: Option<(&'a Mutex<EchoLine>, f64)>,
     decoder: Option<Box<dyn Decoder>>,
     playout: Playout,
     raw_file: Option<std::io::BufWriter<std::fs::File>>,
@@ -58,7 +64,7 @@ pub(crate) struct Recorder {
     scratch: Vec<i16>,
 }
 
-impl Recorder {
+impl<'a> Recorder<'a> {
     /// Returns the recorder and, when the codec cannot be decoded or a file cannot be created,
     /// why (the device keeps counting bytes either way).
     pub(crate) fn new(
@@ -66,7 +72,7 @@ impl Recorder {
         dir: Option<&Path>,
         (channel, session_id, upload): (u32, &str, u32),
         buffer: Duration,
-    ) -> (Recorder, Vec<String>) {
+    ) -> (Recorder<'a>, Vec<String>) {
         let mut problems = Vec::new();
         let decoder = match params.map(codec::decoder) {
             Some(Ok(d)) => Some(d),
@@ -109,8 +115,14 @@ impl Recorder {
             raw_path,
             wav_path,
         };
-        let rec = Recorder { received, decoder, playout: Playout::new(params, buffer), raw_file, wav, scratch: Vec::new() };
+        let rec = Recorder { received, echo: None, decoder, playout: Playout::new(params, buffer), raw_file, wav, scratch: Vec::new() };
         (rec, problems)
+    }
+
+    /// Also feeds what the speaker plays to the microphone's echo.
+    pub(crate) fn echo_into(mut self, line: &'a Mutex<EchoLine>, buffer: Duration) -> Self {
+        self.echo = Some((line, buffer.as_secs_f64()));
+        self
     }
 
     /// Takes one read's bytes. `audible`: the device plays them; `accepted` and `since_start`
@@ -132,6 +144,9 @@ impl Recorder {
             return Err(e.to_string());
         }
         let r = &mut self.received;
+        if let Some((line, buffer)) = self.echo.filter(|_| audible) {
+            lock(line).push(since_start, r.sample_rate, &self.scratch, buffer);
+        }
         let room = (MAX_MEMORY_SECONDS * r.sample_rate as usize).saturating_sub(r.samples.len());
         r.samples.extend_from_slice(&self.scratch[..self.scratch.len().min(room)]);
         if let Some(w) = self.wav.as_mut() {

@@ -6,6 +6,7 @@ use super::auth::{Auth, AuthFailure, Verdict};
 use super::events::{EventKind, EventLog, lock};
 use super::faults::{Endpoint, Fault, FaultSet, corrupt};
 use super::http::{self, HttpError, MAX_BODY_BYTES, Next, Request, Response};
+use super::mic;
 use super::profile::BusyStyle;
 use super::shared::{Shared, watchdog};
 use super::state::{CallStatus, EndReason, State};
@@ -13,6 +14,7 @@ use super::xml::{self, Channel, ResponseStatus, UserCheck};
 use super::{Profile, SimConfig};
 use crate::codec::Codec;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -40,6 +42,7 @@ fn initial_channels(cfg: &SimConfig) -> Vec<Channel> {
                 ..Default::default()
             };
             set_codec(&mut ch, codec, None, None);
+            ch.inbound_codec = cfg.inbound_codec.map(|c| c.isapi_name().to_string());
             ch
         })
         .collect()
@@ -60,13 +63,34 @@ fn set_codec(ch: &mut Channel, codec: Codec, rate_khz: Option<f64>, bitrate_kbps
     }
 }
 
-pub(crate) async fn start(cfg: SimConfig) -> std::io::Result<(Arc<Shared>, tokio::task::JoinHandle<()>)> {
-    let log = EventLog::new(cfg.events_path.as_deref())?;
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot write the event log {path}: {source}")]
+    Events { path: PathBuf, source: std::io::Error },
+    #[error("cannot create the recording directory {path}: {source}")]
+    RecordDir { path: PathBuf, source: std::io::Error },
+    #[error("the microphone file {path}: {detail}")]
+    Mic { path: PathBuf, detail: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+pub(crate) async fn start(cfg: SimConfig) -> Result<(Arc<Shared>, tokio::task::JoinHandle<()>), StartError> {
+    let log = EventLog::new(cfg.events_path.as_deref())
+        .map_err(|source| StartError::Events { path: cfg.events_path.clone().unwrap_or_default(), source })?;
     if let Some(dir) = &cfg.record_dir {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|source| StartError::RecordDir { path: dir.clone(), source })?;
     }
-    let listener = listen(&cfg)?;
-    let addr = listener.local_addr()?;
+    // A bad microphone file stops the device before it listens, not at the first GET.
+    let mic_file = match &cfg.mic {
+        Some(path) => Some(Arc::new(mic::load(path.clone()).await.map_err(|detail| StartError::Mic { path: path.clone(), detail })?)),
+        None => None,
+    };
+    let echo = if cfg.mic_echo.is_some() { (0..cfg.channels.max(1)).map(|_| Mutex::default()).collect() } else { Vec::new() };
+    let listening = |source| StartError::Listen { addr: cfg.listen, source };
+    let listener = listen(&cfg).map_err(listening)?;
+    let addr = listener.local_addr().map_err(listening)?;
     let auth = Auth::new(&cfg.user, &cfg.password, cfg.profile.realm(), cfg.nonce_lifetime, cfg.lockout_attempts, cfg.lockout_duration);
     let shared = Arc::new(Shared {
         addr,
@@ -79,6 +103,8 @@ pub(crate) async fn start(cfg: SimConfig) -> std::io::Result<(Arc<Shared>, tokio
         rt: tokio::runtime::Handle::current(),
         visit: Mutex::new((0, None)),
         tokens: Mutex::new(Vec::new()),
+        mic_file,
+        echo,
         log,
         cfg,
     });
@@ -326,7 +352,7 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
 
     match (route, req.method.as_str()) {
         (Route::AudioData(ch), "PUT") => audio::upload(shared, stream, buf, peer, &req, ch, body_fault).await,
-        (Route::AudioData(ch), "GET") => audio::mic(shared, stream, peer, &req, ch).await,
+        (Route::AudioData(ch), "GET") => mic::serve(shared, stream, peer, &req, ch).await,
         _ => {
             let resp = control(shared, &req, route, &body);
             match body_fault() {
@@ -448,6 +474,17 @@ fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response
         rs.description = Some(format!("audioCompressionType {} is not supported", new.codec));
         return shared.status_xml(400, rs);
     }
+    // The inbound codec may be set too; the value the device reports is always taken back, so
+    // a client that PUTs the channel it read never fails on it.
+    let current_inbound = lock(&shared.state).channel(id).and_then(|c| c.channel.inbound_codec.clone());
+    if let Some(name) = &new.inbound_codec
+        && Some(name) != current_inbound.as_ref()
+        && !Codec::from_isapi(name).is_some_and(|c| allowed.contains(&c))
+    {
+        let mut rs = ResponseStatus::new(&req.path, 6, "Invalid XML Content", "badParameters");
+        rs.description = Some(format!("audioInboundCompressionType {name} is not supported"));
+        return shared.status_xml(400, rs);
+    }
     // Rates and bitrates must be ones the capabilities offer.
     let offered = |list: &str, v: f64| list.split(',').any(|o| o.parse::<f64>().is_ok_and(|o| (o - v).abs() < 1e-9));
     let bad = match (new.bit_rate_kbps, new.sampling_rate_khz) {
@@ -472,6 +509,9 @@ fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response
     c.speaker_volume = new.speaker_volume.or(c.speaker_volume);
     c.microphone_volume = new.microphone_volume.or(c.microphone_volume);
     c.noise_reduce = new.noise_reduce.or(c.noise_reduce);
+    if let Some(inbound) = new.inbound_codec.and_then(|n| Codec::from_isapi(&n)) {
+        c.inbound_codec = Some(inbound.isapi_name().to_string());
+    }
     shared.log.log(EventKind::ChannelUpdated { channel: id, codec: c.codec.clone() });
     shared.status_xml(200, ResponseStatus::ok(&req.path))
 }

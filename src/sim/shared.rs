@@ -7,6 +7,7 @@ use super::auth::Auth;
 use super::events::{EventKind, EventLog, lock};
 use super::faults::{Fault, FaultSet};
 use super::http::{Request, Response};
+use super::mic::{EchoLine, MicFile};
 use super::profile::BusyStyle;
 use super::recorder::Received;
 use super::state::{CallStatus, EndReason, State};
@@ -33,6 +34,11 @@ pub(crate) struct Shared {
     pub visit: Mutex<(usize, Option<Instant>)>,
     /// Tokens handed out by `/ISAPI/Security/token`.
     pub tokens: Mutex<Vec<String>>,
+    /// The microphone's file (`--mic`), decoded at start.
+    pub mic_file: Option<Arc<MicFile>>,
+    /// Per channel, what its speaker played lately, for the microphone's echo (empty when the
+    /// echo is off).
+    pub echo: Vec<Mutex<EchoLine>>,
 }
 
 impl Shared {

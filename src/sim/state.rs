@@ -76,6 +76,20 @@ impl ChannelState {
         Codec::from_isapi(&self.channel.codec)
     }
 
+    /// The microphone's codec: `audioInboundCompressionType` when the channel has one, else
+    /// the channel's. The rate is fixed for G.711/G.726, else the channel's; the bitrate is
+    /// the channel's only for the channel's own codec (G.711's 64 kbit/s is no AAC bitrate).
+    pub(crate) fn mic_params(&self) -> Option<CodecParams> {
+        let codec = match &self.channel.inbound_codec {
+            Some(name) => Codec::from_isapi(name)?,
+            None => self.codec()?,
+        };
+        let sample_rate = codec.fixed_rate().or(self.channel.sample_rate_hz()).unwrap_or(codec.default_rate());
+        let own = self.codec() == Some(codec);
+        let bitrate = self.channel.bit_rate_kbps.map(|k| k * 1000).filter(|b| own && codec.accepts_bitrate(*b));
+        Some(CodecParams { codec, sample_rate, bitrate })
+    }
+
     pub(crate) fn codec_params(&self) -> Option<CodecParams> {
         let codec = self.codec()?;
         let sample_rate = codec.fixed_rate().or(self.channel.sample_rate_hz()).unwrap_or(codec.default_rate());

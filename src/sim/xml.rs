@@ -77,6 +77,9 @@ pub(crate) struct Channel {
     pub enabled: Option<bool>,
     /// `audioCompressionType` (e.g. `G.711ulaw`, `AAC`); empty when a PUT leaves it out.
     pub codec: String,
+    /// `audioInboundCompressionType`, on firmware that has it: here, the microphone's codec
+    /// (which direction devices mean by it is unconfirmed).
+    pub inbound_codec: Option<String>,
     /// `audioBitRate` in kbps.
     pub bit_rate_kbps: Option<u32>,
     /// `audioSamplingRate` in kHz as written (8, 16, 32, 44.1).
@@ -112,6 +115,7 @@ impl Channel {
         w.field_with("enabled", &opts(BOOL_OPTIONS), self.enabled);
         let codec_attrs = codec_options.map(|o| vec![("opt", o.join(","))]).unwrap_or_default();
         w.field_with("audioCompressionType", &codec_attrs, Some(&self.codec));
+        w.field_with("audioInboundCompressionType", &codec_attrs, self.inbound_codec.as_ref());
         w.field_with("audioBitRate", &opts(BIT_RATE_OPTIONS), self.bit_rate_kbps);
         w.field_with("audioSamplingRate", &opts(SAMPLING_RATE_OPTIONS), self.sampling_rate_khz.map(khz));
         w.field_with("speakerVolume", &range(), self.speaker_volume);
@@ -369,6 +373,7 @@ pub(crate) fn parse_channel(xml: &str) -> Result<Channel, XmlError> {
         id: text(root, "id").ok_or(XmlError::Missing("id"))?,
         enabled: boolean(root, "enabled"),
         codec: text(root, "audioCompressionType").unwrap_or_default(),
+        inbound_codec: text(root, "audioInboundCompressionType").filter(|c| !c.is_empty()),
         bit_rate_kbps: number(root, "audioBitRate"),
         sampling_rate_khz: number(root, "audioSamplingRate"),
         speaker_volume: number(root, "speakerVolume"),
@@ -388,6 +393,7 @@ mod tests {
             id: "1".into(),
             enabled: Some(false),
             codec: "G.711ulaw".into(),
+            inbound_codec: None,
             bit_rate_kbps: Some(64),
             sampling_rate_khz: Some(8.0),
             speaker_volume: Some(100),
@@ -422,8 +428,9 @@ mod tests {
             ..camera_channel()
         };
         let odd = Channel { sampling_rate_khz: Some(44.1), audio_input_type: None, noise_reduce: None, ..aac.clone() };
+        let inbound = Channel { inbound_codec: Some("G.711alaw".into()), ..camera_channel() };
         for ns in Namespace::ALL {
-            for ch in [camera_channel(), aac.clone(), odd.clone()] {
+            for ch in [camera_channel(), aac.clone(), odd.clone(), inbound.clone()] {
                 let xml = ch.to_xml(ns);
                 let doc = roxmltree::Document::parse(&xml).unwrap();
                 checked_root(&doc, &xml, "TwoWayAudioChannel", ns);
@@ -456,6 +463,17 @@ mod tests {
                 "audioOutputType"
             ]
         );
+        // The inbound codec, where set, follows audioCompressionType.
+        let inbound = Channel { inbound_codec: Some("AAC".into()), ..camera_channel() }.to_xml(Namespace::Hikvision);
+        let doc = roxmltree::Document::parse(&inbound).unwrap();
+        assert_eq!(child_names(doc.root_element())[2..4], ["audioCompressionType", "audioInboundCompressionType"]);
+        assert!(inbound.contains("<audioCompressionType>G.711ulaw</audioCompressionType><audioInboundCompressionType>AAC</"));
+        let caps = capabilities_to_xml(
+            &Channel { inbound_codec: Some("AAC".into()), ..camera_channel() },
+            &["G.711ulaw", "AAC"],
+            Namespace::Isapi,
+        );
+        assert!(caps.contains(r#"<audioInboundCompressionType opt="G.711ulaw,AAC">AAC</audioInboundCompressionType>"#), "{caps}");
         let bare = Channel { id: "2".into(), ..Default::default() };
         assert_eq!(
             bare.to_xml(Namespace::Isapi),

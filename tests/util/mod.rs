@@ -7,7 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod ffmpeg;
+pub mod latency;
 pub mod raw;
+pub mod speaker;
 pub mod tone;
 
 pub use hiktalk::sim::{self, EventKind, SimConfig, SimHandle};

@@ -28,9 +28,10 @@
 //!   asks for 10 ms periods) and at most PIPE_BUF bytes (3,840 <= 4,096), which makes each
 //!   write atomic: the pipe always holds whole periods and every read gets a full one.
 //! - The writer opens the FIFO read-write, so neither side's open() blocks and the pipe
-//!   never reports EOF or EPIPE while the source lives. Writes are non-blocking: with no
-//!   reader the pipe fills (about 170 ms of audio) and further periods are discarded, like a
-//!   live microphone nobody listens to.
+//!   never reports EOF or EPIPE while the source lives. The pipe is shrunk to one page (one
+//!   period), and writes are non-blocking: with no reader the pipe fills and further periods
+//!   are discarded, like a live microphone nobody listens to; with one, a period is captured
+//!   as soon as it is written, so `onsets()` times are when the microphone heard the sound.
 //! - PulseAudio (a null sink read through cpal's `pulseaudio` feature) also paces, but needs
 //!   the pulseaudio daemon installed and started per test; this needs only libasound2.
 //!
@@ -42,8 +43,8 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -56,7 +57,7 @@ pub const DESCRIPTION: &str = "hiktalk test tone";
 /// Also defined: a listed PCM on a sound card that does not exist, for open-error tests.
 pub const BROKEN_DEVICE_ID: &str = "alsa:hiktalk_broken";
 /// The system ALSA configuration that the test file is layered on.
-const SYSTEM_ALSA_CONF: &str = "/usr/share/alsa/alsa.conf";
+pub const SYSTEM_ALSA_CONF: &str = "/usr/share/alsa/alsa.conf";
 
 /// A running fake microphone; dropping it stops the writer and removes the files.
 pub struct ToneSource {
@@ -66,6 +67,7 @@ pub struct ToneSource {
     amplitude: Arc<AtomicU64>,
     paused: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    onsets: Arc<Mutex<Vec<Instant>>>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -92,20 +94,26 @@ impl ToneSource {
             ),
         )?;
         let pipe = OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&fifo)?;
+        // One page: the pipe holds one period, so a period written is read (captured) at once
+        // and what the source wrote is what the microphone hears now, not 170 ms later.
+        // SAFETY: fcntl on an fd we own; F_SETPIPE_SZ takes an int.
+        unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&pipe), libc::F_SETPIPE_SZ, 4096) };
         let tone_on = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let amplitude = Arc::new(AtomicU64::new(dbfs_to_amplitude(peak_dbfs).to_bits()));
         let paused = Arc::new(AtomicBool::new(false));
+        let onsets = Arc::new(Mutex::new(Vec::new()));
         let writer = {
             let flags = Flags {
                 tone_on: Arc::clone(&tone_on),
                 amplitude: Arc::clone(&amplitude),
                 paused: Arc::clone(&paused),
                 stop: Arc::clone(&stop),
+                onsets: Arc::clone(&onsets),
             };
             std::thread::spawn(move || write_tone(pipe, freq_hz, &flags))
         };
-        Ok(ToneSource { dir, tone_on, amplitude, paused, stop, writer: Some(writer) })
+        Ok(ToneSource { dir, tone_on, amplitude, paused, stop, onsets, writer: Some(writer) })
     }
 
     /// The cpal id to capture from (`--input` value).
@@ -130,6 +138,12 @@ impl ToneSource {
     /// The tone's peak level from the next period on.
     pub fn set_level(&self, peak_dbfs: f64) {
         self.amplitude.store(dbfs_to_amplitude(peak_dbfs).to_bits(), Ordering::Relaxed);
+    }
+
+    /// When each tone onset (silence, then the tone from phase 0) was written to the pipe:
+    /// the moment the sound reached the microphone, for latency measured from outside.
+    pub fn onsets(&self) -> Vec<Instant> {
+        self.onsets.lock().unwrap().clone()
     }
 
     /// Paused: nothing is written, so the capture device delivers nothing at all (its read
@@ -157,19 +171,24 @@ struct Flags {
     amplitude: Arc<AtomicU64>,
     paused: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    onsets: Arc<Mutex<Vec<Instant>>>,
 }
 
 fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
-    let Flags { tone_on, amplitude, paused, stop } = flags;
+    let Flags { tone_on, amplitude, paused, stop, onsets } = flags;
     let period = Duration::from_nanos(PERIOD_FRAMES as u64 * 1_000_000_000 / u64::from(RATE));
     let mut buf = vec![0u8; PERIOD_FRAMES * CHANNELS * 4];
     let mut frame: u64 = 0;
+    // The frame the tone last came on at: it starts from phase 0 there, a sharp onset.
+    let mut on_since: Option<u64> = Some(0);
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let on = tone_on.load(Ordering::Relaxed);
+        let onset = on && on_since.is_none();
+        on_since = if on { on_since.or(Some(frame)) } else { None };
         let amplitude = f64::from_bits(amplitude.load(Ordering::Relaxed));
         for (i, out) in buf.chunks_exact_mut(CHANNELS * 4).enumerate() {
-            let t = (frame + i as u64) as f64 / f64::from(RATE);
+            let t = (frame + i as u64 - on_since.unwrap_or(0)) as f64 / f64::from(RATE);
             let value = if on { (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32 } else { 0.0 };
             for sample in out.chunks_exact_mut(4) {
                 sample.copy_from_slice(&value.to_le_bytes());
@@ -178,6 +197,7 @@ fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
         frame += PERIOD_FRAMES as u64;
         let written = if paused.load(Ordering::Relaxed) { Ok(0) } else { pipe.write(&buf) };
         match written {
+            Ok(n) if n > 0 && onset => onsets.lock().unwrap().push(Instant::now()),
             // A full pipe means nobody is reading: drop this period, as a live microphone would.
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
