@@ -68,7 +68,8 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l codec -d 'Enco
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l vad -d 'Send silence while the input is quieter than this level (dBFS, e.g. -45)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l vad -d 'Talk only while the input is louder than this level (dBFS, e.g. -45): the session opens on the first speech and closes after --hold of silence, as often as needed' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l hold -d 'With --vad: seconds of silence that close the session (the device\'s speaker stops hissing); it reopens on speech' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l output -d 'Output device for what the device hears: an id or index from `hiktalk devices`' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l password-stdin -d 'Read the password from the first line of stdin'
@@ -78,6 +79,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l keep-codec -d 
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l ptt -d 'Push-to-talk: silence until space is pressed, space again to stop (terminal only)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stats -d 'Print latency and drop statistics at the end'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l no-listen -d 'Talk only: do not play what the device\'s microphone hears'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l half-duplex -d 'Turn the device down (-30 dB) while you speak, so its echo of your voice is not heard (speech is detected at the --vad level, -45 dBFS by default)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l json -d 'Print the outcome as one JSON object on stdout'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s h -l help -d 'Print help'

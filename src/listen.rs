@@ -9,7 +9,7 @@ use crate::audio::resample::Resampler;
 use crate::outcome::Ending;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -18,6 +18,11 @@ use tokio::sync::mpsc;
 const WAV_SYNC: Duration = Duration::from_millis(500);
 /// Decoded pieces queued for the sink; a sink this far behind drops the newest.
 const QUEUE: usize = 256;
+/// `--half-duplex`: how far the device is turned down while the user speaks, and how fast
+/// (down at once so the first word's echo is cut, back up gently).
+const DUCK_DB: f32 = -30.0;
+const DUCK_DOWN: Duration = Duration::from_millis(10);
+const DUCK_UP: Duration = Duration::from_millis(150);
 
 /// Where the device's audio goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +105,8 @@ impl Inlet {
 
 impl Listener {
     /// Opens the sink on its own thread and returns once it is ready (or why it is not).
-    pub async fn start(sink: Sink) -> Result<(Listener, Inlet), ListenError> {
+    /// `duck`: while it is set (the user speaks), the device is turned down by [`DUCK_DB`].
+    pub async fn start(sink: Sink, duck: Option<Arc<AtomicBool>>) -> Result<(Listener, Inlet), ListenError> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let stats = Arc::new(ListenStats::default());
@@ -110,7 +116,7 @@ impl Listener {
             .spawn(move || match Output::open(&sink) {
                 Ok(output) => {
                     let _ = ready_tx.send(Ok((output.describe(), output.playback())));
-                    if let Err(ending) = run(output, rx)
+                    if let Err(ending) = run(output, rx, duck)
                         && let Ok(mut slot) = thread_stats.ended.lock()
                     {
                         *slot = Some(ending);
@@ -140,9 +146,10 @@ impl Listener {
 
 /// Writes what comes until the session lets go, or until the sink can take no more: a reader
 /// that closed the pipe ends the run as done (as `yes | head` does); other failures are errors.
-fn run(mut output: Output, mut rx: mpsc::Receiver<Heard>) -> Result<(), Ending> {
+fn run(mut output: Output, mut rx: mpsc::Receiver<Heard>, duck: Option<Arc<AtomicBool>>) -> Result<(), Ending> {
     let mut resampler: Option<(u32, Resampler)> = None;
     let mut scratch = Vec::new();
+    let mut ducker = duck.map(|flag| Ducker { flag, gain: 1.0 });
     while let Some(Heard { pcm, rate }) = rx.blocking_recv() {
         let target = output.rate().unwrap_or(rate);
         output.fix_rate(target);
@@ -153,6 +160,9 @@ fn run(mut output: Output, mut rx: mpsc::Receiver<Heard>) -> Result<(), Ending> 
         let input: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
         scratch.clear();
         r.process(&input, &mut scratch).map_err(|e| Ending::Internal { detail: e.to_string() })?;
+        if let Some(d) = &mut ducker {
+            d.apply(&mut scratch, target);
+        }
         if let Err(e) = output.write(&scratch) {
             return Err(match e.kind() {
                 std::io::ErrorKind::BrokenPipe => Ending::Done,
@@ -162,6 +172,23 @@ fn run(mut output: Output, mut rx: mpsc::Receiver<Heard>) -> Result<(), Ending> 
     }
     output.close();
     Ok(())
+}
+
+/// Turns the device down while the user speaks (half duplex), with short ramps, not clicks.
+struct Ducker {
+    flag: Arc<AtomicBool>,
+    gain: f32,
+}
+
+impl Ducker {
+    fn apply(&mut self, samples: &mut [f32], rate: u32) {
+        let (target, over) = if self.flag.load(Ordering::Relaxed) { (10f32.powf(DUCK_DB / 20.0), DUCK_DOWN) } else { (1.0, DUCK_UP) };
+        let step = 1.0 / (over.as_secs_f32() * rate as f32);
+        for s in samples {
+            self.gain = if self.gain > target { (self.gain - step).max(target) } else { (self.gain + step).min(target) };
+            *s *= self.gain;
+        }
+    }
 }
 
 /// An open sink.
@@ -314,7 +341,7 @@ mod tests {
     async fn a_wav_file_is_valid_while_it_grows_and_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("heard.wav");
-        let (listener, inlet) = Listener::start(Sink::WavFile(path.clone())).await.unwrap();
+        let (listener, inlet) = Listener::start(Sink::WavFile(path.clone()), None).await.unwrap();
         for _ in 0..10 {
             inlet.send(vec![1000; 1600], 16000).unwrap();
         }

@@ -43,6 +43,9 @@ pub enum Ending {
     EndOfInput,
     /// The user stopped hiktalk with a signal.
     UserStop { signal: String },
+    /// Nobody spoke for `--hold` (`speak --vad`): the session was closed and reopens on speech.
+    /// It ends a session, never a run.
+    Quiet { hold_secs: f64 },
     /// The device closed the upload, with what it said.
     DeviceHangup { status: Option<Box<ResponseStatus>>, idle: bool, call: Option<String> },
     /// The device stopped reading audio (a half-dead connection).
@@ -95,7 +98,7 @@ impl Ending {
     /// command ends normally (`speak`) rather than an interruption (`play`).
     pub fn exit_code(&self, stop_is_normal: bool) -> i32 {
         match self {
-            Ending::Done | Ending::EndOfInput => exit::OK,
+            Ending::Done | Ending::EndOfInput | Ending::Quiet { .. } => exit::OK,
             Ending::UserStop { .. } if stop_is_normal => exit::OK,
             Ending::UserStop { .. } => exit::INTERRUPTED,
             Ending::DeviceHangup { .. } => exit::HANGUP,
@@ -122,6 +125,7 @@ impl Ending {
             Ending::Done => "done".into(),
             Ending::EndOfInput => "end of input".into(),
             Ending::UserStop { signal } => format!("stopped by {signal}"),
+            Ending::Quiet { hold_secs } => format!("quiet for {hold_secs:.1} s: session closed until you speak again"),
             Ending::DeviceHangup { status, idle, call } => {
                 let mut s = "the device hung up".to_string();
                 if let Some(st) = status {

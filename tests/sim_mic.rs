@@ -5,7 +5,7 @@
 
 use crate::util::ffmpeg::{ffmpeg_decode, unprefix};
 use crate::util::raw::*;
-use crate::util::{hiktalk, run_to_end, sine_snr_db, tone_wav};
+use crate::util::{amplitude, hiktalk, run_to_end, sine_snr_db, tone_wav};
 use hiktalk::codec::Codec;
 use hiktalk::sim::{EventKind, MicAac, MicEcho, MicFraming, Profile, SimConfig, SimHandle};
 use std::time::Duration;
@@ -58,16 +58,6 @@ fn dechunk(mut body: &[u8]) -> (Vec<Vec<u8>>, bool) {
         body = &body[eol + 2 + len + 2..];
     }
     (chunks, false)
-}
-
-/// Amplitude of the `freq` component of `x` (a least-squares fit of one sine).
-fn amplitude(x: &[i16], rate: u32, freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
-    let (s, c) = x.iter().enumerate().fold((0.0, 0.0), |(s, c), (i, &v)| {
-        let (si, ci) = (w * i as f64).sin_cos();
-        (s + f64::from(v) * si, c + f64::from(v) * ci)
-    });
-    2.0 * (s * s + c * c).sqrt() / x.len() as f64
 }
 
 /// The sine at `freq` that best fits `x` (least squares), as a function of the sample index.

@@ -254,31 +254,80 @@ async fn an_unknown_input_fails_before_the_camera_is_contacted() {
     assert!(sim.events().is_empty());
 }
 
+/// `--vad`: no session (no speaker hiss) until someone speaks; after `--hold` of silence the
+/// session is closed with the full sequence, and the next words open a new one. Every open is
+/// matched by a confirmed close, the device never plays its "call ended" prompt, and what it
+/// received is the speech, then zeros (never the hiss below the threshold).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vad_sends_silence_below_the_threshold_and_speech_above_it() {
-    // -50 dBFS peak: audible as hiss through G.711 without --vad, below the -45 dBFS threshold.
+async fn vad_opens_on_speech_and_closes_after_the_hold_again_and_again() {
+    // -50 dBFS peak: audible as hiss through G.711, below the -45 dBFS threshold.
     let source = ToneSource::start(FREQ, -50.0).expect("the fake microphone");
     let sim = sim::start(binary_sim_config()).await.unwrap();
-    let child = speak(&source, &sim, true, &["--vad", "-45"]);
-    audio_started(&sim).await;
-    stream_for(&sim, 1.0).await;
-    source.set_level(PEAK_DBFS);
-    stream_for(&sim, 1.2).await;
+    let child = speak(&source, &sim, true, &["--vad", "-45", "--hold", "1", "--no-listen"]);
+    wait_for_signal_handlers(&child).await;
+    let early = sim.wait_for(|e| opened(&e.kind), Duration::from_millis(800)).await;
+    assert!(early.is_none(), "no session before anyone speaks: {early:?}");
+    let mut rx = sim.subscribe();
+    for cycle in 1..=2 {
+        source.set_level(PEAK_DBFS);
+        let started = std::time::Instant::now();
+        loop {
+            if matches!(rx.recv().await.unwrap().kind, EventKind::AudioStarted { .. }) {
+                break;
+            }
+        }
+        let opened_after = started.elapsed();
+        // Talk for a while; nothing may end the session meanwhile.
+        let ended = tokio::time::timeout(Duration::from_millis(600), async {
+            loop {
+                let kind = rx.recv().await.unwrap().kind;
+                if matches!(kind, EventKind::AudioEnded { .. } | EventKind::SessionClosed { .. } | EventKind::Hangup { .. }) {
+                    return kind;
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_err(), "cycle {cycle}: the session ended while speaking: {ended:?}");
+        source.set_level(-50.0);
+        let quiet = std::time::Instant::now();
+        loop {
+            if closed_by_client(&rx.recv().await.unwrap().kind) {
+                break;
+            }
+        }
+        let closed_after = quiet.elapsed();
+        eprintln!("vad cycle {cycle}: opened {opened_after:?} after speech, closed {closed_after:?} after silence");
+        assert!(opened_after < Duration::from_millis(500), "cycle {cycle}: {opened_after:?}");
+        // The hold (1 s) plus the VAD's hangover (0.3 s), and not much more.
+        assert!(
+            closed_after >= Duration::from_millis(1200) && closed_after < Duration::from_millis(2500),
+            "cycle {cycle}: {closed_after:?}"
+        );
+    }
     signal(&child, libc::SIGINT);
     let out = wait_child(child).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(count(&sim.events(), opened), 1);
-    assert_eq!(count(&sim.events(), closed_by_client), 1);
-    let id = session_id(&sim);
-    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
-    let rate = rate as usize;
-    let quiet = &pcm[..rate * 8 / 10];
-    let loudest = quiet.iter().map(|v| v.unsigned_abs()).max().unwrap();
-    assert!(loudest <= 2, "below the threshold only silence is sent (peak {loudest})");
-    let loud = &pcm[pcm.len() - rate * 6 / 10..pcm.len() - rate / 10];
-    let expected = PEAK_DBFS - 10.0 * 2f64.log10();
-    assert!((rms_dbfs(loud) - expected).abs() <= 1.5, "above it the tone passes: {:.2} dBFS", rms_dbfs(loud));
-    assert!((dominant_hz(loud, rate as u32) - FREQ).abs() <= 5.0);
+    let report = json(&out);
+    assert_eq!(report["reason"], "user_stop", "{report}");
+    assert_eq!((report["sessions_opened"].as_u64(), report["closes_confirmed"].as_u64()), (Some(2), Some(2)), "{report}");
+    assert_eq!(report["retries"], 0, "closing on silence is not a fault: {report}");
+    let events = sim.events();
+    assert_eq!(count(&events, opened), 2, "{events:#?}");
+    assert_eq!(count(&events, closed_by_client), 2);
+    assert_eq!(count(&events, prompt), 0);
+    assert!(leaks(&events).is_empty(), "{:?}", leaks(&events));
+    for received in sim.received() {
+        let (pcm, rate) = crate::util::ffmpeg::decode_received(&received);
+        let rate = rate as usize;
+        // The speech, then only zeros once the voice stopped (the last second before the close).
+        let talk = &pcm[rate / 10..rate / 2];
+        let expected = PEAK_DBFS - 10.0 * 2f64.log10();
+        assert!((rms_dbfs(talk) - expected).abs() <= 1.5, "speech: {:.2} dBFS", rms_dbfs(talk));
+        assert!((dominant_hz(talk, rate as u32) - FREQ).abs() <= 5.0);
+        let tail = &pcm[pcm.len() - rate * 8 / 10..];
+        let loudest = tail.iter().map(|v| v.unsigned_abs()).max().unwrap();
+        assert!(loudest <= 2, "below the threshold only silence is sent (peak {loudest})");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

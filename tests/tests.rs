@@ -4,6 +4,7 @@
 
 mod util;
 
+mod call;
 mod capture_errors;
 mod chaos;
 mod codec_ffmpeg;

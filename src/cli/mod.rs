@@ -77,8 +77,10 @@ from stdin, or raw samples with --raw-format. Audio is downmixed to mono, resamp
 to the channel's codec, then paced in real time on one upload; the session is closed at the end.")]
     Play(PlayArgs),
     /// Talk through a camera with the microphone until Ctrl-C
-    #[command(after_help = "Silence is sent whenever nothing is said (muted, push-to-talk released, --vad), so the\n\
-camera never hangs up for lack of audio. Ctrl-C closes the session and exits 0.\n\
+    #[command(after_help = "Silence is sent whenever nothing is said (muted, push-to-talk released), so the camera\n\
+never hangs up for lack of audio. With --vad the session is open only while you speak (and\n\
+--hold after). What the device hears plays on the output device unless --no-listen.\n\
+Ctrl-C closes the session and exits 0.\n\
 Keys on a terminal: m toggles mute; with --ptt, space toggles talking.")]
     Speak(SpeakArgs),
     /// Hear what the device's microphone hears, through the speakers or into a file
@@ -200,9 +202,14 @@ pub struct SpeakArgs {
     /// Input device: an id or index from `hiktalk devices`, or part of its description
     #[arg(short, long, value_name = "DEVICE")]
     pub input: Option<String>,
-    /// Send silence while the input is quieter than this level (dBFS, e.g. -45)
+    /// Talk only while the input is louder than this level (dBFS, e.g. -45): the session
+    /// opens on the first speech and closes after --hold of silence, as often as needed
     #[arg(long, value_name = "DBFS", num_args = 0..=1, default_missing_value = "-45", allow_hyphen_values = true)]
     pub vad: Option<f32>,
+    /// With --vad: seconds of silence that close the session (the device's speaker stops
+    /// hissing); it reopens on speech
+    #[arg(long, value_name = "SECS", requires = "vad", default_value = "3", value_parser = positive_secs)]
+    pub hold: f64,
     /// Push-to-talk: silence until space is pressed, space again to stop (terminal only)
     #[arg(long)]
     pub ptt: bool,
@@ -212,6 +219,10 @@ pub struct SpeakArgs {
     /// Talk only: do not play what the device's microphone hears
     #[arg(long)]
     pub no_listen: bool,
+    /// Turn the device down (-30 dB) while you speak, so its echo of your voice is not heard
+    /// (speech is detected at the --vad level, -45 dBFS by default)
+    #[arg(long, conflicts_with = "no_listen")]
+    pub half_duplex: bool,
     /// Output device for what the device hears: an id or index from `hiktalk devices`
     #[arg(long, value_name = "DEVICE", conflicts_with = "no_listen")]
     pub output: Option<String>,

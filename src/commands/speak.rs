@@ -3,7 +3,7 @@
 use super::{Connected, Context, connect, finish};
 use crate::cli::SpeakArgs;
 use crate::feed::Feed;
-use crate::feed::mic::{MicState, Microphone};
+use crate::feed::mic::{MicState, Microphone, VOICE_DBFS, Vad};
 use crate::listen::{Listener, Sink};
 use crate::outcome::Outcome;
 use crate::session::{self, Clock, Ending, Media, Progress, Report, Stop, TalkOptions};
@@ -33,12 +33,17 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let device = device.with_stall(Duration::from_secs_f64(args.talk.session.stall_timeout));
     let state = Arc::new(MicState::new(!args.ptt));
     // Open the microphone before touching the device: no input, no session.
-    let mic = Microphone::open(args.input.clone(), args.vad, state.clone()).await?;
+    let vad = match (args.vad, args.half_duplex) {
+        (Some(threshold), _) => Some(Vad { threshold, gate: true }),
+        (None, true) => Some(Vad { threshold: VOICE_DBFS, gate: false }),
+        (None, false) => None,
+    };
+    let mic = Microphone::open(args.input.clone(), vad, state.clone()).await?;
     // A call: what the device hears plays here, unless asked not to. No output device is said
     // once, not an error: the talk goes on.
     let (listener, inlet) = match args.no_listen {
         true => (None, None),
-        false => match Listener::start(Sink::Speaker(args.output.clone())).await {
+        false => match Listener::start(Sink::Speaker(args.output.clone()), args.half_duplex.then(|| state.speaking.clone())).await {
             Ok((l, i)) => (Some(l), Some(i)),
             Err(e) if args.output.is_none() => {
                 out.note(&format!("not playing what the device hears: {e}"));
@@ -65,6 +70,7 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
                 None => out.note(&note),
             }
         }),
+        voice: args.vad.map(|_| session::Voice { speaking: state.open.subscribe(), hold: Duration::from_secs_f64(args.hold) }),
         ..super::talk_options(&args.talk, channel, codec, progress.clone())
     };
     let mut report = Report::new(&name, Ending::UserStop { signal: "SIGINT".into() });

@@ -22,6 +22,18 @@ const CAPTURE_STALL: Duration = Duration::from_secs(3);
 /// Chunks (one per poll that found audio) queued for the clock before the newest are dropped.
 const QUEUE: usize = 64;
 
+/// Speech is louder than this (dBFS) unless `--vad` says otherwise.
+pub const VOICE_DBFS: f32 = -45.0;
+
+/// How the microphone tells that someone speaks: a chunk louder than `threshold` dBFS, and
+/// the hangover after it. `gate`: send silence while nobody speaks (`--vad`); otherwise the
+/// voice is only watched (`--half-duplex` ducks the speaker while someone speaks).
+#[derive(Debug, Clone, Copy)]
+pub struct Vad {
+    pub threshold: f32,
+    pub gate: bool,
+}
+
 /// The microphone's controls and levels, shared with the key reader and the level meter.
 #[derive(Default)]
 pub struct MicState {
@@ -32,6 +44,10 @@ pub struct MicState {
     pub level: AtomicU32,
     pub talked_ms: AtomicU64,
     pub dropped_samples: AtomicU64,
+    /// Whether the gate is open now (voice, not muted, talking): sessions can follow it.
+    pub open: tokio::sync::watch::Sender<bool>,
+    /// Someone speaks now (above the VAD threshold, not muted, talking): the speaker ducks.
+    pub speaking: Arc<AtomicBool>,
 }
 
 impl MicState {
@@ -51,9 +67,9 @@ pub struct Microphone {
 }
 
 impl Microphone {
-    /// Opens the input device (`None`: the default) and starts capturing. `vad`: the level in
-    /// dBFS below which the input counts as silence.
-    pub async fn open(input: Option<String>, vad: Option<f32>, state: Arc<MicState>) -> Result<Microphone, CaptureError> {
+    /// Opens the input device (`None`: the default) and starts capturing. `vad`: how to tell
+    /// speech from silence, if at all.
+    pub async fn open(input: Option<String>, vad: Option<Vad>, state: Arc<MicState>) -> Result<Microphone, CaptureError> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (tx, rx) = mpsc::channel(QUEUE);
         let spawned = std::thread::Builder::new().name("hiktalk-capture".into()).spawn(move || {
@@ -84,7 +100,7 @@ impl Microphone {
 
 /// Drains the ring, gates (mute, push-to-talk, VAD) and hands chunks to the clock, until the
 /// clock goes away or the device fails.
-fn capture_loop(capture: &mut Capture, vad: Option<f32>, state: &MicState, tx: &mpsc::Sender<SourceItem>) {
+fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &mpsc::Sender<SourceItem>) {
     let rate = f64::from(capture.sample_rate());
     let mut samples = Vec::new();
     let mut loud_until = Instant::now();
@@ -119,10 +135,14 @@ fn capture_loop(capture: &mut Capture, vad: Option<f32>, state: &MicState, tx: &
         let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
         let db = if peak > 0.0 { 20.0 * peak.log10() } else { -120.0 };
         state.level.store(db.to_bits(), Ordering::Relaxed);
-        if vad.is_none_or(|t| db >= t) {
+        if vad.is_none_or(|v| db >= v.threshold) {
             loud_until = Instant::now() + VAD_HANGOVER;
         }
-        let open = !state.muted.load(Ordering::Relaxed) && state.talking.load(Ordering::Relaxed) && Instant::now() < loud_until;
+        let talking = !state.muted.load(Ordering::Relaxed) && state.talking.load(Ordering::Relaxed);
+        let voice = talking && Instant::now() < loud_until;
+        state.speaking.store(vad.is_some() && voice, Ordering::Relaxed);
+        let open = if vad.is_some_and(|v| v.gate) { voice } else { talking };
+        state.open.send_if_modified(|was| std::mem::replace(was, open) != open);
         if open {
             state.talked_ms.fetch_add((samples.len() as f64 * 1000.0 / rate) as u64, Ordering::Relaxed);
         } else {

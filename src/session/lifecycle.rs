@@ -59,6 +59,13 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
     let mut policy = Policy::new(opts.retries, opts.backoff_base);
     let mut announced = false;
     loop {
+        // Following the voice: no session until someone speaks.
+        if let Some(voice) = &opts.voice
+            && let Err(stopped) = unless_stopped(stop, voice.spoken()).await
+        {
+            report.end(stopped);
+            break;
+        }
         let (mut done, mut heard) = (Streamed::default(), Heard::default());
         let (ending, held) = attempt(device, neg, opts, media, stop, report, &mut announced, (&mut done, &mut heard)).await;
         report.add(&done);
@@ -73,6 +80,11 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
         }
         let ending = match ending {
             hangup @ Ending::DeviceHangup { .. } => explain_hangup(device, hangup).await,
+            quiet @ Ending::Quiet { .. } => {
+                // Closed on purpose: no fault, no retry used; wait for the next words.
+                (opts.announce)(&format!("channel {}: {}", neg.channel.id, quiet.describe()));
+                continue;
+            }
             other => other,
         };
         report.end(ending);
@@ -232,8 +244,18 @@ async fn stream_on(
                 _ => std::future::pending().await,
             }
         };
+        let quiet = async {
+            match &opts.voice {
+                Some(voice) => {
+                    voice.quiet().await;
+                    Ending::Quiet { hold_secs: voice.hold.as_secs_f64() }
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::pin!(talking, listening);
         tokio::select! {
+            e = quiet => e,
             e = &mut talking => e,
             e = &mut listening => match e {
                 // The microphone stream ended while talking goes on: say so, keep talking.

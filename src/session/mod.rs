@@ -10,6 +10,7 @@ pub mod negotiate;
 pub mod retry;
 pub mod stop;
 pub mod stream;
+pub mod voice;
 
 use crate::codec::{Codec, CodecParams};
 pub use crate::outcome::Ending;
@@ -22,6 +23,7 @@ use std::time::Duration;
 pub use stop::Stop;
 pub use stream::Progress;
 use stream::Streamed;
+pub use voice::Voice;
 
 /// Says something to the user (a reconnect, a codec switch).
 pub type Announce = Arc<dyn Fn(&str) + Send + Sync>;
@@ -52,6 +54,8 @@ pub struct TalkOptions {
     pub progress: Option<Arc<Progress>>,
     /// When listening stops by itself (`listen --duration`).
     pub until: Option<tokio::time::Instant>,
+    /// Sessions that open on speech and close after silence (`speak --vad`).
+    pub voice: Option<Voice>,
 }
 
 impl Default for TalkOptions {
@@ -69,6 +73,7 @@ impl Default for TalkOptions {
             on_open: Arc::new(|_, _| {}),
             progress: None,
             until: None,
+            voice: None,
         }
     }
 }

@@ -129,6 +129,16 @@ pub fn sine_snr_db(x: &[i16], rate: u32, freq: f64, skip: usize) -> f64 {
     10.0 * (sig / noise.max(1e-9)).log10()
 }
 
+/// Amplitude of the `freq` component of `x` (the correlation with one sine and cosine).
+pub fn amplitude(x: &[i16], rate: u32, freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
+    let (s, c) = x.iter().enumerate().fold((0.0, 0.0), |(s, c), (i, &v)| {
+        let (si, ci) = (w * i as f64).sin_cos();
+        (s + f64::from(v) * si, c + f64::from(v) * ci)
+    });
+    2.0 * (s * s + c * c).sqrt() / x.len() as f64
+}
+
 pub fn count(events: &[sim::Event], pred: impl Fn(&EventKind) -> bool) -> usize {
     events.iter().filter(|e| pred(&e.kind)).count()
 }
