@@ -188,7 +188,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__play)
-            opts="-u -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --volume --raw-format --loop --config --quiet --json --help --version"
+            opts="-u -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --raw-format --loop --config --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -231,6 +231,10 @@ _hiktalk() {
                     return 0
                     ;;
                 --set-codec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync-wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -376,7 +380,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__speak)
-            opts="-u -i -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --volume --input --vad --hold --ptt --stats --no-listen --half-duplex --output --config --quiet --json --help --version"
+            opts="-u -i -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --input --vad --hold --ptt --stats --no-listen --half-duplex --output --config --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,6 +423,10 @@ _hiktalk() {
                     return 0
                     ;;
                 --set-codec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync-wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,6 +45,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Rec
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l raw-format -d 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
@@ -66,6 +67,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Re
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l vad -d 'Talk only while the input is louder than this level (dBFS, e.g. -45): the session opens on the first speech and closes after --hold of silence, as often as needed' -r

@@ -8,6 +8,9 @@
 //! user = "admin"
 //! password_env = "FRONTDOOR_PASSWORD"   # or password_file = "~/.config/hiktalk/frontdoor.pw"
 //! channel = "1"
+//!
+//! [groups.downstairs]        # usable wherever a camera is: every member, in parallel
+//! cameras = ["frontdoor", "garage", "http://10.0.0.7"]
 //! ```
 
 use crate::codec::Codec;
@@ -46,6 +49,15 @@ pub enum ConfigError {
 struct FileConfig {
     #[serde(default)]
     cameras: BTreeMap<String, CameraConfig>,
+    #[serde(default)]
+    groups: BTreeMap<String, GroupConfig>,
+}
+
+/// One `[groups.NAME]` table: cameras by name or URL (not other groups).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupConfig {
+    cameras: Vec<String>,
 }
 
 /// One `[cameras.NAME]` table.
@@ -97,12 +109,61 @@ fn default_path() -> Option<PathBuf> {
 
 /// Resolves a camera argument: `sim`, a URL, a config name, or a bare host.
 pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> {
-    if arg == SIM {
-        return Ok(Target::Sim);
+    let (file, path) = read(config)?;
+    resolve_in(arg, &file, path.as_deref())
+}
+
+/// Resolves camera arguments, expanding groups, into the devices they name, each once (the
+/// same device twice would find its own session busy).
+pub fn resolve_all(args: &[String], config: Option<&Path>) -> Result<Vec<Target>, ConfigError> {
+    let (file, path) = read(config)?;
+    let mut targets: Vec<Target> = Vec::new();
+    for arg in args {
+        let members = match file.groups.get(arg) {
+            Some(group) if !file.cameras.contains_key(arg) => {
+                if group.cameras.is_empty() {
+                    return Err(ConfigError::Invalid { camera: arg.clone(), message: format!("the group {arg:?} has no cameras") });
+                }
+                if let Some(inner) = group.cameras.iter().find(|m| file.groups.contains_key(m.as_str())) {
+                    return Err(ConfigError::Invalid {
+                        camera: arg.clone(),
+                        message: format!("the group {arg:?} names the group {inner:?}; list its cameras instead"),
+                    });
+                }
+                group.cameras.clone()
+            }
+            _ => vec![arg.clone()],
+        };
+        for member in members {
+            let target = resolve_in(&member, &file, path.as_deref())?;
+            if !targets.iter().any(|t| t.same_device(&target)) {
+                targets.push(target);
+            }
+        }
     }
-    if arg.contains("://") {
-        return from_url(arg, arg, &CameraConfig::default()).map(|c| Target::Camera(Box::new(c)));
+    Ok(targets)
+}
+
+impl Target {
+    /// The name hiktalk shows for it.
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Sim => SIM,
+            Target::Camera(c) => &c.name,
+        }
     }
+
+    fn same_device(&self, other: &Target) -> bool {
+        match (self, other) {
+            (Target::Sim, Target::Sim) => true,
+            (Target::Camera(a), Target::Camera(b)) => a.endpoint == b.endpoint && a.channel == b.channel,
+            _ => false,
+        }
+    }
+}
+
+/// The config file (empty when the default one does not exist) and where it is.
+fn read(config: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), ConfigError> {
     let (path, explicit) = match config {
         Some(p) => (Some(p.to_path_buf()), true),
         None => (default_path(), false),
@@ -111,6 +172,20 @@ pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> 
         Some(p) => load(p, explicit)?,
         None => FileConfig::default(),
     };
+    if let Some(name) = file.groups.keys().find(|g| file.cameras.contains_key(*g)) {
+        let path = path.clone().unwrap_or_default();
+        return Err(ConfigError::Parse { path, message: format!("{name:?} is both a camera and a group; rename one") });
+    }
+    Ok((file, path))
+}
+
+fn resolve_in(arg: &str, file: &FileConfig, path: Option<&Path>) -> Result<Target, ConfigError> {
+    if arg == SIM {
+        return Ok(Target::Sim);
+    }
+    if arg.contains("://") {
+        return from_url(arg, arg, &CameraConfig::default()).map(|c| Target::Camera(Box::new(c)));
+    }
     if let Some(cam) = file.cameras.get(arg) {
         return from_table(arg, cam).map(|c| Target::Camera(Box::new(c)));
     }
@@ -119,7 +194,7 @@ pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> 
         let url = format!("http://{arg}");
         return from_url(&url, &url, &CameraConfig::default()).map(|c| Target::Camera(Box::new(c)));
     }
-    let known: Vec<&str> = file.cameras.keys().map(String::as_str).collect();
+    let known: Vec<&str> = file.cameras.keys().chain(file.groups.keys()).map(String::as_str).collect();
     let where_ = path.map(|p| p.display().to_string()).unwrap_or_else(|| "the config file".into());
     let hint = if known.is_empty() {
         format!("no cameras are configured in {where_}; give a URL like http://192.168.1.64 or `sim` for the simulated camera")
@@ -363,6 +438,29 @@ mod tests {
         std::fs::write(&path, "[cameras.x]\nhots = \"typo\"\n").unwrap();
         assert!(matches!(resolve("x", Some(&path)), Err(ConfigError::Parse { .. })));
         assert!(matches!(resolve("x", Some(&dir.path().join("missing.toml"))), Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn groups_expand_to_their_cameras_each_device_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[cameras.front]\nhost = \"10.0.0.1\"\n[cameras.garage]\nhost = \"10.0.0.2\"\n\
+             [groups.all]\ncameras = [\"front\", \"garage\", \"http://10.0.0.3\"]\n[groups.bad]\ncameras = [\"all\"]\n",
+        )
+        .unwrap();
+        let names = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            resolve_all(&args, Some(&path)).map(|t| t.iter().map(|t| t.name().to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(names(&["all"]).unwrap(), ["front", "garage", "http://10.0.0.3"]);
+        // A device named twice (directly and through the group) is talked to once.
+        assert_eq!(names(&["garage", "all", "http://10.0.0.1"]).unwrap(), ["garage", "front", "http://10.0.0.3"]);
+        assert!(names(&["bad"]).unwrap_err().to_string().contains("names the group"));
+        assert!(names(&["nope"]).unwrap_err().to_string().contains("all"), "groups are listed among the names");
+        std::fs::write(&path, "[cameras.x]\nhost = \"10.0.0.1\"\n[groups.x]\ncameras = [\"x\"]\n").unwrap();
+        assert!(names(&["x"]).unwrap_err().to_string().contains("both a camera and a group"));
     }
 
     #[test]

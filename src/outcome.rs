@@ -28,6 +28,9 @@ pub mod exit {
     pub const PROTOCOL: i32 = 8;
     /// The channel's codec is not one hiktalk can encode, or the device refused the codec.
     pub const CODEC: i32 = 9;
+    /// Several devices: some failed, or all failed for different reasons (each device's own
+    /// reason and code are in the report).
+    pub const SOME_FAILED: i32 = 10;
     /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
     /// `close` were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
@@ -73,6 +76,8 @@ pub enum Ending {
     Usage { detail: String },
     /// A bug: a panic, or a part of hiktalk that stopped unexpectedly.
     Internal { detail: String },
+    /// Several devices, and `failed` of the `total` did not succeed (each says why).
+    SomeFailed { failed: usize, total: usize },
 }
 
 impl Ending {
@@ -110,6 +115,7 @@ impl Ending {
             Ending::Input { .. } => exit::INPUT,
             Ending::Usage { .. } => exit::USAGE,
             Ending::Internal { .. } => exit::INTERNAL,
+            Ending::SomeFailed { .. } => exit::SOME_FAILED,
         }
     }
 
@@ -158,6 +164,7 @@ impl Ending {
             Ending::DeviceError { detail } => format!("{detail}; the device reported an internal error"),
             Ending::Codec { detail } | Ending::Input { detail } | Ending::Usage { detail } => detail.clone(),
             Ending::Internal { detail } => format!("internal error: {detail}; this is a bug in hiktalk, please report it"),
+            Ending::SomeFailed { failed, total } => format!("{failed} of {total} devices failed; each device's line says why"),
         }
     }
 

@@ -15,6 +15,7 @@ mod hostile;
 mod lifecycle;
 mod listen;
 mod negotiation;
+mod paging;
 mod play;
 mod producer;
 mod signals;

@@ -19,7 +19,7 @@ Examples:
   hiktalk play sample.wav sim      (no camera needed)
 
 Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up,
-7 network, 8 device protocol, 9 codec, 130 interrupted.";
+7 network, 8 device protocol, 9 codec, 10 some of several devices failed, 130 interrupted.";
 
 const AFTER_LONG_HELP: &str = "\
 Cameras are named in the config file ($XDG_CONFIG_HOME/hiktalk/config.toml), given as a URL
@@ -100,25 +100,25 @@ Examples:\n  hiktalk listen frontdoor\n  hiktalk listen frontdoor -o porch.wav -
 }
 
 impl Command {
-    /// The camera the command talks to, as given on the command line.
-    pub fn camera(&self) -> Option<&str> {
+    /// The cameras the command talks to, as given on the command line.
+    pub fn cameras(&self) -> &[String] {
         match self {
-            Command::Play(a) => Some(&a.camera.camera),
-            Command::Speak(a) => Some(&a.camera.camera),
-            Command::Listen(a) => Some(&a.camera.camera),
-            Command::Status(a) => Some(&a.camera.camera),
-            Command::Close(a) => Some(&a.camera.camera),
-            Command::Devices | Command::Sim(_) => None,
+            Command::Play(a) => &a.cameras,
+            Command::Speak(a) => &a.cameras,
+            Command::Listen(a) => std::slice::from_ref(&a.camera),
+            Command::Status(a) => &a.cameras,
+            Command::Close(a) => &a.cameras,
+            Command::Devices | Command::Sim(_) => &[],
         }
     }
 }
 
-/// How to reach and log in to a camera.
+/// Cameras, as several commands take them.
+const CAMERAS: &str = "Cameras: names from the config file, groups, URLs, or `sim`";
+
+/// How to reach and log in to the cameras a command names.
 #[derive(Debug, Clone, Args)]
-pub struct CameraArgs {
-    /// Camera: a name from the config file, a URL, or `sim`
-    #[arg(value_name = "CAMERA")]
-    pub camera: String,
+pub struct Login {
     /// User name [default: from the config or URL, else admin]
     #[arg(short, long)]
     pub user: Option<String>,
@@ -171,6 +171,10 @@ pub struct TalkArgs {
     /// Keep the codec --set-codec chose
     #[arg(long, requires = "set_codec")]
     pub keep_codec: bool,
+    /// With several cameras: seconds to wait for every session to open before the audio
+    /// starts; a device later than that joins at the current position
+    #[arg(long, default_value_t = 2.0, value_name = "SECS", value_parser = positive_secs)]
+    pub sync_wait: f64,
     /// Gain in dB (negative is quieter); peaks are limited, never wrapped
     #[arg(long, default_value_t = 0.0, value_name = "DB", allow_hyphen_values = true, value_parser = gain_db)]
     pub volume: f32,
@@ -181,8 +185,10 @@ pub struct PlayArgs {
     /// Audio file, or - for stdin
     #[arg(value_name = "FILE")]
     pub input: String,
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS)]
+    pub cameras: Vec<String>,
     #[command(flatten)]
-    pub camera: CameraArgs,
+    pub login: Login,
     #[command(flatten)]
     pub talk: TalkArgs,
     /// Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1
@@ -195,8 +201,10 @@ pub struct PlayArgs {
 
 #[derive(Debug, Args)]
 pub struct SpeakArgs {
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS)]
+    pub cameras: Vec<String>,
     #[command(flatten)]
-    pub camera: CameraArgs,
+    pub login: Login,
     #[command(flatten)]
     pub talk: TalkArgs,
     /// Input device: an id or index from `hiktalk devices`, or part of its description
@@ -230,8 +238,11 @@ pub struct SpeakArgs {
 
 #[derive(Debug, Args)]
 pub struct ListenArgs {
+    /// Camera: a name from the config file, a URL, or `sim`
+    #[arg(value_name = "CAMERA")]
+    pub camera: String,
     #[command(flatten)]
-    pub camera: CameraArgs,
+    pub login: Login,
     #[command(flatten)]
     pub session: SessionArgs,
     /// Write a WAV file instead of playing (`-` writes it to stdout, for pipes)
@@ -253,14 +264,18 @@ pub struct ListenArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS)]
+    pub cameras: Vec<String>,
     #[command(flatten)]
-    pub camera: CameraArgs,
+    pub login: Login,
 }
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS)]
+    pub cameras: Vec<String>,
     #[command(flatten)]
-    pub camera: CameraArgs,
+    pub login: Login,
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {
@@ -292,7 +307,10 @@ mod tests {
     fn play_parses_the_documented_forms() {
         let cli = Cli::try_parse_from(["hiktalk", "play", "-", "frontdoor", "--volume", "-6", "--codec", "alaw"]).unwrap();
         let Command::Play(p) = cli.command else { panic!("not play") };
-        assert_eq!((p.input.as_str(), p.camera.camera.as_str(), p.talk.volume), ("-", "frontdoor", -6.0));
+        assert_eq!((p.input.as_str(), p.cameras.as_slice(), p.talk.volume), ("-", &["frontdoor".to_string()][..], -6.0));
+        let cli = Cli::try_parse_from(["hiktalk", "play", "x.wav", "front", "garage", "--codec", "alaw"]).unwrap();
+        let Command::Play(p) = cli.command else { panic!("not play") };
+        assert_eq!(p.cameras, ["front", "garage"]);
         assert_eq!(p.talk.codec, Some(Codec::G711Alaw));
         assert!(Cli::try_parse_from(["hiktalk", "play", "x.wav", "cam", "--volume", "90"]).is_err());
         assert!(Cli::try_parse_from(["hiktalk", "play", "x.wav", "cam", "--keep-codec"]).is_err());

@@ -1,6 +1,7 @@
 //! `hiktalk close`: closes a talk session stuck on a channel (the manual fix for any client).
 
-use super::{Connected, Context, connect};
+use super::fleet;
+use super::{Connected, Context};
 use crate::cli::CloseArgs;
 use crate::isapi::{Device, IsapiError, xml::ResponseStatus};
 use crate::outcome::{Ending, Outcome};
@@ -20,7 +21,12 @@ struct Closed {
 }
 
 pub async fn run(args: CloseArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let Connected { device, name, channel, sim, .. } = connect(&args.camera, ctx).await?;
+    let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
+    Ok(fleet::combine(fleet::each(members, || {}, close_one).await))
+}
+
+/// Closes the sessions of one device.
+async fn close_one(Connected { device, name, channel, sim, .. }: Connected) -> Outcome {
     let outcome = match close_all(&device, channel.as_deref()).await {
         Ok(closed) => {
             // The first channel whose close is not confirmed decides the exit code.
@@ -36,7 +42,7 @@ pub async fn run(args: CloseArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
-    Ok(outcome)
+    outcome
 }
 
 struct ChannelClose {

@@ -16,7 +16,7 @@ pub async fn run(args: ListenArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let out = ctx.out;
     let sink = match (args.out.as_deref(), args.raw) {
         (Some("-"), _) if out.json => anyhow::bail!(crate::config::ConfigError::Invalid {
-            camera: crate::config::display_name(&args.camera.camera),
+            camera: crate::config::display_name(&args.camera),
             message: "-o - writes the audio to stdout, where --json writes the outcome; write to a file, or drop --json".into(),
         }),
         (Some("-"), false) => Sink::WavStdout,
@@ -27,7 +27,7 @@ pub async fn run(args: ListenArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     };
     // The output before the device: no speaker or no writable file, no session.
     let (listener, inlet) = Listener::start(sink, None).await?;
-    let Connected { device, name, channel, codec: _, sim } = connect(&args.camera, ctx).await?;
+    let Connected { device, name, channel, codec: _, sim } = connect(&args.camera, &args.login, ctx).await?;
     let device = device.with_stall(Duration::from_secs_f64(args.session.stall_timeout));
     let (label, describe) = (name.clone(), listener.describe.clone());
     let bar = out.interactive().then(ProgressBar::new_spinner);

@@ -3,13 +3,14 @@
 
 pub mod close;
 pub mod devices;
+pub mod fleet;
 pub mod listen;
 pub mod play;
 pub mod sim;
 pub mod speak;
 pub mod status;
 
-use crate::cli::{CameraArgs, Cli, Command};
+use crate::cli::{Cli, Command, Login};
 use crate::config::{self, PasswordSources, Target};
 use crate::isapi::{Credentials, Device, Timeouts, tls::Trust};
 use crate::outcome::{Ending, Outcome, exit};
@@ -75,7 +76,8 @@ fn run(cli: Cli, out: Output) -> i32 {
             return out.report(&Outcome::new(None, Ending::Internal { detail }));
         }
     };
-    let device = cli.command.camera().map(config::display_name);
+    let cameras = cli.command.cameras();
+    let device = (!cameras.is_empty()).then(|| cameras.iter().map(|c| config::display_name(c)).collect::<Vec<_>>().join(", "));
     let outcome = runtime.block_on(async {
         let stop = match Stop::install() {
             Ok(stop) => stop,
@@ -129,14 +131,22 @@ fn session_options(args: &crate::cli::SessionArgs, channel: Option<String>) -> c
     crate::session::TalkOptions { channel, take_over: args.take_over, retries: args.retries, ..crate::session::TalkOptions::default() }
 }
 
-/// Resolves the camera, gathers its password, and (for `sim`) starts the simulated device.
-pub async fn connect(args: &CameraArgs, ctx: &Context) -> anyhow::Result<Connected> {
+/// Resolves one camera argument (not a group), gathers its password, and (for `sim`) starts
+/// the simulated device.
+pub async fn connect(camera: &str, login: &Login, ctx: &Context) -> anyhow::Result<Connected> {
+    let target = config::resolve(camera, ctx.config.as_deref())?;
+    let stdin = if login.password_stdin { Some(read_password_line()?) } else { None };
+    connect_target(target, login, stdin.as_deref(), ctx).await
+}
+
+/// Connects to a resolved camera; `stdin`: the password read with --password-stdin.
+async fn connect_target(target: Target, login: &Login, stdin: Option<&str>, ctx: &Context) -> anyhow::Result<Connected> {
     let timeouts = Timeouts {
-        connect: Duration::from_secs_f64(args.connect_timeout),
-        request: Duration::from_secs_f64(args.timeout),
+        connect: Duration::from_secs_f64(login.connect_timeout),
+        request: Duration::from_secs_f64(login.timeout),
         ..Timeouts::default()
     };
-    match config::resolve(&args.camera, ctx.config.as_deref())? {
+    match target {
         Target::Sim => {
             let sim_config = SimConfig::default();
             let creds = Credentials::new(sim_config.user.clone(), sim_config.password.clone());
@@ -144,24 +154,23 @@ pub async fn connect(args: &CameraArgs, ctx: &Context) -> anyhow::Result<Connect
             let endpoint = crate::isapi::Endpoint { https: false, host: sim.addr().ip().to_string(), port: sim.addr().port() };
             ctx.out.note(&format!("started the simulated camera on http://{}", sim.addr()));
             let device = Device::new(endpoint, creds, Trust::Unpinned, timeouts)?;
-            Ok(Connected { device, name: "sim".into(), channel: args.channel.clone(), codec: None, sim: Some(sim) })
+            Ok(Connected { device, name: "sim".into(), channel: login.channel.clone(), codec: None, sim: Some(sim) })
         }
         Target::Camera(mut cam) => {
             if cam.url_password.is_some() {
                 ctx.out.warn("a password in the URL is visible to other users of this machine; prefer HIKTALK_PASSWORD or the config file");
             }
-            if let Some(u) = &args.user {
+            if let Some(u) = &login.user {
                 cam.user = u.clone();
             }
-            if let Some(fp) = &args.tls_fingerprint {
+            if let Some(fp) = &login.tls_fingerprint {
                 cam.trust = Trust::pinned(fp).map_err(|message| config::ConfigError::Invalid { camera: cam.name.clone(), message })?;
-            } else if args.insecure {
+            } else if login.insecure {
                 cam.trust = Trust::Any;
             }
-            let stdin = if args.password_stdin { Some(read_password_line()?) } else { None };
-            let password = config::password(&cam, &PasswordSources::from_env(stdin))?;
+            let password = config::password(&cam, &PasswordSources::from_env(stdin.map(str::to_string)))?;
             let device = Device::new(cam.endpoint.clone(), Credentials::new(cam.user.clone(), password), cam.trust.clone(), timeouts)?;
-            Ok(Connected { device, name: cam.name, channel: args.channel.clone().or(cam.channel), codec: cam.codec, sim: None })
+            Ok(Connected { device, name: cam.name, channel: login.channel.clone().or(cam.channel), codec: cam.codec, sim: None })
         }
     }
 }

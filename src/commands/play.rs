@@ -1,12 +1,12 @@
 //! `hiktalk play`: a file or stdin, decoded, resampled, encoded and paced to the camera.
 
-use super::{Connected, Context, connect, finish};
+use super::{Context, fleet};
 use crate::audio::decode::Input;
 use crate::cli::PlayArgs;
 use crate::feed::Feed;
 use crate::feed::file::Opened;
 use crate::outcome::{Ending, Outcome};
-use crate::session::{self, Clock, Media, Progress, Report, Stop, TalkOptions};
+use crate::session::{Clock, Progress, Stop, TalkOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,56 +18,96 @@ const LEAD: Duration = Duration::from_millis(160);
 pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let out = ctx.out;
     let input = if args.input == "-" { Input::Stdin } else { Input::Path(args.input.clone().into()) };
+    let named = args.cameras.iter().map(|c| crate::config::display_name(c)).collect::<Vec<_>>().join(", ");
     if args.repeat && input == Input::Stdin {
         anyhow::bail!(crate::config::ConfigError::Invalid {
-            camera: crate::config::display_name(&args.camera.camera),
+            camera: named,
             message: "--loop needs a file; stdin cannot be replayed".into()
         });
     }
-    if args.camera.password_stdin && input == Input::Stdin {
+    if args.login.password_stdin && input == Input::Stdin {
         anyhow::bail!(crate::config::ConfigError::Invalid {
-            camera: crate::config::display_name(&args.camera.camera),
+            camera: named,
             message: "--password-stdin cannot be used while stdin carries the audio (`play -`); use HIKTALK_PASSWORD or the config".into(),
         });
     }
-    // Open and read the input before touching the device: a bad file must not leave a session.
+    // Open and read the input before touching the devices: a bad file must not leave a session.
     let opened = open_input(&input, &args, &ctx.stop).await?;
-    let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx).await?;
-    let device = device.with_stall(Duration::from_secs_f64(args.talk.session.stall_timeout));
+    let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
     let describe = opened.describe();
     let source = opened.start(args.repeat)?;
     let total = source.duration;
+    // Decoded, resampled and encoded once; every device gets the same frames on one schedule,
+    // starting together.
     let clock = Clock::start(Feed::new(source, args.talk.volume), LEAD);
-    let progress = Arc::new(Progress::default());
-    let label = name.clone();
-    let bar = out.interactive().then(|| progress_bar(&name, total));
-    let note_bar = bar.clone();
-    let opts = TalkOptions {
-        reconnect: args.repeat,
-        on_open: Arc::new(move |channel, params| {
-            let note = format!("{label}: channel {channel} speaks {} at {} Hz; playing {describe}", params.codec, params.sample_rate);
-            match &note_bar {
-                Some(bar) => bar.suspend(|| out.note(&note)),
-                None => out.note(&note),
-            }
-        }),
-        ..super::talk_options(&args.talk, channel, codec, progress.clone())
+    clock.gather(members.len(), Duration::from_secs_f64(args.talk.sync_wait));
+    let several = members.len() > 1;
+    let board = Board::new(members.iter().map(|m| m.name.clone()).collect(), total, out.interactive());
+    let talk = fleet::Talk {
+        clock: &clock,
+        listen: None,
+        verb: "played",
+        ending: Ending::EndOfInput,
+        stop_is_normal: false,
+        stall: Duration::from_secs_f64(args.talk.session.stall_timeout),
     };
-    let mut report = Report::new(&name, Ending::EndOfInput);
-    match session::negotiate(&device, &opts, &ctx.stop).await {
-        Err(ending) => report = Report::new(&name, ending),
-        Ok(mut neg) => {
-            let ticker = bar.clone().map(|bar| tokio::spawn(tick(bar, progress.clone())));
-            session::talk(&device, &mut neg, &opts, Media::talk(&clock), &ctx.stop, &mut report).await;
-            if let Some(t) = ticker {
-                t.abort();
-            }
-        }
+    let ticker = board.bar.clone().map(|bar| tokio::spawn(tick(bar, board.clone())));
+    let outcomes = fleet::each(
+        members,
+        || clock.absent(),
+        |c| {
+            let (progress, bar, describe, label) = (board.progress(&c.name), board.bar.clone(), describe.clone(), c.name.clone());
+            let opts = TalkOptions {
+                reconnect: args.repeat,
+                // One line per device when it opens would drown a page to many devices.
+                on_open: Arc::new(move |channel, params| {
+                    if several {
+                        return;
+                    }
+                    let note =
+                        format!("{label}: channel {channel} speaks {} at {} Hz; playing {describe}", params.codec, params.sample_rate);
+                    match &bar {
+                        Some(bar) => bar.suspend(|| out.note(&note)),
+                        None => out.note(&note),
+                    }
+                }),
+                ..super::talk_options(&args.talk, c.channel.clone(), c.codec, progress)
+            };
+            let talk = &talk;
+            async move { talk.run(c, opts, ctx).await }
+        },
+    )
+    .await;
+    if let Some(t) = ticker {
+        t.abort();
     }
-    if let Some(bar) = bar {
+    if let Some(bar) = &board.bar {
         bar.finish_and_clear();
     }
-    Ok(finish(&report, "played", false, ctx, sim).await)
+    Ok(fleet::combine(outcomes))
+}
+
+/// What a terminal shows while playing: one bar for the message, and with several devices how
+/// many are sending.
+#[derive(Clone)]
+struct Board {
+    devices: Arc<Vec<(String, Arc<Progress>)>>,
+    bar: Option<ProgressBar>,
+}
+
+impl Board {
+    fn new(names: Vec<String>, total: Option<Duration>, interactive: bool) -> Board {
+        let label = match names.as_slice() {
+            [one] => one.clone(),
+            many => format!("{} devices", many.len()),
+        };
+        let devices = Arc::new(names.into_iter().map(|n| (n, Arc::new(Progress::default()))).collect());
+        Board { devices, bar: interactive.then(|| progress_bar(&label, total)) }
+    }
+
+    fn progress(&self, name: &str) -> Arc<Progress> {
+        self.devices.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone()).unwrap_or_default()
+    }
 }
 
 /// Opens the input and reads its first chunk off the async threads (stdin may wait for a
@@ -106,13 +146,20 @@ fn progress_bar(name: &str, total: Option<Duration>) -> ProgressBar {
     bar
 }
 
-async fn tick(bar: ProgressBar, progress: Arc<Progress>) {
+async fn tick(bar: ProgressBar, board: Board) {
+    let mut last: Vec<u64> = vec![0; board.devices.len()];
     loop {
-        let ms = progress.audio_ms.load(Ordering::Relaxed);
-        let bytes = progress.bytes.load(Ordering::Relaxed);
+        let now: Vec<u64> = board.devices.iter().map(|(_, p)| p.audio_ms.load(Ordering::Relaxed)).collect();
+        let ms = now.iter().copied().max().unwrap_or(0);
+        let bytes: u64 = board.devices.iter().map(|(_, p)| p.bytes.load(Ordering::Relaxed)).sum();
         bar.set_position(ms);
         let total = bar.length().map(|t| format!(" / {:.1} s", t as f64 / 1000.0)).unwrap_or_default();
-        bar.set_message(format!("{:.1} s{total}, {} KiB sent", ms as f64 / 1000.0, bytes / 1024));
+        let sending = match now.len() {
+            1 => String::new(),
+            n => format!(", {} of {n} sending", now.iter().zip(&last).filter(|(a, b)| a > b).count()),
+        };
+        bar.set_message(format!("{:.1} s{total}, {} KiB sent{sending}", ms as f64 / 1000.0, bytes / 1024));
+        last = now;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -1,12 +1,12 @@
 //! `hiktalk speak`: the microphone, live, through cpal, until the user stops.
 
-use super::{Connected, Context, connect, finish};
+use super::{Context, fleet};
 use crate::cli::SpeakArgs;
 use crate::feed::Feed;
 use crate::feed::mic::{MicState, Microphone, VOICE_DBFS, Vad};
 use crate::listen::{Listener, Sink};
 use crate::outcome::Outcome;
-use crate::session::{self, Clock, Ending, Media, Progress, Report, Stop, TalkOptions};
+use crate::session::{self, Clock, Ending, Progress, Stop, TalkOptions};
 use indicatif::ProgressBar;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -24,13 +24,13 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let keys_available = std::io::stdin().is_terminal();
     if args.ptt && !keys_available {
         return Err(crate::config::ConfigError::Invalid {
-            camera: crate::config::display_name(&args.camera.camera),
+            camera: args.cameras.iter().map(|c| crate::config::display_name(c)).collect::<Vec<_>>().join(", "),
             message: "--ptt reads the space key from a terminal, and stdin is not one; run speak on a terminal or without --ptt".into(),
         }
         .into());
     }
-    let Connected { device, name, channel, codec, sim } = connect(&args.camera, ctx).await?;
-    let device = device.with_stall(Duration::from_secs_f64(args.talk.session.stall_timeout));
+    let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
+    let several = members.len() > 1;
     let state = Arc::new(MicState::new(!args.ptt));
     // Open the microphone before touching the device: no input, no session.
     let vad = match (args.vad, args.half_duplex) {
@@ -40,8 +40,8 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     };
     let mic = Microphone::open(args.input.clone(), vad, state.clone()).await?;
     // A call: what the device hears plays here, unless asked not to. No output device is said
-    // once, not an error: the talk goes on.
-    let (listener, inlet) = match args.no_listen {
+    // once, not an error: the talk goes on. Several devices are a page: talk only.
+    let (listener, inlet) = match args.no_listen || several {
         true => (None, None),
         false => match Listener::start(Sink::Speaker(args.output.clone()), args.half_duplex.then(|| state.speaking.clone())).await {
             Ok((l, i)) => (Some(l), Some(i)),
@@ -52,40 +52,54 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             Err(e) => return Err(e.into()),
         },
     };
+    if several && (args.output.is_some() || args.half_duplex) {
+        out.note("with several cameras speak only talks: what the devices hear is not played");
+    }
     let describe = mic.describe.clone();
     let clock = Clock::start(Feed::new(mic.source(), args.talk.volume), LEAD);
+    clock.gather(members.len(), Duration::from_secs_f64(args.talk.sync_wait));
     let progress = Arc::new(Progress::default());
     // The meter's line is redrawn in place: anything printed meanwhile goes around it.
     let bar = out.interactive().then(ProgressBar::new_spinner);
-    let (label, note_bar) = (name.clone(), bar.clone());
-    let opts = TalkOptions {
-        reconnect: true,
-        on_open: Arc::new(move |channel, params| {
-            let note = format!(
-                "{label}: channel {channel} speaks {} at {} Hz; capturing {describe}; Ctrl-C to stop",
-                params.codec, params.sample_rate
-            );
-            match &note_bar {
-                Some(bar) => bar.suspend(|| out.note(&note)),
-                None => out.note(&note),
-            }
-        }),
-        voice: args.vad.map(|_| session::Voice { speaking: state.open.subscribe(), hold: Duration::from_secs_f64(args.hold) }),
-        ..super::talk_options(&args.talk, channel, codec, progress.clone())
+    let talk = fleet::Talk {
+        clock: &clock,
+        listen: inlet.as_ref(),
+        verb: "talked",
+        ending: Ending::UserStop { signal: "SIGINT".into() },
+        stop_is_normal: true,
+        stall: Duration::from_secs_f64(args.talk.session.stall_timeout),
     };
-    let mut report = Report::new(&name, Ending::UserStop { signal: "SIGINT".into() });
-    match session::negotiate(&device, &opts, &stop).await {
-        Err(ending) => report = Report::new(&name, ending),
-        Ok(mut neg) => {
-            let keys = keys_available.then(|| KeyReader::start(state.clone(), stop.clone(), args.ptt));
-            let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, state.clone(), progress.clone(), args.ptt)));
-            session::talk(&device, &mut neg, &opts, Media { talk: Some(&clock), listen: inlet.as_ref() }, &stop, &mut report).await;
-            if let Some(m) = meter {
-                m.abort();
-            }
-            drop(keys);
-        }
+    let keys = keys_available.then(|| KeyReader::start(state.clone(), stop.clone(), args.ptt));
+    let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, state.clone(), progress.clone(), args.ptt)));
+    let outcomes = fleet::each(
+        members,
+        || clock.absent(),
+        |c| {
+            let (label, note_bar, describe) = (c.name.clone(), bar.clone(), describe.clone());
+            let opts = TalkOptions {
+                reconnect: true,
+                on_open: Arc::new(move |channel, params| {
+                    let note = format!(
+                        "{label}: channel {channel} speaks {} at {} Hz; capturing {describe}; Ctrl-C to stop",
+                        params.codec, params.sample_rate
+                    );
+                    match &note_bar {
+                        Some(bar) => bar.suspend(|| out.note(&note)),
+                        None => out.note(&note),
+                    }
+                }),
+                voice: args.vad.map(|_| session::Voice { speaking: state.open.subscribe(), hold: Duration::from_secs_f64(args.hold) }),
+                ..super::talk_options(&args.talk, c.channel.clone(), c.codec, progress.clone())
+            };
+            let talk = &talk;
+            async move { talk.run(c, opts, ctx).await }
+        },
+    )
+    .await;
+    if let Some(m) = meter {
+        m.abort();
     }
+    drop(keys);
     // Clear the meter so the outcome line starts on a line of its own.
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -93,21 +107,24 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     if let (Some(l), Some(i)) = (listener, inlet) {
         l.finish(i).await;
     }
+    let mut outcome = fleet::combine(outcomes);
     let dropped = state.dropped_samples.load(Ordering::Relaxed);
     if args.stats && !out.json {
+        let f = |k: &str| outcome.figures.get(k).and_then(|v| v.as_f64());
         let ms = |v: Option<f64>| v.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "-".into());
         crate::output::stderr(&format!(
             "hiktalk: stats: latency capture->socket mean {} max {}; {} capture samples dropped; {} frames dropped; {} silence frames",
-            ms(report.latency_ms_mean),
-            ms(report.latency_ms_max),
+            ms(f("latency_ms_mean")),
+            ms(f("latency_ms_max")),
             dropped,
-            report.dropped_frames,
-            report.silence_frames
+            f("dropped_frames").unwrap_or(0.0),
+            f("silence_frames").unwrap_or(0.0)
         ));
     } else if dropped > 0 {
         out.note(&format!("{dropped} microphone samples were dropped (the capture buffer overflowed)"));
     }
-    Ok(finish(&report, "talked", true, ctx, sim).await)
+    outcome = outcome.with_figures(&serde_json::json!({ "capture_samples_dropped": dropped }));
+    Ok(outcome)
 }
 
 /// Reads keys on a raw-mode terminal: `m` mutes, space toggles push-to-talk, Ctrl-C stops.

@@ -1,7 +1,8 @@
 //! `hiktalk status`: model, firmware, talk channels (codec, rate, volumes, session) and the
 //! doorbell's call state.
 
-use super::{Connected, Context, connect};
+use super::fleet;
+use super::{Connected, Context};
 use crate::cli::StatusArgs;
 use crate::isapi::Device;
 use crate::isapi::xml::{Channel, DeviceInfo};
@@ -26,7 +27,12 @@ struct ChannelStatus {
 }
 
 pub async fn run(args: StatusArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let Connected { device, name, sim, .. } = connect(&args.camera, ctx).await?;
+    let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
+    Ok(fleet::combine(fleet::each(members, || {}, status_one).await))
+}
+
+/// One device's status.
+async fn status_one(Connected { device, name, sim, .. }: Connected) -> Outcome {
     let outcome = match gather(&device, &name).await {
         Ok(status) => {
             let mut outcome = Outcome::new(Some(name), Ending::Done).with_figures(&status);
@@ -38,7 +44,7 @@ pub async fn run(args: StatusArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
-    Ok(outcome)
+    outcome
 }
 
 async fn gather(device: &Device, name: &str) -> Result<Status, Ending> {

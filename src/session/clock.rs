@@ -17,6 +17,9 @@
 //! fast must not build up latency). An outlet holds at most what the schedule may hand over at
 //! once (the lead, the grace, two frames of jitter): a session whose device stopped reading
 //! loses the oldest frames rather than bursting them later.
+//! Several devices start together: `gather` holds every lane until the expected sessions have
+//! attached (or are known not to come), or for a bounded wait; then all lanes start on the same
+//! tick, and a late session joins at the current position.
 //! While no session is attached, a file or pipe waits where it is (a reconnecting device hears
 //! the rest); a microphone keeps flowing and nobody hears it.
 
@@ -66,6 +69,21 @@ enum Control {
         params: CodecParams,
         reply: oneshot::Sender<Result<Outlet, Ending>>,
     },
+    /// Hold the start until `expected` sessions are in, or for `wait`.
+    Gather {
+        expected: usize,
+        wait: Duration,
+    },
+    /// One of the expected sessions will not come (or has come and gone).
+    Absent,
+}
+
+/// Sessions being waited for before anything is sent, so that every device starts together.
+struct Gathering {
+    expected: usize,
+    /// Sessions attached, and those that will not come.
+    arrived: usize,
+    deadline: Instant,
 }
 
 impl Clock {
@@ -74,6 +92,18 @@ impl Clock {
         let (control, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(feed, lead, rx));
         Clock { control }
+    }
+
+    /// Holds the start until `expected` sessions have attached (or been reported absent), for
+    /// at most `wait`: several devices then get their first frames at the same moment. After
+    /// that, a late session joins at the current position.
+    pub fn gather(&self, expected: usize, wait: Duration) {
+        let _ = self.control.send(Control::Gather { expected, wait });
+    }
+
+    /// One of the sessions `gather` waits for will not come.
+    pub fn absent(&self) {
+        let _ = self.control.send(Control::Absent);
     }
 
     /// Builds the track for `params` (once per stream), so that a codec that cannot be
@@ -186,6 +216,7 @@ async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceive
     let pace = feed.pace();
     let mut lanes = Lanes(Vec::new());
     let lanes = &mut lanes.0;
+    let mut gathering: Option<Gathering> = None;
     loop {
         for lane in lanes.iter_mut() {
             lane.outlets.retain(|o| !o.detached.load(Ordering::Relaxed));
@@ -193,11 +224,21 @@ async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceive
         let listening = lanes.iter().any(|l| !l.outlets.is_empty() && !l.done);
         let now = Instant::now();
         let mut wake: Option<Instant> = None;
+        let held = match &gathering {
+            Some(g) if g.arrived < g.expected && now < g.deadline => {
+                wake = Some(g.deadline);
+                true
+            }
+            _ => {
+                gathering = None;
+                false
+            }
+        };
         for lane in lanes.iter_mut() {
-            if lane.outlets.is_empty() || lane.done {
+            if lane.outlets.is_empty() || lane.done || held {
                 // A lane nobody hears skips ahead with the source (others may be listening);
-                // when nobody at all listens, a file or pipe simply waits.
-                if listening || pace == Pace::Live {
+                // when nobody at all listens, or the start is held, a file or pipe waits.
+                if (listening && !held) || pace == Pace::Live {
                     feed.drop_backlog(lane.id, Duration::ZERO);
                 }
                 lane.running = false;
@@ -234,6 +275,17 @@ async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceive
                 }
                 Some(Control::Attach { params, reply }) => {
                     let _ = reply.send(attach(&mut feed, lanes, lead, params));
+                    if let Some(g) = &mut gathering {
+                        g.arrived += 1;
+                    }
+                }
+                Some(Control::Gather { expected, wait }) => {
+                    gathering = Some(Gathering { expected, arrived: 0, deadline: Instant::now() + wait });
+                }
+                Some(Control::Absent) => {
+                    if let Some(g) = &mut gathering {
+                        g.arrived += 1;
+                    }
                 }
                 None => return,
             },
@@ -325,4 +377,61 @@ fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, lead: Duration, params: CodecP
     }
     lane.outlets.push(shared.clone());
     Ok(Outlet { shared, frame })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Codec;
+    use crate::feed::{Chunk, Source, SourceItem};
+    use tokio::time::timeout;
+
+    async fn clock_over_a_second_of_file() -> (Clock, mpsc::Sender<SourceItem>) {
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(SourceItem::Chunk(Chunk { samples: vec![0.1; 8000], captured: None })).await.unwrap();
+        let source = Source { rx, rate: 8000, pace: Pace::File, duration: None };
+        (Clock::start(Feed::new(source, 0.0), Duration::from_millis(100)), tx)
+    }
+
+    fn played_out(d: Delivery) -> Instant {
+        match d {
+            Delivery::Frame(_, at) => at,
+            other => panic!("not a frame: {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gathered_sessions_start_on_the_same_tick() {
+        let (clock, _tx) = clock_over_a_second_of_file().await;
+        clock.gather(2, Duration::from_secs(2));
+        let params = CodecParams::new(Codec::G711Ulaw);
+        let mut a = clock.attach(params).await.unwrap();
+        assert!(timeout(Duration::from_millis(500), a.recv()).await.is_err(), "held until the second session comes");
+        let mut b = clock.attach(params).await.unwrap();
+        let (first_a, first_b) = (played_out(a.recv().await), played_out(b.recv().await));
+        assert_eq!(first_a, first_b);
+        // A third, late session joins where the others are, not at the start.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut c = clock.attach(params).await.unwrap();
+        assert!(played_out(c.recv().await) > first_a + Duration::from_millis(250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_is_bounded_and_absent_sessions_are_not_waited_for() {
+        let (clock, _tx) = clock_over_a_second_of_file().await;
+        let start = Instant::now();
+        clock.gather(3, Duration::from_secs(2));
+        let params = CodecParams::new(Codec::G711Ulaw);
+        let mut a = clock.attach(params).await.unwrap();
+        a.recv().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(2), "started at the deadline");
+
+        let (clock, _tx) = clock_over_a_second_of_file().await;
+        let start = Instant::now();
+        clock.gather(2, Duration::from_secs(2));
+        let mut a = clock.attach(params).await.unwrap();
+        clock.absent();
+        a.recv().await;
+        assert!(start.elapsed() < Duration::from_millis(50), "the other will not come: {:?}", start.elapsed());
+    }
 }
