@@ -94,6 +94,7 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
             [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print latency and drop statistics at the end')
             [CompletionResult]::new('--no-listen', '--no-listen', [CompletionResultType]::ParameterName, 'Talk only: do not play what the device''s microphone hears')
             [CompletionResult]::new('--half-duplex', '--half-duplex', [CompletionResultType]::ParameterName, 'Turn the device down (-30 dB) while you speak, so its echo of your voice is not heard (speech is detected at the --vad level, -45 dBFS by default)')
+            [CompletionResult]::new('--echo-cancel', '--echo-cancel', [CompletionResultType]::ParameterName, 'Take the echo of your voice out of what the device sends back (WebRTC echo cancellation; it adapts to the device within a few seconds of speech)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')

@@ -380,7 +380,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__speak)
-            opts="-u -i -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --input --vad --hold --ptt --stats --no-listen --half-duplex --output --config --quiet --json --help --version"
+            opts="-u -i -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --input --vad --hold --ptt --stats --no-listen --half-duplex --echo-cancel --output --config --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -89,6 +89,7 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand --stats 'Print latency and drop statistics at the end'
             cand --no-listen 'Talk only: do not play what the device''s microphone hears'
             cand --half-duplex 'Turn the device down (-30 dB) while you speak, so its echo of your voice is not heard (speech is detected at the --vad level, -45 dBFS by default)'
+            cand --echo-cancel 'Take the echo of your voice out of what the device sends back (WebRTC echo cancellation; it adapts to the device within a few seconds of speech)'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand --json 'Print the outcome as one JSON object on stdout'

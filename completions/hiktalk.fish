@@ -82,6 +82,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l ptt -d 'Push-t
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stats -d 'Print latency and drop statistics at the end'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l no-listen -d 'Talk only: do not play what the device\'s microphone hears'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l half-duplex -d 'Turn the device down (-30 dB) while you speak, so its echo of your voice is not heard (speech is detected at the --vad level, -45 dBFS by default)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l echo-cancel -d 'Take the echo of your voice out of what the device sends back (WebRTC echo cancellation; it adapts to the device within a few seconds of speech)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l json -d 'Print the outcome as one JSON object on stdout'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s h -l help -d 'Print help'

@@ -2,8 +2,11 @@
 //! on a thread of its own (cpal streams are not `Send`, and files block): the speaker (cpal,
 //! behind the jitter buffer of `audio::playback`), a WAV file whose header is kept valid as it
 //! grows (a killed run leaves a readable file), WAV on stdout (a streaming header, as ffmpeg
-//! writes to a pipe), or raw s16le. Audio is resampled to the sink's rate on the way.
+//! writes to a pipe), or raw s16le. Audio is resampled to the sink's rate on the way, after the
+//! echo of the user's voice is taken out (`--echo-cancel`) and while they speak, turned down
+//! (`--half-duplex`).
 
+use crate::audio::echo::EchoCanceller;
 use crate::audio::playback::{Playback, PlaybackError, PlaybackStats};
 use crate::audio::resample::Resampler;
 use crate::outcome::Ending;
@@ -105,8 +108,9 @@ impl Inlet {
 
 impl Listener {
     /// Opens the sink on its own thread and returns once it is ready (or why it is not).
-    /// `duck`: while it is set (the user speaks), the device is turned down by [`DUCK_DB`].
-    pub async fn start(sink: Sink, duck: Option<Arc<AtomicBool>>) -> Result<(Listener, Inlet), ListenError> {
+    /// `duck`: while it is set (the user speaks), the device is turned down by [`DUCK_DB`];
+    /// `echo`: takes the user's voice out of what the device sends back.
+    pub async fn start(sink: Sink, duck: Option<Arc<AtomicBool>>, echo: Option<EchoCanceller>) -> Result<(Listener, Inlet), ListenError> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let stats = Arc::new(ListenStats::default());
@@ -116,7 +120,7 @@ impl Listener {
             .spawn(move || match Output::open(&sink) {
                 Ok(output) => {
                     let _ = ready_tx.send(Ok((output.describe(), output.playback())));
-                    if let Err(ending) = run(output, rx, duck)
+                    if let Err(ending) = run(output, rx, duck, echo)
                         && let Ok(mut slot) = thread_stats.ended.lock()
                     {
                         *slot = Some(ending);
@@ -146,20 +150,33 @@ impl Listener {
 
 /// Writes what comes until the session lets go, or until the sink can take no more: a reader
 /// that closed the pipe ends the run as done (as `yes | head` does); other failures are errors.
-fn run(mut output: Output, mut rx: mpsc::Receiver<Heard>, duck: Option<Arc<AtomicBool>>) -> Result<(), Ending> {
+fn run(
+    mut output: Output,
+    mut rx: mpsc::Receiver<Heard>,
+    duck: Option<Arc<AtomicBool>>,
+    mut echo: Option<EchoCanceller>,
+) -> Result<(), Ending> {
+    let internal = |e: &dyn std::fmt::Display| Ending::Internal { detail: e.to_string() };
     let mut resampler: Option<(u32, Resampler)> = None;
     let mut scratch = Vec::new();
     let mut ducker = duck.map(|flag| Ducker { flag, gain: 1.0 });
     while let Some(Heard { pcm, rate }) = rx.blocking_recv() {
+        let mut input: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
+        // The sink's rate follows the device's, not the canceller's.
         let target = output.rate().unwrap_or(rate);
         output.fix_rate(target);
+        let mut rate = rate;
+        if let Some(aec) = &mut echo {
+            let mut cleaned = Vec::with_capacity(input.len() * 6);
+            aec.process(&input, rate, &mut cleaned).map_err(|e| internal(&e))?;
+            (input, rate) = (cleaned, crate::audio::echo::RATE);
+        }
         let r = match &mut resampler {
             Some((from, r)) if *from == rate => r,
-            slot => &mut slot.insert((rate, Resampler::live(rate, target).map_err(|e| Ending::Internal { detail: e.to_string() })?)).1,
+            slot => &mut slot.insert((rate, Resampler::live(rate, target).map_err(|e| internal(&e))?)).1,
         };
-        let input: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
         scratch.clear();
-        r.process(&input, &mut scratch).map_err(|e| Ending::Internal { detail: e.to_string() })?;
+        r.process(&input, &mut scratch).map_err(|e| internal(&e))?;
         if let Some(d) = &mut ducker {
             d.apply(&mut scratch, target);
         }
@@ -341,7 +358,7 @@ mod tests {
     async fn a_wav_file_is_valid_while_it_grows_and_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("heard.wav");
-        let (listener, inlet) = Listener::start(Sink::WavFile(path.clone()), None).await.unwrap();
+        let (listener, inlet) = Listener::start(Sink::WavFile(path.clone()), None, None).await.unwrap();
         for _ in 0..10 {
             inlet.send(vec![1000; 1600], 16000).unwrap();
         }

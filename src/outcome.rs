@@ -179,6 +179,7 @@ impl Ending {
             || e.is::<crate::audio::capture::CaptureError>()
             || e.is::<crate::audio::devices::Lookup>()
             || e.is::<crate::audio::playback::PlaybackError>()
+            || e.is::<crate::audio::echo::EchoError>()
         {
             Ending::Input { detail }
         } else if let Some(i) = e.downcast_ref::<IsapiError>() {

@@ -1,8 +1,10 @@
-//! Audio in: file/stdin decoding, microphone capture, resampling and real-time pacing.
+//! Audio in and out: file/stdin decoding, microphone capture, playback, resampling, real-time
+//! pacing and echo cancellation.
 
 pub mod capture;
 pub mod decode;
 pub mod devices;
+pub mod echo;
 pub mod pacer;
 pub mod playback;
 pub mod resample;

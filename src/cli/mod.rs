@@ -231,6 +231,10 @@ pub struct SpeakArgs {
     /// (speech is detected at the --vad level, -45 dBFS by default)
     #[arg(long, conflicts_with = "no_listen")]
     pub half_duplex: bool,
+    /// Take the echo of your voice out of what the device sends back (WebRTC echo
+    /// cancellation; it adapts to the device within a few seconds of speech)
+    #[arg(long, conflicts_with = "no_listen")]
+    pub echo_cancel: bool,
     /// Output device for what the device hears: an id or index from `hiktalk devices`
     #[arg(long, value_name = "DEVICE", conflicts_with = "no_listen")]
     pub output: Option<String>,

@@ -1,6 +1,7 @@
 //! `hiktalk speak`: the microphone, live, through cpal, until the user stops.
 
 use super::{Context, fleet};
+use crate::audio::echo::EchoCanceller;
 use crate::cli::SpeakArgs;
 use crate::feed::Feed;
 use crate::feed::mic::{MicState, Microphone, VOICE_DBFS, Vad};
@@ -38,12 +39,17 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         (None, true) => Some(Vad { threshold: VOICE_DBFS, gate: false }),
         (None, false) => None,
     };
-    let mic = Microphone::open(args.input.clone(), vad, state.clone()).await?;
+    let listening = !(args.no_listen || several);
+    let (echo, reference) = match args.echo_cancel && listening {
+        true => EchoCanceller::new().map(|(e, r)| (Some(e), Some(r)))?,
+        false => (None, None),
+    };
+    let mic = Microphone::open(args.input.clone(), vad, state.clone(), reference).await?;
     // A call: what the device hears plays here, unless asked not to. No output device is said
     // once, not an error: the talk goes on. Several devices are a page: talk only.
-    let (listener, inlet) = match args.no_listen || several {
-        true => (None, None),
-        false => match Listener::start(Sink::Speaker(args.output.clone()), args.half_duplex.then(|| state.speaking.clone())).await {
+    let (listener, inlet) = match listening {
+        false => (None, None),
+        true => match Listener::start(Sink::Speaker(args.output.clone()), args.half_duplex.then(|| state.speaking.clone()), echo).await {
             Ok((l, i)) => (Some(l), Some(i)),
             Err(e) if args.output.is_none() => {
                 out.note(&format!("not playing what the device hears: {e}"));
@@ -52,7 +58,7 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             Err(e) => return Err(e.into()),
         },
     };
-    if several && (args.output.is_some() || args.half_duplex) {
+    if several && (args.output.is_some() || args.half_duplex || args.echo_cancel) {
         out.note("with several cameras speak only talks: what the devices hear is not played");
     }
     let describe = mic.describe.clone();

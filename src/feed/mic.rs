@@ -4,6 +4,7 @@
 
 use super::{Chunk, Pace, Source, SourceItem};
 use crate::audio::capture::{Capture, CaptureError};
+use crate::audio::echo::Reference;
 use crate::outcome::Ending;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -68,8 +69,14 @@ pub struct Microphone {
 
 impl Microphone {
     /// Opens the input device (`None`: the default) and starts capturing. `vad`: how to tell
-    /// speech from silence, if at all.
-    pub async fn open(input: Option<String>, vad: Option<Vad>, state: Arc<MicState>) -> Result<Microphone, CaptureError> {
+    /// speech from silence, if at all; `echo`: where what is sent goes as the echo canceller's
+    /// reference.
+    pub async fn open(
+        input: Option<String>,
+        vad: Option<Vad>,
+        state: Arc<MicState>,
+        echo: Option<Reference>,
+    ) -> Result<Microphone, CaptureError> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (tx, rx) = mpsc::channel(QUEUE);
         let spawned = std::thread::Builder::new().name("hiktalk-capture".into()).spawn(move || {
@@ -83,7 +90,7 @@ impl Microphone {
             if ready_tx.send(Ok((capture.describe(), capture.sample_rate()))).is_err() {
                 return;
             }
-            capture_loop(&mut capture, vad, &state, &tx);
+            capture_loop(&mut capture, vad, &state, &tx, echo.as_ref());
         });
         spawned.map_err(|e| CaptureError::Unavailable { device: "the microphone".into(), reason: e.to_string() })?;
         let (describe, rate) = ready_rx.await.map_err(|_| CaptureError::Stream {
@@ -100,7 +107,7 @@ impl Microphone {
 
 /// Drains the ring, gates (mute, push-to-talk, VAD) and hands chunks to the clock, until the
 /// clock goes away or the device fails.
-fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &mpsc::Sender<SourceItem>) {
+fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &mpsc::Sender<SourceItem>, echo: Option<&Reference>) {
     let rate = f64::from(capture.sample_rate());
     let mut samples = Vec::new();
     let mut loud_until = Instant::now();
@@ -148,6 +155,9 @@ fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &
         } else {
             // Zeros through the same encoder: the camera hears silence, the stream stays continuous.
             samples.iter_mut().for_each(|s| *s = 0.0);
+        }
+        if let Some(reference) = echo {
+            reference.send(&samples, capture.sample_rate());
         }
         // A full queue means the clock stalled: the newest audio is dropped rather than queued.
         let _ = tx.try_send(SourceItem::Chunk(Chunk { samples: samples.clone(), captured: Some(at) }));
