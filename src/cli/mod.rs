@@ -96,6 +96,7 @@ Examples:\n  hiktalk listen frontdoor\n  hiktalk listen frontdoor -o porch.wav -
     /// Close a stuck talk session left by any client
     Close(CloseArgs),
     /// Run a simulated Hikvision device (for tests and demos)
+    #[command(after_help = sim::after_help())]
     Sim(Box<sim::SimArgs>),
 }
 

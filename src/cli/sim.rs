@@ -33,6 +33,19 @@ EP: any, channels, channel, capabilities, open, close, audio (audioData PUT), mi
 GET), deviceinfo, callstatus, callsignal, door, audioout, alertstream.
 Example: --fault http500=open,times=1 --fault slow=channels:1500";
 
+/// `hiktalk sim --help`'s closing words: the stdin commands and the endpoints.
+pub fn after_help() -> String {
+    let commands: Vec<String> = crate::sim::COMMANDS.lines().filter(|l| !l.starts_with("help")).map(|l| format!("  {l}")).collect();
+    format!(
+        "Lines on stdin act at the device (answers go to stderr):\n{}\n\
+Doorbell endpoints: /ISAPI/VideoIntercom/callStatus, callSignal, callerInfo (JSON), DELETE\n\
+/ISAPI/VideoIntercom/ring, /ISAPI/AccessControl/RemoteControl/door/N (or remoteOpenDoor),\n\
+/ISAPI/System/Audio/AudioOut/channels/1. Every profile: /ISAPI/Event/notification/alertStream.\n\
+Example: hiktalk sim --profile doorbell --ring-every 20 --heartbeat 5 --events -",
+        commands.join("\n")
+    )
+}
+
 fn seconds(s: &str) -> Result<Duration, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
     Duration::try_from_secs_f64(v).map_err(|_| format!("{s:?} is not a valid number of seconds"))

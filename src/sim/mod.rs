@@ -16,7 +16,7 @@
 //!     reject, hangUp, cancel, bellTimeout, deviceOnCall; one that does not fit the state gets
 //!     403 invalidOperation; success and errors in `call_signal_style`), `DELETE
 //!     /ISAPI/VideoIntercom/ring`. idle -> ring (a visitor: [`SimHandle::ring`], `ring_after`,
-//!     `ring_every`, `ring_at`) -> onCall (answer) -> idle (hangUp); a ring that nobody
+//!     `ring_every`, `ring_at`, stdin) -> onCall (answer) -> idle (hangUp); a ring that nobody
 //!     answers goes back to idle after `ring_duration` (bellTimeout). A ring ends active talk;
 //!     talk while ringing is taken but not played. Without `call_control` these paths answer
 //!     404 "Can't locate the url" (DS-KB6003), and rings still happen.
@@ -37,6 +37,8 @@
 //! `AccessControllerEvent`s on the door station (`--MIME_boundary`; ring, door unlocked and
 //! locked, door contact), a heartbeat every `heartbeat`, at most [`MAX_ALERT_STREAMS`] at
 //! once, and the alertStream faults ([`AlertFault`]) to break clients' parsers with.
+//! Local control (what a visitor or the resident does): [`SimHandle::command`], which
+//! `hiktalk sim` feeds with its stdin's lines.
 //!
 //! The upload: `PUT .../audioData` is answered 200 at once, then raw bytes are read until the
 //! socket closes (session left open: stale, expires after `stale_expiry`), the client PUTs
@@ -63,6 +65,7 @@ mod alert;
 mod audio;
 mod auth;
 mod call;
+mod console;
 mod door;
 mod events;
 mod faults;
@@ -79,6 +82,7 @@ mod xml;
 
 pub use alert::MAX_STREAMS as MAX_ALERT_STREAMS;
 pub use call::CallSignalStyle;
+pub use console::COMMANDS;
 pub use door::DoorApi;
 pub use events::{Event, EventKind, Summary};
 pub use faults::{AlertFault, Endpoint, Fault, FaultParseError};
@@ -309,6 +313,13 @@ impl SimHandle {
     /// Cameras: a motion alarm on the alertStream now. The door station ignores it.
     pub fn motion(&self) {
         alert::publish(&self.shared, alert::Alert::Motion);
+    }
+
+    /// Carries out one line of local control (what `hiktalk sim` reads on stdin: `ring`,
+    /// `answer`, `hangup`, `unlock [N]`, `motion`, `help`); Ok: what happened, Err: why
+    /// nothing did.
+    pub fn command(&self, line: &str) -> Result<String, String> {
+        console::run(self, line)
     }
 
     /// Every finished upload, in order (the most recent 64): the raw bytes, what a listener
