@@ -152,7 +152,15 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l record-dir -d 'R
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l channels -d 'Number of talk channels' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l codec -d 'Initial channel codec instead of G.711ulaw (ulaw, alaw, g726, aac, pcm)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-after -d 'Doorbell: ring this many seconds after an upload starts (the ring ends the talk)' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-duration -d 'Doorbell: seconds an unanswered ring lasts' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-every -d 'Doorbell: a visitor rings every SECS seconds from the start' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-at -d 'Doorbell: a visitor rings SECS seconds after the start (repeatable, or a list: 2,5.5,10)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-duration -l bell-timeout -d 'Doorbell: the bell timeout: seconds an unanswered ring lasts before the call goes back to idle (logged with cause bellTimeout)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l call-signal-style -d 'Doorbell: how callSignal answers: number (statusCode 1, subStatusCode ok) or string (statusCode "1", errorMsg, errorCode, as some firmware writes it)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l doors -d 'Doorbell: number of doors (lock relays); door numbers are 1..=N' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l door-api -d 'Doorbell: the door API: remote-control (PUT /ISAPI/AccessControl/RemoteControl/door/N with RemoteControlDoor), remote-open-door (only PUT /ISAPI/VideoIntercom/remoteOpenDoor with RemoteOpenDoor, as older units), or both' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l door-open-time -d 'Doorbell: seconds an opened door stays unlocked before it relocks' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l heartbeat -d 'Seconds between alertStream heartbeats (videoloss, inactive); clients take 40-60 s without a part for a dead stream' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l event-every -d 'Cameras: a motion (VMD) alarm, then a line crossing, and so on, on the alertStream every SECS seconds' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l header-timeout -d 'Seconds allowed for a request\'s headers to arrive (slow clients are dropped)' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l buffer -d 'Seconds of audio the speaker buffers; audio arriving beyond it is lost and counted as overflow, as a real speaker would lose it' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l require-session-id -d 'Refuse audioData and close without the sessionId open returned (or with another); [default: on for the doorbell profile, off for cameras, which work without it]' -r -f -a "true\t''
@@ -166,6 +174,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l mic-echo -d 'The
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-hangup-body -d 'Close the audioData socket without a ResponseStatus body on a device hang-up'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l basic-challenge -d 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-call-control -d 'Doorbell: play an old unit (DS-KB6003) without call control: callStatus, callSignal, callerInfo and DELETE ring answer 404 "Can\'t locate the url". Rings still end talk'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l call-status-xml -d 'Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l json -d 'Print the outcome as one JSON object on stdout'

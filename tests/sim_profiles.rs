@@ -100,7 +100,7 @@ async fn doorbell_call_status_signal_and_ring_ending_talk() {
     a.write_all(&[0xFF; 160]).await.unwrap();
     expect(&sim, "started", |k| matches!(k, EventKind::AudioStarted { .. })).await;
     sim.ring();
-    expect(&sim, "ring", |k| matches!(k, EventKind::Ring)).await;
+    expect(&sim, "ring", |k| matches!(k, EventKind::Ring { .. })).await;
     // The ring ends the talk session: the upload socket closes.
     read_to_end(&mut a).await;
     expect(&sim, "hangup", |k| matches!(k, EventKind::Hangup { reason, .. } if reason == "ring")).await;
@@ -125,7 +125,7 @@ async fn doorbell_call_status_signal_and_ring_ending_talk() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["statusCode"], 1);
     assert_eq!(status(&c.request("GET", "/ISAPI/VideoIntercom/callStatus?format=json", "").await.body), "onCall");
     assert_eq!(c.request("PUT", "/ISAPI/VideoIntercom/callSignal?format=json", &sig("hangUp")).await.status, 200);
-    expect(&sim, "hangUp", |k| matches!(k, EventKind::CallSignal { cmd } if cmd == "hangUp")).await;
+    expect(&sim, "hangUp", |k| matches!(k, EventKind::CallSignal { cmd, .. } if cmd == "hangUp")).await;
     assert_eq!(status(&c.request("GET", "/ISAPI/VideoIntercom/callStatus?format=json", "").await.body), "idle");
     assert_eq!(c.request("PUT", "/ISAPI/VideoIntercom/callSignal?format=json", "{}").await.status, 400);
     c.open().await.expect("talk works again after the call");
@@ -141,7 +141,7 @@ async fn doorbell_ring_after_flag_and_ring_timeout() {
     let sid = c.open().await.unwrap();
     let (mut a, _) = c.upload(&audio_uri(Some(&sid))).await;
     a.write_all(&[0xFF; 160]).await.unwrap();
-    expect(&sim, "ring", |k| matches!(k, EventKind::Ring)).await;
+    expect(&sim, "ring", |k| matches!(k, EventKind::Ring { .. })).await;
     expect(&sim, "ended by ring", |k| matches!(k, EventKind::SessionClosed { by, reason, .. } if by == "device" && reason == "ring")).await;
-    expect(&sim, "back to idle", |k| matches!(k, EventKind::CallStatus { status } if status == "idle")).await;
+    expect(&sim, "back to idle", |k| matches!(k, EventKind::CallStatus { status, .. } if status == "idle")).await;
 }

@@ -20,6 +20,7 @@ mod play;
 mod producer;
 mod signals;
 mod sim_auth;
+mod sim_doorbell;
 mod sim_faults;
 mod sim_fidelity;
 mod sim_independent_clients;

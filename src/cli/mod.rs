@@ -96,7 +96,8 @@ Examples:\n  hiktalk listen frontdoor\n  hiktalk listen frontdoor -o porch.wav -
     /// Close a stuck talk session left by any client
     Close(CloseArgs),
     /// Run a simulated Hikvision device (for tests and demos)
-    Sim(sim::SimArgs),
+    #[command(after_help = sim::after_help())]
+    Sim(Box<sim::SimArgs>),
 }
 
 impl Command {

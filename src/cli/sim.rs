@@ -1,7 +1,7 @@
 //! `hiktalk sim` arguments: every simulator knob as a flag.
 
 use crate::codec::Codec;
-use crate::sim::{BusyStyle, Fault, MicAac, MicEcho, MicFraming, Profile, SimConfig};
+use crate::sim::{BusyStyle, CallSignalStyle, DoorApi, Fault, MicAac, MicEcho, MicFraming, Profile, SimConfig};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,9 +22,29 @@ device behaves (default: every time).
   truncated-xml=EP       announce the whole body, send half, close
   http500=EP             answer 500 with a Device Error ResponseStatus
   401-no-challenge[=EP]  answer 401 without any WWW-Authenticate header
+alertStream faults (times=N counts streams):
+  no-heartbeat           the stream stays open and silent: no heartbeat, no event
+  cut-mid-part           the second part stops halfway and the socket closes
+  oversized-part         parts run past their Content-Length
+  no-boundary            multipart/mixed without a boundary parameter (DS-KV6124)
+  doubled-boundary       every boundary line comes twice
+  jpeg-part              an image/jpeg part follows each event
 EP: any, channels, channel, capabilities, open, close, audio (audioData PUT), mic (audioData \
-GET), deviceinfo, callstatus, callsignal.
+GET), deviceinfo, callstatus, callsignal, door, audioout, alertstream.
 Example: --fault http500=open,times=1 --fault slow=channels:1500";
+
+/// `hiktalk sim --help`'s closing words: the stdin commands and the endpoints.
+pub fn after_help() -> String {
+    let commands: Vec<String> = crate::sim::COMMANDS.lines().filter(|l| !l.starts_with("help")).map(|l| format!("  {l}")).collect();
+    format!(
+        "Lines on stdin act at the device (answers go to stderr):\n{}\n\
+Doorbell endpoints: /ISAPI/VideoIntercom/callStatus, callSignal, callerInfo (JSON), DELETE\n\
+/ISAPI/VideoIntercom/ring, /ISAPI/AccessControl/RemoteControl/door/N (or remoteOpenDoor),\n\
+/ISAPI/System/Audio/AudioOut/channels/1. Every profile: /ISAPI/Event/notification/alertStream.\n\
+Example: hiktalk sim --profile doorbell --ring-every 20 --heartbeat 5 --events -",
+        commands.join("\n")
+    )
+}
 
 fn seconds(s: &str) -> Result<Duration, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
@@ -95,9 +115,43 @@ pub struct SimArgs {
     /// Doorbell: ring this many seconds after an upload starts (the ring ends the talk).
     #[arg(long, value_parser = seconds, value_name = "SECS")]
     pub ring_after: Option<Duration>,
-    /// Doorbell: seconds an unanswered ring lasts.
-    #[arg(long, default_value = "30", value_parser = seconds, value_name = "SECS")]
+    /// Doorbell: a visitor rings every SECS seconds from the start.
+    #[arg(long, value_parser = seconds, value_name = "SECS")]
+    pub ring_every: Option<Duration>,
+    /// Doorbell: a visitor rings SECS seconds after the start (repeatable, or a list: 2,5.5,10).
+    #[arg(long, value_parser = seconds, value_name = "SECS", value_delimiter = ',')]
+    pub ring_at: Vec<Duration>,
+    /// Doorbell: the bell timeout: seconds an unanswered ring lasts before the call goes back
+    /// to idle (logged with cause bellTimeout).
+    #[arg(long, visible_alias = "bell-timeout", default_value = "30", value_parser = seconds, value_name = "SECS")]
     pub ring_duration: Duration,
+    /// Doorbell: play an old unit (DS-KB6003) without call control: callStatus, callSignal,
+    /// callerInfo and DELETE ring answer 404 "Can't locate the url". Rings still end talk.
+    #[arg(long)]
+    pub no_call_control: bool,
+    /// Doorbell: how callSignal answers: number (statusCode 1, subStatusCode ok) or string
+    /// (statusCode "1", errorMsg, errorCode, as some firmware writes it).
+    #[arg(long, default_value = "number", value_name = "STYLE")]
+    pub call_signal_style: CallSignalStyle,
+    /// Doorbell: number of doors (lock relays); door numbers are 1..=N.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub doors: u32,
+    /// Doorbell: the door API: remote-control (PUT /ISAPI/AccessControl/RemoteControl/door/N
+    /// with RemoteControlDoor), remote-open-door (only PUT /ISAPI/VideoIntercom/remoteOpenDoor
+    /// with RemoteOpenDoor, as older units), or both.
+    #[arg(long, default_value = "remote-control", value_name = "API")]
+    pub door_api: DoorApi,
+    /// Doorbell: seconds an opened door stays unlocked before it relocks.
+    #[arg(long, default_value = "5", value_parser = seconds, value_name = "SECS")]
+    pub door_open_time: Duration,
+    /// Seconds between alertStream heartbeats (videoloss, inactive); clients take 40-60 s
+    /// without a part for a dead stream.
+    #[arg(long, default_value = "10", value_parser = seconds, value_name = "SECS")]
+    pub heartbeat: Duration,
+    /// Cameras: a motion (VMD) alarm, then a line crossing, and so on, on the alertStream
+    /// every SECS seconds.
+    #[arg(long, value_parser = seconds, value_name = "SECS")]
+    pub event_every: Option<Duration>,
     /// Seconds allowed for a request's headers to arrive (slow clients are dropped).
     #[arg(long, default_value = "10", value_parser = seconds, value_name = "SECS")]
     pub header_timeout: Duration,
@@ -165,7 +219,16 @@ impl From<SimArgs> for SimConfig {
             codec: a.codec,
             basic_challenge: a.basic_challenge,
             ring_after: a.ring_after,
+            ring_every: a.ring_every,
+            ring_at: a.ring_at,
             ring_duration: a.ring_duration,
+            call_control: !a.no_call_control,
+            call_signal_style: a.call_signal_style,
+            doors: a.doors,
+            door_api: a.door_api,
+            door_open_time: a.door_open_time,
+            heartbeat: a.heartbeat,
+            event_every: a.event_every,
             header_timeout: a.header_timeout,
             buffer: a.buffer,
             require_session_id: a.require_session_id,

@@ -93,7 +93,7 @@ fn run(cli: Cli, out: Output) -> i32 {
             Command::Status(args) => interruptible(&ctx.stop, status::run(args, &ctx)).await,
             Command::Close(args) => interruptible(&ctx.stop, close::run(args, &ctx)).await,
             Command::Devices => devices::run(),
-            Command::Sim(args) => sim::run(args, &ctx).await,
+            Command::Sim(args) => sim::run(*args, &ctx).await,
         };
         result.unwrap_or_else(|e| Outcome::failed(device, &e))
     });

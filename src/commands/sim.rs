@@ -1,8 +1,10 @@
 //! `hiktalk sim`: serve one simulated device until SIGINT/SIGTERM, then print the summary.
+//! Lines on stdin act at the device (`ring`, `answer`, `hangup`, `unlock`, `motion`).
 
 use super::Context;
 use crate::cli::sim::SimArgs;
 use crate::outcome::{Ending, Outcome};
+use std::io::BufRead;
 
 pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let config: crate::sim::SimConfig = args.into();
@@ -15,9 +17,35 @@ pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     } else {
         crate::output::stdout(&listening)
     }
-    let signal = ctx.stop.wait().await;
+    let mut lines = stdin_lines();
+    let signal = loop {
+        tokio::select! {
+            signal = ctx.stop.wait() => break signal,
+            Some(line) = lines.recv() => match handle.command(&line) {
+                Ok(done) if done.is_empty() => {}
+                Ok(done) => ctx.out.note(&format!("sim: {done}")),
+                Err(why) => ctx.out.warn(&format!("sim: {why}")),
+            },
+        }
+    };
     let summary = handle.shutdown().await;
     let mut outcome = Outcome::new(None, Ending::Done).with_figures(&serde_json::json!({ "summary": summary, "stopped_by": signal }));
     outcome.stdout = Some(summary.to_string());
     Ok(outcome)
+}
+
+/// Stdin's lines, read on a thread of their own: a blocking read cannot be cancelled, and a
+/// detached thread does not hold up the exit. At the end of stdin the channel closes and the
+/// device serves on.
+fn stdin_lines() -> tokio::sync::mpsc::Receiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }

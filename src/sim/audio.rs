@@ -2,12 +2,13 @@
 //! closes or the session ends) and the session checks it shares with the microphone (`mic`).
 
 use super::Expect;
+use super::call::{self, By};
 use super::events::{EventKind, lock};
 use super::faults::{Fault, corrupt};
 use super::http::{Next, Request, Response};
 use super::mic::echo_line;
 use super::recorder::Recorder;
-use super::shared::{Shared, ring};
+use super::shared::Shared;
 use super::state::{CallStatus, EndReason};
 use super::xml::ResponseStatus;
 use std::net::SocketAddr;
@@ -280,7 +281,7 @@ pub(crate) async fn upload(
             }
             _ = tokio::time::sleep_until(ring_at.unwrap_or(far)), if ring_at.is_some() => {
                 // The ring ends this session; the next turn sees it through `end`.
-                ring(shared);
+                call::ring(shared, By::Schedule);
             }
             r = stream.read(&mut chunk) => match r {
                 Ok(0) => break Ending::ClientClosed,

@@ -145,12 +145,78 @@ pub enum EventKind {
     FaultFired {
         fault: String,
     },
-    Ring,
+    /// A visitor pressed the doorbell's button. `by`: local (`SimHandle::ring`, `ring` on the
+    /// sim's stdin) or schedule (`--ring-after`, `--ring-every`, `--ring-at`).
+    Ring {
+        by: String,
+    },
+    /// A `callSignal` command; `accepted` false: it was not valid in the call state (answered
+    /// with invalidOperation).
     CallSignal {
         cmd: String,
+        accepted: bool,
     },
+    /// The doorbell's call state moved `from` -> `status`. `cause`: ring, answer, hangUp,
+    /// reject, cancel, deviceOnCall, bellTimeout (the ring timed out or a client said so),
+    /// deleteRing (`DELETE /ISAPI/VideoIntercom/ring`). `by`: client (an ISAPI request), local,
+    /// schedule or device (its own bell timeout).
     CallStatus {
         status: String,
+        from: String,
+        cause: String,
+        by: String,
+    },
+    /// A door command. `api`: remoteControl (`/ISAPI/AccessControl/RemoteControl/door/<n>`),
+    /// remoteOpenDoor (`/ISAPI/VideoIntercom/remoteOpenDoor`) or local; `reason` says why a
+    /// refused one was refused.
+    DoorAction {
+        door: u32,
+        cmd: String,
+        api: String,
+        accepted: bool,
+        reason: Option<String>,
+    },
+    /// A door's lock changed: locked, unlocked (relocks after the open time) or alwaysOpen.
+    DoorState {
+        door: u32,
+        state: String,
+    },
+    /// A volume was set (`accepted`) or refused. `target`: audioOut (`volume`, `talkVolume`,
+    /// 0-10) or channel (`speakerVolume`, `microphoneVolume`, 0-100).
+    Volume {
+        target: String,
+        channel: u32,
+        name: String,
+        from: i64,
+        to: i64,
+        accepted: bool,
+    },
+    /// An alertStream client connected; `open`: streams open now, this one included.
+    AlertStreamOpened {
+        peer: String,
+        stream: u32,
+        open: usize,
+    },
+    /// `reason`: client_closed, write_timeout, fault (cut-mid-part), shutdown. `parts`: parts
+    /// written whole.
+    AlertStreamClosed {
+        peer: String,
+        stream: u32,
+        parts: u64,
+        reason: String,
+    },
+    /// An alertStream request refused because `open` streams are open already.
+    AlertStreamRefused {
+        peer: String,
+        open: usize,
+    },
+    /// An alarm went out on the alertStream (heartbeats are not logged). `kind`: ring,
+    /// doorUnlocked, doorLocked, doorContactOpen, doorContactClosed, VMD, linedetection;
+    /// `streams`: clients it went to.
+    Alert {
+        kind: String,
+        door: Option<u32>,
+        streams: usize,
     },
     ChannelUpdated {
         channel: u32,

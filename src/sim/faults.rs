@@ -17,9 +17,17 @@
 //! | `truncated-xml=EP` | send half the body under the full Content-Length, then close |
 //! | `http500=EP` | answer 500 with a Device Error ResponseStatus |
 //! | `401-no-challenge[=EP]` | answer 401 without any WWW-Authenticate header |
+//! | `no-heartbeat` | an alertStream stays open and silent: no heartbeat, no event |
+//! | `cut-mid-part` | an alertStream's second part stops halfway and the socket closes |
+//! | `oversized-part` | alertStream parts run past their Content-Length |
+//! | `no-boundary` | an alertStream's `multipart/mixed` has no boundary parameter (DS-KV6124) |
+//! | `doubled-boundary` | every alertStream boundary line comes twice |
+//! | `jpeg-part` | an `image/jpeg` part follows each alertStream event |
+//!
+//! `times` counts alertStream connections for the alertStream faults.
 //!
 //! EP (endpoint): any, channels, channel, capabilities, open, close, audio (audioData PUT),
-//! mic (audioData GET), deviceinfo, callstatus, callsignal.
+//! mic (audioData GET), deviceinfo, callstatus, callsignal, door, audioout, alertstream.
 
 use super::http::Response;
 use std::fmt;
@@ -39,9 +47,14 @@ pub enum Endpoint {
     DeviceInfo,
     CallStatus,
     CallSignal,
+    /// Both door APIs and the door capabilities.
+    Door,
+    /// `/ISAPI/System/Audio/AudioOut/...`.
+    AudioOut,
+    AlertStream,
 }
 
-const ENDPOINTS: [(Endpoint, &str); 11] = [
+const ENDPOINTS: [(Endpoint, &str); 14] = [
     (Endpoint::Any, "any"),
     (Endpoint::Channels, "channels"),
     (Endpoint::Channel, "channel"),
@@ -53,7 +66,42 @@ const ENDPOINTS: [(Endpoint, &str); 11] = [
     (Endpoint::DeviceInfo, "deviceinfo"),
     (Endpoint::CallStatus, "callstatus"),
     (Endpoint::CallSignal, "callsignal"),
+    (Endpoint::Door, "door"),
+    (Endpoint::AudioOut, "audioout"),
+    (Endpoint::AlertStream, "alertstream"),
 ];
+
+/// The ways an alertStream misbehaves in the wild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertFault {
+    /// The stream stays open and says nothing (clients must time it out).
+    NoHeartbeat,
+    /// The second part stops halfway, then the socket closes.
+    CutMidPart,
+    /// Parts run past their Content-Length.
+    OversizedPart,
+    /// `multipart/mixed` without a boundary parameter: parts by Content-Length.
+    NoBoundary,
+    /// Every boundary line twice.
+    DoubledBoundary,
+    /// An `image/jpeg` part after each event.
+    JpegPart,
+}
+
+const ALERT_FAULTS: [(AlertFault, &str); 6] = [
+    (AlertFault::NoHeartbeat, "no-heartbeat"),
+    (AlertFault::CutMidPart, "cut-mid-part"),
+    (AlertFault::OversizedPart, "oversized-part"),
+    (AlertFault::NoBoundary, "no-boundary"),
+    (AlertFault::DoubledBoundary, "doubled-boundary"),
+    (AlertFault::JpegPart, "jpeg-part"),
+];
+
+impl fmt::Display for AlertFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(ALERT_FAULTS.iter().find(|(a, _)| a == self).map_or("", |(_, n)| n))
+    }
+}
 
 impl Endpoint {
     /// Whether a fault aimed at `self` applies to a request for `actual`.
@@ -96,6 +144,7 @@ pub enum Fault {
     TruncatedXml { at: Endpoint, times: Option<u32> },
     Http500 { at: Endpoint, times: Option<u32> },
     Unauthorized401NoChallenge { at: Endpoint, times: Option<u32> },
+    Alert { fault: AlertFault, times: Option<u32> },
 }
 
 impl Fault {
@@ -112,7 +161,8 @@ impl Fault {
             | Fault::MalformedXml { times, .. }
             | Fault::TruncatedXml { times, .. }
             | Fault::Http500 { times, .. }
-            | Fault::Unauthorized401NoChallenge { times, .. } => *times,
+            | Fault::Unauthorized401NoChallenge { times, .. }
+            | Fault::Alert { times, .. } => *times,
         }
     }
 
@@ -145,6 +195,7 @@ impl fmt::Display for Fault {
             Fault::TruncatedXml { at, .. } => write!(f, "truncated-xml={at}")?,
             Fault::Http500 { at, .. } => write!(f, "http500={at}")?,
             Fault::Unauthorized401NoChallenge { at, .. } => write!(f, "401-no-challenge={at}")?,
+            Fault::Alert { fault, .. } => write!(f, "{fault}")?,
         }
         if let Some(n) = self.times() {
             write!(f, ",times={n}")?;
@@ -217,11 +268,16 @@ impl FromStr for Fault {
             "401-no-challenge" => {
                 Fault::Unauthorized401NoChallenge { at: value.map(str::parse).transpose()?.unwrap_or(Endpoint::Any), times }
             }
-            _ => {
-                return Err(FaultParseError(format!(
-                    "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, freeze-after-bytes, pause-after-bytes, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge"
-                )));
-            }
+            _ => match ALERT_FAULTS.iter().find(|(_, n)| *n == name) {
+                Some((fault, _)) if value.is_none() => Fault::Alert { fault: *fault, times },
+                Some(_) => return Err(FaultParseError(format!("{name} takes no value"))),
+                None => {
+                    return Err(FaultParseError(format!(
+                        "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, freeze-after-bytes, pause-after-bytes, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge, {}",
+                        ALERT_FAULTS.map(|(_, n)| n).join(", ")
+                    )));
+                }
+            },
         })
     }
 }
@@ -286,13 +342,29 @@ mod tests {
             "truncated-xml=open,times=1",
             "http500=open",
             "401-no-challenge=any",
+            "no-heartbeat",
+            "cut-mid-part,times=1",
+            "oversized-part",
+            "no-boundary",
+            "doubled-boundary",
+            "jpeg-part,times=2",
+            "stall=alertstream",
+            "http500=door",
         ] {
             assert_eq!(s.parse::<Fault>().unwrap().to_string(), s);
         }
         assert_eq!("401-no-challenge".parse::<Fault>().unwrap(), Fault::Unauthorized401NoChallenge { at: Endpoint::Any, times: None });
-        for bad in
-            ["", "stall", "stall=nowhere", "slow=open", "hangup-after-bytes=x", "http500=open,times=0", "http500=open,n=1", "explode"]
-        {
+        for bad in [
+            "",
+            "stall",
+            "stall=nowhere",
+            "slow=open",
+            "hangup-after-bytes=x",
+            "http500=open,times=0",
+            "http500=open,n=1",
+            "explode",
+            "no-heartbeat=1",
+        ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
     }

@@ -10,12 +10,35 @@
 //! Profiles ([`Profile`]):
 //! - `modern`: hikvision.com namespace; open returns a `TwoWayAudioSession`; audioData needs
 //!   `?sessionId=` (missing or wrong: 403 invalidOperation); a busy open gets 403.
-//! - `doorbell`: isapi.org namespace; `callStatus`/`callSignal` (JSON); a ring (flag or
-//!   [`SimHandle::ring`]) ends active talk, and open is refused (503) until the ring is
-//!   answered, rejected or times out.
+//! - `doorbell`: isapi.org namespace, a door station (DS-KV6113):
+//!   - the call (`call`): `GET /ISAPI/VideoIntercom/callStatus` (JSON, or XML with
+//!     `call_status_xml`) and its capabilities, `callerInfo`, `PUT callSignal` (answer,
+//!     reject, hangUp, cancel, bellTimeout, deviceOnCall; one that does not fit the state gets
+//!     403 invalidOperation; success and errors in `call_signal_style`), `DELETE
+//!     /ISAPI/VideoIntercom/ring`. idle -> ring (a visitor: [`SimHandle::ring`], `ring_after`,
+//!     `ring_every`, `ring_at`, stdin) -> onCall (answer) -> idle (hangUp); a ring that nobody
+//!     answers goes back to idle after `ring_duration` (bellTimeout). A ring ends active talk;
+//!     talk while ringing is taken but not played. Without `call_control` these paths answer
+//!     404 "Can't locate the url" (DS-KB6003), and rings still happen.
+//!   - doors (`door`): `PUT /ISAPI/AccessControl/RemoteControl/door/<n>` (RemoteControlDoor:
+//!     open, close, alwaysOpen, resume) and its capabilities, or `PUT
+//!     /ISAPI/VideoIntercom/remoteOpenDoor` (`door_api`); `doors` doors, an opened one relocks
+//!     after `door_open_time`.
+//!   - volume (`volume`): `GET/PUT /ISAPI/System/Audio/AudioOut/channels/1` (`AudioOutVlome`:
+//!     volume, talkVolume 0-10) and `AudioOut/capabilities`.
 //! - `legacy`: PSIA namespace; open answers a plain `ResponseStatus` (no sessionId) and
 //!   audioData ignores any sessionId; a busy open gets 401.
 //! - `aac-only`: lists G.711ulaw, open answers 403 until a channel PUT sets AAC.
+//!
+//! Every profile: a channel PUT may set `speakerVolume` / `microphoneVolume` (0-100, checked),
+//! and `GET /ISAPI/Event/notification/alertStream` is a never-ending `multipart/mixed` of
+//! alarms (`alert`): XML `EventNotificationAlert`s on cameras (`boundary=hikboundary`; motion
+//! and line crossing with `event_every` or [`SimHandle::motion`]), JSON
+//! `AccessControllerEvent`s on the door station (`--MIME_boundary`; ring, door unlocked and
+//! locked, door contact), a heartbeat every `heartbeat`, at most [`MAX_ALERT_STREAMS`] at
+//! once, and the alertStream faults ([`AlertFault`]) to break clients' parsers with.
+//! Local control (what a visitor or the resident does): [`SimHandle::command`], which
+//! `hiktalk sim` feeds with its stdin's lines.
 //!
 //! The upload: `PUT .../audioData` is answered 200 at once, then raw bytes are read until the
 //! socket closes (session left open: stale, expires after `stale_expiry`), the client PUTs
@@ -38,8 +61,12 @@
 //!   (sic, as a DS-KV6124 sends it) with `Content-Length: 2147483647`; legacy
 //!   `application/octet-stream`, chunked (one chunk per codec frame).
 
+mod alert;
 mod audio;
 mod auth;
+mod call;
+mod console;
+mod door;
 mod events;
 mod faults;
 mod http;
@@ -50,10 +77,15 @@ mod recorder;
 mod server;
 mod shared;
 mod state;
+mod volume;
 mod xml;
 
+pub use alert::MAX_STREAMS as MAX_ALERT_STREAMS;
+pub use call::CallSignalStyle;
+pub use console::COMMANDS;
+pub use door::DoorApi;
 pub use events::{Event, EventKind, Summary};
-pub use faults::{Endpoint, Fault, FaultParseError};
+pub use faults::{AlertFault, Endpoint, Fault, FaultParseError};
 pub use mic::{MicAac, MicEcho, MicFraming};
 pub use playout::Listened;
 pub use profile::{BusyStyle, ParseNameError, Profile};
@@ -100,8 +132,27 @@ pub struct SimConfig {
     pub basic_challenge: bool,
     /// Doorbell: ring this long after an upload starts.
     pub ring_after: Option<Duration>,
-    /// Doorbell: a ring not answered or rejected stops after this long.
+    /// Doorbell: ring every this long from the start.
+    pub ring_every: Option<Duration>,
+    /// Doorbell: ring once at each of these times after the start.
+    pub ring_at: Vec<Duration>,
+    /// Doorbell: the bell timeout; a ring not answered or rejected stops after this long.
     pub ring_duration: Duration,
+    /// Doorbell: callStatus, callSignal, callerInfo and `DELETE ring` exist; old units
+    /// (DS-KB6003) answer "Can't locate the url" on them.
+    pub call_control: bool,
+    /// Doorbell: the shape of a successful (and failed) callSignal answer.
+    pub call_signal_style: CallSignalStyle,
+    /// Doorbell: doors 1..=doors.
+    pub doors: u32,
+    /// Doorbell: which door API the firmware has.
+    pub door_api: DoorApi,
+    /// Doorbell: an opened door relocks after this long.
+    pub door_open_time: Duration,
+    /// alertStream: a heartbeat part this often.
+    pub heartbeat: Duration,
+    /// Cameras: a motion (then line crossing, alternately) alarm on the alertStream this often.
+    pub event_every: Option<Duration>,
     /// Time allowed for a request's headers (and body) to arrive, and for an idle keep-alive.
     pub header_timeout: Duration,
     /// The speaker's buffer: audio arriving beyond it is lost (counted as overflow).
@@ -171,7 +222,16 @@ impl Default for SimConfig {
             codec: None,
             basic_challenge: false,
             ring_after: None,
+            ring_every: None,
+            ring_at: Vec::new(),
             ring_duration: Duration::from_secs(30),
+            call_control: true,
+            call_signal_style: CallSignalStyle::Number,
+            doors: 1,
+            door_api: DoorApi::RemoteControl,
+            door_open_time: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(10),
+            event_every: None,
             header_timeout: Duration::from_secs(10),
             buffer: Duration::from_secs(1),
             require_session_id: None,
@@ -185,6 +245,10 @@ impl Default for SimConfig {
         }
     }
 }
+
+/// The shortest period of a repeating timer (heartbeat, ring or event schedule): a zero
+/// would spin.
+pub(crate) const MIN_PERIOD: Duration = Duration::from_millis(10);
 
 /// Binds, then serves until [`SimHandle::shutdown`] (or until the handle is dropped).
 pub async fn start(config: SimConfig) -> Result<SimHandle, StartError> {
@@ -223,10 +287,39 @@ impl SimHandle {
         self.shared.log.wait_for(pred, timeout).await
     }
 
-    /// Doorbell: an incoming call now (ends an active talk session). Other profiles have no
-    /// bell and ignore it.
+    /// Doorbell: a visitor presses the button now (ends an active talk session). Other
+    /// profiles have no bell and ignore it.
     pub fn ring(&self) {
-        shared::ring(&self.shared);
+        call::ring(&self.shared, call::By::Local);
+    }
+
+    /// Doorbell: the resident answers the ringing call (as on the indoor station); false when
+    /// nothing rings.
+    pub fn answer(&self) -> bool {
+        call::signal(&self.shared, call::Cmd::Answer, call::By::Local).is_ok()
+    }
+
+    /// Doorbell: the resident hangs up: a ringing call is rejected, a call in progress ended;
+    /// false when the doorbell is idle.
+    pub fn hang_up(&self) -> bool {
+        call::hang_up(&self.shared)
+    }
+
+    /// Doorbell: opens a door (1-based) from the indoor station; false if there is no such door.
+    pub fn open_door(&self, door: u32) -> bool {
+        door::act(&self.shared, u64::from(door), door::Cmd::Open, "local").is_ok()
+    }
+
+    /// Cameras: a motion alarm on the alertStream now. The door station ignores it.
+    pub fn motion(&self) {
+        alert::publish(&self.shared, alert::Alert::Motion);
+    }
+
+    /// Carries out one line of local control (what `hiktalk sim` reads on stdin: `ring`,
+    /// `answer`, `hangup`, `unlock [N]`, `motion`, `help`); Ok: what happened, Err: why
+    /// nothing did.
+    pub fn command(&self, line: &str) -> Result<String, String> {
+        console::run(self, line)
     }
 
     /// Every finished upload, in order (the most recent 64): the raw bytes, what a listener

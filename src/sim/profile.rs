@@ -91,6 +91,28 @@ impl Profile {
         }
     }
 
+    /// The alertStream's multipart boundary: cameras name theirs, intercoms split parts on
+    /// `--MIME_boundary`.
+    pub(crate) fn alert_boundary(self) -> &'static str {
+        match self {
+            Profile::Doorbell => "MIME_boundary",
+            _ => "hikboundary",
+        }
+    }
+
+    /// The Content-Type of an alertStream part: XML on cameras, JSON on intercoms.
+    pub(crate) fn alert_content_type(self) -> &'static str {
+        match self {
+            Profile::Doorbell => "application/json; charset=\"UTF-8\"",
+            _ => "application/xml; charset=\"UTF-8\"",
+        }
+    }
+
+    /// A heartbeat's `activePostCount`: 0 on cameras, 1 on a KV6124.
+    pub(crate) fn heartbeat_post_count(self) -> u32 {
+        u32::from(self.is_doorbell())
+    }
+
     /// The Digest realm, shaped like the ones devices send.
     pub fn realm(self) -> &'static str {
         match self {

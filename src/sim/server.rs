@@ -9,9 +9,10 @@ use super::http::{self, HttpError, MAX_BODY_BYTES, Next, Request, Response};
 use super::mic;
 use super::profile::BusyStyle;
 use super::shared::{Shared, watchdog};
-use super::state::{CallStatus, EndReason, State};
+use super::state::{EndReason, State};
 use super::xml::{self, Channel, ResponseStatus, UserCheck};
 use super::{Profile, SimConfig};
+use super::{alert, call, door, volume};
 use crate::codec::Codec;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ use tokio::time::{Duration, Instant};
 
 /// Connections served at once; more are closed on accept (a flood must not exhaust memory).
 const MAX_CONNECTIONS: usize = 256;
+/// Alarms an alertStream may fall behind by before it skips some.
+const ALERT_QUEUE: usize = 64;
 /// How long shutdown waits for connections to log how they ended.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -96,7 +99,7 @@ pub(crate) async fn start(cfg: SimConfig) -> Result<(Arc<Shared>, tokio::task::J
         addr,
         busy: cfg.busy_style.resolve(cfg.profile),
         ns: cfg.profile.namespace(),
-        state: Mutex::new(State::new(initial_channels(&cfg))),
+        state: Mutex::new(State::new(initial_channels(&cfg), cfg.doors.max(1), volume::AUDIO_OUT_DEFAULT)),
         auth: Mutex::new(auth),
         faults: Mutex::new(FaultSet::new(cfg.faults.clone())),
         shutdown: watch::channel(false).0,
@@ -105,9 +108,15 @@ pub(crate) async fn start(cfg: SimConfig) -> Result<(Arc<Shared>, tokio::task::J
         tokens: Mutex::new(Vec::new()),
         mic_file,
         echo,
+        alerts: tokio::sync::broadcast::channel(ALERT_QUEUE).0,
+        alert_streams: Mutex::new(0),
+        alert_stream_ids: Default::default(),
+        alert_serial: Default::default(),
         log,
         cfg,
     });
+    call::schedule(&shared);
+    alert::schedule(&shared);
     let task = tokio::spawn(accept_loop(shared.clone(), listener));
     Ok((shared, task))
 }
@@ -206,7 +215,17 @@ enum Route {
     Close(u32),
     AudioData(u32),
     CallStatus,
+    CallStatusCapabilities,
     CallSignal,
+    CallSignalCapabilities,
+    CallerInfo,
+    Ring,
+    Door(u64),
+    DoorCapabilities,
+    RemoteOpenDoor,
+    AudioOut(u32),
+    AudioOutCapabilities,
+    AlertStream,
     Token,
     Unknown,
 }
@@ -214,13 +233,30 @@ enum Route {
 impl Route {
     fn parse(path: &str, channels: u32) -> Route {
         const TALK: &str = "/ISAPI/System/TwoWayAudio/channels";
+        const DOOR: &str = "/ISAPI/AccessControl/RemoteControl/door/";
+        const AUDIO_OUT: &str = "/ISAPI/System/Audio/AudioOut/channels/";
         match path {
             "/ISAPI/System/deviceInfo" => return Route::DeviceInfo,
             "/ISAPI/VideoIntercom/callStatus" => return Route::CallStatus,
+            "/ISAPI/VideoIntercom/callStatus/capabilities" => return Route::CallStatusCapabilities,
             "/ISAPI/VideoIntercom/callSignal" => return Route::CallSignal,
+            "/ISAPI/VideoIntercom/callSignal/capabilities" => return Route::CallSignalCapabilities,
+            "/ISAPI/VideoIntercom/callerInfo" => return Route::CallerInfo,
+            "/ISAPI/VideoIntercom/ring" => return Route::Ring,
+            "/ISAPI/VideoIntercom/remoteOpenDoor" => return Route::RemoteOpenDoor,
+            "/ISAPI/AccessControl/RemoteControl/door/capabilities" => return Route::DoorCapabilities,
+            "/ISAPI/System/Audio/AudioOut/capabilities" => return Route::AudioOutCapabilities,
+            "/ISAPI/Event/notification/alertStream" => return Route::AlertStream,
             "/ISAPI/Security/token" => return Route::Token,
             TALK => return Route::Channels,
             _ => {}
+        }
+        // Any door number routes, so one out of range gets the device's answer, not a 404.
+        if let Some(n) = path.strip_prefix(DOOR).and_then(|n| n.parse().ok()) {
+            return Route::Door(n);
+        }
+        if let Some(n) = path.strip_prefix(AUDIO_OUT).and_then(|n| n.parse().ok()) {
+            return Route::AudioOut(n);
         }
         let Some(rest) = path.strip_prefix(TALK).and_then(|r| r.strip_prefix('/')) else { return Route::Unknown };
         let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
@@ -245,8 +281,11 @@ impl Route {
             Route::Close(_) => Endpoint::Close,
             Route::AudioData(_) if method == "GET" => Endpoint::Mic,
             Route::AudioData(_) => Endpoint::Audio,
-            Route::CallStatus => Endpoint::CallStatus,
-            Route::CallSignal => Endpoint::CallSignal,
+            Route::CallStatus | Route::CallStatusCapabilities | Route::CallerInfo => Endpoint::CallStatus,
+            Route::CallSignal | Route::CallSignalCapabilities | Route::Ring => Endpoint::CallSignal,
+            Route::Door(_) | Route::DoorCapabilities | Route::RemoteOpenDoor => Endpoint::Door,
+            Route::AudioOut(_) | Route::AudioOutCapabilities => Endpoint::AudioOut,
+            Route::AlertStream => Endpoint::AlertStream,
             Route::Token | Route::Unknown => Endpoint::Any,
         }
     }
@@ -353,6 +392,7 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
     match (route, req.method.as_str()) {
         (Route::AudioData(ch), "PUT") => audio::upload(shared, stream, buf, peer, &req, ch, body_fault).await,
         (Route::AudioData(ch), "GET") => mic::serve(shared, stream, peer, &req, ch).await,
+        (Route::AlertStream, "GET") => alert::serve(shared, stream, peer, &req).await,
         _ => {
             let resp = control(shared, &req, route, &body);
             match body_fault() {
@@ -406,11 +446,6 @@ fn method_not_allowed(shared: &Shared, req: &Request) -> Response {
     shared.status_xml(405, ResponseStatus::new(&req.path, 4, "Invalid Operation", "methodNotAllowed"))
 }
 
-fn json_status(req: &Request, status: u16, code: u32, text: &str, sub: &str) -> Response {
-    let v = serde_json::json!({ "requestURL": req.path, "statusCode": code, "statusString": text, "subStatusCode": sub });
-    Response::json(status, v.to_string())
-}
-
 /// The non-streaming endpoints.
 fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Response {
     let ns = shared.ns;
@@ -441,17 +476,32 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
             shared.log.log(EventKind::Token { used: false });
             Response::json(200, serde_json::json!({ "Token": { "value": token } }).to_string())
         }
-        (Route::CallStatus, "GET") if shared.cfg.profile.is_doorbell() => {
-            let status = lock(&shared.state).call.as_str();
-            if shared.cfg.call_status_xml {
-                Response::xml(200, xml::call_status_to_xml(status, ns))
+        (Route::CallStatus | Route::CallStatusCapabilities | Route::CallSignal | Route::CallSignalCapabilities, _)
+        | (Route::CallerInfo | Route::Ring, _)
+            if !call::available(shared) =>
+        {
+            if shared.cfg.profile.is_doorbell() {
+                call::no_such_url()
             } else {
-                Response::json(200, serde_json::json!({ "CallStatus": { "status": status } }).to_string())
+                not_supported(shared, req)
             }
         }
-        (Route::CallSignal, "PUT") if shared.cfg.profile.is_doorbell() => call_signal(shared, req, body),
+        (Route::CallStatus, "GET") => call::status(shared),
+        (Route::CallStatusCapabilities, "GET") => call::status_capabilities(shared),
+        (Route::CallSignal, "PUT") => call::put_signal(shared, req, body),
+        (Route::CallSignalCapabilities, "GET") => call::signal_capabilities(),
+        (Route::CallerInfo, "GET") => call::caller_info(shared),
+        (Route::Ring, "DELETE") => call::delete_ring(shared, req),
+        (Route::Door(_) | Route::DoorCapabilities, _) if !door::has_remote_control(shared) => not_supported(shared, req),
+        (Route::RemoteOpenDoor, _) if !door::has_remote_open_door(shared) => not_supported(shared, req),
+        (Route::DoorCapabilities, "GET") => door::capabilities(shared),
+        (Route::Door(n), "PUT") => door::remote_control(shared, req, n, body),
+        (Route::RemoteOpenDoor, "PUT") => door::remote_open_door(shared, req, body),
+        (Route::AudioOut(_) | Route::AudioOutCapabilities, _) if !volume::has_audio_out(shared) => not_supported(shared, req),
+        (Route::AudioOutCapabilities, "GET") => volume::capabilities(shared),
+        (Route::AudioOut(id), "GET") => volume::get(shared, id).unwrap_or_else(|| not_supported(shared, req)),
+        (Route::AudioOut(id), "PUT") => volume::put(shared, req, id, body).unwrap_or_else(|| not_supported(shared, req)),
         (Route::Unknown, _) => not_supported(shared, req),
-        (Route::CallStatus | Route::CallSignal, _) if !shared.cfg.profile.is_doorbell() => not_supported(shared, req),
         (Route::Token, _) if !shared.cfg.profile.has_token() => not_supported(shared, req),
         _ => method_not_allowed(shared, req),
     }
@@ -503,11 +553,18 @@ fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response
     }
     let mut st = lock(&shared.state);
     let Some(ch) = st.channel(id) else { return not_supported(shared, req) };
+    let (speaker, microphone) = (ch.channel.speaker_volume, ch.channel.microphone_volume);
+    let asked = [("speakerVolume", new.speaker_volume, speaker), ("microphoneVolume", new.microphone_volume, microphone)];
+    if let Err(refusal) = volume::check_channel(shared, req, id, asked) {
+        return refusal;
+    }
     let codec = codec.or(ch.codec()).unwrap_or(Codec::G711Ulaw);
     set_codec(&mut ch.channel, codec, new.sampling_rate_khz, new.bit_rate_kbps);
     let c = &mut ch.channel;
     c.speaker_volume = new.speaker_volume.or(c.speaker_volume);
     c.microphone_volume = new.microphone_volume.or(c.microphone_volume);
+    volume::channel_changed(shared, id, "speakerVolume", speaker, c.speaker_volume);
+    volume::channel_changed(shared, id, "microphoneVolume", microphone, c.microphone_volume);
     c.noise_reduce = new.noise_reduce.or(c.noise_reduce);
     if let Some(inbound) = new.inbound_codec.and_then(|n| Codec::from_isapi(&n)) {
         c.inbound_codec = Some(inbound.isapi_name().to_string());
@@ -593,22 +650,4 @@ fn close(shared: &Shared, req: &Request, id: u32) -> Response {
     }
     st.end_session(&shared.log, id, None, EndReason::ClientClose);
     shared.status_xml(200, ResponseStatus::ok(""))
-}
-
-fn call_signal(shared: &Arc<Shared>, req: &Request, body: &[u8]) -> Response {
-    let cmd = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("CallSignal")?.get("cmdType")?.as_str().map(str::to_string));
-    let next = match cmd.as_deref() {
-        Some("answer") => CallStatus::OnCall,
-        Some("reject" | "hangUp" | "cancel") => CallStatus::Idle,
-        _ => return json_status(req, 400, 6, "Invalid Content", "badParameters"),
-    };
-    shared.log.log(EventKind::CallSignal { cmd: cmd.unwrap_or_default() });
-    let mut st = lock(&shared.state);
-    if st.call != next {
-        st.call = next;
-        shared.log.log(EventKind::CallStatus { status: next.as_str().into() });
-    }
-    json_status(req, 200, 1, "OK", "ok")
 }

@@ -1,8 +1,9 @@
 //! The simulated device's shared state: configuration, the event log, channel and session
-//! state, auth, faults, shutdown, and the timers that act on that state (the session watchdog,
-//! the doorbell's ring). Every connection task holds an `Arc<Shared>`.
+//! state, auth, faults, shutdown, and the session watchdog. Every connection task holds an
+//! `Arc<Shared>`.
 
 use super::SimConfig;
+use super::alert::Alert;
 use super::auth::Auth;
 use super::events::{EventKind, EventLog, lock};
 use super::faults::{Fault, FaultSet};
@@ -10,11 +11,12 @@ use super::http::{Request, Response};
 use super::mic::{EchoLine, MicFile};
 use super::profile::BusyStyle;
 use super::recorder::Received;
-use super::state::{CallStatus, EndReason, State};
+use super::state::{EndReason, State};
 use super::xml::{Namespace, ResponseStatus};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
 
 pub(crate) struct Shared {
@@ -39,6 +41,14 @@ pub(crate) struct Shared {
     /// Per channel, what its speaker played lately, for the microphone's echo (empty when the
     /// echo is off).
     pub echo: Vec<Mutex<EchoLine>>,
+    /// Alarms for the alertStream clients (each stream subscribes).
+    pub alerts: broadcast::Sender<Alert>,
+    /// alertStreams open now (at most `alert::MAX_STREAMS`).
+    pub alert_streams: Mutex<usize>,
+    /// The last alertStream's number, for the events.
+    pub alert_stream_ids: AtomicU32,
+    /// The intercom's event serial number (`serialNo`).
+    pub alert_serial: AtomicU64,
 }
 
 impl Shared {
@@ -161,34 +171,4 @@ pub(crate) async fn watchdog(shared: Arc<Shared>, channel: u32, id: String, wake
             _ = shared.shutting_down() => return,
         }
     }
-}
-
-/// Doorbell: an incoming call. It ends active talk sessions and rings for `ring_duration`.
-pub(crate) fn ring(shared: &Arc<Shared>) {
-    if !shared.cfg.profile.is_doorbell() {
-        return;
-    }
-    let generation = {
-        let mut st = lock(&shared.state);
-        st.call = CallStatus::Ring;
-        st.ring_generation += 1;
-        shared.log.log(EventKind::Ring);
-        shared.log.log(EventKind::CallStatus { status: "ring".into() });
-        for id in 1..=st.channels.len() as u32 {
-            st.end_session(&shared.log, id, None, EndReason::Ring);
-        }
-        st.ring_generation
-    };
-    let shared = shared.clone();
-    shared.rt.clone().spawn(async move {
-        tokio::select! {
-            _ = tokio::time::sleep(shared.cfg.ring_duration) => {}
-            _ = shared.shutting_down() => return,
-        }
-        let mut st = lock(&shared.state);
-        if st.ring_generation == generation && st.call == CallStatus::Ring {
-            st.call = CallStatus::Idle;
-            shared.log.log(EventKind::CallStatus { status: "idle".into() });
-        }
-    });
 }

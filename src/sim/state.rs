@@ -115,6 +115,41 @@ impl CallStatus {
     }
 }
 
+/// A door's lock, as the door station drives its relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    Locked,
+    /// Opened by a command; relocks after the open time.
+    Unlocked,
+    /// Held open until `resume` or `close`.
+    AlwaysOpen,
+}
+
+impl Lock {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Lock::Locked => "locked",
+            Lock::Unlocked => "unlocked",
+            Lock::AlwaysOpen => "alwaysOpen",
+        }
+    }
+}
+
+pub(crate) struct Door {
+    pub lock: Lock,
+    /// The door contact: someone walked through after an unlock.
+    pub contact_open: bool,
+    /// Bumped by every command so an old open's relock timer does not lock a newer one.
+    pub generation: u64,
+}
+
+/// The door station's speaker volumes (`AudioOut`, 0-10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AudioOut {
+    pub volume: i64,
+    pub talk_volume: i64,
+}
+
 /// Finished uploads kept in memory (oldest dropped first), so a simulator left running against
 /// a reconnect loop does not grow without bound.
 const MAX_RECEIVED: usize = 64;
@@ -125,16 +160,26 @@ pub(crate) struct State {
     pub call: CallStatus,
     /// Bumped by every ring so an old ring's timeout does not end a newer one.
     pub ring_generation: u64,
+    /// Doorbell: doors 1..=N.
+    pub doors: Vec<Door>,
+    pub audio_out: AudioOut,
 }
 
 impl State {
-    pub(crate) fn new(channels: Vec<Channel>) -> State {
+    pub(crate) fn new(channels: Vec<Channel>, doors: u32, audio_out: AudioOut) -> State {
         State {
             channels: channels.into_iter().map(|channel| ChannelState { channel, session: None }).collect(),
             received: VecDeque::new(),
             call: CallStatus::Idle,
             ring_generation: 0,
+            doors: (0..doors).map(|_| Door { lock: Lock::Locked, contact_open: false, generation: 0 }).collect(),
+            audio_out,
         }
+    }
+
+    /// The door with number `door` (1-based).
+    pub(crate) fn door(&mut self, door: u32) -> Option<&mut Door> {
+        self.doors.get_mut((door as usize).checked_sub(1)?)
     }
 
     pub(crate) fn keep(&mut self, received: Received) {

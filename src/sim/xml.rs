@@ -7,7 +7,9 @@
 //! each `TwoWayAudioChannel` of a list), text escaped for `& < > "`. Like a device, the parser
 //! matches elements by local name and ignores namespaces and elements it does not know.
 
+use super::state::AudioOut;
 use std::fmt::Display;
+use std::ops::RangeInclusive;
 
 /// Longest text value kept from a parsed document, in characters.
 const MAX_TEXT_CHARS: usize = 256;
@@ -18,6 +20,8 @@ pub(crate) const BIT_RATE_OPTIONS: &str = "16,24,32,48,64";
 pub(crate) const SAMPLING_RATE_OPTIONS: &str = "8,16,32";
 /// A boolean capability.
 const BOOL_OPTIONS: &str = "true,false";
+/// The one output type of a door station's `AudioOut`.
+const AUDIO_OUTPUT: &str = "audioOutput";
 /// The range of speaker and microphone volume.
 const VOLUME_MIN: &str = "0";
 const VOLUME_MAX: &str = "100";
@@ -84,8 +88,9 @@ pub(crate) struct Channel {
     pub bit_rate_kbps: Option<u32>,
     /// `audioSamplingRate` in kHz as written (8, 16, 32, 44.1).
     pub sampling_rate_khz: Option<f64>,
-    pub speaker_volume: Option<u32>,
-    pub microphone_volume: Option<u32>,
+    /// Signed so that a negative value a client sends is refused, not taken for absent.
+    pub speaker_volume: Option<i64>,
+    pub microphone_volume: Option<i64>,
     pub noise_reduce: Option<bool>,
     pub audio_input_type: Option<String>,
     pub audio_output_type: Option<String>,
@@ -147,13 +152,94 @@ pub(crate) fn capabilities_to_xml(channel: &Channel, codec_options: &[&str], ns:
     w.finish()
 }
 
-/// `callStatus` as old doorbell firmware answers it whatever was asked: XML.
-pub(crate) fn call_status_to_xml(status: &str, ns: Namespace) -> String {
+/// `callStatus` as old doorbell firmware answers it whatever was asked: XML; with `opt`, its
+/// capabilities.
+pub(crate) fn call_status_to_xml(status: &str, opt: Option<&str>, ns: Namespace) -> String {
     let mut w = Writer::document();
     w.open("CallStatus", ns);
-    w.field("status", Some(&status.to_string()));
+    let attrs: Vec<(&str, String)> = opt.map(|o| vec![("opt", o.to_string())]).unwrap_or_default();
+    w.field_with("status", &attrs, Some(status));
     w.close("CallStatus");
     w.finish()
+}
+
+/// `GET .../RemoteControl/door/capabilities`: the door numbers and commands a PUT may use.
+pub(crate) fn door_capabilities_to_xml(doors: u32, cmds: &str, ns: Namespace) -> String {
+    let mut w = Writer::document();
+    w.open("RemoteControlDoor", ns);
+    w.empty("doorNo", &[("min", "1".to_string()), ("max", doors.to_string())]);
+    w.empty("cmd", &[("opt", cmds.to_string())]);
+    w.close("RemoteControlDoor");
+    w.finish()
+}
+
+/// `AudioOut` (`GET /ISAPI/System/Audio/AudioOut/channels/<id>`), with Hikvision's spelling
+/// `AudioOutVlome`.
+pub(crate) fn audio_out_to_xml(id: u32, v: AudioOut, ns: Namespace) -> String {
+    let mut w = Writer::document();
+    w.open("AudioOut", ns);
+    w.field("id", Some(id));
+    write_volumes(&mut w, v, None);
+    w.close("AudioOut");
+    w.finish()
+}
+
+/// `AudioOutCap` (`GET /ISAPI/System/Audio/AudioOut/capabilities`): each volume with `min`,
+/// `max` and `def`.
+pub(crate) fn audio_out_capabilities_to_xml(v: AudioOut, range: RangeInclusive<i64>, def: AudioOut, ns: Namespace) -> String {
+    let mut w = Writer::document();
+    w.open("AudioOutCap", ns);
+    write_volumes(&mut w, v, Some((range, def)));
+    w.close("AudioOutCap");
+    w.finish()
+}
+
+fn write_volumes(w: &mut Writer, v: AudioOut, caps: Option<(RangeInclusive<i64>, AudioOut)>) {
+    let attrs = |def: fn(AudioOut) -> i64| match &caps {
+        Some((range, d)) => vec![("min", range.start().to_string()), ("max", range.end().to_string()), ("def", def(*d).to_string())],
+        None => Vec::new(),
+    };
+    w.start("AudioOutVolumelist");
+    w.start("AudioOutVlome");
+    let type_attrs: Vec<(&str, String)> = if caps.is_some() { vec![("opt", AUDIO_OUTPUT.to_string())] } else { Vec::new() };
+    w.field_with("type", &type_attrs, Some(AUDIO_OUTPUT));
+    w.field_with("volume", &attrs(|a| a.volume), Some(v.volume));
+    w.field_with("talkVolume", &attrs(|a| a.talk_volume), Some(v.talk_volume));
+    w.close("AudioOutVlome");
+    w.close("AudioOutVolumelist");
+}
+
+/// One `EventNotificationAlert`: an alertStream part on cameras.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EventAlert {
+    pub ip_address: String,
+    pub port_no: u16,
+    pub mac_address: String,
+    pub channel_id: u32,
+    pub date_time: String,
+    pub active_post_count: u32,
+    pub event_type: String,
+    pub event_state: String,
+    pub event_description: String,
+}
+
+impl EventAlert {
+    pub(crate) fn to_xml(&self, ns: Namespace) -> String {
+        let mut w = Writer::document();
+        w.open("EventNotificationAlert", ns);
+        w.field("ipAddress", Some(&self.ip_address));
+        w.field("portNo", Some(self.port_no));
+        w.field("protocol", Some("HTTP"));
+        w.field("macAddress", Some(&self.mac_address));
+        w.field("channelID", Some(self.channel_id));
+        w.field("dateTime", Some(&self.date_time));
+        w.field("activePostCount", Some(self.active_post_count));
+        w.field("eventType", Some(&self.event_type));
+        w.field("eventState", Some(&self.event_state));
+        w.field("eventDescription", Some(&self.event_description));
+        w.close("EventNotificationAlert");
+        w.finish()
+    }
 }
 
 /// The answer to an open on firmware that hands out a session id.
@@ -274,8 +360,23 @@ impl Writer {
         self.0.push_str(&format!(r#"<{name} version="{}" xmlns="{}">"#, ns.version(), ns.uri()));
     }
 
+    /// An element inside a document (no namespace of its own).
+    fn start(&mut self, name: &str) {
+        self.0.push_str(&format!("<{name}>"));
+    }
+
     fn close(&mut self, name: &str) {
         self.0.push_str(&format!("</{name}>"));
+    }
+
+    /// `<name a="v" .../>`: a capability with nothing but attributes.
+    fn empty(&mut self, name: &str, attrs: &[(&str, String)]) {
+        self.0.push('<');
+        self.0.push_str(name);
+        for (attr, v) in attrs {
+            self.0.push_str(&format!(r#" {attr}="{}""#, escape(v)));
+        }
+        self.0.push_str("/>");
     }
 
     /// `<name>value</name>`, nothing when the value is absent.
@@ -323,7 +424,7 @@ fn escape(text: &str) -> String {
 
 /// A client's text as the device keeps it: trimmed, bounded, control characters spelled out
 /// (so an echo of it in an answer is still well-formed XML and one line in the event log).
-fn keep(text: &str) -> String {
+pub(crate) fn keep(text: &str) -> String {
     let mut out = String::new();
     for (n, c) in text.trim().chars().enumerate() {
         if n == MAX_TEXT_CHARS {
@@ -363,12 +464,8 @@ fn boolean(node: roxmltree::Node, name: &str) -> Option<bool> {
 /// Parses the `TwoWayAudioChannel` a client PUTs. `id` is required; values that do not parse
 /// count as absent, and the `opt`/`min`/`max` attributes of a capabilities document are ignored.
 pub(crate) fn parse_channel(xml: &str) -> Result<Channel, XmlError> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| XmlError::Malformed(e.to_string()))?;
-    let root = doc.root_element();
-    const EXPECTED: &str = "TwoWayAudioChannel";
-    if root.tag_name().name() != EXPECTED {
-        return Err(XmlError::UnexpectedRoot { expected: EXPECTED, found: keep(root.tag_name().name()) });
-    }
+    let doc = parse(xml)?;
+    let root = root(&doc, "TwoWayAudioChannel")?;
     Ok(Channel {
         id: text(root, "id").ok_or(XmlError::Missing("id"))?,
         enabled: boolean(root, "enabled"),
@@ -382,6 +479,53 @@ pub(crate) fn parse_channel(xml: &str) -> Result<Channel, XmlError> {
         audio_input_type: text(root, "audioInputType"),
         audio_output_type: text(root, "audioOutputType"),
     })
+}
+
+/// The root element of a client's document, checked to be `expected`.
+fn root<'a, 'i>(doc: &'a roxmltree::Document<'i>, expected: &'static str) -> Result<roxmltree::Node<'a, 'i>, XmlError> {
+    let root = doc.root_element();
+    if root.tag_name().name() != expected {
+        return Err(XmlError::UnexpectedRoot { expected, found: keep(root.tag_name().name()) });
+    }
+    Ok(root)
+}
+
+fn parse(xml: &str) -> Result<roxmltree::Document<'_>, XmlError> {
+    roxmltree::Document::parse(xml).map_err(|e| XmlError::Malformed(e.to_string()))
+}
+
+/// The `cmd` of a `RemoteControlDoor` a client PUTs.
+pub(crate) fn parse_remote_control_door(xml: &str) -> Result<String, XmlError> {
+    let doc = parse(xml)?;
+    text(root(&doc, "RemoteControlDoor")?, "cmd").ok_or(XmlError::Missing("cmd"))
+}
+
+/// The gateway (door) index, if given, and the `command` of a `RemoteOpenDoor`. The guide
+/// spells the index `gateWayIndex`, the gateway ability `gatewayIndex`: both are read.
+pub(crate) fn parse_remote_open_door(xml: &str) -> Result<(Option<String>, String), XmlError> {
+    let doc = parse(xml)?;
+    let root = root(&doc, "RemoteOpenDoor")?;
+    let gateway = text(root, "gateWayIndex").or_else(|| text(root, "gatewayIndex"));
+    Ok((gateway, text(root, "command").ok_or(XmlError::Missing("command"))?))
+}
+
+/// The volumes an `AudioOut` PUT asks for, as text (the device checks them): those of its
+/// `audioOutput` entry (or an entry without a type).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct AudioOutPut {
+    pub volume: Option<String>,
+    pub talk_volume: Option<String>,
+}
+
+pub(crate) fn parse_audio_out(xml: &str) -> Result<AudioOutPut, XmlError> {
+    let doc = parse(xml)?;
+    let root = root(&doc, "AudioOut")?;
+    let entry = child(root, "AudioOutVolumelist").and_then(|list| {
+        list.children()
+            .filter(|c| c.is_element() && c.tag_name().name() == "AudioOutVlome")
+            .find(|c| text(*c, "type").is_none_or(|t| t == AUDIO_OUTPUT))
+    });
+    Ok(entry.map(|e| AudioOutPut { volume: text(e, "volume"), talk_volume: text(e, "talkVolume") }).unwrap_or_default())
 }
 
 #[cfg(test)]
