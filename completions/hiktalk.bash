@@ -258,7 +258,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__sim)
-            opts="-q -h -V --listen --user --password --profile --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-every --ring-at --bell-timeout --ring-duration --no-call-control --call-signal-style --doors --door-api --door-open-time --heartbeat --event-every --header-timeout --buffer --require-session-id --expect --call-status-xml --mic --inbound-codec --mic-aac --mic-framing --mic-echo --config --quiet --json --help --version"
+            opts="-q -h -V --listen --user --password --profile --devices --profile-mix --device-fault --device-password --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-every --ring-at --bell-timeout --ring-duration --no-call-control --call-signal-style --doors --door-api --door-open-time --heartbeat --event-every --header-timeout --buffer --require-session-id --expect --call-status-xml --mic --inbound-codec --mic-aac --mic-framing --mic-echo --config --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,6 +277,22 @@ _hiktalk() {
                     return 0
                     ;;
                 --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --devices)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile-mix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device-fault)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device-password)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

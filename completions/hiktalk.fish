@@ -140,6 +140,10 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l listen -d 'Addre
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l user -d 'Device user name' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l password -d 'Device password' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l profile -d 'Firmware to play: modern (camera, sessionId required), doorbell (isapi.org namespace, callStatus/callSignal, rings end talk), legacy (PSIA namespace, no sessionId), aac-only (lists G.711, refuses open until the channel is set to AAC)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l devices -d 'Serve N devices from this one process, each with its own port (consecutive from --listen\'s, or any free one with port 0), state, log and figures' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l profile-mix -d 'The devices\' profiles in proportion, e.g. modern:3,doorbell:1: devices 1-3 are cameras, 4 a doorbell, 5-7 cameras again... (instead of --profile)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l device-fault -d 'A fault for device N only (repeatable), e.g. 3:hangup-after-secs=2 (see --fault)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l device-password -d 'Another password for device N only (repeatable), e.g. 2:other-secret' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l idle-timeout -d 'Seconds without audio after which the device hangs up an open session ("call ended")' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l stale-expiry -d 'Seconds a session left by a vanished client blocks the channel' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-attempts -d 'Failed logins for one user from one IP before it is locked out [default: 7 for admin, 5 for other users, as older firmware does]' -r

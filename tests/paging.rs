@@ -179,3 +179,59 @@ async fn a_config_group_is_a_camera_for_status_and_close_asked_in_parallel() {
         assert!(wall < Duration::from_millis(2500), "{command}: asked in parallel, took {wall:?}");
     }
 }
+
+/// `hiktalk sim --devices`: one process, many devices, each with its own profile, faults and
+/// password; the summary keeps each device's figures and the spread of their first audio.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sim_process_serves_many_devices_and_sums_them_up() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("tone.wav"), 1000.0, 2.0, 16000, 1, 0.5);
+    let mut sim = std::process::Command::new(env!("CARGO_BIN_EXE_hiktalk"))
+        .args(["--json", "sim", "--devices", "8", "--profile-mix", "modern:3,doorbell:1"])
+        .args(["--device-fault", "2:hangup-after-bytes=8000", "--device-password", "5:another-password"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // One line per device, in order, on stderr (stdout carries the JSON summary).
+    let mut lines = std::io::BufReader::new(sim.stderr.take().unwrap()).lines();
+    let mut urls = Vec::new();
+    for n in 1..=8 {
+        let line = lines.next().unwrap().unwrap();
+        let profile = if n % 4 == 0 { "doorbell" } else { "modern" };
+        let prefix = format!("hiktalk-sim device {n} ({profile}) listening on ");
+        urls.push(line.strip_prefix(&prefix).unwrap_or_else(|| panic!("{line:?}")).to_string());
+    }
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "play"]).arg(&wav).args(&urls);
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    let report = json(&out);
+    let reasons: Vec<&str> = report["devices"].as_array().unwrap().iter().map(|d| d["reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        ["end_of_input", "device_hangup", "end_of_input", "end_of_input", "auth", "end_of_input", "end_of_input", "end_of_input"]
+    );
+    signal(&sim, libc::SIGINT);
+    let done = wait_child(sim).await;
+    assert!(done.status.success(), "{}", stderr(&done));
+    let summary = &json(&done)["summary"];
+    let devices = summary["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 8);
+    for (i, d) in devices.iter().enumerate() {
+        assert_eq!(d["address"].as_str(), Some(urls[i].as_str()));
+        let heard = d["audio_seconds"].as_f64().unwrap();
+        match i + 1 {
+            2 => assert!(heard < 1.5 && d["faults_fired"] == 1, "{d}"),
+            5 => assert_eq!(d["sessions_opened"], 0, "{d}"),
+            _ => assert!((heard - 2.0).abs() < 0.05 && d["underruns"] == 0, "{d}"),
+        }
+    }
+    let total = &summary["total"];
+    assert_eq!(total["sessions_opened"], 7, "{total}");
+    assert_eq!(total["sessions_closed"], 7, "every session opened was closed: {total}");
+    let spread = summary["first_audio_spread_ms"].as_f64().unwrap();
+    assert!(spread <= 50.0, "first audio within {spread:.1} ms");
+}

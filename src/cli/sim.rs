@@ -1,7 +1,9 @@
 //! `hiktalk sim` arguments: every simulator knob as a flag.
 
 use crate::codec::Codec;
-use crate::sim::{BusyStyle, CallSignalStyle, DoorApi, Fault, MicAac, MicEcho, MicFraming, Profile, SimConfig};
+use crate::sim::{
+    BusyStyle, CallSignalStyle, DoorApi, Fault, ForDevice, MicAac, MicEcho, MicFraming, Profile, ProfileMix, SimConfig, Variation,
+};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -71,6 +73,20 @@ pub struct SimArgs {
     /// (lists G.711, refuses open until the channel is set to AAC).
     #[arg(long, default_value = "modern")]
     pub profile: Profile,
+    /// Serve N devices from this one process, each with its own port (consecutive from
+    /// --listen's, or any free one with port 0), state, log and figures
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub devices: u32,
+    /// The devices' profiles in proportion, e.g. modern:3,doorbell:1: devices 1-3 are cameras,
+    /// 4 a doorbell, 5-7 cameras again... (instead of --profile)
+    #[arg(long, value_name = "MIX")]
+    pub profile_mix: Option<ProfileMix>,
+    /// A fault for device N only (repeatable), e.g. 3:hangup-after-secs=2 (see --fault)
+    #[arg(long, value_name = "N:SPEC")]
+    pub device_fault: Vec<ForDevice<Fault>>,
+    /// Another password for device N only (repeatable), e.g. 2:other-secret
+    #[arg(long, value_name = "N:PASSWORD")]
+    pub device_password: Vec<ForDevice<String>>,
     /// Seconds without audio after which the device hangs up an open session ("call ended").
     #[arg(long, default_value = "5", value_parser = seconds, value_name = "SECS")]
     pub idle_timeout: Duration,
@@ -196,6 +212,13 @@ pub struct SimArgs {
     /// played MS milliseconds earlier, at DB (0 or less; default -6), e.g. 120:-6
     #[arg(long, value_name = "MS[:DB]")]
     pub mic_echo: Option<MicEcho>,
+}
+
+impl SimArgs {
+    /// How the devices differ from the configuration they share.
+    pub fn variation(&self) -> Variation {
+        Variation { mix: self.profile_mix.clone(), faults: self.device_fault.clone(), passwords: self.device_password.clone() }
+    }
 }
 
 impl From<SimArgs> for SimConfig {

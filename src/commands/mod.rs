@@ -208,7 +208,9 @@ fn human(r: &Report, verb: &str) -> String {
     if let Some(p) = &r.codec {
         s.push_str(&format!(" ({} {} Hz)", p.codec, p.sample_rate));
     }
-    s.push_str(&format!("; {}", r.ending.describe()));
+    // Nothing said yet (no session, no channel): the reason follows the name directly.
+    s.push_str(if s.ends_with(':') { " " } else { "; " });
+    s.push_str(&r.ending.describe());
     if r.retries > 0 {
         s.push_str(&format!(" (after {} reconnect{})", r.retries, if r.retries == 1 { "" } else { "s" }));
     }

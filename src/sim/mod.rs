@@ -70,6 +70,7 @@ mod door;
 mod events;
 mod faults;
 mod http;
+mod many;
 mod mic;
 mod playout;
 mod profile;
@@ -86,6 +87,7 @@ pub use console::COMMANDS;
 pub use door::DoorApi;
 pub use events::{Event, EventKind, Summary};
 pub use faults::{AlertFault, Endpoint, Fault, FaultParseError};
+pub use many::{DeviceSummary, ForDevice, Many, ManySummary, ProfileMix, Variation, start as start_many};
 pub use mic::{MicAac, MicEcho, MicFraming};
 pub use playout::Listened;
 pub use profile::{BusyStyle, ParseNameError, Profile};
@@ -338,12 +340,18 @@ impl SimHandle {
     }
 
     /// Stops accepting, ends open sessions and uploads, and waits for them to be logged.
-    pub async fn shutdown(mut self) -> Summary {
+    pub async fn shutdown(self) -> Summary {
+        self.shutdown_with_events().await.0
+    }
+
+    /// [`SimHandle::shutdown`], keeping the whole log too.
+    pub async fn shutdown_with_events(mut self) -> (Summary, Vec<Event>) {
         self.shared.begin_shutdown();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        self.summary()
+        let events = self.events();
+        (Summary::from_events(&events), events)
     }
 }
 

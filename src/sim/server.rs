@@ -77,6 +77,8 @@ pub enum StartError {
     Mic { path: PathBuf, detail: String },
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Config(String),
 }
 
 pub(crate) async fn start(cfg: SimConfig) -> Result<(Arc<Shared>, tokio::task::JoinHandle<()>), StartError> {
