@@ -341,7 +341,7 @@ impl<R: Read> Read for EofWatch<R> {
 
 struct WavSource<R: Read> {
     what: String,
-    reader: hound::WavReader<EofWatch<R>>,
+    reader: hound::WavReader<BufReader<EofWatch<R>>>,
     eof: Arc<AtomicBool>,
     spec: hound::WavSpec,
     duration: Option<Duration>,
@@ -362,7 +362,9 @@ fn hound_error(e: hound::Error, what: &str, eof: bool) -> AudioError {
 impl<R: Read + Send> WavSource<R> {
     fn new(stream: R, what: &str, sized: bool) -> Result<Self, AudioError> {
         let eof = Arc::new(AtomicBool::new(false));
-        let watched = EofWatch { inner: stream, hit: eof.clone() };
+        // hound reads sample by sample: a buffer here keeps each of those reads a copy, not a
+        // trip through the watch and the chain below (most of `play`'s decoding time).
+        let watched = BufReader::with_capacity(1 << 16, EofWatch { inner: stream, hit: eof.clone() });
         let reader = hound::WavReader::new(watched).map_err(|e| hound_error(e, what, eof.load(Ordering::Relaxed)))?;
         let spec = reader.spec();
         let supported = match spec.sample_format {

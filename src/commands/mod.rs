@@ -69,7 +69,15 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 /// Runs a parsed command line and returns the process exit code.
 fn run(cli: Cli, out: Output) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Playing and asking are waiting: on a timer, a socket, a thread's chunk. One thread does
+    // it without waking another for every frame (a worker pool cost a stream ~2.5 context
+    // switches per 20 ms frame). A call runs two real-time directions that must not wait for
+    // each other, and the simulator serves many devices at once: they get the pool.
+    let builder = match cli.command {
+        Command::Sim(_) | Command::Speak(_) | Command::Listen(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match { builder }.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             let detail = format!("cannot start the async runtime: {e}");
@@ -78,7 +86,9 @@ fn run(cli: Cli, out: Output) -> i32 {
     };
     let cameras = cli.command.cameras();
     let device = (!cameras.is_empty()).then(|| cameras.iter().map(|c| config::display_name(c)).collect::<Vec<_>>().join(", "));
-    let outcome = runtime.block_on(async {
+    // The command runs as a task, not as block_on's own future: waking that future from a task
+    // goes through the driver's eventfd even on its own thread, once per frame.
+    let command = async move {
         let stop = match Stop::install() {
             Ok(stop) => stop,
             Err(e) => return Outcome::failed(device, &anyhow::anyhow!("cannot install the signal handlers: {e}")),
@@ -96,7 +106,13 @@ fn run(cli: Cli, out: Output) -> i32 {
             Command::Sim(args) => sim::run(*args, &ctx).await,
         };
         result.unwrap_or_else(|e| Outcome::failed(device, &e))
-    });
+    };
+    let outcome = match runtime.block_on(async { tokio::spawn(command).await }) {
+        Ok(outcome) => outcome,
+        // A panic is `main`'s to report, as if the command had run on this thread.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Outcome::new(None, Ending::Internal { detail: e.to_string() }),
+    };
     // Don't let a blocked stdin reader (the decode thread) hold the process open.
     runtime.shutdown_timeout(Duration::from_millis(100));
     out.report(&outcome)

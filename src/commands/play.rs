@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// How far ahead of real time a file runs: a cushion against network hiccups for the device.
-const LEAD: Duration = Duration::from_millis(160);
+/// How far ahead of real time a file runs: a cushion against network hiccups for the device,
+/// topped up in batches (the device holds 120-180 ms; the clock wakes every 60 ms, not 20).
+const LEAD: Duration = Duration::from_millis(120);
+const BATCH: Duration = Duration::from_millis(40);
 
 pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let out = ctx.out;
@@ -39,7 +41,7 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let total = source.duration;
     // Decoded, resampled and encoded once; every device gets the same frames on one schedule,
     // starting together.
-    let clock = Clock::start(Feed::new(source, args.talk.volume), LEAD);
+    let clock = Clock::start(Feed::new(source, args.talk.volume), LEAD, BATCH);
     clock.gather(members.len(), Duration::from_secs_f64(args.talk.sync_wait));
     let several = members.len() > 1;
     let board = Board::new(members.iter().map(|m| m.name.clone()).collect(), total, out.interactive());

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Live audio runs only this far ahead of real time: every frame of lead is latency at the
-/// speaker.
+/// Live audio runs only this far ahead of real time, and frames go as they come (no batch):
+/// every frame of lead is latency at the speaker.
 const LEAD: Duration = Duration::from_millis(40);
 
 pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
@@ -62,7 +62,7 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         out.note("with several cameras speak only talks: what the devices hear is not played");
     }
     let describe = mic.describe.clone();
-    let clock = Clock::start(Feed::new(mic.source(), args.talk.volume), LEAD);
+    let clock = Clock::start(Feed::new(mic.source(), args.talk.volume), LEAD, Duration::ZERO);
     clock.gather(members.len(), Duration::from_secs_f64(args.talk.sync_wait));
     let progress = Arc::new(Progress::default());
     // The meter's line is redrawn in place: anything printed meanwhile goes around it.

@@ -87,10 +87,12 @@ struct Gathering {
 }
 
 impl Clock {
-    /// Starts the clock over `feed`; frames run up to `lead` ahead of real time.
-    pub fn start(feed: Feed, lead: Duration) -> Clock {
+    /// Starts the clock over `feed`; frames run `lead` ahead of real time, and up to `batch`
+    /// more: once awake for a due frame, the clock also sends those due within `batch`, so it
+    /// wakes once per batch, not once per frame (each wake-up costs more than the frame).
+    pub fn start(feed: Feed, lead: Duration, batch: Duration) -> Clock {
         let (control, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(feed, lead, rx));
+        tokio::spawn(run(feed, Pacing { lead, batch }, rx));
         Clock { control }
     }
 
@@ -155,6 +157,11 @@ impl Outlet {
         }
     }
 
+    /// The next delivery if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        lock(&self.shared.queue).pop_front()
+    }
+
     /// Frames dropped for this session so far.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
@@ -212,7 +219,14 @@ impl Drop for Lanes {
     }
 }
 
-async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceiver<Control>) {
+#[derive(Clone, Copy)]
+struct Pacing {
+    lead: Duration,
+    batch: Duration,
+}
+
+async fn run(mut feed: Feed, pacing: Pacing, mut control: mpsc::UnboundedReceiver<Control>) {
+    let lead = pacing.lead;
     let pace = feed.pace();
     let mut lanes = Lanes(Vec::new());
     let lanes = &mut lanes.0;
@@ -258,7 +272,7 @@ async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceive
                     o.dropped.fetch_add(dropped, Ordering::Relaxed);
                 }
             }
-            if let Some(at) = pump(&mut feed, lane, pace, now) {
+            if let Some(at) = pump(&mut feed, lane, pace, now, pacing.batch) {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
             }
         }
@@ -274,7 +288,7 @@ async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceive
                     let _ = reply.send(feed.track(params).map(drop));
                 }
                 Some(Control::Attach { params, reply }) => {
-                    let _ = reply.send(attach(&mut feed, lanes, lead, params));
+                    let _ = reply.send(attach(&mut feed, lanes, pacing, params));
                     if let Some(g) = &mut gathering {
                         g.arrived += 1;
                     }
@@ -292,6 +306,9 @@ async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceive
             item = feed.recv(), if hungry => {
                 if let Some(item) = item {
                     feed.push(item);
+                    // Decoding ahead must not hold up the sessions sharing this thread: the
+                    // frames just handed over go out before the next chunk is worked on.
+                    tokio::task::yield_now().await;
                 }
             }
             _ = sleep_until(wake.unwrap_or(far)), if wake.is_some() => {}
@@ -299,13 +316,13 @@ async fn run(mut feed: Feed, lead: Duration, mut control: mpsc::UnboundedReceive
     }
 }
 
-/// Sends every frame of `lane` that is due; returns when it next needs attention (a frame's
-/// due time, or the moment a late source's slot becomes silence), or `None` when it waits for
-/// the source alone.
-fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant) -> Option<Instant> {
+/// Sends every frame of `lane` that is due (or due within `batch`); returns when it next needs
+/// attention (a frame's due time, or the moment a late source's slot becomes silence), or
+/// `None` when it waits for the source alone.
+fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant, batch: Duration) -> Option<Instant> {
     loop {
         let due = lane.pacer.due();
-        if now < due {
+        if now + batch < due {
             return Some(due);
         }
         let next = if lane.prefill > 0 {
@@ -352,7 +369,8 @@ fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant) -> Option<In
     }
 }
 
-fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, lead: Duration, params: CodecParams) -> Result<Outlet, Ending> {
+fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, pacing: Pacing, params: CodecParams) -> Result<Outlet, Ending> {
+    let Pacing { lead, batch } = pacing;
     let id = feed.track(params)?;
     let frame = feed.frame_duration(id);
     let lane = match lanes.iter().position(|l| l.id == id) {
@@ -365,9 +383,9 @@ fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, lead: Duration, params: CodecP
     let shared = Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         ready: Notify::new(),
-        // What the schedule may hand over at once: the lead, plus the grace a late pipe or
-        // microphone was given before silence filled in, plus two for scheduling jitter.
-        capacity: (lead.as_secs_f64() / frame.as_secs_f64()).ceil() as usize + GRACE_FRAMES as usize + 2,
+        // What the schedule may hand over at once: the lead and a batch, plus the grace a late
+        // pipe or microphone was given before silence filled in, plus two for scheduling jitter.
+        capacity: ((lead + batch).as_secs_f64() / frame.as_secs_f64()).ceil() as usize + GRACE_FRAMES as usize + 2,
         dropped: AtomicU64::new(0),
         detached: AtomicBool::new(false),
     });
@@ -390,7 +408,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         tx.send(SourceItem::Chunk(Chunk { samples: vec![0.1; 8000], captured: None })).await.unwrap();
         let source = Source { rx, rate: 8000, pace: Pace::File, duration: None };
-        (Clock::start(Feed::new(source, 0.0), Duration::from_millis(100)), tx)
+        (Clock::start(Feed::new(source, 0.0), Duration::from_millis(100), Duration::ZERO), tx)
     }
 
     fn played_out(d: Delivery) -> Instant {

@@ -69,15 +69,22 @@ pub async fn stream<U: Uplink>(
     done: &mut Streamed,
 ) -> Ending {
     let mut last_sent = Instant::now();
+    // A delivery taken while gathering frames that is not a frame: handled next.
+    let mut pending: Option<Delivery> = None;
+    let mut frames = Vec::new();
+    let mut bytes = Vec::new();
     loop {
-        let delivery = tokio::select! {
-            biased;
-            s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
-            end = uplink.ended() => return hangup(end, last_sent),
-            d = outlet.recv() => d,
+        let delivery = match pending.take() {
+            Some(d) => d,
+            None => tokio::select! {
+                biased;
+                s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+                end = uplink.ended() => return hangup(end, last_sent),
+                d = outlet.recv() => d,
+            },
         };
-        let (frame, play_at) = match delivery {
-            Delivery::Frame(frame, play_at) => (frame, play_at),
+        match delivery {
+            Delivery::Frame(frame, play_at) => frames.push((frame, play_at)),
             Delivery::End { played_out } => {
                 // Let the device play what it holds before the close.
                 return tokio::select! {
@@ -88,32 +95,52 @@ pub async fn stream<U: Uplink>(
                 };
             }
             Delivery::Failed(e) => return e,
-        };
-        if play_at + outlet.frame * (LATE_FRAMES + 1) < Instant::now() {
-            done.dropped += 1;
-            continue;
+        }
+        // Frames the clock handed over together go in one write: one system call, not one per
+        // frame.
+        while let Some(d) = outlet.try_recv() {
+            match d {
+                Delivery::Frame(frame, play_at) => frames.push((frame, play_at)),
+                other => {
+                    pending = Some(other);
+                    break;
+                }
+            }
+        }
+        let now = Instant::now();
+        let before = frames.len();
+        frames.retain(|(_, play_at)| *play_at + outlet.frame * (LATE_FRAMES + 1) >= now);
+        done.dropped += (before - frames.len()) as u64;
+        let Some((_, last_play_at)) = frames.last() else { continue };
+        let last_play_at = *last_play_at;
+        bytes.clear();
+        for (frame, _) in &frames {
+            bytes.extend_from_slice(&frame.bytes);
         }
         let sent = tokio::select! {
             biased;
             s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
-            r = uplink.send(&frame.bytes) => r,
+            r = uplink.send(&bytes) => r,
         };
         match sent {
             Ok(()) => {
                 let now = Instant::now();
                 last_sent = now;
-                done.audio += outlet.frame;
-                done.bytes += frame.bytes.len() as u64;
-                done.silence_frames += u64::from(frame.silence);
-                done.max_ahead = done.max_ahead.max((play_at + outlet.frame).saturating_duration_since(now));
-                if let Some(at) = frame.captured {
-                    let l = at.elapsed();
-                    done.latency = (done.latency.0 + 1, done.latency.1 + l, done.latency.2.max(l));
+                done.audio += outlet.frame * frames.len() as u32;
+                done.bytes += bytes.len() as u64;
+                done.max_ahead = done.max_ahead.max((last_play_at + outlet.frame).saturating_duration_since(now));
+                for (frame, _) in &frames {
+                    done.silence_frames += u64::from(frame.silence);
+                    if let Some(at) = frame.captured {
+                        let l = at.elapsed();
+                        done.latency = (done.latency.0 + 1, done.latency.1 + l, done.latency.2.max(l));
+                    }
                 }
                 if let Some(p) = progress {
-                    p.audio_ms.fetch_add(outlet.frame.as_millis() as u64, Ordering::Relaxed);
-                    p.bytes.fetch_add(frame.bytes.len() as u64, Ordering::Relaxed);
+                    p.audio_ms.fetch_add(outlet.frame.as_millis() as u64 * frames.len() as u64, Ordering::Relaxed);
+                    p.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 }
+                frames.clear();
             }
             Err(SendError::Stalled { after }) => return Ending::stalled(after),
             Err(SendError::Ended(end)) => return hangup(end, last_sent),
@@ -173,6 +200,10 @@ mod tests {
 
     /// A clock over `secs` of a tone at 8 kHz, fed by a task (`gap`: the source pauses then).
     fn clock(secs: f64, pace: Pace, gap: Option<(f64, f64)>) -> Clock {
+        batched_clock(secs, pace, gap, Duration::ZERO)
+    }
+
+    fn batched_clock(secs: f64, pace: Pace, gap: Option<(f64, f64)>, batch: Duration) -> Clock {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             let chunks = (secs * 10.0) as usize;
@@ -188,7 +219,7 @@ mod tests {
             let _ = tx.send(SourceItem::End).await;
         });
         let lead = Duration::from_millis(100);
-        Clock::start(Feed::new(Source { rx, rate: 8000, pace, duration: None }, 0.0), lead)
+        Clock::start(Feed::new(Source { rx, rate: 8000, pace, duration: None }, 0.0), lead, batch)
     }
 
     async fn run(script: &mut Script, clock: &Clock, stop: &Stop) -> (Ending, Streamed) {
@@ -204,13 +235,31 @@ mod tests {
         let t0 = Instant::now();
         let (ending, done) = run(&mut script, &clock(2.0, Pace::File, None), &stop).await;
         assert!(matches!(ending, Ending::EndOfInput), "{ending:?}");
-        assert_eq!(script.sent.len(), 100);
+        // 100 frames of 160 bytes; the lead's frames, handed over at once, went in one write.
+        assert_eq!(script.sent.iter().map(|s| s.1).sum::<usize>(), 100 * 160);
+        assert!(script.sent.len() < 100 && script.sent[0].1 > 160, "{:?}", &script.sent[..3]);
         assert_eq!(done.audio, Duration::from_secs(2));
         // Never more than the lead plus a frame ahead; the end waits until it was all played.
         assert!(done.max_ahead <= Duration::from_millis(120), "{:?}", done.max_ahead);
         let last = script.sent.last().unwrap().0 - t0;
         assert!(last >= Duration::from_millis(1880) && last <= Duration::from_millis(1890), "last frame at {last:?}");
         assert!(t0.elapsed() >= Duration::from_secs(2), "ended before the device played it all");
+    }
+
+    /// With a batch, the clock wakes for a due frame and also sends those due within the batch:
+    /// one write per 60 ms (three 20 ms frames) instead of one per frame, never further ahead
+    /// than the lead, the batch and a frame.
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_sends_frames_together_within_its_bound() {
+        let (mut script, stop) = (Script::default(), Stop::manual());
+        let clock = batched_clock(2.0, Pace::File, None, Duration::from_millis(40));
+        let (ending, done) = run(&mut script, &clock, &stop).await;
+        assert!(matches!(ending, Ending::EndOfInput), "{ending:?}");
+        assert_eq!(done.audio, Duration::from_secs(2));
+        let writes = script.sent.len();
+        assert!((30..=33).contains(&writes), "{writes} writes for 100 frames");
+        assert!(script.sent[1..].iter().all(|s| s.1 == 3 * 160 || s == script.sent.last().unwrap()), "{:?}", script.sent);
+        assert!(done.max_ahead <= Duration::from_millis(160), "{:?}", done.max_ahead);
     }
 
     #[tokio::test(start_paused = true)]
@@ -225,9 +274,9 @@ mod tests {
         // What a device would hear: one underrun of at most the grace when the pipe paused.
         let frame = Duration::from_millis(20);
         let (mut playing_until, mut underrun) = (script.sent[0].0, Duration::ZERO);
-        for &(at, _) in &script.sent {
+        for &(at, bytes) in &script.sent {
             underrun += at.saturating_duration_since(playing_until);
-            playing_until = playing_until.max(at) + frame;
+            playing_until = playing_until.max(at) + frame * (bytes / 160) as u32;
         }
         assert!(underrun <= frame * GRACE, "the device would have heard {underrun:?} of gaps");
     }
@@ -263,7 +312,8 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         tx.send(SourceItem::Chunk(Chunk { samples: vec![0.1; 1600], captured: None })).await.unwrap();
         tx.send(SourceItem::Failed(Ending::Input { detail: "disk gone".into() })).await.unwrap();
-        let clock = Clock::start(Feed::new(Source { rx, rate: 8000, pace: Pace::File, duration: None }, 0.0), Duration::ZERO);
+        let clock =
+            Clock::start(Feed::new(Source { rx, rate: 8000, pace: Pace::File, duration: None }, 0.0), Duration::ZERO, Duration::ZERO);
         let mut script = Script::default();
         let (ending, _) = run(&mut script, &clock, &Stop::manual()).await;
         assert!(matches!(ending, Ending::Input { ref detail } if detail == "disk gone"), "{ending:?}");
