@@ -35,6 +35,13 @@ complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "listen" -d 'Hear wh
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "devices" -d 'List audio inputs (for `speak --input`) and outputs (for `--output`)'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "status" -d 'Show a device\'s model, firmware and talk channels'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "close" -d 'Close a stuck talk session left by any client'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "answer" -d 'Answer a ringing doorbell, then talk (or play a message) until either side hangs up'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "hangup" -d 'End a doorbell call in progress (callSignal hangUp)'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "reject" -d 'Reject a ringing doorbell\'s call (callSignal reject)'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "wait-ring" -d 'Wait until a doorbell rings; prints who rings where the device says'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "unlock" -d 'Open a door station\'s lock'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "events" -d 'Print the device\'s events (alertStream) as JSON lines until Ctrl-C'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "volume" -d 'Show or set a device\'s speaker, talk or microphone volume'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "sim" -d 'Run a simulated Hikvision device (for tests and demos)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l channel -d 'Talk channel id [default: the device\'s first]' -r
@@ -53,6 +60,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l password-stdin 
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l take-over -d 'Close another client\'s session on the channel before opening ours'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l keep-codec -d 'Keep the codec --set-codec chose'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l stop-ring -d 'Doorbells: stop the ring first (audio sent while the door unit rings is not played)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l loop -d 'Repeat the file until stopped (reconnects after faults, like speak)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l json -d 'Print the outcome as one JSON object on stdout'
@@ -78,6 +86,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l password-stdin
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l take-over -d 'Close another client\'s session on the channel before opening ours'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l keep-codec -d 'Keep the codec --set-codec chose'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stop-ring -d 'Doorbells: stop the ring first (audio sent while the door unit rings is not played)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l ptt -d 'Push-to-talk: silence until space is pressed, space again to stop (terminal only)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stats -d 'Print latency and drop statistics at the end'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l no-listen -d 'Talk only: do not play what the device\'s microphone hears'
@@ -136,6 +145,121 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s q -l quiet -d 
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l json -d 'Print the outcome as one JSON object on stdout'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s h -l help -d 'Print help'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l codec -d 'Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l vad -d 'Talk only while the input is louder than this level (dBFS, e.g. -45): the session opens on the first speech and closes after --hold of silence, as often as needed' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l hold -d 'With --vad: seconds of silence that close the session (the device\'s speaker stops hissing); it reopens on speech' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l output -d 'Output device for what the device hears: an id or index from `hiktalk devices`' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l play -d 'Play this audio file (or - for stdin) instead of talking with the microphone' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l wait -d 'Not ringing: wait for the next ring (at most SECS seconds, exit 12 after them)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l heartbeat-timeout -d 'Seconds the event stream may stay silent (no heartbeat, no event) before it is reopened' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l poll-interval -d 'Seconds between two readings of the call state (callStatus)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l take-over -d 'Close another client\'s session on the channel before opening ours'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l keep-codec -d 'Keep the codec --set-codec chose'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l stop-ring -d 'Doorbells: stop the ring first (audio sent while the door unit rings is not played)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l ptt -d 'Push-to-talk: silence until space is pressed, space again to stop (terminal only)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l stats -d 'Print latency and drop statistics at the end'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l no-listen -d 'Talk only: do not play what the device\'s microphone hears'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l half-duplex -d 'Turn the device down (-30 dB) while you speak, so its echo of your voice is not heard (speech is detected at the --vad level, -45 dBFS by default)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l echo-cancel -d 'Take the echo of your voice out of what the device sends back (WebRTC echo cancellation; it adapts to the device within a few seconds of speech)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand hangup" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand reject" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l timeout -d 'Give up after SECS seconds without a ring (exit 12)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l heartbeat-timeout -d 'Seconds the event stream may stay silent (no heartbeat, no event) before it is reopened' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l poll-interval -d 'Seconds between two readings of the call state (callStatus)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l request-timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l door -d 'The door (lock relay) to open, from 1' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand unlock" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l type -d 'Print only events of these types (type or the device\'s eventType, any case; repeatable or a list: ring,doorUnlocked,VMD)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l heartbeat-timeout -d 'Seconds the event stream may stay silent (no heartbeat, no event) before it is reopened' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l poll-interval -d 'Seconds between two readings of the call state (callStatus)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l channel -d 'Talk channel id [default: the device\'s first]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l connect-timeout -d 'Seconds allowed to connect' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l mic -d 'Set the microphone volume instead'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l speaker -d 'Door stations: set the speaker volume (AudioOut volume) instead of the talk volume'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -s h -l help -d 'Print help'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -s V -l version -d 'Print version'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l listen -d 'Address to listen on; port 0 picks a free port' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l user -d 'Device user name' -r
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l password -d 'Device password' -r

@@ -18,3 +18,4 @@ pub mod outcome;
 pub mod output;
 pub mod session;
 pub mod sim;
+pub mod watch;

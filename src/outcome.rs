@@ -31,6 +31,12 @@ pub mod exit {
     /// Several devices: some failed, or all failed for different reasons (each device's own
     /// reason and code are in the report).
     pub const SOME_FAILED: i32 = 10;
+    /// `answer`: the doorbell is not ringing (and no `--wait`).
+    pub const NOT_RINGING: i32 = 11;
+    /// `wait-ring --timeout`, `answer --wait S`: no ring in time.
+    pub const TIMED_OUT: i32 = 12;
+    /// The device refused a call or door command (invalidOperation, a door it does not have).
+    pub const REFUSED: i32 = 13;
     /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
     /// `close` were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
@@ -78,6 +84,16 @@ pub enum Ending {
     Internal { detail: String },
     /// Several devices, and `failed` of the `total` did not succeed (each says why).
     SomeFailed { failed: usize, total: usize },
+    /// `answer` without `--wait` on a doorbell that is not ringing.
+    NotRinging { call_state: String },
+    /// No ring came within `waited_secs`.
+    TimedOut { waited_secs: f64 },
+    /// The device refused a call or door command.
+    Refused { detail: String },
+    /// The device has no such function (old door stations have no call control).
+    Unsupported { detail: String },
+    /// A call ended from the other side (the visitor, the indoor station, the bell timeout).
+    CallEnded { call_state: String },
 }
 
 impl Ending {
@@ -88,6 +104,8 @@ impl Ending {
             Ending::Auth { detail }
         } else if e.is_busy() {
             Ending::Busy { detail }
+        } else if matches!(e, IsapiError::NotSupported { .. }) {
+            Ending::Unsupported { detail }
         } else if matches!(e, IsapiError::Tls { .. }) {
             Ending::Tls { detail }
         } else if matches!(e, IsapiError::Connect { .. } | IsapiError::Timeout { .. } | IsapiError::Network { .. }) {
@@ -103,7 +121,11 @@ impl Ending {
     /// command ends normally (`speak`) rather than an interruption (`play`).
     pub fn exit_code(&self, stop_is_normal: bool) -> i32 {
         match self {
-            Ending::Done | Ending::EndOfInput | Ending::Quiet { .. } => exit::OK,
+            Ending::Done | Ending::EndOfInput | Ending::Quiet { .. } | Ending::CallEnded { .. } => exit::OK,
+            Ending::NotRinging { .. } => exit::NOT_RINGING,
+            Ending::TimedOut { .. } => exit::TIMED_OUT,
+            Ending::Refused { .. } => exit::REFUSED,
+            Ending::Unsupported { .. } => exit::PROTOCOL,
             Ending::UserStop { .. } if stop_is_normal => exit::OK,
             Ending::UserStop { .. } => exit::INTERRUPTED,
             Ending::DeviceHangup { .. } => exit::HANGUP,
@@ -165,6 +187,15 @@ impl Ending {
             Ending::Codec { detail } | Ending::Input { detail } | Ending::Usage { detail } => detail.clone(),
             Ending::Internal { detail } => format!("internal error: {detail}; this is a bug in hiktalk, please report it"),
             Ending::SomeFailed { failed, total } => format!("{failed} of {total} devices failed; each device's line says why"),
+            Ending::NotRinging { call_state } => format!(
+                "the doorbell is not ringing (call state {call_state}); `--wait` answers the next ring, `hiktalk wait-ring` waits for one"
+            ),
+            Ending::TimedOut { waited_secs } => format!("no ring within {waited_secs:.1} s"),
+            Ending::Refused { detail } => detail.clone(),
+            Ending::Unsupported { detail } => {
+                format!("{detail}; this firmware cannot do that (old door stations have no call control; talk works with `hiktalk speak`)")
+            }
+            Ending::CallEnded { call_state } => format!("the call ended at the door (call state {call_state})"),
         }
     }
 
@@ -307,6 +338,11 @@ mod tests {
             (Ending::DeviceError { detail: "x".into() }, exit::PROTOCOL),
             (Ending::Codec { detail: "x".into() }, exit::CODEC),
             (Ending::Input { detail: "x".into() }, exit::INPUT),
+            (Ending::NotRinging { call_state: "idle".into() }, exit::NOT_RINGING),
+            (Ending::TimedOut { waited_secs: 1.0 }, exit::TIMED_OUT),
+            (Ending::Refused { detail: "x".into() }, exit::REFUSED),
+            (Ending::Unsupported { detail: "x".into() }, exit::PROTOCOL),
+            (Ending::CallEnded { call_state: "idle".into() }, exit::OK),
         ];
         for (ending, code) in cases {
             assert_eq!(ending.exit_code(false), code, "{ending:?}");

@@ -64,6 +64,12 @@ pub fn stdout(line: &str) {
     let _ = out.flush();
 }
 
+/// One line of data on stdout; false once stdout is closed (the reader has gone).
+pub fn stdout_line(line: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", redact(line)).and_then(|()| out.flush()).is_ok()
+}
+
 /// One line on stderr.
 pub fn stderr(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{}", redact(line));

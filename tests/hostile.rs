@@ -181,8 +181,9 @@ async fn channel_ids_from_the_device_never_reach_a_request_line() {
             assert_eq!(v["reason"], "protocol", "{mode} {cmd:?}: {v}");
             assert!(v["message"].as_str().unwrap().contains("not a channel id"), "{mode}: {v}");
         }
-        for (method, target, headers) in dev.requests() {
-            // Only the channel list was read: nothing was built from the bad id.
+        // Only the channel list was read (and the fixed doorbell callStatus path, asked before
+        // talking in case the unit rings): nothing was built from the bad id.
+        for (method, target, headers) in dev.requests().into_iter().filter(|(_, t, _)| t != "/ISAPI/VideoIntercom/callStatus?format=json") {
             assert_eq!((method.as_str(), target.as_str()), ("GET", "/ISAPI/System/TwoWayAudio/channels"), "{mode}");
             assert!(!headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-injected")), "{mode}: injected header {headers:?}");
         }

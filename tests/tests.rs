@@ -9,6 +9,7 @@ mod capture_errors;
 mod chaos;
 mod codec_ffmpeg;
 mod config_e2e;
+mod doorbell;
 mod generated;
 mod halfdead;
 mod hostile;

@@ -19,7 +19,8 @@ Examples:
   hiktalk play sample.wav sim      (no camera needed)
 
 Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up,
-7 network, 8 device protocol, 9 codec, 10 some of several devices failed, 130 interrupted.";
+7 network, 8 device protocol, 9 codec, 10 some of several devices failed, 11 not ringing,
+12 timed out waiting for a ring, 13 refused by the device, 130 interrupted.";
 
 const AFTER_LONG_HELP: &str = "\
 Cameras are named in the config file ($XDG_CONFIG_HOME/hiktalk/config.toml), given as a URL
@@ -50,6 +51,10 @@ Exit codes:
     7  network: cannot connect, reset, timeout, device stopped reading
     8  protocol: not an ISAPI talk device, malformed answer, device error
     9  codec: the channel's codec cannot be encoded or was refused
+   10  several devices: some failed, or all for different reasons
+   11  not ringing: answer found no ring (and no --wait)
+   12  timed out: wait-ring --timeout or answer --wait S passed without a ring
+   13  refused: the device refused a call or door command (invalidOperation, no such door)
   130  interrupted by SIGINT, SIGTERM or SIGHUP (play; status and close too)";
 
 #[derive(Debug, Parser)]
@@ -95,6 +100,46 @@ Examples:\n  hiktalk listen frontdoor\n  hiktalk listen frontdoor -o porch.wav -
     Status(StatusArgs),
     /// Close a stuck talk session left by any client
     Close(CloseArgs),
+    /// Answer a ringing doorbell, then talk (or play a message) until either side hangs up
+    #[command(after_help = "Answers the ring (callSignal answer), runs the call as `speak` does (or plays --play FILE),\n\
+and on Ctrl-C, SIGTERM, SIGHUP, the end of the message or the far side hanging up: closes the\n\
+talk session, sends hangUp and confirms from callStatus that the doorbell is idle. Without a\n\
+ring: exit 11, unless --wait.\n\
+Examples:\n  hiktalk answer frontdoor\n  hiktalk answer frontdoor --wait 60 --play go-away.wav")]
+    Answer(AnswerArgs),
+    /// End a doorbell call in progress (callSignal hangUp)
+    #[command(after_help = "Confirmed from callStatus. A doorbell with no call in progress refuses (exit 13).\n\
+Example:\n  hiktalk hangup frontdoor")]
+    Hangup(CallArgs),
+    /// Reject a ringing doorbell's call (callSignal reject)
+    #[command(after_help = "Confirmed from callStatus. A doorbell that is not ringing refuses (exit 13).\n\
+Example:\n  hiktalk reject frontdoor")]
+    Reject(CallArgs),
+    /// Wait until a doorbell rings; prints who rings where the device says
+    #[command(after_help = "Rings are seen on the device's alertStream, and by reading callStatus every second (many\n\
+door stations send no call events). Exits 0 on the next ring, 12 after --timeout.\n\
+Example:\n  hiktalk wait-ring frontdoor && notify-send \"Someone is at the door\"")]
+    WaitRing(WaitRingArgs),
+    /// Open a door station's lock
+    #[command(after_help = "Sends RemoteControl/door/N cmd open; units without it get remoteOpenDoor (command unlock)\n\
+instead. Exits 0 when the device confirms, 13 when it refuses (e.g. a door it does not have).\n\
+Example:\n  hiktalk unlock frontdoor --door 2")]
+    Unlock(UnlockArgs),
+    /// Print the device's events (alertStream) as JSON lines until Ctrl-C
+    #[command(after_help = "One JSON object per line on stdout: type, state, channel, time, source (alertStream or\n\
+callStatus), door, current (false: history the device replays) and fields (everything the device\n\
+said). Heartbeats are not printed; a stream without one for --heartbeat-timeout is reopened with\n\
+backoff and jitter, as is a stream that is cut or unreadable. On doorbells the call state is read\n\
+every second and each change printed (type callStatus; a new ring also as type ring, once per\n\
+ring). With --json the last line is the outcome object (it has `exit_code`). Ctrl-C ends it (exit 0).\n\
+Examples:\n  hiktalk events frontdoor\n  hiktalk events garage --type VMD,linedetection | jq .time")]
+    Events(EventsArgs),
+    /// Show or set a device's speaker, talk or microphone volume
+    #[command(after_help = "Door stations: LEVEL sets the talk volume (AudioOut talkVolume, 0-10 on most units), --speaker\n\
+the speaker volume (AudioOut volume). Cameras: LEVEL sets the channel's speakerVolume (0-100).\n\
+--mic sets the channel's microphoneVolume instead. Without a level: shows them all.\n\
+Examples:\n  hiktalk volume frontdoor\n  hiktalk volume frontdoor 7\n  hiktalk volume garage --mic 60")]
+    Volume(VolumeArgs),
     /// Run a simulated Hikvision device (for tests and demos)
     #[command(after_help = sim::after_help())]
     Sim(Box<sim::SimArgs>),
@@ -109,6 +154,12 @@ impl Command {
             Command::Listen(a) => std::slice::from_ref(&a.camera),
             Command::Status(a) => &a.cameras,
             Command::Close(a) => &a.cameras,
+            Command::Answer(a) => std::slice::from_ref(&a.camera),
+            Command::Hangup(a) | Command::Reject(a) => std::slice::from_ref(&a.camera),
+            Command::WaitRing(a) => std::slice::from_ref(&a.camera),
+            Command::Unlock(a) => std::slice::from_ref(&a.camera),
+            Command::Events(a) => std::slice::from_ref(&a.camera),
+            Command::Volume(a) => std::slice::from_ref(&a.camera),
             Command::Devices | Command::Sim(_) => &[],
         }
     }
@@ -179,6 +230,9 @@ pub struct TalkArgs {
     /// Gain in dB (negative is quieter); peaks are limited, never wrapped
     #[arg(long, default_value_t = 0.0, value_name = "DB", allow_hyphen_values = true, value_parser = gain_db)]
     pub volume: f32,
+    /// Doorbells: stop the ring first (audio sent while the door unit rings is not played)
+    #[arg(long)]
+    pub stop_ring: bool,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +262,13 @@ pub struct SpeakArgs {
     pub login: Login,
     #[command(flatten)]
     pub talk: TalkArgs,
+    #[command(flatten)]
+    pub mic: MicArgs,
+}
+
+/// The microphone call's options (`speak`, `answer`).
+#[derive(Debug, Clone, Args)]
+pub struct MicArgs {
     /// Input device: an id or index from `hiktalk devices`, or part of its description
     #[arg(short, long, value_name = "DEVICE")]
     pub input: Option<String>,
@@ -239,6 +300,108 @@ pub struct SpeakArgs {
     /// Output device for what the device hears: an id or index from `hiktalk devices`
     #[arg(long, value_name = "DEVICE", conflicts_with = "no_listen")]
     pub output: Option<String>,
+}
+
+/// `--wait [SECS]`, `--timeout`, and the watcher's knobs: how a doorbell is watched.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Seconds the event stream may stay silent (no heartbeat, no event) before it is reopened
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = positive_secs)]
+    pub heartbeat_timeout: f64,
+    /// Seconds between two readings of the call state (callStatus)
+    #[arg(long, default_value_t = 1.0, value_name = "SECS", value_parser = positive_secs, hide = true)]
+    pub poll_interval: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// Doorbell: a name from the config file, a URL, or `sim`
+    #[arg(value_name = "DOORBELL")]
+    pub camera: String,
+    #[command(flatten)]
+    pub login: Login,
+    #[command(flatten)]
+    pub talk: TalkArgs,
+    #[command(flatten)]
+    pub mic: MicArgs,
+    /// Play this audio file (or - for stdin) instead of talking with the microphone
+    #[arg(long, value_name = "FILE")]
+    pub play: Option<String>,
+    /// Not ringing: wait for the next ring (at most SECS seconds, exit 12 after them)
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "0")]
+    pub wait: Option<f64>,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// Doorbell: a name from the config file, a URL, or `sim`
+    #[arg(value_name = "DOORBELL")]
+    pub camera: String,
+    #[command(flatten)]
+    pub login: Login,
+}
+
+#[derive(Debug, Args)]
+// `--timeout` is the wait here, as on `timeout(1)`; each request's deadline is --request-timeout.
+#[command(mut_arg("timeout", |a| a.long("request-timeout")))]
+pub struct WaitRingArgs {
+    /// Doorbell: a name from the config file, a URL, or `sim`
+    #[arg(value_name = "DOORBELL")]
+    pub camera: String,
+    #[command(flatten)]
+    pub login: Login,
+    /// Give up after SECS seconds without a ring (exit 12)
+    #[arg(long = "timeout", id = "wait_timeout", value_name = "SECS", value_parser = positive_secs)]
+    pub wait_timeout: Option<f64>,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Door station: a name from the config file, a URL, or `sim`
+    #[arg(value_name = "DOORBELL")]
+    pub camera: String,
+    #[command(flatten)]
+    pub login: Login,
+    /// The door (lock relay) to open, from 1
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub door: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Camera or door station: a name from the config file, a URL, or `sim`
+    #[arg(value_name = "CAMERA")]
+    pub camera: String,
+    #[command(flatten)]
+    pub login: Login,
+    /// Print only events of these types (type or the device's eventType, any case; repeatable
+    /// or a list: ring,doorUnlocked,VMD)
+    #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
+    pub types: Vec<String>,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeArgs {
+    /// Camera or door station: a name from the config file, a URL, or `sim`
+    #[arg(value_name = "CAMERA")]
+    pub camera: String,
+    #[command(flatten)]
+    pub login: Login,
+    /// The level to set (the talk volume on door stations, the speaker volume on cameras)
+    #[arg(value_name = "LEVEL")]
+    pub level: Option<u32>,
+    /// Set the microphone volume instead
+    #[arg(long, conflicts_with = "speaker")]
+    pub mic: bool,
+    /// Door stations: set the speaker volume (AudioOut volume) instead of the talk volume
+    #[arg(long)]
+    pub speaker: bool,
 }
 
 #[derive(Debug, Args)]

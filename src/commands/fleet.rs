@@ -62,6 +62,8 @@ pub struct Talk<'a> {
     /// Whether a user stop is the normal end (`speak`) or an interruption (`play`).
     pub stop_is_normal: bool,
     pub stall: Duration,
+    /// Doorbells: stop a ring before talking (`--stop-ring`); without it a ring is only said.
+    pub stop_ring: bool,
 }
 
 impl Talk<'_> {
@@ -75,6 +77,7 @@ impl Talk<'_> {
         match session::negotiate(&device, &opts, &ctx.stop).await {
             Err(ending) => report = Report::new(&name, ending),
             Ok(mut neg) => {
+                super::doorbell::before_talk(&device, &name, self.stop_ring, ctx).await;
                 let media = Media { talk: Some(self.clock), listen: self.listen };
                 session::talk(&device, &mut neg, &opts, media, &ctx.stop, &mut report).await;
             }

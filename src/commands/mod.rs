@@ -1,17 +1,22 @@
 //! One file per subcommand, each a short composition of config, isapi, audio and session. This
 //! file parses the command line, runs the command, and hands its [`Outcome`] to the output.
 
+pub mod answer;
 pub mod close;
 pub mod devices;
+pub mod doorbell;
+pub mod events;
 pub mod fleet;
 pub mod listen;
 pub mod play;
 pub mod sim;
 pub mod speak;
 pub mod status;
+pub mod volume;
 
 use crate::cli::{Cli, Command, Login};
 use crate::config::{self, PasswordSources, Target};
+use crate::isapi::intercom::CallCmd;
 use crate::isapi::{Credentials, Device, Timeouts, tls::Trust};
 use crate::outcome::{Ending, Outcome, exit};
 use crate::output::Output;
@@ -74,7 +79,7 @@ fn run(cli: Cli, out: Output) -> i32 {
     // switches per 20 ms frame). A call runs two real-time directions that must not wait for
     // each other, and the simulator serves many devices at once: they get the pool.
     let builder = match cli.command {
-        Command::Sim(_) | Command::Speak(_) | Command::Listen(_) => tokio::runtime::Builder::new_multi_thread(),
+        Command::Sim(_) | Command::Speak(_) | Command::Listen(_) | Command::Answer(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     };
     let runtime = match { builder }.enable_all().build() {
@@ -102,6 +107,13 @@ fn run(cli: Cli, out: Output) -> i32 {
             // watch for them too, or Ctrl-C on a device that does not answer waits out the timeout.
             Command::Status(args) => interruptible(&ctx.stop, status::run(args, &ctx)).await,
             Command::Close(args) => interruptible(&ctx.stop, close::run(args, &ctx)).await,
+            Command::Answer(args) => answer::run(args, &ctx).await,
+            Command::Hangup(args) => interruptible(&ctx.stop, doorbell::signal(args, CallCmd::HangUp, &ctx)).await,
+            Command::Reject(args) => interruptible(&ctx.stop, doorbell::signal(args, CallCmd::Reject, &ctx)).await,
+            Command::Unlock(args) => interruptible(&ctx.stop, doorbell::unlock(args, &ctx)).await,
+            Command::Volume(args) => interruptible(&ctx.stop, volume::run(args, &ctx)).await,
+            Command::WaitRing(args) => doorbell::wait_ring(args, &ctx).await,
+            Command::Events(args) => events::run(args, &ctx).await,
             Command::Devices => devices::run(),
             Command::Sim(args) => sim::run(*args, &ctx).await,
         };

@@ -2,7 +2,8 @@
 
 use super::{Context, fleet};
 use crate::audio::decode::Input;
-use crate::cli::PlayArgs;
+use crate::audio::decode::RawFormat;
+use crate::cli::{PlayArgs, TalkArgs};
 use crate::feed::Feed;
 use crate::feed::file::Opened;
 use crate::outcome::{Ending, Outcome};
@@ -18,7 +19,6 @@ const LEAD: Duration = Duration::from_millis(120);
 const BATCH: Duration = Duration::from_millis(40);
 
 pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let out = ctx.out;
     let input = if args.input == "-" { Input::Stdin } else { Input::Path(args.input.clone().into()) };
     let named = args.cameras.iter().map(|c| crate::config::display_name(c)).collect::<Vec<_>>().join(", ");
     if args.repeat && input == Input::Stdin {
@@ -34,15 +34,27 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         });
     }
     // Open and read the input before touching the devices: a bad file must not leave a session.
-    let opened = open_input(&input, &args, &ctx.stop).await?;
+    let opened = open_input(&input, args.raw_format, &ctx.stop).await?;
     let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
+    send(opened, members, &args.talk, args.repeat, ctx).await
+}
+
+/// Plays an opened input to every member from one clock (`play`, `answer --play`).
+pub async fn send(
+    opened: Opened,
+    members: Vec<fleet::Member>,
+    talk_args: &TalkArgs,
+    repeat: bool,
+    ctx: &Context,
+) -> anyhow::Result<Outcome> {
+    let out = ctx.out;
     let describe = opened.describe();
-    let source = opened.start(args.repeat)?;
+    let source = opened.start(repeat)?;
     let total = source.duration;
     // Decoded, resampled and encoded once; every device gets the same frames on one schedule,
     // starting together.
-    let clock = Clock::start(Feed::new(source, args.talk.volume), LEAD, BATCH);
-    clock.gather(members.len(), Duration::from_secs_f64(args.talk.sync_wait));
+    let clock = Clock::start(Feed::new(source, talk_args.volume), LEAD, BATCH);
+    clock.gather(members.len(), Duration::from_secs_f64(talk_args.sync_wait));
     let several = members.len() > 1;
     let board = Board::new(members.iter().map(|m| m.name.clone()).collect(), total, out.interactive());
     let talk = fleet::Talk {
@@ -51,7 +63,8 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         verb: "played",
         ending: Ending::EndOfInput,
         stop_is_normal: false,
-        stall: Duration::from_secs_f64(args.talk.session.stall_timeout),
+        stall: Duration::from_secs_f64(talk_args.session.stall_timeout),
+        stop_ring: talk_args.stop_ring,
     };
     let ticker = board.bar.clone().map(|bar| tokio::spawn(tick(bar, board.clone())));
     let outcomes = fleet::each(
@@ -60,7 +73,7 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         |c| {
             let (progress, bar, describe, label) = (board.progress(&c.name), board.bar.clone(), describe.clone(), c.name.clone());
             let opts = TalkOptions {
-                reconnect: args.repeat,
+                reconnect: repeat,
                 // One line per device when it opens would drown a page to many devices.
                 on_open: Arc::new(move |channel, params| {
                     if several {
@@ -73,7 +86,7 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
                         None => out.note(&note),
                     }
                 }),
-                ..super::talk_options(&args.talk, c.channel.clone(), c.codec, progress)
+                ..super::talk_options(talk_args, c.channel.clone(), c.codec, progress)
             };
             let talk = &talk;
             async move { talk.run(c, opts, ctx).await }
@@ -114,8 +127,8 @@ impl Board {
 
 /// Opens the input and reads its first chunk off the async threads (stdin may wait for a
 /// writer indefinitely), unless the user stops first.
-async fn open_input(input: &Input, args: &PlayArgs, stop: &Stop) -> anyhow::Result<Opened> {
-    let (raw, stdin) = (args.raw_format, *input == Input::Stdin);
+pub async fn open_input(input: &Input, raw: Option<RawFormat>, stop: &Stop) -> anyhow::Result<Opened> {
+    let stdin = *input == Input::Stdin;
     let input = input.clone();
     let opening = tokio::task::spawn_blocking(move || Opened::open(&input, raw));
     let opened = tokio::select! {

@@ -2,7 +2,7 @@
 
 use super::{Context, fleet};
 use crate::audio::echo::EchoCanceller;
-use crate::cli::SpeakArgs;
+use crate::cli::{MicArgs, SpeakArgs, TalkArgs};
 use crate::feed::Feed;
 use crate::feed::mic::{MicState, Microphone, VOICE_DBFS, Vad};
 use crate::listen::{Listener, Sink};
@@ -19,18 +19,30 @@ use std::time::Duration;
 const LEAD: Duration = Duration::from_millis(40);
 
 pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let (out, stop) = (ctx.out, ctx.stop.clone());
-    // Keys come from a terminal on stdin, whatever stderr is or --json/--quiet say. Push-to-talk
-    // without one could never talk: refuse it rather than send silence forever.
-    let keys_available = std::io::stdin().is_terminal();
-    if args.ptt && !keys_available {
+    check_keys(&args.mic, &args.cameras)?;
+    let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
+    call(members, &args.talk, &args.mic, ctx).await
+}
+
+/// Push-to-talk reads keys from a terminal on stdin (whatever stderr is or --json/--quiet
+/// say); without one it could never talk: refused rather than sending silence forever.
+pub fn check_keys(mic: &MicArgs, cameras: &[String]) -> anyhow::Result<()> {
+    if mic.ptt && !std::io::stdin().is_terminal() {
         return Err(crate::config::ConfigError::Invalid {
-            camera: args.cameras.iter().map(|c| crate::config::display_name(c)).collect::<Vec<_>>().join(", "),
-            message: "--ptt reads the space key from a terminal, and stdin is not one; run speak on a terminal or without --ptt".into(),
+            camera: cameras.iter().map(|c| crate::config::display_name(c)).collect::<Vec<_>>().join(", "),
+            message: "--ptt reads the space key from a terminal, and stdin is not one; run on a terminal or without --ptt".into(),
         }
         .into());
     }
-    let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
+    Ok(())
+}
+
+/// The call: the microphone to every member (and, with one, what it hears on the speakers)
+/// until the user stops or the devices end it. `speak` and `answer` both run it.
+pub async fn call(members: Vec<fleet::Member>, talk_args: &TalkArgs, mic: &MicArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let (out, stop) = (ctx.out, ctx.stop.clone());
+    let keys_available = std::io::stdin().is_terminal();
+    let args = mic;
     let several = members.len() > 1;
     let state = Arc::new(MicState::new(!args.ptt));
     // Open the microphone before touching the device: no input, no session.
@@ -62,8 +74,8 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         out.note("with several cameras speak only talks: what the devices hear is not played");
     }
     let describe = mic.describe.clone();
-    let clock = Clock::start(Feed::new(mic.source(), args.talk.volume), LEAD, Duration::ZERO);
-    clock.gather(members.len(), Duration::from_secs_f64(args.talk.sync_wait));
+    let clock = Clock::start(Feed::new(mic.source(), talk_args.volume), LEAD, Duration::ZERO);
+    clock.gather(members.len(), Duration::from_secs_f64(talk_args.sync_wait));
     let progress = Arc::new(Progress::default());
     // The meter's line is redrawn in place: anything printed meanwhile goes around it.
     let bar = out.interactive().then(ProgressBar::new_spinner);
@@ -73,7 +85,8 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         verb: "talked",
         ending: Ending::UserStop { signal: "SIGINT".into() },
         stop_is_normal: true,
-        stall: Duration::from_secs_f64(args.talk.session.stall_timeout),
+        stall: Duration::from_secs_f64(talk_args.session.stall_timeout),
+        stop_ring: talk_args.stop_ring,
     };
     let keys = keys_available.then(|| KeyReader::start(state.clone(), stop.clone(), args.ptt));
     let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, state.clone(), progress.clone(), args.ptt)));
@@ -95,7 +108,7 @@ pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
                     }
                 }),
                 voice: args.vad.map(|_| session::Voice { speaking: state.open.subscribe(), hold: Duration::from_secs_f64(args.hold) }),
-                ..super::talk_options(&args.talk, c.channel.clone(), c.codec, progress.clone())
+                ..super::talk_options(talk_args, c.channel.clone(), c.codec, progress.clone())
             };
             let talk = &talk;
             async move { talk.run(c, opts, ctx).await }

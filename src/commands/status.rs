@@ -15,6 +15,8 @@ struct Status {
     info: Option<DeviceInfo>,
     channels: Vec<ChannelStatus>,
     call_status: Option<String>,
+    /// A door station's `AudioOut` (speaker and talk volume).
+    audio_out: Option<crate::isapi::intercom::AudioOut>,
 }
 
 #[derive(Serialize)]
@@ -52,11 +54,12 @@ async fn gather(device: &Device, name: &str) -> Result<Status, Ending> {
     let channels = device.channels().await.map_err(|e| Ending::from_isapi(&e))?;
     let info = device.device_info().await.ok();
     let call_status = device.call_status().await.ok().flatten();
+    let audio_out = device.audio_out().await.ok().flatten();
     let channels = channels
         .into_iter()
         .map(|c| ChannelStatus { supported: crate::codec::Codec::from_isapi(&c.codec).is_some(), session_active: c.enabled, channel: c })
         .collect();
-    Ok(Status { device: name.to_string(), info, channels, call_status })
+    Ok(Status { device: name.to_string(), info, channels, call_status, audio_out })
 }
 
 fn table(s: &Status) -> String {
@@ -73,6 +76,10 @@ fn table(s: &Status) -> String {
     }
     if let Some(c) = &s.call_status {
         t.push_str(&format!("call      {c}\n"));
+    }
+    if let Some(a) = &s.audio_out {
+        let n = |x: Option<u32>| x.map_or("-".to_string(), |v| v.to_string());
+        t.push_str(&format!("volume    talk {}, speaker {} (AudioOut)\n", n(a.talk_volume), n(a.volume)));
     }
     t.push_str("\nCHANNEL  CODEC        RATE     BITRATE  SPEAKER  MIC   SESSION\n");
     for c in &s.channels {

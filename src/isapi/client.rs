@@ -66,9 +66,9 @@ pub struct Device {
 }
 
 /// A request's outcome once auth is settled.
-struct Answer {
-    status: u16,
-    body: String,
+pub(super) struct Answer {
+    pub status: u16,
+    pub body: String,
 }
 
 impl Device {
@@ -94,14 +94,40 @@ impl Device {
         })
     }
 
+    /// Another handle on the same device (the same connection pool and Digest state), for
+    /// requests made while a session owns the first (call control during a call).
+    pub fn share(&self) -> Device {
+        Device {
+            endpoint: self.endpoint.clone(),
+            creds: self.creds.clone(),
+            timeouts: self.timeouts,
+            digest: self.digest.clone(),
+            tls: self.tls.clone(),
+            http: self.http.clone(),
+            namespace: std::sync::Mutex::new(*self.namespace.lock().unwrap_or_else(|p| p.into_inner())),
+        }
+    }
+
     /// The same device with another stall deadline for the audio upload.
     pub fn with_stall(mut self, stall: Duration) -> Device {
         self.timeouts.stall = stall;
         self
     }
 
-    /// Sends one request, answering a Digest challenge once. A second 401 is final.
+    /// Sends one request with an XML body (if any), answering a Digest challenge once.
     async fn request(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Result<Answer, IsapiError> {
+        self.request_as(method, path, body, "application/xml").await
+    }
+
+    /// Sends one request with a body of `content_type`, answering a Digest challenge once. A
+    /// second 401 is final.
+    pub(super) async fn request_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+        content_type: &str,
+    ) -> Result<Answer, IsapiError> {
         let url = format!("{}{}", self.endpoint.base_url(), path);
         let step = format!("{method} {}", path::without_query(path));
         for _ in 0..3 {
@@ -111,7 +137,7 @@ impl Device {
                 req = req.header(AUTHORIZATION, a);
             }
             req = match &body {
-                Some(b) => req.header(CONTENT_TYPE, "application/xml").body(b.clone()),
+                Some(b) => req.header(CONTENT_TYPE, content_type).body(b.clone()),
                 // Devices expect an explicit zero length on bodiless PUTs (open, close).
                 None if method == reqwest::Method::PUT => req.header(reqwest::header::CONTENT_LENGTH, "0"),
                 None => req,
@@ -171,7 +197,7 @@ impl Device {
     }
 
     /// Turns a non-2xx answer into the error it means.
-    fn refuse(method: &str, path: &str, a: Answer) -> IsapiError {
+    pub(super) fn refuse(method: &str, path: &str, a: Answer) -> IsapiError {
         match xml::parse_response_status(&a.body) {
             Ok(status) => IsapiError::Status { method: method.into(), path: path.into(), http: a.status, status: Some(Box::new(status)) },
             Err(_) if a.status == 404 || looks_like_html(&a.body) => {
@@ -181,7 +207,7 @@ impl Device {
         }
     }
 
-    async fn get_xml(&self, path: &str) -> Result<String, IsapiError> {
+    pub(super) async fn get_xml(&self, path: &str) -> Result<String, IsapiError> {
         let a = self.request(reqwest::Method::GET, path, None).await?;
         if !(200..300).contains(&a.status) {
             return Err(Self::refuse("GET", path, a));
@@ -190,7 +216,7 @@ impl Device {
         Ok(a.body)
     }
 
-    async fn put(&self, path: &str, body: Option<String>) -> Result<Answer, IsapiError> {
+    pub(super) async fn put(&self, path: &str, body: Option<String>) -> Result<Answer, IsapiError> {
         let a = self.request(reqwest::Method::PUT, path, body).await?;
         if (200..300).contains(&a.status) { Ok(a) } else { Err(Self::refuse("PUT", path, a)) }
     }
@@ -203,7 +229,7 @@ impl Device {
         }
     }
 
-    fn xml_error(path: &str, body: &str, source: xml::XmlError) -> IsapiError {
+    pub(super) fn xml_error(path: &str, body: &str, source: xml::XmlError) -> IsapiError {
         if looks_like_html(body) || matches!(source, xml::XmlError::Malformed(_)) && !body.trim_start().starts_with('<') {
             IsapiError::NotIsapi { path: path.into(), http: 200, detail: excerpt(body) }
         } else {
@@ -266,25 +292,9 @@ impl Device {
         let body = self.get_xml(path).await?;
         xml::parse_device_info(&body).map_err(|e| Self::xml_error(path, &body, e))
     }
-
-    /// A doorbell's call state (`idle`, `ring`, `onCall`); `None` on devices without one.
-    pub async fn call_status(&self) -> Result<Option<String>, IsapiError> {
-        let path = "/ISAPI/VideoIntercom/callStatus?format=json";
-        let a = self.request(reqwest::Method::GET, path, None).await?;
-        if !(200..300).contains(&a.status) {
-            return Ok(None);
-        }
-        let json = serde_json::from_str::<serde_json::Value>(&a.body).ok();
-        let from_json = json.as_ref().and_then(|v| v.pointer("/CallStatus/status")?.as_str().map(clean));
-        // Old firmware answers XML even when asked for JSON.
-        Ok(from_json.or_else(|| {
-            let doc = roxmltree::Document::parse(&a.body).ok()?;
-            doc.descendants().find(|n| n.tag_name().name() == "status").and_then(|n| n.text()).map(clean)
-        }))
-    }
 }
 
-fn looks_like_html(body: &str) -> bool {
+pub(super) fn looks_like_html(body: &str) -> bool {
     let head = body.trim_start().get(..64.min(body.trim_start().len())).unwrap_or("").to_ascii_lowercase();
     head.starts_with("<!doctype html") || head.starts_with("<html")
 }

@@ -49,13 +49,19 @@ impl Download {
     /// Connects and asks for channel `channel`'s microphone.
     pub async fn start(device: &Device, channel: &str, session_id: Option<&str>) -> Result<Download, IsapiError> {
         let path = path::talk(channel, Talk::AudioData, session_id)?;
-        let Accepted { stream, head, rest } = exchange(device, "GET", &path, "", None).await?;
+        Download::get(device, &path, device.timeouts.stall).await
+    }
+
+    /// Connects and asks for any endless body at `path` (a fixed path, e.g. the alertStream);
+    /// `stall`: how long the body may stay silent before the stream counts as dead.
+    pub async fn get(device: &Device, path: &str, stall: Duration) -> Result<Download, IsapiError> {
+        let Accepted { stream, head, rest } = exchange(device, "GET", path, "", None).await?;
         let body = match (head.chunked, head.content_length) {
             (true, _) => Body::Chunked(None),
             (false, Some(n)) => Body::Length(n as u64),
             (false, None) => Body::UntilClose,
         };
-        Ok(Download { stream, body, pending: rest, stall: device.timeouts.stall, content_type: head.content_type, bytes_received: 0 })
+        Ok(Download { stream, body, pending: rest, stall, content_type: head.content_type, bytes_received: 0 })
     }
 
     /// The next piece of audio (appended to `out`), or how the stream ended. Cancel-safe.
@@ -73,7 +79,7 @@ impl Download {
             let mut chunk = [0u8; 4096];
             let n = match tokio::time::timeout(self.stall, self.stream.read(&mut chunk)).await {
                 Err(_) => return Err(DownloadEnd::Stalled { after: self.stall }),
-                Ok(Err(e)) => return Err(DownloadEnd::Failed { detail: net("GET audioData", &e).to_string() }),
+                Ok(Err(e)) => return Err(DownloadEnd::Failed { detail: net("reading the stream", &e).to_string() }),
                 Ok(Ok(0)) => return Err(DownloadEnd::Closed),
                 Ok(Ok(n)) => n,
             };
@@ -139,7 +145,7 @@ impl Download {
 }
 
 fn broken(what: &str) -> DownloadEnd {
-    DownloadEnd::Failed { detail: format!("the microphone stream's chunked framing is broken: {what}") }
+    DownloadEnd::Failed { detail: format!("the stream's chunked framing is broken: {what}") }
 }
 
 #[cfg(test)]

@@ -36,6 +36,9 @@ pub enum IsapiError {
     Redirect { method: String, path: String, http: u16, location: String },
     #[error("{path} answered with more than {} MiB; an ISAPI answer is a few KiB", limit / (1024 * 1024))]
     TooLarge { path: String, limit: usize },
+    /// The device has no such function (404, "Can't locate the url", notSupport).
+    #[error("the device has no {what} ({path} answered HTTP {http})")]
+    NotSupported { what: &'static str, path: String, http: u16 },
     /// `id` is already cleaned (see `text::clean`).
     #[error(
         "the device lists a talk channel \"{id}\", which is not a channel id hiktalk will put into a request (letters, digits, - and _)"
@@ -77,6 +80,19 @@ impl IsapiError {
             self,
             IsapiError::AuthRejected { .. } | IsapiError::Locked { .. } | IsapiError::NoChallenge { .. } | IsapiError::NoPassword { .. }
         )
+    }
+
+    /// True when a doorbell says the command does not fit the call state (`invalidOperation`,
+    /// errorCode 0x40000006).
+    pub fn is_invalid_operation(&self) -> bool {
+        match self {
+            IsapiError::Status { status: Some(s), .. } => {
+                s.sub_status_code.eq_ignore_ascii_case("invalidOperation")
+                    || s.error_code.as_deref() == Some("1073741830")
+                    || s.error_msg.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("invalidOperation"))
+            }
+            _ => false,
+        }
     }
 
     /// True when the device says the talk channel is in use.

@@ -1,9 +1,11 @@
 //! The device protocol: ISAPI over HTTP with Digest auth. Knows nothing about sound.
 
+pub mod alert;
 pub mod auth;
 pub mod client;
 pub mod download;
 pub mod error;
+pub mod intercom;
 pub mod path;
 pub(crate) mod raw;
 pub mod text;

@@ -26,6 +26,29 @@ pub fn clean(s: &str) -> String {
     out
 }
 
+/// The most entries kept of one JSON object or array from a device, and the deepest nesting.
+pub const MAX_JSON_ENTRIES: usize = 64;
+pub const MAX_JSON_DEPTH: usize = 8;
+
+/// A device's JSON document as data: every key and string [`clean`]ed, objects and arrays cut
+/// to [`MAX_JSON_ENTRIES`], nesting below [`MAX_JSON_DEPTH`] replaced by null.
+pub fn clean_json(v: &serde_json::Value) -> serde_json::Value {
+    clean_json_at(v, 0)
+}
+
+fn clean_json_at(v: &serde_json::Value, depth: usize) -> serde_json::Value {
+    use serde_json::Value;
+    if depth >= MAX_JSON_DEPTH {
+        return Value::Null;
+    }
+    match v {
+        Value::String(s) => Value::String(clean(s)),
+        Value::Array(a) => Value::Array(a.iter().take(MAX_JSON_ENTRIES).map(|x| clean_json_at(x, depth + 1)).collect()),
+        Value::Object(o) => Value::Object(o.iter().take(MAX_JSON_ENTRIES).map(|(k, x)| (clean(k), clean_json_at(x, depth + 1))).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Characters a terminal acts on rather than shows: C0/C1 controls, DEL, and the Unicode
 /// bidirectional overrides and isolates that reorder what follows them.
 fn is_unsafe(c: char) -> bool {
@@ -42,6 +65,17 @@ mod tests {
         assert_eq!(clean("DS\r\n\u{1b}[31mRED"), "DS\\r\\n\\u{1b}[31mRED");
         assert_eq!(clean("a\u{202e}b"), "a\\u{202e}b");
         assert_eq!(clean("Türklingel ☎"), "Türklingel ☎");
+    }
+
+    #[test]
+    fn json_from_a_device_is_cleaned_and_bounded() {
+        let deep = (0..20).fold(serde_json::json!("x"), |v, _| serde_json::json!([v]));
+        let v = serde_json::json!({"a\u{1b}": "b\r\n", "n": 5, "many": (0..100).collect::<Vec<_>>(), "deep": deep});
+        let c = clean_json(&v);
+        assert_eq!(c["a\\u{1b}"], "b\\r\\n");
+        assert_eq!(c["n"], 5);
+        assert_eq!(c["many"].as_array().unwrap().len(), MAX_JSON_ENTRIES);
+        assert!(!c.to_string().contains("\"x\""), "nesting is bounded: {c}");
     }
 
     #[test]

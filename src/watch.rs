@@ -1,0 +1,271 @@
+//! Watching a device: its alertStream and, on doorbells, its call state polled from
+//! `callStatus`, merged into one sequence of typed events (`events`, `wait-ring`, `answer
+//! --wait`).
+//!
+//! The stream is reopened after every fault (cut, silent past the heartbeat deadline,
+//! unreadable, refused) with exponential backoff and full jitter, never at once, and never
+//! after the user's stop or a rejected password. Many door stations send no call events at all,
+//! so a change of `callStatus` is an event too (`callStatus`), and a ring seen there is a `ring`
+//! unless the stream reported the same ring (within [`SAME_RING`]); a ring seen first on the
+//! stream suppresses the polled one the same way: one ring event per ring.
+
+use crate::isapi::alert::{AlertStream, Event, Item};
+use crate::isapi::intercom::CallState;
+use crate::isapi::{Device, IsapiError};
+use crate::outcome::Ending;
+use crate::session::Stop;
+use rand::Rng;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Two sightings of a ring this close together are the same ring.
+pub const SAME_RING: Duration = Duration::from_secs(3);
+/// The longest wait between two attempts to open the stream.
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// A stream silent this long (no heartbeat, no part) is dead.
+    pub idle: Duration,
+    /// How often `callStatus` is read.
+    pub poll: Duration,
+    /// The first reconnect delay's floor; doubles per failure up to 30 s.
+    pub backoff_base: Duration,
+    /// Read the alertStream (off: callStatus only).
+    pub stream: bool,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions { idle: Duration::from_secs(60), poll: Duration::from_secs(1), backoff_base: Duration::from_secs(1), stream: true }
+    }
+}
+
+/// What the watcher tells its consumer.
+#[derive(Debug)]
+pub enum Seen {
+    Event(Box<Event>),
+    /// The alertStream is open (again).
+    Connected,
+    /// The stream ended; the next attempt comes after `delay`.
+    Reconnecting {
+        why: String,
+        delay: Duration,
+    },
+    /// Something worth saying once (polling unavailable, an unreadable part).
+    Note(String),
+}
+
+/// Whether the consumer wants more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    More,
+    Done,
+}
+
+/// Counts for the outcome.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    pub events: u64,
+    pub heartbeats: u64,
+    pub streams_opened: u32,
+    pub reconnects: u32,
+    pub rings_merged: u32,
+}
+
+/// Watches until the consumer is done, the user stops, or nothing can be watched. The ending:
+/// `Done`, `UserStop`, or why neither the stream nor callStatus can be read.
+pub async fn watch(device: &Device, opts: &WatchOptions, stop: &Stop, mut on: impl FnMut(&Seen) -> Flow) -> (Ending, Stats) {
+    let (tx, mut rx) = mpsc::channel::<Seen>(64);
+    let mut stats = Stats::default();
+    let heartbeats = std::sync::atomic::AtomicU64::new(0);
+    let stream_tx = tx.clone();
+    let stream = async { if opts.stream { stream_loop(device, opts, stream_tx, &heartbeats).await } else { std::future::pending().await } };
+    let poll = poll_loop(device, opts, tx.clone());
+    drop(tx);
+    tokio::pin!(stream, poll);
+    let (mut stream_end, mut poll_end): (Option<Ending>, Option<Ending>) = (None, None);
+    let mut last_ring: Option<(Instant, &'static str)> = None;
+    let ending = loop {
+        if let (Some(s), Some(_)) = (&stream_end, &poll_end) {
+            break s.clone();
+        }
+        tokio::select! {
+            biased;
+            s = stop.wait() => break Ending::UserStop { signal: s.to_string() },
+            Some(seen) = rx.recv() => {
+                if let Seen::Event(e) = &seen {
+                    if e.kind == "ring" && e.current {
+                        let now = Instant::now();
+                        match last_ring {
+                            Some((at, source)) if source != e.source && now - at < SAME_RING => {
+                                stats.rings_merged += 1;
+                                continue;
+                            }
+                            _ => last_ring = Some((now, e.source)),
+                        }
+                    }
+                    stats.events += 1;
+                }
+                match &seen {
+                    Seen::Connected => stats.streams_opened += 1,
+                    Seen::Reconnecting { .. } => stats.reconnects += 1,
+                    _ => {}
+                }
+                if on(&seen) == Flow::Done {
+                    break Ending::Done;
+                }
+            }
+            e = &mut stream, if stream_end.is_none() => {
+                if !matches!(e, Ending::Unsupported { .. }) {
+                    break e;
+                }
+                on(&Seen::Note(format!("{}; watching the call state only", e.describe())));
+                stream_end = Some(e);
+            }
+            e = &mut poll, if poll_end.is_none() => {
+                if matches!(e, Ending::Auth { .. }) {
+                    break e;
+                }
+                if !opts.stream {
+                    break e;
+                }
+                poll_end = Some(e);
+            }
+        }
+    };
+    stats.heartbeats = heartbeats.load(std::sync::atomic::Ordering::Relaxed);
+    (ending, stats)
+}
+
+/// Waits for the next current ring; `timeout`: give up after it ([`Ending::TimedOut`]).
+pub async fn wait_ring(device: &Device, opts: &WatchOptions, stop: &Stop, timeout: Option<Duration>) -> Result<Event, Ending> {
+    let mut ring = None;
+    let watching = watch(device, opts, stop, |seen| match seen {
+        Seen::Event(e) if e.kind == "ring" && e.current => {
+            ring = Some((**e).clone());
+            Flow::Done
+        }
+        Seen::Note(n) => {
+            crate::output::stderr(&format!("hiktalk: {n}"));
+            Flow::More
+        }
+        _ => Flow::More,
+    });
+    let ending = match timeout {
+        Some(t) => match tokio::time::timeout(t, watching).await {
+            Ok((ending, _)) => ending,
+            Err(_) => Ending::TimedOut { waited_secs: t.as_secs_f64() },
+        },
+        None => watching.await.0,
+    };
+    ring.ok_or(ending)
+}
+
+/// The alertStream, reopened after faults. Returns only when it cannot go on: the device has
+/// no stream, or refuses the credentials.
+async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen>, heartbeats: &std::sync::atomic::AtomicU64) -> Ending {
+    let mut failures: u32 = 0;
+    let mut rng: rand::rngs::StdRng = rand::SeedableRng::from_os_rng();
+    loop {
+        let why = match AlertStream::open(device, opts.idle).await {
+            Err(e) if e.is_auth() || matches!(e, IsapiError::NotSupported { .. } | IsapiError::Redirect { .. }) => {
+                return Ending::from_isapi(&e);
+            }
+            Err(e) => e.to_string(),
+            Ok(mut s) => {
+                let _ = tx.send(Seen::Connected).await;
+                let mut delivered = false;
+                let end = loop {
+                    match s.next().await {
+                        Ok(Item::Event(e)) => {
+                            delivered = true;
+                            let _ = tx.send(Seen::Event(Box::new(e))).await;
+                        }
+                        Ok(Item::Heartbeat) => {
+                            delivered = true;
+                            heartbeats.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Ok(Item::Skipped) => delivered = true,
+                        Ok(Item::Unreadable(why)) => {
+                            let _ = tx.send(Seen::Note(format!("skipped a part of the event stream: {why}"))).await;
+                        }
+                        Err(end) => break end.to_string(),
+                    }
+                };
+                // A stream that worked for a while starts the backoff afresh.
+                if delivered {
+                    failures = 0;
+                }
+                end
+            }
+        };
+        let ceiling = opts.backoff_base.saturating_mul(1u32 << failures.min(16)).min(BACKOFF_CAP).max(opts.backoff_base);
+        let delay = Duration::from_secs_f64(rng.random_range(opts.backoff_base.as_secs_f64()..=ceiling.as_secs_f64()));
+        failures = failures.saturating_add(1);
+        let _ = tx.send(Seen::Reconnecting { why, delay }).await;
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// `callStatus`, read every `poll`: each change is an event, and a new ring a `ring`. Returns
+/// when the device has no call control, or refuses the credentials.
+async fn poll_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen>) -> Ending {
+    let mut last: Option<CallState> = None;
+    let mut failing = false;
+    let mut tick = tokio::time::interval(opts.poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let state = match device.call_state().await {
+            Ok(s) => s,
+            Err(e) if e.is_auth() || matches!(e, IsapiError::NotSupported { .. }) => return Ending::from_isapi(&e),
+            Err(e) => {
+                if !failing {
+                    failing = true;
+                    let _ = tx.send(Seen::Note(format!("reading the call state failed: {e}; trying again"))).await;
+                }
+                continue;
+            }
+        };
+        failing = false;
+        if let Some(prev) = last.replace(state.clone())
+            && prev != state
+        {
+            let time = now_utc();
+            let fields = serde_json::json!({ "status": state.as_str(), "previous": prev.as_str() });
+            let event = |kind: &str| Event {
+                kind: kind.into(),
+                state: Some(state.as_str().to_string()),
+                channel: None,
+                time: Some(time.clone()),
+                source: "callStatus",
+                door: None,
+                current: true,
+                fields: fields.clone(),
+            };
+            let _ = tx.send(Seen::Event(Box::new(event("callStatus")))).await;
+            if state == CallState::Ring {
+                let _ = tx.send(Seen::Event(Box::new(event("ring")))).await;
+            }
+        }
+    }
+}
+
+/// Now, as `2024-05-01T10:00:00Z`.
+fn now_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
