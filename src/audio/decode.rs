@@ -188,8 +188,8 @@ pub fn open(input: &Input, raw: Option<RawFormat>) -> Result<Box<dyn Source>, Au
                     Box::new(RawSource { what: what.clone(), reader, format, total: None, carry: Vec::new() })
                 }
                 None if is_wav(&head) => {
-                    let header = wav_header(&mut stdin, head, &what)?;
-                    Box::new(WavSource::new(Cursor::new(header).chain(stdin), &what, false)?)
+                    let (header, align) = wav_header(&mut stdin, head, &what)?;
+                    Box::new(WavSource::new(Cursor::new(header).chain(stdin), &what, false, align)?)
                 }
                 None => {
                     let stream = ReadOnlySource::new(Cursor::new(head).chain(stdin));
@@ -220,8 +220,8 @@ fn open_file(path: &Path, what: &str, raw: Option<RawFormat>) -> Result<Box<dyn 
         return Err(AudioError::Empty { what: what.to_string() });
     }
     if is_wav(&head) {
-        let header = wav_header(&mut reader, head, what)?;
-        match WavSource::new(Cursor::new(header).chain(reader), what, true) {
+        let (header, align) = wav_header(&mut reader, head, what)?;
+        match WavSource::new(Cursor::new(header).chain(reader), what, true, align) {
             // hound reads integer and 32-bit float PCM; symphonia also knows ADPCM, G.711 and
             // 64-bit float WAV.
             Err(AudioError::Unsupported { .. }) => {}
@@ -253,7 +253,8 @@ const MAX_WAV_HEADER: usize = 1 << 20;
 /// makes a streaming writer's placeholder data size acceptable to hound. ffmpeg writing to a
 /// pipe puts 0xFFFFFFFF there, which is not a whole number of frames, and hound rejects it; it
 /// becomes the largest whole number of frames, and the real end is end of input.
-fn wav_header(r: &mut impl Read, mut header: Vec<u8>, what: &str) -> Result<Vec<u8>, AudioError> {
+/// Also returns the format's block align (bytes per frame), when the header has one.
+fn wav_header(r: &mut impl Read, mut header: Vec<u8>, what: &str) -> Result<(Vec<u8>, Option<u32>), AudioError> {
     let corrupt = |reason: &str| AudioError::Corrupt { what: what.to_string(), reason: reason.to_string() };
     let mut block_align = None;
     loop {
@@ -266,7 +267,7 @@ fn wav_header(r: &mut impl Read, mut header: Vec<u8>, what: &str) -> Result<Vec<
             if let Some(align) = block_align.filter(|&a: &u32| a > 0 && size % a != 0 && size >= 0x7FFF_0000) {
                 header[at + 4..at + 8].copy_from_slice(&(size - size % align).to_le_bytes());
             }
-            return Ok(header);
+            return Ok((header, block_align));
         }
         // Chunks are padded to an even length.
         let body = size as usize + (size as usize & 1);
@@ -341,11 +342,15 @@ impl<R: Read> Read for EofWatch<R> {
 
 struct WavSource<R: Read> {
     what: String,
-    reader: hound::WavReader<BufReader<EofWatch<R>>>,
-    eof: Arc<AtomicBool>,
+    /// Positioned in the sample data once hound has read the header.
+    data: BufReader<EofWatch<R>>,
     spec: hound::WavSpec,
+    /// Sample bytes left in the data chunk (`None`: a streamed header, until end of input):
+    /// chunks after the data (LIST, id3) are not audio.
+    left: Option<u64>,
     duration: Option<Duration>,
     done: bool,
+    buf: Vec<u8>,
 }
 
 fn hound_error(e: hound::Error, what: &str, eof: bool) -> AudioError {
@@ -360,17 +365,19 @@ fn hound_error(e: hound::Error, what: &str, eof: bool) -> AudioError {
 }
 
 impl<R: Read + Send> WavSource<R> {
-    fn new(stream: R, what: &str, sized: bool) -> Result<Self, AudioError> {
+    /// `block_align`: bytes per frame, from the header.
+    fn new(stream: R, what: &str, sized: bool, block_align: Option<u32>) -> Result<Self, AudioError> {
         let eof = Arc::new(AtomicBool::new(false));
-        // hound reads sample by sample: a buffer here keeps each of those reads a copy, not a
-        // trip through the watch and the chain below (most of `play`'s decoding time).
         let watched = BufReader::with_capacity(1 << 16, EofWatch { inner: stream, hit: eof.clone() });
         let reader = hound::WavReader::new(watched).map_err(|e| hound_error(e, what, eof.load(Ordering::Relaxed)))?;
         let spec = reader.spec();
-        let supported = match spec.sample_format {
-            hound::SampleFormat::Int => (8..=32).contains(&spec.bits_per_sample),
-            hound::SampleFormat::Float => spec.bits_per_sample == 32,
-        };
+        // Samples that fill their bytes; others (12 bits in 16, 24 in 32) go to symphonia.
+        let full = block_align == Some(u32::from(spec.channels) * u32::from(spec.bits_per_sample / 8));
+        let supported = full
+            && match spec.sample_format {
+                hound::SampleFormat::Int => matches!(spec.bits_per_sample, 8 | 16 | 24 | 32),
+                hound::SampleFormat::Float => spec.bits_per_sample == 32,
+            };
         if !supported || spec.channels == 0 || spec.sample_rate == 0 {
             return Err(AudioError::Unsupported {
                 what: what.to_string(),
@@ -385,34 +392,53 @@ impl<R: Read + Send> WavSource<R> {
             return Err(AudioError::Empty { what: what.to_string() });
         }
         let duration = (!placeholder).then(|| Duration::from_secs_f64(f64::from(reader.duration()) / f64::from(spec.sample_rate)));
-        Ok(WavSource { what: what.to_string(), reader, eof, spec, duration, done: false })
+        // hound reads a sample per call through the reader: the samples are read here in bulk
+        // instead (most of `play`'s decoding time went to that), the header stays hound's.
+        let data = reader.into_inner();
+        Ok(WavSource {
+            what: what.to_string(),
+            data,
+            spec,
+            left: (!placeholder).then_some(data_bytes),
+            duration,
+            done: false,
+            buf: Vec::new(),
+        })
     }
 
+    /// Up to `want` interleaved samples; fewer at the end of the data (a cut-off file plays
+    /// what arrived; a partial sample at the very end is dropped).
     fn read_interleaved(&mut self, want: usize) -> Result<Vec<f32>, AudioError> {
-        let mut out = Vec::with_capacity(want);
-        let result: Result<(), hound::Error> = match self.spec.sample_format {
-            hound::SampleFormat::Float => self.reader.samples::<f32>().take(want).try_for_each(|s| {
-                out.push(s?);
-                Ok(())
-            }),
-            hound::SampleFormat::Int => {
-                let scale = 1.0 / (1u64 << (self.spec.bits_per_sample - 1)) as f32;
-                self.reader.samples::<i32>().take(want).try_for_each(|s| {
-                    out.push(s? as f32 * scale);
-                    Ok(())
-                })
-            }
-        };
-        match result {
-            Ok(()) => {}
-            // A cut-off file or a streamed header without a real size: play what arrived.
-            Err(hound::Error::IoError(_)) if self.eof.load(Ordering::Relaxed) => self.done = true,
-            Err(e) => return Err(hound_error(e, &self.what, false)),
+        let width = usize::from(self.spec.bits_per_sample / 8);
+        let mut len = want * width;
+        if let Some(left) = self.left {
+            len = len.min(usize::try_from(left).unwrap_or(usize::MAX));
         }
-        if out.len() < want {
+        self.buf.resize(len, 0);
+        let mut filled = 0;
+        while filled < len {
+            match self.data.read(&mut self.buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(AudioError::Read { what: self.what.clone(), source }),
+            }
+        }
+        if let Some(left) = &mut self.left {
+            *left -= filled as u64;
+        }
+        if filled < want * width {
             self.done = true;
         }
-        Ok(out)
+        let bytes = &self.buf[..filled / width * width];
+        let float = self.spec.sample_format == hound::SampleFormat::Float;
+        Ok(match width {
+            1 => bytes.iter().map(|&b| (f32::from(b) - 128.0) / 128.0).collect(),
+            2 => bytes.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect(),
+            3 => bytes.chunks_exact(3).map(|b| (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0).collect(),
+            _ if float => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            _ => bytes.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0).collect(),
+        })
     }
 }
 
@@ -660,6 +686,19 @@ mod tests {
             let expect = (100.0f32 * 0.05).sin() * 0.5;
             assert!((all[100] - expect).abs() < 0.015, "{bits}-bit: {} vs {expect}", all[100]);
         }
+    }
+
+    /// Chunks after the sample data (tags editors append) are not played.
+    #[test]
+    fn a_chunk_after_the_data_is_not_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tagged.wav");
+        let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        write_wav(&path, spec, 1000);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"LIST\x0c\0\0\0INFOISFT\0\0\0\0").unwrap();
+        let mut src = open(&Input::Path(path), None).unwrap();
+        assert_eq!(read_all(src.as_mut()).unwrap().len(), 1000);
     }
 
     #[test]
