@@ -1,8 +1,9 @@
-//! `hiktalk play`: a file or stdin, decoded, resampled, encoded and paced to the camera.
+//! `hiktalk play`: a file or stdin, decoded, resampled, encoded and paced to the cameras. `say`
+//! comes this way too, with the spoken text as the file.
 
 use super::{Context, fleet};
-use crate::audio::decode::Input;
-use crate::cli::PlayArgs;
+use crate::audio::decode::{Input, RawFormat};
+use crate::cli::{Login, PlayArgs, TalkArgs};
 use crate::feed::Feed;
 use crate::feed::file::Opened;
 use crate::outcome::{Ending, Outcome};
@@ -15,8 +16,16 @@ use std::time::Duration;
 /// How far ahead of real time a file runs: a cushion against network hiccups for the device.
 const LEAD: Duration = Duration::from_millis(160);
 
+/// Where the audio goes and how: what `play` and `say` share.
+pub struct Delivery<'a> {
+    pub cameras: &'a [String],
+    pub login: &'a Login,
+    pub talk: &'a TalkArgs,
+    pub raw: Option<RawFormat>,
+    pub repeat: bool,
+}
+
 pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let out = ctx.out;
     let input = if args.input == "-" { Input::Stdin } else { Input::Path(args.input.clone().into()) };
     let named = args.cameras.iter().map(|c| crate::config::display_name(c)).collect::<Vec<_>>().join(", ");
     if args.repeat && input == Input::Stdin {
@@ -31,16 +40,23 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             message: "--password-stdin cannot be used while stdin carries the audio (`play -`); use HIKTALK_PASSWORD or the config".into(),
         });
     }
+    let delivery = Delivery { cameras: &args.cameras, login: &args.login, talk: &args.talk, raw: args.raw_format, repeat: args.repeat };
+    deliver(input, delivery, ctx).await
+}
+
+/// Plays `input` to every camera of `d`, in step.
+pub async fn deliver(input: Input, d: Delivery<'_>, ctx: &Context) -> anyhow::Result<Outcome> {
+    let out = ctx.out;
     // Open and read the input before touching the devices: a bad file must not leave a session.
-    let opened = open_input(&input, &args, &ctx.stop).await?;
-    let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
+    let opened = open_input(&input, d.raw, &ctx.stop).await?;
+    let members = fleet::connect_all(d.cameras, d.login, ctx).await?;
     let describe = opened.describe();
-    let source = opened.start(args.repeat)?;
+    let source = opened.start(d.repeat)?;
     let total = source.duration;
     // Decoded, resampled and encoded once; every device gets the same frames on one schedule,
     // starting together.
-    let clock = Clock::start(Feed::new(source, args.talk.volume), LEAD);
-    clock.gather(members.len(), Duration::from_secs_f64(args.talk.sync_wait));
+    let clock = Clock::start(Feed::new(source, d.talk.volume), LEAD);
+    clock.gather(members.len(), Duration::from_secs_f64(d.talk.sync_wait));
     let several = members.len() > 1;
     let board = Board::new(members.iter().map(|m| m.name.clone()).collect(), total, out.interactive());
     let talk = fleet::Talk {
@@ -49,29 +65,27 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         verb: "played",
         ending: Ending::EndOfInput,
         stop_is_normal: false,
-        stall: Duration::from_secs_f64(args.talk.session.stall_timeout),
+        stall: Duration::from_secs_f64(d.talk.session.stall_timeout),
     };
-    let ticker = board.bar.clone().map(|bar| tokio::spawn(tick(bar, board.clone())));
+    let ticker = board.bar.clone().map(|bar| tokio::spawn(tick(bar, board.clone(), ctx.stop.clone())));
     let outcomes = fleet::each(
         members,
         || clock.absent(),
         |c| {
-            let (progress, bar, describe, label) = (board.progress(&c.name), board.bar.clone(), describe.clone(), c.name.clone());
+            let (progress, describe, label) = (board.progress(&c.name), describe.clone(), c.name.clone());
             let opts = TalkOptions {
-                reconnect: args.repeat,
+                reconnect: d.repeat,
                 // One line per device when it opens would drown a page to many devices.
                 on_open: Arc::new(move |channel, params| {
                     if several {
                         return;
                     }
-                    let note =
-                        format!("{label}: channel {channel} speaks {} at {} Hz; playing {describe}", params.codec, params.sample_rate);
-                    match &bar {
-                        Some(bar) => bar.suspend(|| out.note(&note)),
-                        None => out.note(&note),
-                    }
+                    out.note(&format!(
+                        "{label}: channel {channel} speaks {} at {} Hz; playing {describe}",
+                        params.codec, params.sample_rate
+                    ));
                 }),
-                ..super::talk_options(&args.talk, c.channel.clone(), c.codec, progress)
+                ..super::talk_options(d.talk, c.channel.clone(), c.codec, progress)
             };
             let talk = &talk;
             async move { talk.run(c, opts, ctx).await }
@@ -80,10 +94,10 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     .await;
     if let Some(t) = ticker {
         t.abort();
+        // Stopped for sure (it may be drawing on another thread) before the line is cleared.
+        let _ = t.await;
     }
-    if let Some(bar) = &board.bar {
-        bar.finish_and_clear();
-    }
+    crate::output::clear_live();
     Ok(fleet::combine(outcomes))
 }
 
@@ -102,7 +116,7 @@ impl Board {
             many => format!("{} devices", many.len()),
         };
         let devices = Arc::new(names.into_iter().map(|n| (n, Arc::new(Progress::default()))).collect());
-        Board { devices, bar: interactive.then(|| progress_bar(&label, total)) }
+        Board { devices, bar: interactive.then(|| crate::output::show_live(progress_bar(&label, total))) }
     }
 
     fn progress(&self, name: &str) -> Arc<Progress> {
@@ -112,8 +126,8 @@ impl Board {
 
 /// Opens the input and reads its first chunk off the async threads (stdin may wait for a
 /// writer indefinitely), unless the user stops first.
-async fn open_input(input: &Input, args: &PlayArgs, stop: &Stop) -> anyhow::Result<Opened> {
-    let (raw, stdin) = (args.raw_format, *input == Input::Stdin);
+async fn open_input(input: &Input, raw: Option<RawFormat>, stop: &Stop) -> anyhow::Result<Opened> {
+    let stdin = *input == Input::Stdin;
     let input = input.clone();
     let opening = tokio::task::spawn_blocking(move || Opened::open(&input, raw));
     let opened = tokio::select! {
@@ -133,20 +147,44 @@ async fn open_input(input: &Input, args: &PlayArgs, stop: &Stop) -> anyhow::Resu
     }
 }
 
+/// The longest device name the bar shows; the bar is one line, whatever the names.
+const NAME_MAX: usize = 24;
+/// Room the figures after the bar need (`12.3 s / 45.6 s, 123 KiB sent`).
+const FIGURES: usize = 30;
+
 fn progress_bar(name: &str, total: Option<Duration>) -> ProgressBar {
+    let name: String = match name.chars().count() > NAME_MAX {
+        true => name.chars().take(NAME_MAX - 1).chain(['…']).collect(),
+        false => name.to_string(),
+    };
+    let columns = crossterm::terminal::size().map_or(80, |(c, _)| usize::from(c));
     let bar = match total {
         Some(t) => ProgressBar::new(t.as_millis() as u64).with_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}")
+            ProgressStyle::with_template(&template(columns, name.chars().count()))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         ),
-        None => ProgressBar::new_spinner(),
+        None => ProgressBar::new_spinner()
+            .with_style(ProgressStyle::with_template("{prefix} {spinner} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner())),
     };
-    bar.set_prefix(name.to_string());
+    bar.set_prefix(name);
     bar
 }
 
-async fn tick(bar: ProgressBar, board: Board) {
+/// The bar's template on a terminal `columns` wide: the bar gets what the name and the
+/// figures leave (up to 40), and the figures are cut at the edge rather than wrapped: a
+/// wrapped line is left behind on the terminal when the bar is cleared.
+fn template(columns: usize, name: usize) -> String {
+    match columns.saturating_sub(name + " [] ".len() + FIGURES).min(40) {
+        width if width >= 5 => format!("{{prefix}} [{{bar:{width}}}] {{wide_msg}}"),
+        _ => "{prefix} {wide_msg}".into(),
+    }
+}
+
+/// What the bar says once the user has asked to stop and the sessions are closing.
+pub const CLOSING: &str = "closing (Ctrl-C again to quit)";
+
+async fn tick(bar: ProgressBar, board: Board, stop: Stop) {
     let mut last: Vec<u64> = vec![0; board.devices.len()];
     loop {
         let now: Vec<u64> = board.devices.iter().map(|(_, p)| p.audio_ms.load(Ordering::Relaxed)).collect();
@@ -158,8 +196,23 @@ async fn tick(bar: ProgressBar, board: Board) {
             1 => String::new(),
             n => format!(", {} of {n} sending", now.iter().zip(&last).filter(|(a, b)| a > b).count()),
         };
-        bar.set_message(format!("{:.1} s{total}, {} KiB sent{sending}", ms as f64 / 1000.0, bytes / 1024));
+        match stop.requested() {
+            Some(_) => bar.set_message(CLOSING),
+            None => bar.set_message(format!("{:.1} s{total}, {} KiB sent{sending}", ms as f64 / 1000.0, bytes / 1024)),
+        }
         last = now;
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_fits_the_terminal() {
+        assert_eq!(template(60, 3), "{prefix} [{bar:23}] {wide_msg}");
+        assert_eq!(template(120, 3), "{prefix} [{bar:40}] {wide_msg}");
+        assert_eq!(template(40, 24), "{prefix} {wide_msg}");
     }
 }
