@@ -16,5 +16,6 @@ pub mod isapi;
 pub mod listen;
 pub mod outcome;
 pub mod output;
+pub mod prompt;
 pub mod session;
 pub mod sim;

@@ -8,6 +8,7 @@ use std::io::BufRead;
 
 pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let config: crate::sim::SimConfig = args.into();
+    let (user, password) = (shell_word(&config.user), shell_word(&config.password));
     let handle = crate::sim::start(config).await.map_err(|e| Ending::Usage { detail: e.to_string() })?;
     // Tests and scripts read the address from this exact first line (on stderr with --json,
     // whose stdout carries only the final JSON object).
@@ -17,6 +18,9 @@ pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     } else {
         crate::output::stdout(&listening)
     }
+    // A test device's password is no secret: say it, and how to use it, so the first try works.
+    ctx.out.note(&format!("it accepts user {user}, password {password} (a test device); for example:"));
+    ctx.out.note(&format!("  echo {password} | hiktalk status http://{} --user {user} --password-stdin", handle.addr()));
     let mut lines = stdin_lines();
     let signal = loop {
         tokio::select! {
@@ -32,6 +36,14 @@ pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::new(None, Ending::Done).with_figures(&serde_json::json!({ "summary": summary, "stopped_by": signal }));
     outcome.stdout = Some(summary.to_string());
     Ok(outcome)
+}
+
+/// `s` as one word for a POSIX shell.
+fn shell_word(s: &str) -> String {
+    match !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.,:/@%+=".contains(c)) {
+        true => s.to_string(),
+        false => format!("'{}'", s.replace('\'', "'\\''")),
+    }
 }
 
 /// Stdin's lines, read on a thread of their own: a blocking read cannot be cancelled, and a
