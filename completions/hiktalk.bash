@@ -28,6 +28,9 @@ _hiktalk() {
             hiktalk,play)
                 cmd="hiktalk__subcmd__play"
                 ;;
+            hiktalk,say)
+                cmd="hiktalk__subcmd__say"
+                ;;
             hiktalk,sim)
                 cmd="hiktalk__subcmd__sim"
                 ;;
@@ -44,14 +47,25 @@ _hiktalk() {
 
     case "${cmd}" in
         hiktalk)
-            opts="-q -h -V --config --quiet --json --help --version play speak listen devices status close sim"
+            opts="-q -v -h -V --config --quiet --json --verbose --help --version play say speak listen devices status close sim"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -62,7 +76,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__close)
-            opts="-u -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --config --quiet --json --help --version"
+            opts="-u -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -93,7 +107,18 @@ _hiktalk() {
                     return 0
                     ;;
                 --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -104,14 +129,25 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__devices)
-            opts="-q -h -V --config --quiet --json --help --version"
+            opts="-q -v -h -V --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -122,7 +158,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__listen)
-            opts="-u -o -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --out --raw --output --duration --stats --config --quiet --json --help --version"
+            opts="-u -o -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --out --raw --output --duration --stats --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,11 +197,33 @@ _hiktalk() {
                     return 0
                     ;;
                 --out)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 -o)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --output)
@@ -177,7 +235,18 @@ _hiktalk() {
                     return 0
                     ;;
                 --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -188,7 +257,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__play)
-            opts="-u -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --raw-format --loop --config --quiet --json --help --version"
+            opts="-u -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --raw-format --loop --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -227,11 +296,11 @@ _hiktalk() {
                     return 0
                     ;;
                 --codec)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ulaw alaw g726 aac pcm opus" -- "${cur}"))
                     return 0
                     ;;
                 --set-codec)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ulaw alaw g726 aac pcm opus" -- "${cur}"))
                     return 0
                     ;;
                 --sync-wait)
@@ -247,7 +316,103 @@ _hiktalk() {
                     return 0
                     ;;
                 --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hiktalk__subcmd__say)
+            opts="-u -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --voice --rate --loop --config --quiet --json --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --channel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-fingerprint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec)
+                    COMPREPLY=($(compgen -W "ulaw alaw g726 aac pcm opus" -- "${cur}"))
+                    return 0
+                    ;;
+                --set-codec)
+                    COMPREPLY=($(compgen -W "ulaw alaw g726 aac pcm opus" -- "${cur}"))
+                    return 0
+                    ;;
+                --sync-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --voice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -258,7 +423,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__sim)
-            opts="-q -h -V --listen --user --password --profile --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-every --ring-at --bell-timeout --ring-duration --no-call-control --call-signal-style --doors --door-api --door-open-time --heartbeat --event-every --header-timeout --buffer --require-session-id --expect --call-status-xml --mic --inbound-codec --mic-aac --mic-framing --mic-echo --config --quiet --json --help --version"
+            opts="-q -v -h -V --listen --user --password --profile --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-every --ring-at --bell-timeout --ring-duration --no-call-control --call-signal-style --doors --door-api --door-open-time --heartbeat --event-every --header-timeout --buffer --require-session-id --expect --call-status-xml --mic --inbound-codec --mic-aac --mic-framing --mic-echo --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,7 +442,7 @@ _hiktalk() {
                     return 0
                     ;;
                 --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "modern doorbell legacy aac-only" -- "${cur}"))
                     return 0
                     ;;
                 --idle-timeout)
@@ -301,7 +466,7 @@ _hiktalk() {
                     return 0
                     ;;
                 --busy-style)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "profile 401 403 503 unavailable in-progress" -- "${cur}"))
                     return 0
                     ;;
                 --fault)
@@ -309,11 +474,25 @@ _hiktalk() {
                     return 0
                     ;;
                 --events)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --record-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --channels)
@@ -321,7 +500,7 @@ _hiktalk() {
                     return 0
                     ;;
                 --codec)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ulaw alaw g726 aac pcm" -- "${cur}"))
                     return 0
                     ;;
                 --ring-after)
@@ -345,7 +524,7 @@ _hiktalk() {
                     return 0
                     ;;
                 --call-signal-style)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "number string" -- "${cur}"))
                     return 0
                     ;;
                 --doors)
@@ -353,7 +532,7 @@ _hiktalk() {
                     return 0
                     ;;
                 --door-api)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "remote-control remote-open-door both" -- "${cur}"))
                     return 0
                     ;;
                 --door-open-time)
@@ -381,23 +560,34 @@ _hiktalk() {
                     return 0
                     ;;
                 --expect)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ignore continue" -- "${cur}"))
                     return 0
                     ;;
                 --mic)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --inbound-codec)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ulaw alaw g726 aac pcm" -- "${cur}"))
                     return 0
                     ;;
                 --mic-aac)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "prefixed bare" -- "${cur}"))
                     return 0
                     ;;
                 --mic-framing)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "until-close length chunked" -- "${cur}"))
                     return 0
                     ;;
                 --mic-echo)
@@ -405,7 +595,18 @@ _hiktalk() {
                     return 0
                     ;;
                 --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -416,7 +617,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__speak)
-            opts="-u -i -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --input --vad --hold --ptt --stats --no-listen --half-duplex --echo-cancel --output --config --quiet --json --help --version"
+            opts="-u -i -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --input --vad --hold --ptt --stats --no-listen --half-duplex --echo-cancel --output --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,11 +656,11 @@ _hiktalk() {
                     return 0
                     ;;
                 --codec)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ulaw alaw g726 aac pcm opus" -- "${cur}"))
                     return 0
                     ;;
                 --set-codec)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ulaw alaw g726 aac pcm opus" -- "${cur}"))
                     return 0
                     ;;
                 --sync-wait)
@@ -491,7 +692,18 @@ _hiktalk() {
                     return 0
                     ;;
                 --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -502,7 +714,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__status)
-            opts="-u -q -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --config --quiet --json --help --version"
+            opts="-u -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -533,7 +745,18 @@ _hiktalk() {
                     return 0
                     ;;
                 --config)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
