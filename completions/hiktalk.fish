@@ -38,13 +38,13 @@ complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "devices" -d 'List a
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "status" -d 'Show a device\'s model, firmware and talk channels'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "close" -d 'Close a stuck talk session left by any client'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "sim" -d 'Run a simulated Hikvision device (for tests and demos)'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l channel -d 'Talk channel id [default: the device\'s first]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l connect-timeout -d 'Seconds allowed to connect' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l codec -d 'Encode with this codec whatever the channel says' -r -f -a "ulaw\t''
 alaw\t''
 g726\t''
@@ -57,9 +57,9 @@ g726\t''
 aac\t''
 pcm\t''
 opus\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l raw-format -d 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l raw-format -d 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
@@ -71,13 +71,13 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l json -d 'Print 
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s V -l version -d 'Print version'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l channel -d 'Talk channel id [default: the device\'s first]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l connect-timeout -d 'Seconds allowed to connect' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l codec -d 'Encode with this codec whatever the channel says' -r -f -a "ulaw\t''
 alaw\t''
 g726\t''
@@ -90,10 +90,10 @@ g726\t''
 aac\t''
 pcm\t''
 opus\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l voice -d 'espeak-ng voice, e.g. en, en-us, de, fr+f3 (`espeak-ng --voices` lists them)' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l rate -d 'Speed in words per minute [default: espeak-ng\'s, 175]' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l voice -d 'espeak-ng voice, e.g. en, en-us, de, fr+f3 (`espeak-ng --voices` lists them)' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l rate -d 'Speed in words per minute [default: espeak-ng\'s, 175]' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
@@ -105,13 +105,13 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -l json -d 'Print t
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand say" -s V -l version -d 'Print version'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l channel -d 'Talk channel id [default: the device\'s first]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l connect-timeout -d 'Seconds allowed to connect' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l codec -d 'Encode with this codec whatever the channel says' -r -f -a "ulaw\t''
 alaw\t''
 g726\t''
@@ -124,12 +124,12 @@ g726\t''
 aac\t''
 pcm\t''
 opus\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l vad -d 'Talk only while the input is louder than this level (dBFS, e.g. -45): the session opens on the first speech and closes after --hold of silence, as often as needed' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l hold -d 'With --vad: seconds of silence that close the session (the device\'s speaker stops hissing); it reopens on speech' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l output -d 'Output device for what the device hears: an id or index from `hiktalk devices`' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l vad -d 'Talk only while the input is louder than this level (dBFS, e.g. -45): the session opens on the first speech and closes after --hold of silence, as often as needed' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l hold -d 'With --vad: seconds of silence that close the session (the device\'s speaker stops hissing); it reopens on speech' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l output -d 'Output device for what the device hears: an id or index from `hiktalk devices`' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
@@ -145,16 +145,16 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l json -d 'Print
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s V -l version -d 'Print version'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l channel -d 'Talk channel id [default: the device\'s first]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l connect-timeout -d 'Seconds allowed to connect' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -s o -l out -d 'Write a WAV file instead of playing (`-` writes it to stdout, for pipes)' -r -F
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l output -d 'Output device: an id or index from `hiktalk devices`, or part of its description' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l duration -d 'Stop after this many seconds' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l output -d 'Output device: an id or index from `hiktalk devices`, or part of its description' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l duration -d 'Stop after this many seconds' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand listen" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
@@ -172,11 +172,11 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -l json -d 'Pri
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s V -l version -d 'Print version'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l channel -d 'Talk channel id [default: the device\'s first]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l connect-timeout -d 'Seconds allowed to connect' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
@@ -185,11 +185,11 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l json -d 'Prin
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s V -l version -d 'Print version'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l channel -d 'Talk channel id [default: the device\'s first]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l connect-timeout -d 'Seconds allowed to connect' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l connect-timeout -d 'Seconds allowed to connect' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
@@ -198,48 +198,48 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -l json -d 'Print
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand close" -s V -l version -d 'Print version'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l listen -d 'Address to listen on; port 0 picks a free port' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l user -d 'Device user name' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l password -d 'Device password' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l listen -d 'Address to listen on; port 0 picks a free port' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l user -d 'Device user name' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l password -d 'Device password' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l profile -d 'Firmware to play: modern (camera, sessionId required), doorbell (isapi.org namespace, callStatus/callSignal, rings end talk), legacy (PSIA namespace, no sessionId), aac-only (lists G.711, refuses open until the channel is set to AAC)' -r -f -a "modern\t''
 doorbell\t''
 legacy\t''
 aac-only\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l idle-timeout -d 'Seconds without audio after which the device hangs up an open session ("call ended")' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l stale-expiry -d 'Seconds a session left by a vanished client blocks the channel' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-attempts -d 'Failed logins for one user from one IP before it is locked out [default: 7 for admin, 5 for other users, as older firmware does]' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-secs -d 'Seconds a locked-out IP stays locked' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l nonce-lifetime -d 'Seconds a Digest nonce is valid; older nonces get `stale=TRUE`' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l idle-timeout -d 'Seconds without audio after which the device hangs up an open session ("call ended")' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l stale-expiry -d 'Seconds a session left by a vanished client blocks the channel' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-attempts -d 'Failed logins for one user from one IP before it is locked out [default: 7 for admin, 5 for other users, as older firmware does]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l lockout-secs -d 'Seconds a locked-out IP stays locked' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l nonce-lifetime -d 'Seconds a Digest nonce is valid; older nonces get `stale=TRUE`' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l busy-style -d 'How a second open on a busy channel is refused: profile (its default), 401, 403, 503, unavailable (503, statusCode 2 serviceUnavailable) or in-progress (403, twoWayAudioInProgressPleaseWait)' -r -f -a "profile\t''
 401\t''
 403\t''
 503\t''
 unavailable\t''
 in-progress\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l fault -d 'Inject a fault (repeatable), e.g. http500=open,times=1; see --help' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l fault -d 'Inject a fault (repeatable), e.g. http500=open,times=1; see --help' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l events -d 'Write every event as a JSON line to this file (`-` for stdout)' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l record-dir -d 'Record each session\'s received audio as a WAV file in this directory' -r -f -a "(__fish_complete_directories)"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l channels -d 'Number of talk channels' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l channels -d 'Number of talk channels' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l codec -d 'Initial channel codec instead of G.711ulaw' -r -f -a "ulaw\t''
 alaw\t''
 g726\t''
 aac\t''
 pcm\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-after -d 'Doorbell: ring this many seconds after an upload starts (the ring ends the talk)' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-every -d 'Doorbell: a visitor rings every SECS seconds from the start' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-at -d 'Doorbell: a visitor rings SECS seconds after the start (repeatable, or a list: 2,5.5,10)' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-duration -l bell-timeout -d 'Doorbell: the bell timeout: seconds an unanswered ring lasts before the call goes back to idle (logged with cause bellTimeout)' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-after -d 'Doorbell: ring this many seconds after an upload starts (the ring ends the talk)' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-every -d 'Doorbell: a visitor rings every SECS seconds from the start' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-at -d 'Doorbell: a visitor rings SECS seconds after the start (repeatable, or a list: 2,5.5,10)' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l ring-duration -l bell-timeout -d 'Doorbell: the bell timeout: seconds an unanswered ring lasts before the call goes back to idle (logged with cause bellTimeout)' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l call-signal-style -d 'Doorbell: how callSignal answers: number (statusCode 1, subStatusCode ok) or string (statusCode "1", errorMsg, errorCode, as some firmware writes it)' -r -f -a "number\t''
 string\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l doors -d 'Doorbell: number of doors (lock relays); door numbers are 1..=N' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l doors -d 'Doorbell: number of doors (lock relays); door numbers are 1..=N' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l door-api -d 'Doorbell: the door API: remote-control (PUT /ISAPI/AccessControl/RemoteControl/door/N with RemoteControlDoor), remote-open-door (only PUT /ISAPI/VideoIntercom/remoteOpenDoor with RemoteOpenDoor, as older units), or both' -r -f -a "remote-control\t''
 remote-open-door\t''
 both\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l door-open-time -d 'Doorbell: seconds an opened door stays unlocked before it relocks' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l heartbeat -d 'Seconds between alertStream heartbeats (videoloss, inactive); clients take 40-60 s without a part for a dead stream' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l event-every -d 'Cameras: a motion (VMD) alarm, then a line crossing, and so on, on the alertStream every SECS seconds' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l header-timeout -d 'Seconds allowed for a request\'s headers to arrive (slow clients are dropped)' -r
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l buffer -d 'Seconds of audio the speaker buffers; audio arriving beyond it is lost and counted as overflow, as a real speaker would lose it' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l door-open-time -d 'Doorbell: seconds an opened door stays unlocked before it relocks' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l heartbeat -d 'Seconds between alertStream heartbeats (videoloss, inactive); clients take 40-60 s without a part for a dead stream' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l event-every -d 'Cameras: a motion (VMD) alarm, then a line crossing, and so on, on the alertStream every SECS seconds' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l header-timeout -d 'Seconds allowed for a request\'s headers to arrive (slow clients are dropped)' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l buffer -d 'Seconds of audio the speaker buffers; audio arriving beyond it is lost and counted as overflow, as a real speaker would lose it' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l require-session-id -d 'Refuse audioData and close without the sessionId open returned (or with another); [default: on for the doorbell profile, off for cameras, which work without it]' -r -f -a "true\t''
 false\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l expect -d 'An audioData PUT with `Expect: 100-continue`: `ignore` answers 200 at once, as devices answer every upload (the default; what devices do with Expect is unconfirmed, and a client waiting for 100 Continue then sends nothing), or `continue` answers 100 Continue, reads the announced body as the audio, then answers 200' -r -f -a "ignore\t''
@@ -255,7 +255,7 @@ bare\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l mic-framing -d 'HTTP framing of the microphone stream: until-close (no Content-Length), length (Content-Length: 2147483647) or chunked (a chunk per codec frame) [default: the profile\'s: until-close for modern and aac-only, length for doorbell, chunked for legacy]' -r -f -a "until-close\t''
 length\t''
 chunked\t''"
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l mic-echo -d 'The device hears its own speaker: the microphone picks up what the channel\'s speaker played MS milliseconds earlier, at DB (0 or less; default -6), e.g. 120:-6' -r
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l mic-echo -d 'The device hears its own speaker: the microphone picks up what the channel\'s speaker played MS milliseconds earlier, at DB (0 or less; default -6), e.g. 120:-6' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-hangup-body -d 'Close the audioData socket without a ResponseStatus body on a device hang-up'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l basic-challenge -d 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do'

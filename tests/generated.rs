@@ -185,6 +185,9 @@ fn completion_offers_config_cameras_sim_and_closed_choices() {
     assert_eq!(codecs, ["ulaw", "alaw", "g726", "aac", "pcm", "opus"]);
     let profiles = complete(&config, &["hiktalk", "sim", "--profile", ""]);
     assert_eq!(profiles, ["modern", "doorbell", "legacy", "aac-only"]);
+    // A free value completes to nothing, not to the file names a path would.
+    assert!(complete(&config, &["hiktalk", "play", "x.wav", "sim", "--user", ""]).is_empty());
+    assert!(complete(&config, &["hiktalk", "play", "Cargo"]).iter().any(|f| f == "Cargo.toml"), "the file is a path");
     // The registration script, for `source <(COMPLETE=bash hiktalk)`.
     let mut cmd = crate::util::hiktalk();
     let script = cmd.env("COMPLETE", "bash").output().unwrap();

@@ -2,6 +2,7 @@
 //! the generated scripts offer them, and camera names read from the config when completing
 //! (`COMPLETE=bash hiktalk`, clap_complete's dynamic completion).
 
+use clap::ValueHint;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 use std::ffi::OsStr;
@@ -37,6 +38,16 @@ where
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
         Some(Box::new(self.names.iter().map(|n| PossibleValue::new(*n))))
     }
+}
+
+/// Free values (a user, a number, a device) complete to nothing rather than to file names:
+/// only arguments that take a path say so (`ValueHint::FilePath`, `DirPath`).
+pub fn no_file_names(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        let free = a.get_action().takes_values() && a.get_value_hint() == ValueHint::Unknown && a.get_possible_values().is_empty();
+        if free { a.value_hint(ValueHint::Other) } else { a }
+    })
+    .mut_subcommands(no_file_names)
 }
 
 /// Completes a camera argument with the config's cameras and groups, and `sim`. The config is

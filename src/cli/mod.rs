@@ -38,6 +38,7 @@ exponential backoff and jitter. A rejected password is never retried.";
 #[derive(Debug, Parser)]
 #[command(name = "hiktalk", version, about = "Talk through Hikvision cameras, doorbells and NVRs (ISAPI two-way audio)", long_about = LONG_ABOUT)]
 #[command(after_help = AFTER_HELP, after_long_help = manual::long_help(), disable_help_subcommand = true, propagate_version = true)]
+#[command(mut_subcommands = complete::no_file_names)]
 pub struct Cli {
     /// Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]
     #[arg(long, global = true, env = "HIKTALK_CONFIG", value_name = "FILE", value_hint = ValueHint::FilePath)]
