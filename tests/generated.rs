@@ -74,7 +74,7 @@ fn man_page(cmd: &clap::Command, name: &str, source: &str, main: bool) -> Vec<u8
     }
     roff.control("SH", ["SEE ALSO"]);
     let others: Vec<String> = match main {
-        true => ["play", "say", "speak", "listen", "devices", "status", "close", "sim"].iter().map(|s| format!("hiktalk-{s}(1)")).collect(),
+        true => cmd.get_subcommands().filter(|s| !s.is_hide_set()).map(|s| format!("hiktalk-{}(1)", s.get_name())).collect(),
         false => vec!["hiktalk(1)".into()],
     };
     roff.text([roman(others.join(", "))]);
