@@ -42,6 +42,13 @@ pub enum ConfigError {
     PasswordFile { camera: String, path: PathBuf, source: std::io::Error },
     #[error("cannot read the password: {0}")]
     Prompt(std::io::Error),
+    #[error(
+        "the password is empty: nothing was sent (every failed login counts toward the device's lockout); type the password, or set HIKTALK_PASSWORD"
+    )]
+    EmptyPassword { camera: String },
+    /// Ctrl-C at the password prompt: the user's stop, not a usage error.
+    #[error("stopped at the password prompt")]
+    Interrupted,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +118,15 @@ fn default_path() -> Option<PathBuf> {
 pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> {
     let (file, path) = read(config)?;
     resolve_in(arg, &file, path.as_deref())
+}
+
+/// The names of the configured cameras and groups, for shell completion: a missing or broken
+/// config has none.
+pub fn names(config: Option<&Path>) -> (Vec<String>, Vec<String>) {
+    match read(config) {
+        Ok((file, _)) => (file.cameras.into_keys().collect(), file.groups.into_keys().collect()),
+        Err(_) => Default::default(),
+    }
 }
 
 /// Resolves camera arguments, expanding groups, into the devices they name, each once (the
@@ -354,7 +370,7 @@ pub struct PasswordSources<'a> {
 impl PasswordSources<'_> {
     /// The process's real sources: `HIKTALK_PASSWORD` and a prompt when stdin is a terminal.
     pub fn from_env(stdin: Option<String>) -> PasswordSources<'static> {
-        static PROMPT: fn(&str) -> std::io::Result<String> = |q| rpassword::prompt_password(q);
+        static PROMPT: fn(&str) -> std::io::Result<String> = crate::prompt::password;
         PasswordSources {
             stdin,
             env: std::env::var("HIKTALK_PASSWORD").ok(),
@@ -387,10 +403,26 @@ pub fn password(camera: &Camera, sources: &PasswordSources) -> Result<String, Co
         return Ok(p.clone());
     }
     if let Some(ask) = sources.prompt {
-        return ask(&format!("Password for {}@{}: ", camera.user, camera.name)).map_err(ConfigError::Prompt);
+        return match ask(&format!("Password for {}@{}: ", camera.user, camera.name)) {
+            Ok(p) if p.is_empty() => Err(ConfigError::EmptyPassword { camera: camera.name.clone() }),
+            Ok(p) => Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(ConfigError::Interrupted),
+            Err(e) => Err(ConfigError::Prompt(e)),
+        };
     }
     let env_hint = camera.password_env.as_ref().map(|v| format!("{v} or ")).unwrap_or_default();
     Err(ConfigError::NoPassword { camera: camera.name.clone(), env_hint })
+}
+
+/// A warning when the camera's `password_file` can be read by other users (as ssh warns
+/// about a private key), whether or not this run reads it: the password is exposed either way.
+pub fn exposed_password_file(camera: &Camera) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = expand_home(camera.password_file.as_deref()?);
+    let mode = std::fs::metadata(&path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!("the password file {} is readable by other users (mode {mode:04o}); run `chmod 600 {}`", path.display(), path.display())
+    })
 }
 
 fn expand_home(path: &Path) -> PathBuf {
@@ -491,5 +523,31 @@ mod tests {
         let prompt = PasswordSources { stdin: None, env: None, prompt: Some(&ask) };
         c.password_file = None;
         assert_eq!(password(&c, &prompt).unwrap(), "asked");
+    }
+
+    #[test]
+    fn the_prompt_refuses_an_empty_password_and_tells_a_ctrl_c() {
+        let c = cam(resolve("http://cam.lan", None).unwrap());
+        let empty = |_: &str| Ok(String::new());
+        let sources = PasswordSources { stdin: None, env: None, prompt: Some(&empty) };
+        assert!(matches!(password(&c, &sources), Err(ConfigError::EmptyPassword { .. })));
+        let ctrl_c = |_: &str| Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
+        let sources = PasswordSources { stdin: None, env: None, prompt: Some(&ctrl_c) };
+        assert!(matches!(password(&c, &sources), Err(ConfigError::Interrupted)));
+    }
+
+    #[test]
+    fn a_password_file_others_can_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "x\n").unwrap();
+        let mut c = cam(resolve("http://cam.lan", None).unwrap());
+        c.password_file = Some(file.clone());
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(exposed_password_file(&c), None);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let warning = exposed_password_file(&c).expect("a warning");
+        assert!(warning.contains("0640") && warning.contains("chmod 600"), "{warning}");
     }
 }

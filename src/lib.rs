@@ -16,6 +16,7 @@ pub mod isapi;
 pub mod listen;
 pub mod outcome;
 pub mod output;
+pub mod prompt;
 pub mod session;
 pub mod sim;
 pub mod watch;

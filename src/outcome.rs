@@ -14,7 +14,8 @@ pub mod exit {
     pub const INTERNAL: i32 = 1;
     /// Bad command line or configuration (unknown camera, bad flag value).
     pub const USAGE: i32 = 2;
-    /// The audio input failed: unreadable, unsupported or empty file, no microphone.
+    /// The audio input failed: unreadable, unsupported or empty file, no microphone, no
+    /// speech engine (`say`).
     pub const INPUT: i32 = 3;
     /// The device rejected the credentials or has locked this client out.
     pub const AUTH: i32 = 4;
@@ -204,6 +205,8 @@ impl Ending {
         let detail = e.to_string();
         if let Some(ending) = e.downcast_ref::<Ending>() {
             ending.clone()
+        } else if let Some(crate::config::ConfigError::Interrupted) = e.downcast_ref::<crate::config::ConfigError>() {
+            Ending::UserStop { signal: "SIGINT".into() }
         } else if e.is::<crate::config::ConfigError>() {
             Ending::Usage { detail }
         } else if e.is::<crate::audio::decode::AudioError>()
@@ -211,6 +214,7 @@ impl Ending {
             || e.is::<crate::audio::devices::Lookup>()
             || e.is::<crate::audio::playback::PlaybackError>()
             || e.is::<crate::audio::echo::EchoError>()
+            || e.is::<crate::audio::speech::SpeechError>()
         {
             Ending::Input { detail }
         } else if let Some(i) = e.downcast_ref::<IsapiError>() {

@@ -1,17 +1,27 @@
 //! The one place that writes to stdout and stderr: notes and warnings, data, and the outcome of
 //! every command (one human line, or exactly one JSON object with `--json`). A closed stdout
 //! (`hiktalk status cam | head -1`) ends the output quietly instead of panicking, and every line
-//! passes through `config::redact`, so no message can show a password.
+//! passes through `config::redact`, so no message can show a password. While a progress bar or
+//! meter is on the terminal, every line written to stderr goes around it.
 
 use crate::config::redact;
 use crate::outcome::Outcome;
+use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+/// The line a progress bar or meter redraws in place, while one is shown. A line written
+/// past it would be glued to its end and left behind when it is cleared; so the bar is
+/// cleared, the line written, and the bar drawn again below it.
+static LIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
 /// How the process reports: quiet, JSON, progress on a terminal.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Output {
     pub quiet: bool,
     pub json: bool,
+    /// `-v`: each request to a device and its status on stderr.
+    pub verbose: bool,
 }
 
 impl Output {
@@ -72,5 +82,39 @@ pub fn stdout_line(line: &str) -> bool {
 
 /// One line on stderr.
 pub fn stderr(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{}", redact(line));
+    let mut line = redact(line);
+    // A terminal in raw mode (speak's keys, the password prompt) does not return the carriage
+    // at a line feed: without one, each line would start where the last one ended.
+    if crossterm::terminal::is_raw_mode_enabled().unwrap_or(false) {
+        line = line.replace('\n', "\r\n") + "\r";
+    }
+    let write = || {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    };
+    // Cloned out of the lock: a write never holds it while the bar draws.
+    let live = LIVE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    match live {
+        Some(bar) => bar.suspend(write),
+        None => write(),
+    }
+}
+
+/// A one-line meter (spinner and message) cut at the terminal's edge, never wrapped: a
+/// wrapped line stays behind when the meter is cleared. Shown until [`clear_live`].
+pub fn live_meter() -> ProgressBar {
+    let style = ProgressStyle::with_template("{spinner} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+    show_live(ProgressBar::new_spinner().with_style(style))
+}
+
+/// Makes `bar` the live line that stderr writes go around; returns it.
+pub fn show_live(bar: ProgressBar) -> ProgressBar {
+    *LIVE.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
+    bar
+}
+
+/// Clears the live line from the terminal, for good.
+pub fn clear_live() {
+    if let Some(bar) = LIVE.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        bar.finish_and_clear();
+    }
 }

@@ -44,11 +44,16 @@ pub enum AudioError {
     Codec(#[from] CodecError),
 }
 
-/// Where audio comes from: a file, or standard input (`-`).
+/// Where audio comes from: a file, standard input (`-`), or bytes hiktalk made (`say`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Path(PathBuf),
     Stdin,
+    /// An audio file already in memory, and what to call it.
+    Memory {
+        what: String,
+        bytes: Arc<[u8]>,
+    },
 }
 
 impl From<&str> for Input {
@@ -69,6 +74,7 @@ impl fmt::Display for Input {
         match self {
             Input::Path(p) => write!(f, "{}", p.display()),
             Input::Stdin => f.write_str("standard input"),
+            Input::Memory { what, .. } => f.write_str(what),
         }
     }
 }
@@ -176,29 +182,32 @@ pub fn open(input: &Input, raw: Option<RawFormat>) -> Result<Box<dyn Source>, Au
     let what = input.to_string();
     let inner: Box<dyn Source> = match input {
         Input::Path(path) => open_file(path, &what, raw)?,
-        Input::Stdin => {
-            let mut stdin = BufReader::with_capacity(1 << 16, io::stdin());
-            let head = read_head(&mut stdin, &what)?;
-            if head.is_empty() {
-                return Err(AudioError::Empty { what });
-            }
-            match raw {
-                Some(format) => {
-                    let reader = Cursor::new(head).chain(stdin);
-                    Box::new(RawSource { what: what.clone(), reader, format, total: None, carry: Vec::new() })
-                }
-                None if is_wav(&head) => {
-                    let (header, align) = wav_header(&mut stdin, head, &what)?;
-                    Box::new(WavSource::new(Cursor::new(header).chain(stdin), &what, false, align)?)
-                }
-                None => {
-                    let stream = ReadOnlySource::new(Cursor::new(head).chain(stdin));
-                    Box::new(SymphoniaSource::new(Box::new(stream), &Hint::new(), &what)?)
-                }
-            }
-        }
+        Input::Stdin => open_stream(BufReader::with_capacity(1 << 16, io::stdin()), &what, raw)?,
+        Input::Memory { bytes, .. } => open_stream(Cursor::new(bytes.clone()), &what, raw)?,
     };
     Ok(Box::new(NonEmpty { inner, what, produced: false }))
+}
+
+/// A stream read once from its start, its format told by its first bytes.
+fn open_stream<R: Read + Send + Sync + 'static>(mut stream: R, what: &str, raw: Option<RawFormat>) -> Result<Box<dyn Source>, AudioError> {
+    let head = read_head(&mut stream, what)?;
+    if head.is_empty() {
+        return Err(AudioError::Empty { what: what.to_string() });
+    }
+    Ok(match raw {
+        Some(format) => {
+            let reader = Cursor::new(head).chain(stream);
+            Box::new(RawSource { what: what.to_string(), reader, format, total: None, carry: Vec::new() })
+        }
+        None if is_wav(&head) => {
+            let (header, align) = wav_header(&mut stream, head, what)?;
+            Box::new(WavSource::new(Cursor::new(header).chain(stream), what, false, align)?)
+        }
+        None => {
+            let stream = ReadOnlySource::new(Cursor::new(head).chain(stream));
+            Box::new(SymphoniaSource::new(Box::new(stream), &Hint::new(), what)?)
+        }
+    })
 }
 
 fn open_file(path: &Path, what: &str, raw: Option<RawFormat>) -> Result<Box<dyn Source>, AudioError> {

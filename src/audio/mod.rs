@@ -9,3 +9,4 @@ pub mod pacer;
 pub mod playback;
 pub mod resample;
 pub mod shape;
+pub mod speech;

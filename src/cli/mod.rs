@@ -1,11 +1,14 @@
 //! Command-line definitions (clap derive) and nothing else. Completions and the man page are
 //! generated from these types, so flags, help, completions and man never disagree.
 
+pub mod complete;
+pub mod manual;
 pub mod sim;
 
 use crate::audio::decode::RawFormat;
 use crate::codec::Codec;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueHint};
+use complete::{CODECS, choices};
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
@@ -14,55 +17,31 @@ or `sim` for the built-in simulated camera.
 
 Examples:
   hiktalk play chime.wav frontdoor
-  espeak-ng --stdout \"Leave the parcel\" | hiktalk play - frontdoor
+  hiktalk say \"Leave the parcel\" frontdoor
   hiktalk speak frontdoor          (microphone -> camera until Ctrl-C)
-  hiktalk play sample.wav sim      (no camera needed)
+  hiktalk say \"Hello\" sim          (no camera needed)
 
-Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up,
-7 network, 8 device protocol, 9 codec, 10 some of several devices failed, 11 not ringing,
-12 timed out waiting for a ring, 13 refused by the device, 130 interrupted.";
+Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up, 7 network,
+8 device protocol, 9 codec, 10 some of several devices failed, 11 not ringing, 12 timed out
+waiting for a ring, 13 refused by the device, 130 interrupted. More in --help and `man hiktalk`.";
 
-const AFTER_LONG_HELP: &str = "\
-Cameras are named in the config file ($XDG_CONFIG_HOME/hiktalk/config.toml), given as a URL
-(http://192.168.1.64, https://cam:443/1 where /1 is the talk channel), or `sim` for the built-in
-simulated camera. The password comes from the URL (warned about), --password-stdin, the camera's
-password_env or password_file, HIKTALK_PASSWORD, or a prompt on a terminal.
+/// `hiktalk --help`'s description (the man page's too).
+const LONG_ABOUT: &str = "\
+Talk through Hikvision cameras, doorbells and NVRs (ISAPI two-way audio).
 
-A session is opened once, fed continuously (silence when nothing is said), and closed explicitly
-on end of input, Ctrl-C, SIGTERM or SIGHUP. A second Ctrl-C exits at once. Nothing reconnects
-after a stop; speak and play --loop retry unasked faults (reset, device hang-up, 5xx) up to
---retries times in a row (restored after a minute of good audio; at most 20 in any hour) with
-exponential backoff and jitter. A rejected password is never retried.
-
-Examples:
-  hiktalk play chime.wav frontdoor
-  espeak-ng --stdout \"Leave the parcel\" | hiktalk play - frontdoor
-  hiktalk speak frontdoor
-  hiktalk play sample.wav sim
-
-Exit codes:
-    0  finished: end of input, or speak stopped by the user
-    1  internal error
-    2  usage: bad flag, bad config, unknown camera
-    3  input: unreadable, unsupported or empty audio; no microphone
-    4  auth: password rejected, account locked, no usable challenge
-    5  busy: another client is talking on the channel
-    6  hang-up: the device ended the session (idle timeout, doorbell call)
-    7  network: cannot connect, reset, timeout, device stopped reading
-    8  protocol: not an ISAPI talk device, malformed answer, device error
-    9  codec: the channel's codec cannot be encoded or was refused
-   10  several devices: some failed, or all for different reasons
-   11  not ringing: answer found no ring (and no --wait)
-   12  timed out: wait-ring --timeout or answer --wait S passed without a ring
-   13  refused: the device refused a call or door command (invalidOperation, no such door)
-  130  interrupted by SIGINT, SIGTERM or SIGHUP (play; status and close too)";
+A session is opened once, fed continuously (silence when nothing is said), and closed explicitly \
+on end of input, Ctrl-C, SIGTERM or SIGHUP. A second Ctrl-C exits at once. Nothing reconnects \
+after a stop; speak and play --loop retry unasked faults (reset, device hang-up, 5xx) up to \
+--retries times in a row (restored after a minute of good audio; at most 20 in any hour) with \
+exponential backoff and jitter. A rejected password is never retried.";
 
 #[derive(Debug, Parser)]
-#[command(name = "hiktalk", version, about = "Talk through Hikvision cameras, doorbells and NVRs (ISAPI two-way audio)")]
-#[command(after_help = AFTER_HELP, after_long_help = AFTER_LONG_HELP, disable_help_subcommand = true, propagate_version = true)]
+#[command(name = "hiktalk", version, about = "Talk through Hikvision cameras, doorbells and NVRs (ISAPI two-way audio)", long_about = LONG_ABOUT)]
+#[command(after_help = AFTER_HELP, after_long_help = manual::long_help(), disable_help_subcommand = true, propagate_version = true)]
+#[command(mut_subcommands = complete::no_file_names)]
 pub struct Cli {
     /// Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]
-    #[arg(long, global = true, env = "HIKTALK_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "HIKTALK_CONFIG", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub config: Option<PathBuf>,
     /// Print nothing but errors
     #[arg(short, long, global = true)]
@@ -70,6 +49,9 @@ pub struct Cli {
     /// Print the outcome as one JSON object on stdout
     #[arg(long, global = true)]
     pub json: bool,
+    /// Show each request to a device and its answer's status on stderr (never credentials)
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,28 +59,61 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Stream an audio file (or stdin) to a camera's speaker in real time
-    #[command(after_help = "Formats: WAV (any rate, width, channels), MP3, FLAC, Ogg Vorbis; `-` reads a WAV stream\n\
-from stdin, or raw samples with --raw-format. Audio is downmixed to mono, resampled and encoded\n\
-to the channel's codec, then paced in real time on one upload; the session is closed at the end.")]
+    ///
+    /// Formats: WAV (any rate, width, channels), MP3, FLAC, Ogg Vorbis; `-` reads a WAV stream
+    /// from stdin, or raw samples with --raw-format. Audio is downmixed to mono, resampled and
+    /// encoded to the channel's codec, then paced in real time on one upload; the session is
+    /// closed at the end.
+    #[command(after_help = "Examples:\n  hiktalk play chime.wav frontdoor\n  hiktalk play closing.mp3 frontdoor garage --volume -6\n  \
+espeak-ng --stdout \"Leave the parcel\" | hiktalk play - frontdoor\n  hiktalk play --set-codec aac msg.wav garage")]
     Play(PlayArgs),
+    /// Say a text through cameras' speakers (text to speech with espeak-ng)
+    ///
+    /// The text is spoken by espeak-ng (`espeak-ng --stdout`), then played exactly as `play`
+    /// plays a file: to one camera or several in step. Without espeak-ng on PATH, say exits 3
+    /// before touching any camera.
+    #[command(after_help = "Examples:\n  hiktalk say \"Leave the parcel by the door\" frontdoor\n  \
+hiktalk say --voice de --rate 140 \"Bitte warten\" frontdoor garage\n  hiktalk say \"Hello\" sim")]
+    Say(SayArgs),
     /// Talk through a camera with the microphone until Ctrl-C
-    #[command(after_help = "Silence is sent whenever nothing is said (muted, push-to-talk released), so the camera\n\
-never hangs up for lack of audio. With --vad the session is open only while you speak (and\n\
---hold after). What the device hears plays on the output device unless --no-listen.\n\
-Ctrl-C closes the session and exits 0.\n\
-Keys on a terminal: m toggles mute; with --ptt, space toggles talking.")]
+    ///
+    /// Silence is sent whenever nothing is said (muted, push-to-talk released), so the camera
+    /// never hangs up for lack of audio. With --vad the session is open only while you speak
+    /// (and --hold after). What the device hears plays on the output device unless --no-listen.
+    /// Ctrl-C closes the session and exits 0. Keys on a terminal: m toggles mute; with --ptt,
+    /// space toggles talking.
+    #[command(after_help = "Examples:\n  hiktalk speak frontdoor\n  hiktalk speak frontdoor --vad -40 --hold 2\n  \
+hiktalk speak frontdoor --input 1 --echo-cancel\n  hiktalk speak frontdoor garage --no-listen")]
     Speak(SpeakArgs),
     /// Hear what the device's microphone hears, through the speakers or into a file
-    #[command(after_help = "The session is opened once and closed explicitly on Ctrl-C, SIGTERM, SIGHUP or --duration;\n\
-faults the user did not cause are retried like speak's. Playback starts after 60 ms of audio\n\
-(a jitter buffer that grows on underruns and shrinks again); --stats tells how it went.\n\
-Examples:\n  hiktalk listen frontdoor\n  hiktalk listen frontdoor -o porch.wav --duration 30\n  hiktalk listen frontdoor -o - | ffmpeg -i - porch.mp3")]
+    ///
+    /// The session is opened once and closed explicitly on Ctrl-C, SIGTERM, SIGHUP or
+    /// --duration; faults the user did not cause are retried like speak's. Playback starts
+    /// after 60 ms of audio (a jitter buffer that grows on underruns and shrinks again);
+    /// --stats tells how it went.
+    #[command(after_help = "Examples:\n  hiktalk listen frontdoor\n  hiktalk listen frontdoor -o porch.wav --duration 30\n  \
+hiktalk listen frontdoor -o - | ffmpeg -i - porch.mp3")]
     Listen(ListenArgs),
     /// List audio inputs (for `speak --input`) and outputs (for `--output`)
+    ///
+    /// Two tables: index, id, default config and description; `*` marks the defaults. With
+    /// --json, one object whose `devices` array holds every row, with its `direction` and its
+    /// `index`.
+    #[command(after_help = "Examples:\n  hiktalk devices\n  hiktalk devices --json | jq '.devices[] | select(.direction == \"input\")'")]
     Devices,
     /// Show a device's model, firmware and talk channels
+    ///
+    /// For each talk channel: its codec, rate, bitrate, volumes, whether a session is open, and
+    /// the codecs it can be switched to (from its capabilities).
+    #[command(
+        after_help = "Examples:\n  hiktalk status frontdoor\n  hiktalk status frontdoor --json | jq '.channels[].codec_options'\n  hiktalk status -v http://192.168.1.64"
+    )]
     Status(StatusArgs),
     /// Close a stuck talk session left by any client
+    ///
+    /// Closes the talk channel's session, whoever opened it, and says whether the device
+    /// confirmed the close.
+    #[command(after_help = "Examples:\n  hiktalk close frontdoor\n  hiktalk close frontdoor --channel 2")]
     Close(CloseArgs),
     /// Answer a ringing doorbell, then talk (or play a message) until either side hangs up
     #[command(after_help = "Answers the ring (callSignal answer), runs the call as `speak` does (or plays --play FILE),\n\
@@ -150,6 +165,7 @@ impl Command {
     pub fn cameras(&self) -> &[String] {
         match self {
             Command::Play(a) => &a.cameras,
+            Command::Say(a) => &a.cameras,
             Command::Speak(a) => &a.cameras,
             Command::Listen(a) => std::slice::from_ref(&a.camera),
             Command::Status(a) => &a.cameras,
@@ -214,11 +230,11 @@ pub struct SessionArgs {
 pub struct TalkArgs {
     #[command(flatten)]
     pub session: SessionArgs,
-    /// Encode with this codec whatever the channel says (ulaw, alaw, g726, aac, pcm, opus)
-    #[arg(long, value_name = "CODEC")]
+    /// Encode with this codec whatever the channel says
+    #[arg(long, value_name = "CODEC", value_parser = choices::<Codec>(CODECS))]
     pub codec: Option<Codec>,
     /// Switch the channel to this codec first; restored afterwards unless --keep-codec
-    #[arg(long, value_name = "CODEC")]
+    #[arg(long, value_name = "CODEC", value_parser = choices::<Codec>(CODECS))]
     pub set_codec: Option<Codec>,
     /// Keep the codec --set-codec chose
     #[arg(long, requires = "set_codec")]
@@ -238,9 +254,9 @@ pub struct TalkArgs {
 #[derive(Debug, Args)]
 pub struct PlayArgs {
     /// Audio file, or - for stdin
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub input: String,
-    #[arg(value_name = "CAMERA", required = true, help = CAMERAS)]
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS, add = complete::cameras())]
     pub cameras: Vec<String>,
     #[command(flatten)]
     pub login: Login,
@@ -255,8 +271,30 @@ pub struct PlayArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SayArgs {
+    /// What to say
+    #[arg(value_name = "TEXT")]
+    pub text: String,
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS, add = complete::cameras())]
+    pub cameras: Vec<String>,
+    #[command(flatten)]
+    pub login: Login,
+    #[command(flatten)]
+    pub talk: TalkArgs,
+    /// espeak-ng voice, e.g. en, en-us, de, fr+f3 (`espeak-ng --voices` lists them)
+    #[arg(long, value_name = "VOICE")]
+    pub voice: Option<String>,
+    /// Speed in words per minute [default: espeak-ng's, 175]
+    #[arg(long, value_name = "WPM", value_parser = clap::value_parser!(u32).range(80..=450))]
+    pub rate: Option<u32>,
+    /// Say it again and again until stopped (reconnects after faults, like speak)
+    #[arg(long = "loop")]
+    pub repeat: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct SpeakArgs {
-    #[arg(value_name = "CAMERA", required = true, help = CAMERAS)]
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS, add = complete::cameras())]
     pub cameras: Vec<String>,
     #[command(flatten)]
     pub login: Login,
@@ -316,7 +354,7 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 pub struct AnswerArgs {
     /// Doorbell: a name from the config file, a URL, or `sim`
-    #[arg(value_name = "DOORBELL")]
+    #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
     pub login: Login,
@@ -337,7 +375,7 @@ pub struct AnswerArgs {
 #[derive(Debug, Args)]
 pub struct CallArgs {
     /// Doorbell: a name from the config file, a URL, or `sim`
-    #[arg(value_name = "DOORBELL")]
+    #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
     pub login: Login,
@@ -348,7 +386,7 @@ pub struct CallArgs {
 #[command(mut_arg("timeout", |a| a.long("request-timeout")))]
 pub struct WaitRingArgs {
     /// Doorbell: a name from the config file, a URL, or `sim`
-    #[arg(value_name = "DOORBELL")]
+    #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
     pub login: Login,
@@ -362,7 +400,7 @@ pub struct WaitRingArgs {
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
     /// Door station: a name from the config file, a URL, or `sim`
-    #[arg(value_name = "DOORBELL")]
+    #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
     pub login: Login,
@@ -374,7 +412,7 @@ pub struct UnlockArgs {
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Camera or door station: a name from the config file, a URL, or `sim`
-    #[arg(value_name = "CAMERA")]
+    #[arg(value_name = "CAMERA", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
     pub login: Login,
@@ -389,7 +427,7 @@ pub struct EventsArgs {
 #[derive(Debug, Args)]
 pub struct VolumeArgs {
     /// Camera or door station: a name from the config file, a URL, or `sim`
-    #[arg(value_name = "CAMERA")]
+    #[arg(value_name = "CAMERA", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
     pub login: Login,
@@ -407,14 +445,14 @@ pub struct VolumeArgs {
 #[derive(Debug, Args)]
 pub struct ListenArgs {
     /// Camera: a name from the config file, a URL, or `sim`
-    #[arg(value_name = "CAMERA")]
+    #[arg(value_name = "CAMERA", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
     pub login: Login,
     #[command(flatten)]
     pub session: SessionArgs,
     /// Write a WAV file instead of playing (`-` writes it to stdout, for pipes)
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    #[arg(short = 'o', long = "out", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub out: Option<String>,
     /// With -o: headerless s16le samples instead of WAV
     #[arg(long, requires = "out")]
@@ -432,7 +470,7 @@ pub struct ListenArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    #[arg(value_name = "CAMERA", required = true, help = CAMERAS)]
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS, add = complete::cameras())]
     pub cameras: Vec<String>,
     #[command(flatten)]
     pub login: Login,
@@ -440,7 +478,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
-    #[arg(value_name = "CAMERA", required = true, help = CAMERAS)]
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS, add = complete::cameras())]
     pub cameras: Vec<String>,
     #[command(flatten)]
     pub login: Login,

@@ -1,13 +1,17 @@
 //! `hiktalk sim` arguments: every simulator knob as a flag.
 
+use super::complete::choices;
 use crate::codec::Codec;
 use crate::sim::{
     BusyStyle, CallSignalStyle, DoorApi, Fault, ForDevice, MicAac, MicEcho, MicFraming, Profile, ProfileMix, SimConfig, Variation,
 };
-use clap::Args;
+use clap::{Args, ValueHint};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The codecs the simulated device can take (every spelling `Codec::from_str` knows works).
+const SIM_CODECS: &[&str] = &["ulaw", "alaw", "g726", "aac", "pcm"];
 
 const FAULT_HELP: &str = "\
 Inject a fault (repeatable). Spec: NAME[=VALUE][,times=N]; times=N fires it N times, then the \
@@ -71,7 +75,7 @@ pub struct SimArgs {
     /// Firmware to play: modern (camera, sessionId required), doorbell (isapi.org namespace,
     /// callStatus/callSignal, rings end talk), legacy (PSIA namespace, no sessionId), aac-only
     /// (lists G.711, refuses open until the channel is set to AAC).
-    #[arg(long, default_value = "modern")]
+    #[arg(long, default_value = "modern", value_parser = choices::<Profile>(&["modern", "doorbell", "legacy", "aac-only"]))]
     pub profile: Profile,
     /// Serve N devices from this one process, each with its own port (consecutive from
     /// --listen's, or any free one with port 0), state, log and figures
@@ -106,7 +110,7 @@ pub struct SimArgs {
     /// How a second open on a busy channel is refused: profile (its default), 401, 403, 503,
     /// unavailable (503, statusCode 2 serviceUnavailable) or in-progress (403,
     /// twoWayAudioInProgressPleaseWait).
-    #[arg(long, default_value = "profile", value_name = "STYLE")]
+    #[arg(long, default_value = "profile", value_name = "STYLE", value_parser = choices::<BusyStyle>(&["profile", "401", "403", "503", "unavailable", "in-progress"]))]
     pub busy_style: BusyStyle,
     /// Close the audioData socket without a ResponseStatus body on a device hang-up.
     #[arg(long)]
@@ -114,16 +118,16 @@ pub struct SimArgs {
     #[arg(long = "fault", value_name = "SPEC", long_help = FAULT_HELP, help = "Inject a fault (repeatable), e.g. http500=open,times=1; see --help")]
     pub faults: Vec<Fault>,
     /// Write every event as a JSON line to this file (`-` for stdout).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub events: Option<PathBuf>,
     /// Record each session's received audio as a WAV file in this directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub record_dir: Option<PathBuf>,
     /// Number of talk channels.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
     pub channels: u32,
-    /// Initial channel codec instead of G.711ulaw (ulaw, alaw, g726, aac, pcm).
-    #[arg(long)]
+    /// Initial channel codec instead of G.711ulaw.
+    #[arg(long, value_parser = choices::<Codec>(SIM_CODECS))]
     pub codec: Option<Codec>,
     /// Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do.
     #[arg(long)]
@@ -147,7 +151,7 @@ pub struct SimArgs {
     pub no_call_control: bool,
     /// Doorbell: how callSignal answers: number (statusCode 1, subStatusCode ok) or string
     /// (statusCode "1", errorMsg, errorCode, as some firmware writes it).
-    #[arg(long, default_value = "number", value_name = "STYLE")]
+    #[arg(long, default_value = "number", value_name = "STYLE", value_parser = choices::<CallSignalStyle>(&["number", "string"]))]
     pub call_signal_style: CallSignalStyle,
     /// Doorbell: number of doors (lock relays); door numbers are 1..=N.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=8))]
@@ -155,7 +159,7 @@ pub struct SimArgs {
     /// Doorbell: the door API: remote-control (PUT /ISAPI/AccessControl/RemoteControl/door/N
     /// with RemoteControlDoor), remote-open-door (only PUT /ISAPI/VideoIntercom/remoteOpenDoor
     /// with RemoteOpenDoor, as older units), or both.
-    #[arg(long, default_value = "remote-control", value_name = "API")]
+    #[arg(long, default_value = "remote-control", value_name = "API", value_parser = choices::<DoorApi>(&["remote-control", "remote-open-door", "both"]))]
     pub door_api: DoorApi,
     /// Doorbell: seconds an opened door stays unlocked before it relocks.
     #[arg(long, default_value = "5", value_parser = seconds, value_name = "SECS")]
@@ -183,7 +187,7 @@ pub struct SimArgs {
     /// answer every upload (the default; what devices do with Expect is unconfirmed, and a
     /// client waiting for 100 Continue then sends nothing), or `continue` answers 100 Continue,
     /// reads the announced body as the audio, then answers 200
-    #[arg(long, default_value = "ignore", value_name = "MODE")]
+    #[arg(long, default_value = "ignore", value_name = "MODE", value_parser = choices::<crate::sim::Expect>(&["ignore", "continue"]))]
     pub expect: crate::sim::Expect,
     /// Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does.
     #[arg(long)]
@@ -191,22 +195,22 @@ pub struct SimArgs {
     /// The device microphone (audioData GET) hears this audio file (WAV, MP3, FLAC, Ogg
     /// Vorbis), looped from its first 10 minutes, instead of a 440 Hz tone; it is decoded at
     /// start and the start fails if it cannot be
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub mic: Option<PathBuf>,
     /// The microphone's codec (ulaw, alaw, g726, aac, pcm), written as
     /// audioInboundCompressionType on every channel; without it the microphone uses the
     /// channel's audioCompressionType. G.711 and G.726 run at 8 kHz, others at the channel's
     /// audioSamplingRate
-    #[arg(long, value_name = "CODEC")]
+    #[arg(long, value_name = "CODEC", value_parser = choices::<Codec>(SIM_CODECS))]
     pub inbound_codec: Option<Codec>,
     /// AAC framing of the microphone stream: prefixed (each ADTS frame after its 4-byte
     /// big-endian length, as uploads carry it) or bare (plain ADTS frames)
-    #[arg(long, default_value = "prefixed", value_name = "FRAMING")]
+    #[arg(long, default_value = "prefixed", value_name = "FRAMING", value_parser = choices::<MicAac>(&["prefixed", "bare"]))]
     pub mic_aac: MicAac,
     /// HTTP framing of the microphone stream: until-close (no Content-Length), length
     /// (Content-Length: 2147483647) or chunked (a chunk per codec frame) [default: the
     /// profile's: until-close for modern and aac-only, length for doorbell, chunked for legacy]
-    #[arg(long, value_name = "FRAMING")]
+    #[arg(long, value_name = "FRAMING", value_parser = choices::<MicFraming>(&["until-close", "length", "chunked"]))]
     pub mic_framing: Option<MicFraming>,
     /// The device hears its own speaker: the microphone picks up what the channel's speaker
     /// played MS milliseconds earlier, at DB (0 or less; default -6), e.g. 120:-6

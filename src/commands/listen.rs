@@ -30,20 +30,15 @@ pub async fn run(args: ListenArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let Connected { device, name, channel, codec: _, sim } = connect(&args.camera, &args.login, ctx).await?;
     let device = device.with_stall(Duration::from_secs_f64(args.session.stall_timeout));
     let (label, describe) = (name.clone(), listener.describe.clone());
-    let bar = out.interactive().then(ProgressBar::new_spinner);
-    let note_bar = bar.clone();
+    let bar = out.interactive().then(crate::output::live_meter);
     let opts = TalkOptions {
         reconnect: true,
         until: args.duration.map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d)),
         on_open: Arc::new(move |channel, params| {
-            let note = format!(
+            out.note(&format!(
                 "{label}: listening to channel {channel} ({} {} Hz) into {describe}; Ctrl-C to stop",
                 params.codec, params.sample_rate
-            );
-            match &note_bar {
-                Some(bar) => bar.suspend(|| out.note(&note)),
-                None => out.note(&note),
-            }
+            ));
         }),
         ..super::session_options(&args.session, channel)
     };
@@ -51,16 +46,17 @@ pub async fn run(args: ListenArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     match session::negotiate(&device, &opts, &ctx.stop).await {
         Err(ending) => report = Report::new(&name, ending),
         Ok(mut neg) => {
-            let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, listener.stats.clone(), listener.playback.clone())));
+            let meter =
+                bar.clone().map(|bar| tokio::spawn(meter(bar, listener.stats.clone(), listener.playback.clone(), ctx.stop.clone())));
             session::talk(&device, &mut neg, &opts, Media { talk: None, listen: Some(&inlet) }, &ctx.stop, &mut report).await;
             if let Some(m) = meter {
                 m.abort();
+                // Stopped for sure (it may be drawing on another thread) before the line is cleared.
+                let _ = m.await;
             }
         }
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    crate::output::clear_live();
     let playback = listener.playback.clone();
     let dropped = listener.stats.dropped.load(Ordering::Relaxed);
     listener.finish(inlet).await;
@@ -93,8 +89,19 @@ pub async fn run(args: ListenArgs, ctx: &Context) -> anyhow::Result<Outcome> {
 }
 
 /// A one-line level meter: the device's level, what was heard, the jitter buffer.
-async fn meter(bar: ProgressBar, stats: Arc<crate::listen::ListenStats>, playback: Option<Arc<crate::audio::playback::PlaybackStats>>) {
+async fn meter(
+    bar: ProgressBar,
+    stats: Arc<crate::listen::ListenStats>,
+    playback: Option<Arc<crate::audio::playback::PlaybackStats>>,
+    stop: crate::session::Stop,
+) {
     loop {
+        if stop.requested().is_some() {
+            bar.set_message(super::play::CLOSING);
+            bar.tick();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
         let db = f32::from_bits(stats.level.load(Ordering::Relaxed)).max(-60.0);
         let filled = (((db + 60.0) / 60.0) * 20.0).round().clamp(0.0, 20.0) as usize;
         let jitter = playback

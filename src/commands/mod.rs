@@ -9,6 +9,7 @@ pub mod events;
 pub mod fleet;
 pub mod listen;
 pub mod play;
+pub mod say;
 pub mod sim;
 pub mod speak;
 pub mod status;
@@ -48,6 +49,16 @@ pub struct Connected {
 /// out, a usage error and a panic included, prints exactly one JSON object under `--json`.
 pub fn main(args: Vec<OsString>) -> i32 {
     crate::outcome::install_panic_hook();
+    // `COMPLETE=bash hiktalk` prints the completion script; the script calls back the same way.
+    let completer = clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command);
+    match completer.try_complete(&args, std::env::current_dir().ok().as_deref()) {
+        Ok(true) => return exit::OK,
+        Ok(false) => {}
+        Err(e) => {
+            let _ = e.print();
+            return exit::USAGE;
+        }
+    }
     // Known before parsing, so that even a usage error is reported as JSON.
     let json = args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
     let cli = match Cli::try_parse_from(&args) {
@@ -59,10 +70,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
         Err(e) => {
             let detail = e.render().to_string().trim_start_matches("error: ").trim_end().to_string();
-            return Output { quiet: false, json }.report(&Outcome::new(None, Ending::Usage { detail }));
+            return Output { json, ..Output::default() }.report(&Outcome::new(None, Ending::Usage { detail }));
         }
     };
-    let out = Output { quiet: cli.quiet, json: cli.json };
+    let out = Output { quiet: cli.quiet, json: cli.json, verbose: cli.verbose };
     match std::panic::catch_unwind(|| run(cli, out)) {
         Ok(code) => code,
         Err(_) => {
@@ -101,6 +112,7 @@ fn run(cli: Cli, out: Output) -> i32 {
         let ctx = Context { config: cli.config, out, stop };
         let result = match cli.command {
             Command::Play(args) => play::run(args, &ctx).await,
+            Command::Say(args) => say::run(args, &ctx).await,
             Command::Speak(args) => speak::run(args, &ctx).await,
             Command::Listen(args) => listen::run(args, &ctx).await,
             // The signal handlers swallow SIGINT/SIGTERM/SIGHUP, so the one-shot commands must
@@ -181,12 +193,15 @@ async fn connect_target(target: Target, login: &Login, stdin: Option<&str>, ctx:
             let sim = crate::sim::start(sim_config).await?;
             let endpoint = crate::isapi::Endpoint { https: false, host: sim.addr().ip().to_string(), port: sim.addr().port() };
             ctx.out.note(&format!("started the simulated camera on http://{}", sim.addr()));
-            let device = Device::new(endpoint, creds, Trust::Unpinned, timeouts)?;
+            let device = Device::new(endpoint, creds, Trust::Unpinned, timeouts)?.traced(ctx.out.verbose);
             Ok(Connected { device, name: "sim".into(), channel: login.channel.clone(), codec: None, sim: Some(sim) })
         }
         Target::Camera(mut cam) => {
             if cam.url_password.is_some() {
                 ctx.out.warn("a password in the URL is visible to other users of this machine; prefer HIKTALK_PASSWORD or the config file");
+            }
+            if let Some(w) = config::exposed_password_file(&cam) {
+                ctx.out.warn(&w);
             }
             if let Some(u) = &login.user {
                 cam.user = u.clone();
@@ -197,7 +212,8 @@ async fn connect_target(target: Target, login: &Login, stdin: Option<&str>, ctx:
                 cam.trust = Trust::Any;
             }
             let password = config::password(&cam, &PasswordSources::from_env(stdin.map(str::to_string)))?;
-            let device = Device::new(cam.endpoint.clone(), Credentials::new(cam.user.clone(), password), cam.trust.clone(), timeouts)?;
+            let creds = Credentials::new(cam.user.clone(), password);
+            let device = Device::new(cam.endpoint.clone(), creds, cam.trust.clone(), timeouts)?.traced(ctx.out.verbose);
             Ok(Connected { device, name: cam.name, channel: login.channel.clone().or(cam.channel), codec: cam.codec, sim: None })
         }
     }

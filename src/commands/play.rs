@@ -1,9 +1,9 @@
-//! `hiktalk play`: a file or stdin, decoded, resampled, encoded and paced to the camera.
+//! `hiktalk play`: a file or stdin, decoded, resampled, encoded and paced to the cameras. `say`
+//! comes this way too, with the spoken text as the file.
 
 use super::{Context, fleet};
-use crate::audio::decode::Input;
-use crate::audio::decode::RawFormat;
-use crate::cli::{PlayArgs, TalkArgs};
+use crate::audio::decode::{Input, RawFormat};
+use crate::cli::{Login, PlayArgs, TalkArgs};
 use crate::feed::Feed;
 use crate::feed::file::Opened;
 use crate::outcome::{Ending, Outcome};
@@ -17,6 +17,15 @@ use std::time::Duration;
 /// topped up in batches (the device holds 120-180 ms; the clock wakes every 60 ms, not 20).
 const LEAD: Duration = Duration::from_millis(120);
 const BATCH: Duration = Duration::from_millis(40);
+
+/// Where the audio goes and how: what `play` and `say` share.
+pub struct Delivery<'a> {
+    pub cameras: &'a [String],
+    pub login: &'a Login,
+    pub talk: &'a TalkArgs,
+    pub raw: Option<RawFormat>,
+    pub repeat: bool,
+}
 
 pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let input = if args.input == "-" { Input::Stdin } else { Input::Path(args.input.clone().into()) };
@@ -33,13 +42,19 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             message: "--password-stdin cannot be used while stdin carries the audio (`play -`); use HIKTALK_PASSWORD or the config".into(),
         });
     }
-    // Open and read the input before touching the devices: a bad file must not leave a session.
-    let opened = open_input(&input, args.raw_format, &ctx.stop).await?;
-    let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
-    send(opened, members, &args.talk, args.repeat, ctx).await
+    let delivery = Delivery { cameras: &args.cameras, login: &args.login, talk: &args.talk, raw: args.raw_format, repeat: args.repeat };
+    deliver(input, delivery, ctx).await
 }
 
-/// Plays an opened input to every member from one clock (`play`, `answer --play`).
+/// Plays `input` to every camera of `d`, in step (`play`, `say`).
+pub async fn deliver(input: Input, d: Delivery<'_>, ctx: &Context) -> anyhow::Result<Outcome> {
+    // Open and read the input before touching the devices: a bad file must not leave a session.
+    let opened = open_input(&input, d.raw, &ctx.stop).await?;
+    let members = fleet::connect_all(d.cameras, d.login, ctx).await?;
+    send(opened, members, d.talk, d.repeat, ctx).await
+}
+
+/// Plays an opened input to every member from one clock (`play`, `say`, `answer --play`).
 pub async fn send(
     opened: Opened,
     members: Vec<fleet::Member>,
@@ -66,12 +81,12 @@ pub async fn send(
         stall: Duration::from_secs_f64(talk_args.session.stall_timeout),
         stop_ring: talk_args.stop_ring,
     };
-    let ticker = board.bar.clone().map(|bar| tokio::spawn(tick(bar, board.clone())));
+    let ticker = board.bar.clone().map(|bar| tokio::spawn(tick(bar, board.clone(), ctx.stop.clone())));
     let outcomes = fleet::each(
         members,
         || clock.absent(),
         |c| {
-            let (progress, bar, describe, label) = (board.progress(&c.name), board.bar.clone(), describe.clone(), c.name.clone());
+            let (progress, describe, label) = (board.progress(&c.name), describe.clone(), c.name.clone());
             let opts = TalkOptions {
                 reconnect: repeat,
                 // One line per device when it opens would drown a page to many devices.
@@ -79,12 +94,10 @@ pub async fn send(
                     if several {
                         return;
                     }
-                    let note =
-                        format!("{label}: channel {channel} speaks {} at {} Hz; playing {describe}", params.codec, params.sample_rate);
-                    match &bar {
-                        Some(bar) => bar.suspend(|| out.note(&note)),
-                        None => out.note(&note),
-                    }
+                    out.note(&format!(
+                        "{label}: channel {channel} speaks {} at {} Hz; playing {describe}",
+                        params.codec, params.sample_rate
+                    ));
                 }),
                 ..super::talk_options(talk_args, c.channel.clone(), c.codec, progress)
             };
@@ -95,10 +108,10 @@ pub async fn send(
     .await;
     if let Some(t) = ticker {
         t.abort();
+        // Stopped for sure (it may be drawing on another thread) before the line is cleared.
+        let _ = t.await;
     }
-    if let Some(bar) = &board.bar {
-        bar.finish_and_clear();
-    }
+    crate::output::clear_live();
     Ok(fleet::combine(outcomes))
 }
 
@@ -117,7 +130,7 @@ impl Board {
             many => format!("{} devices", many.len()),
         };
         let devices = Arc::new(names.into_iter().map(|n| (n, Arc::new(Progress::default()))).collect());
-        Board { devices, bar: interactive.then(|| progress_bar(&label, total)) }
+        Board { devices, bar: interactive.then(|| crate::output::show_live(progress_bar(&label, total))) }
     }
 
     fn progress(&self, name: &str) -> Arc<Progress> {
@@ -148,20 +161,44 @@ pub async fn open_input(input: &Input, raw: Option<RawFormat>, stop: &Stop) -> a
     }
 }
 
+/// The longest device name the bar shows; the bar is one line, whatever the names.
+const NAME_MAX: usize = 24;
+/// Room the figures after the bar need (`12.3 s / 45.6 s, 123 KiB sent`).
+const FIGURES: usize = 30;
+
 fn progress_bar(name: &str, total: Option<Duration>) -> ProgressBar {
+    let name: String = match name.chars().count() > NAME_MAX {
+        true => name.chars().take(NAME_MAX - 1).chain(['…']).collect(),
+        false => name.to_string(),
+    };
+    let columns = crossterm::terminal::size().map_or(80, |(c, _)| usize::from(c));
     let bar = match total {
         Some(t) => ProgressBar::new(t.as_millis() as u64).with_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}")
+            ProgressStyle::with_template(&template(columns, name.chars().count()))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         ),
-        None => ProgressBar::new_spinner(),
+        None => ProgressBar::new_spinner()
+            .with_style(ProgressStyle::with_template("{prefix} {spinner} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner())),
     };
-    bar.set_prefix(name.to_string());
+    bar.set_prefix(name);
     bar
 }
 
-async fn tick(bar: ProgressBar, board: Board) {
+/// The bar's template on a terminal `columns` wide: the bar gets what the name and the
+/// figures leave (up to 40), and the figures are cut at the edge rather than wrapped: a
+/// wrapped line is left behind on the terminal when the bar is cleared.
+fn template(columns: usize, name: usize) -> String {
+    match columns.saturating_sub(name + " [] ".len() + FIGURES).min(40) {
+        width if width >= 5 => format!("{{prefix}} [{{bar:{width}}}] {{wide_msg}}"),
+        _ => "{prefix} {wide_msg}".into(),
+    }
+}
+
+/// What the bar says once the user has asked to stop and the sessions are closing.
+pub const CLOSING: &str = "closing (Ctrl-C again to quit)";
+
+async fn tick(bar: ProgressBar, board: Board, stop: Stop) {
     let mut last: Vec<u64> = vec![0; board.devices.len()];
     loop {
         let now: Vec<u64> = board.devices.iter().map(|(_, p)| p.audio_ms.load(Ordering::Relaxed)).collect();
@@ -173,8 +210,23 @@ async fn tick(bar: ProgressBar, board: Board) {
             1 => String::new(),
             n => format!(", {} of {n} sending", now.iter().zip(&last).filter(|(a, b)| a > b).count()),
         };
-        bar.set_message(format!("{:.1} s{total}, {} KiB sent{sending}", ms as f64 / 1000.0, bytes / 1024));
+        match stop.requested() {
+            Some(_) => bar.set_message(CLOSING),
+            None => bar.set_message(format!("{:.1} s{total}, {} KiB sent{sending}", ms as f64 / 1000.0, bytes / 1024)),
+        }
         last = now;
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_fits_the_terminal() {
+        assert_eq!(template(60, 3), "{prefix} [{bar:23}] {wide_msg}");
+        assert_eq!(template(120, 3), "{prefix} [{bar:40}] {wide_msg}");
+        assert_eq!(template(40, 24), "{prefix} {wide_msg}");
     }
 }

@@ -10,6 +10,7 @@ use std::io::BufRead;
 pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let (count, variation) = (args.devices as usize, args.variation());
     let config: crate::sim::SimConfig = args.into();
+    let (user, password) = (shell_word(&config.user), shell_word(&config.password));
     let many = crate::sim::start_many(&config, count, &variation).await.map_err(|e| Ending::Usage { detail: e.to_string() })?;
     // Tests and scripts read the address from this exact first line (on stderr with --json,
     // whose stdout carries only the final JSON object); several devices get a line each, in
@@ -21,6 +22,11 @@ pub async fn run(args: SimArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         };
         if ctx.out.json { crate::output::stderr(&listening) } else { crate::output::stdout(&listening) }
     }
+    // A test device's password is no secret: say it, and how to use it, so the first try works.
+    let first = many.devices.first().map(|(_, h)| h.addr()).expect("at least one device");
+    let others = if variation.passwords.is_empty() { "" } else { " (but the devices given --device-password)" };
+    ctx.out.note(&format!("it accepts user {user}, password {password}{others} (a test device); for example:"));
+    ctx.out.note(&format!("  echo {password} | hiktalk status http://{first} --user {user} --password-stdin"));
     let mut lines = stdin_lines();
     let signal = loop {
         tokio::select! {
@@ -65,6 +71,14 @@ fn console(many: &crate::sim::Many, line: &str, ctx: &Context) {
             Ok(done) => ctx.out.note(&format!("{who}: {done}")),
             Err(why) => ctx.out.warn(&format!("{who}: {why}")),
         }
+    }
+}
+
+/// `s` as one word for a POSIX shell.
+fn shell_word(s: &str) -> String {
+    match !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.,:/@%+=".contains(c)) {
+        true => s.to_string(),
+        false => format!("'{}'", s.replace('\'', "'\\''")),
     }
 }
 

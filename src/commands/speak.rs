@@ -78,7 +78,7 @@ pub async fn call(members: Vec<fleet::Member>, talk_args: &TalkArgs, mic: &MicAr
     clock.gather(members.len(), Duration::from_secs_f64(talk_args.sync_wait));
     let progress = Arc::new(Progress::default());
     // The meter's line is redrawn in place: anything printed meanwhile goes around it.
-    let bar = out.interactive().then(ProgressBar::new_spinner);
+    let bar = out.interactive().then(crate::output::live_meter);
     let talk = fleet::Talk {
         clock: &clock,
         listen: inlet.as_ref(),
@@ -89,23 +89,19 @@ pub async fn call(members: Vec<fleet::Member>, talk_args: &TalkArgs, mic: &MicAr
         stop_ring: talk_args.stop_ring,
     };
     let keys = keys_available.then(|| KeyReader::start(state.clone(), stop.clone(), args.ptt));
-    let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, state.clone(), progress.clone(), args.ptt)));
+    let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, state.clone(), progress.clone(), args.ptt, stop.clone())));
     let outcomes = fleet::each(
         members,
         || clock.absent(),
         |c| {
-            let (label, note_bar, describe) = (c.name.clone(), bar.clone(), describe.clone());
+            let (label, describe) = (c.name.clone(), describe.clone());
             let opts = TalkOptions {
                 reconnect: true,
                 on_open: Arc::new(move |channel, params| {
-                    let note = format!(
+                    out.note(&format!(
                         "{label}: channel {channel} speaks {} at {} Hz; capturing {describe}; Ctrl-C to stop",
                         params.codec, params.sample_rate
-                    );
-                    match &note_bar {
-                        Some(bar) => bar.suspend(|| out.note(&note)),
-                        None => out.note(&note),
-                    }
+                    ));
                 }),
                 voice: args.vad.map(|_| session::Voice { speaking: state.open.subscribe(), hold: Duration::from_secs_f64(args.hold) }),
                 ..super::talk_options(talk_args, c.channel.clone(), c.codec, progress.clone())
@@ -117,12 +113,12 @@ pub async fn call(members: Vec<fleet::Member>, talk_args: &TalkArgs, mic: &MicAr
     .await;
     if let Some(m) = meter {
         m.abort();
+        // Stopped for sure (it may be drawing on another thread) before the line is cleared.
+        let _ = m.await;
     }
     drop(keys);
     // Clear the meter so the outcome line starts on a line of its own.
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    crate::output::clear_live();
     if let (Some(l), Some(i)) = (listener, inlet) {
         l.finish(i).await;
     }
@@ -192,10 +188,16 @@ impl Drop for KeyReader {
 }
 
 /// A one-line level meter on the terminal.
-async fn meter(bar: ProgressBar, live: Arc<MicState>, progress: Arc<Progress>, ptt: bool) {
+async fn meter(bar: ProgressBar, live: Arc<MicState>, progress: Arc<Progress>, ptt: bool, stop: Stop) {
     loop {
+        if stop.requested().is_some() {
+            bar.set_message(super::play::CLOSING);
+            bar.tick();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
         let db = f32::from_bits(live.level.load(Ordering::Relaxed)).max(-60.0);
-        let filled = (((db + 60.0) / 60.0) * 20.0).round().clamp(0.0, 20.0) as usize;
+        let filled = (((db + 60.0) / 60.0) * 10.0).round().clamp(0.0, 10.0) as usize;
         let state = if live.muted.load(Ordering::Relaxed) {
             " [muted: m]"
         } else if ptt && !live.talking.load(Ordering::Relaxed) {
@@ -203,8 +205,9 @@ async fn meter(bar: ProgressBar, live: Arc<MicState>, progress: Arc<Progress>, p
         } else {
             ""
         };
+        // The state first: a narrow terminal cuts the figures, not what the keys did.
         bar.set_message(format!(
-            "[{:<20}] {db:>4.0} dBFS  talked {:.1} s  sent {:.1} s  drops {}{state}",
+            "[{:<10}] {db:>4.0} dBFS{state}  talked {:.1} s  sent {:.1} s  drops {}",
             "#".repeat(filled),
             live.talked_ms.load(Ordering::Relaxed) as f64 / 1000.0,
             progress.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0,

@@ -54,11 +54,23 @@ async fn gather(device: &Device, name: &str) -> Result<Status, Ending> {
     let channels = device.channels().await.map_err(|e| Ending::from_isapi(&e))?;
     let info = device.device_info().await.ok();
     let call_status = device.call_status().await.ok().flatten();
+    let mut listed = Vec::with_capacity(channels.len());
+    for mut c in channels {
+        // The list never carries the choices; each channel's capabilities document does (its
+        // `opt` attributes). A device that has none leaves the options empty.
+        if let Ok(caps) = device.capabilities(&c.id).await {
+            c.codec_options = caps.codec_options;
+            c.bit_rate_options = caps.bit_rate_options;
+            c.sampling_rate_options = caps.sampling_rate_options;
+        }
+        listed.push(ChannelStatus {
+            supported: crate::codec::Codec::from_isapi(&c.codec).is_some(),
+            session_active: c.enabled,
+            channel: c,
+        });
+    }
+    let channels = listed;
     let audio_out = device.audio_out().await.ok().flatten();
-    let channels = channels
-        .into_iter()
-        .map(|c| ChannelStatus { supported: crate::codec::Codec::from_isapi(&c.codec).is_some(), session_active: c.enabled, channel: c })
-        .collect();
     Ok(Status { device: name.to_string(), info, channels, call_status, audio_out })
 }
 
@@ -101,6 +113,9 @@ fn table(s: &Status) -> String {
             opt(ch.microphone_volume.map(|v| v.to_string())),
             session
         ));
+    }
+    for c in s.channels.iter().filter(|c| !c.channel.codec_options.is_empty()) {
+        t.push_str(&format!("channel {} can speak {}\n", c.channel.id, c.channel.codec_options.join(", ")));
     }
     if s.channels.iter().any(|c| !c.supported) {
         t.push_str("(!) hiktalk cannot encode this codec; switch the channel with `hiktalk play --set-codec`\n");

@@ -20,6 +20,9 @@ const VAD_HANGOVER: Duration = Duration::from_millis(300);
 /// cpal's error callback (ALSA plugins and some drivers just stop delivering), and the clock
 /// would otherwise bridge the gap with silence forever; shorter gaps are glitches.
 const CAPTURE_STALL: Duration = Duration::from_secs(3);
+/// Seconds of audio a live device may deliver beyond real time (buffered at the start, a
+/// burst after a hiccup); more than this plus twice the time elapsed is no microphone.
+const UNPACED_SLACK: f64 = 1.0;
 /// Chunks (one per poll that found audio) queued for the clock before the newest are dropped.
 const QUEUE: usize = 64;
 
@@ -118,6 +121,7 @@ fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &
     // meanwhile is not a drop worth telling.
     let _ = capture.read(&mut samples);
     let dropped_before = capture.dropped_samples();
+    let (started, mut read) = (Instant::now(), 0u64);
     let mut last_data = Instant::now();
     loop {
         if tx.is_closed() {
@@ -138,7 +142,18 @@ fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &
             continue;
         };
         last_data = Instant::now();
-        state.dropped_samples.store(capture.dropped_samples() - dropped_before, Ordering::Relaxed);
+        let dropped = capture.dropped_samples() - dropped_before;
+        read += samples.len() as u64;
+        // A device that is always ready (ALSA's `null`, a plain file) delivers seconds of
+        // audio per millisecond: nobody speaks into it, and every figure would be absurd.
+        let (delivered, wall) = ((read + dropped) as f64 / rate, started.elapsed().as_secs_f64());
+        if delivered > UNPACED_SLACK + 2.0 * wall {
+            return fail(format!(
+                "{} delivers audio faster than real time ({delivered:.0} s of audio in {wall:.2} s): it is not a live microphone; pick one with --input (see `hiktalk devices`)",
+                capture.describe()
+            ));
+        }
+        state.dropped_samples.store(dropped, Ordering::Relaxed);
         let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
         let db = if peak > 0.0 { 20.0 * peak.log10() } else { -120.0 };
         state.level.store(db.to_bits(), Ordering::Relaxed);

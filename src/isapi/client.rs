@@ -63,6 +63,8 @@ pub struct Device {
     pub(crate) tls: Arc<rustls::ClientConfig>,
     http: reqwest::Client,
     namespace: std::sync::Mutex<Namespace>,
+    /// `-v`: each request and its status go to stderr.
+    trace: bool,
 }
 
 /// A request's outcome once auth is settled.
@@ -91,6 +93,7 @@ impl Device {
             tls: Arc::new(tls),
             http,
             namespace: std::sync::Mutex::new(Namespace::Hikvision),
+            trace: false,
         })
     }
 
@@ -105,7 +108,29 @@ impl Device {
             tls: self.tls.clone(),
             http: self.http.clone(),
             namespace: std::sync::Mutex::new(*self.namespace.lock().unwrap_or_else(|p| p.into_inner())),
+            trace: self.trace,
         }
+    }
+
+    /// The same device, telling each request and its status on stderr when `on`.
+    pub fn traced(mut self, on: bool) -> Device {
+        self.trace = on;
+        self
+    }
+
+    /// With `-v`: one line per request: its method, its path with the query's values hidden
+    /// (a token or session id is nobody's business in a bug report), what came back and when.
+    /// Never a header, so never the Authorization.
+    pub(crate) fn trace(&self, method: &str, path: &str, started: std::time::Instant, answer: &str) {
+        if !self.trace {
+            return;
+        }
+        let (bare, query) = path.split_once('?').unwrap_or((path, ""));
+        let names: Vec<String> =
+            query.split('&').filter(|q| !q.is_empty()).map(|q| format!("{}=…", q.split('=').next().unwrap_or(q))).collect();
+        let query = if names.is_empty() { String::new() } else { format!("?{}", names.join("&")) };
+        let ms = started.elapsed().as_millis();
+        crate::output::stderr(&format!("hiktalk: {method} {}{bare}{query} -> {answer} ({ms} ms)", self.endpoint.base_url()));
     }
 
     /// The same device with another stall deadline for the audio upload.
@@ -142,8 +167,17 @@ impl Device {
                 None if method == reqwest::Method::PUT => req.header(reqwest::header::CONTENT_LENGTH, "0"),
                 None => req,
             };
-            let mut resp = req.send().await.map_err(|e| self.classify(&e, &step))?;
+            let started = std::time::Instant::now();
+            let mut resp = match req.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    let e = self.classify(&e, &step);
+                    self.trace(method.as_str(), path, started, &format!("failed: {e}"));
+                    return Err(e);
+                }
+            };
             let status = resp.status().as_u16();
+            self.trace(method.as_str(), path, started, &status.to_string());
             if (300..400).contains(&status) {
                 let location = resp.headers().get(LOCATION).map(|v| clean(&String::from_utf8_lossy(v.as_bytes()))).unwrap_or_default();
                 return Err(IsapiError::Redirect {

@@ -40,7 +40,9 @@ pub(crate) async fn exchange(
 ) -> Result<Accepted, IsapiError> {
     let step = format!("{method} {}", path::without_query(path));
     for _ in 0..3 {
-        let mut stream = connect(device, send_buffer).await?;
+        let started = std::time::Instant::now();
+        let mut stream =
+            connect(device, send_buffer).await.inspect_err(|e| device.trace(method, path, started, &format!("failed: {e}")))?;
         let auth = device.digest.authorization(&device.creds, method, path);
         // No `Expect: 100-continue`: devices answer at once and then read or write raw audio.
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: keep-alive\r\n", device.endpoint.authority());
@@ -66,7 +68,14 @@ pub(crate) async fn exchange(
             }
             Ok::<_, IsapiError>((resp, rest))
         };
-        let (resp, mut rest) = timed(device.timeouts.request, &step, answer).await??;
+        let (resp, mut rest) = match timed(device.timeouts.request, &step, answer).await.and_then(|r| r) {
+            Ok(answer) => answer,
+            Err(e) => {
+                device.trace(method, path, started, &format!("failed: {e}"));
+                return Err(e);
+            }
+        };
+        device.trace(method, path, started, &resp.status.to_string());
         let without_query = path::without_query(path).to_string();
         match resp.status {
             200..=299 => return Ok(Accepted { stream, head: resp, rest }),

@@ -44,6 +44,7 @@ impl Stop {
     pub fn trigger(&self, name: &'static str) {
         if self.requested().is_some() {
             let _ = crossterm::terminal::disable_raw_mode();
+            crate::output::clear_live();
             let left = match self.pending.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
                 Some(what) => format!(" without waiting for the device; {what}"),
                 None => String::new(),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 pub mod ffmpeg;
 pub mod latency;
 pub mod raw;
+pub mod screen;
 pub mod speaker;
 pub mod tone;
 
@@ -191,15 +192,36 @@ pub fn prompt(e: &EventKind) -> bool {
 
 /// Starts `cmd` on a pseudo-terminal (stdin, stdout and stderr), as on a user's terminal.
 /// Returns the child, the master side to type into, and a thread collecting all it prints.
-pub fn on_a_terminal(mut cmd: Command) -> (Child, std::fs::File, std::thread::JoinHandle<String>) {
+pub fn on_a_terminal(cmd: Command) -> (Child, std::fs::File, std::thread::JoinHandle<String>) {
+    on_a_sized_terminal(cmd, None)
+}
+
+/// `on_a_terminal`, on a terminal of `(columns, rows)` that is the child's controlling
+/// terminal (as in a login session: `/dev/tty` is the pty, and it is what size queries see).
+pub fn on_a_sized_terminal(mut cmd: Command, size: Option<(u16, u16)>) -> (Child, std::fs::File, std::thread::JoinHandle<String>) {
     use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
     let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty fills in two fds we then own; no name, default termios and size.
-    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    let ws = size.map(|(cols, rows)| libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 });
+    let ws_ptr = ws.as_ref().map_or(std::ptr::null(), |w| w as *const libc::winsize);
+    // SAFETY: openpty fills in two fds we then own; no name, default termios, the given size.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), ws_ptr) };
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
     // SAFETY: both fds are fresh and owned by nobody else.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     cmd.env("TERM", "xterm");
+    if size.is_some() {
+        // SAFETY: only async-signal-safe calls between fork and exec: a new session, then the
+        // pty (already on stdin) as its controlling terminal.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave);
     let child = cmd.spawn().expect("start hiktalk on a pty");
     drop(cmd); // the parent's copies of the slave: the master sees EOF (EIO) when the child is gone

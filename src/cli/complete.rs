@@ -1,0 +1,67 @@
+//! What shells complete: closed choices (codecs, profiles, styles) as clap possible values, so
+//! the generated scripts offer them, and camera names read from the config when completing
+//! (`COMPLETE=bash hiktalk`, clap_complete's dynamic completion).
+
+use clap::ValueHint;
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
+use std::ffi::OsStr;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+/// The codec names `--codec` and friends offer (every spelling `Codec::from_str` knows works).
+pub const CODECS: &[&str] = &["ulaw", "alaw", "g726", "aac", "pcm", "opus"];
+
+/// A value parsed by `T::from_str`, so that every spelling it accepts works, with `names`
+/// offered to help and to completion.
+#[derive(Clone)]
+pub struct Choices<T> {
+    names: &'static [&'static str],
+    parsed: PhantomData<fn() -> T>,
+}
+
+pub fn choices<T>(names: &'static [&'static str]) -> Choices<T> {
+    Choices { names, parsed: PhantomData }
+}
+
+impl<T> TypedValueParser for Choices<T>
+where
+    T: FromStr + Clone + Send + Sync + 'static,
+    T::Err: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Value = T;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &OsStr) -> Result<T, clap::Error> {
+        StringValueParser::new().try_map(|s| s.parse::<T>()).parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.names.iter().map(|n| PossibleValue::new(*n))))
+    }
+}
+
+/// Free values (a user, a number, a device) complete to nothing rather than to file names:
+/// only arguments that take a path say so (`ValueHint::FilePath`, `DirPath`).
+pub fn no_file_names(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        let free = a.get_action().takes_values() && a.get_value_hint() == ValueHint::Unknown && a.get_possible_values().is_empty();
+        if free { a.value_hint(ValueHint::Other) } else { a }
+    })
+    .mut_subcommands(no_file_names)
+}
+
+/// Completes a camera argument with the config's cameras and groups, and `sim`. The config is
+/// the one `HIKTALK_CONFIG` names or the default: a `--config` on the line being completed is
+/// not seen.
+pub fn cameras() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| {
+        let config = std::env::var_os("HIKTALK_CONFIG").map(std::path::PathBuf::from);
+        let (cameras, groups) = crate::config::names(config.as_deref());
+        let tagged =
+            |names: Vec<String>, what: &'static str| names.into_iter().map(move |n| CompletionCandidate::new(n).help(Some(what.into())));
+        tagged(cameras, "camera")
+            .chain(tagged(groups, "group"))
+            .chain(tagged(vec![crate::config::SIM.into()], "the simulated camera"))
+            .collect()
+    })
+}

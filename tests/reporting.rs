@@ -1,0 +1,79 @@
+//! What hiktalk tells: `-v` traces every request (never a credential), `sim` says how to log
+//! in to it, and `status` lists the codecs each channel can take.
+
+use crate::util::*;
+use std::io::BufRead;
+use std::process::Stdio;
+
+/// `-v`: each request line and its status on stderr, the upload included; no password, no
+/// Digest header, no session id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_shows_each_request_and_status_but_no_credentials() {
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("tone.wav"), 440.0, 0.5, 8000, 1, 0.3);
+    let mut cmd = hiktalk();
+    cmd.args(["-v", "play"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let base = format!("{}/ISAPI/System/TwoWayAudio/channels", url(&sim));
+    for line in [
+        format!("hiktalk: GET {base} -> 401"),
+        format!("hiktalk: GET {base} -> 200"),
+        format!("hiktalk: PUT {base}/1/open -> 200"),
+        format!("hiktalk: PUT {base}/1/audioData?sessionId=… -> 200"),
+        format!("hiktalk: PUT {base}/1/close?sessionId=… -> 200"),
+    ] {
+        assert!(err.lines().any(|l| l.starts_with(&line) && l.ends_with(" ms)")), "no {line:?} in:\n{err}");
+    }
+    let wire_id = sim.events().iter().find_map(|e| match &e.kind {
+        EventKind::SessionOpened { session_id, .. } => session_id.clone(),
+        _ => None,
+    });
+    let wire_id = wire_id.expect("the device gave a session id");
+    for secret in [PASSWORD, "Digest", "Authorization", "response=", wire_id.as_str()] {
+        assert!(!err.contains(secret), "{secret:?} shown:\n{err}");
+    }
+    println!("{err}");
+}
+
+/// `hiktalk sim` says which user and password it takes, and a command that works as is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_prints_its_login_and_a_command_to_paste() {
+    let mut child = hiktalk().arg("sim").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let addr = first.trim().strip_prefix("hiktalk-sim listening on http://").unwrap_or_else(|| panic!("{first:?}")).to_string();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let login = err.next().unwrap().unwrap();
+    let example = err.next().unwrap().unwrap();
+    signal(&child, libc::SIGTERM);
+    let _ = child.wait();
+    assert_eq!(login, "hiktalk: it accepts user admin, password hiktalk-sim (a test device); for example:");
+    let command = example.trim_start_matches("hiktalk:").trim();
+    assert_eq!(command, format!("echo hiktalk-sim | hiktalk status http://{addr} --user admin --password-stdin"));
+    // Pasted (against a simulator of the same defaults), it works.
+    let other = sim::start(binary_sim_config()).await.unwrap();
+    let pasted = command.replace(&addr, &other.addr().to_string()).replace("| hiktalk", &format!("| {}", env!("CARGO_BIN_EXE_hiktalk")));
+    let out = std::process::Command::new("sh").args(["-c", &pasted]).env_remove("HIKTALK_PASSWORD").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{pasted}: {}", stderr(&out));
+}
+
+/// `status` reads each channel's capabilities: the codecs it can be switched to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_the_codecs_a_channel_can_take() {
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "status"]).arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    let options: Vec<&str> = v["channels"][0]["codec_options"].as_array().unwrap().iter().filter_map(|o| o.as_str()).collect();
+    assert!(options.contains(&"G.711ulaw") && options.contains(&"AAC"), "{v}");
+    let mut cmd = hiktalk();
+    cmd.arg("status").arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.lines().any(|l| l.starts_with("channel 1 can speak G.711ulaw")), "{table}");
+}
