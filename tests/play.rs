@@ -25,16 +25,16 @@ async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
     });
     let session = session.expect("a session");
     // What the device heard, by its own measure: no gap, no loss, never more ahead than the
-    // lead (120 ms), a batch (40 ms) and the frame in hand (20 ms), with 20 ms for the device's
+    // lead (100 ms), a batch (60 ms) and the frame in hand (20 ms), with 40 ms for the device's
     // own clock: it starts at the first arrival, which a loaded 2-core machine can delay;
-    // frames arrived in small batches, 60 ms apart (plus up to 40 ms of scheduling on a loaded
-    // machine, well within the 120 ms the device holds), not in bursts.
+    // frames arrived in small batches, 80 ms apart (plus up to 40 ms of scheduling on a loaded
+    // machine, within the 100 ms the device holds), not in bursts.
     let l = sim.upload_of(&session).unwrap().listened;
     assert_eq!((l.underruns, l.overflow_ms), (0, 0.0), "{l:?}");
-    assert!(l.max_lead_ms <= 200.0, "{l:?}");
+    assert!(l.max_lead_ms <= 220.0, "{l:?}");
     assert!((l.audio_seconds - 10.0).abs() < 0.05, "{l:?}");
     let jitter = arrival_jitter_ms(&l.arrivals, 0.2);
-    assert!(jitter.1 <= 100.0, "the longest wait between arrivals after the lead: {jitter:?}");
+    assert!(jitter.1 <= 120.0, "the longest wait between arrivals after the lead: {jitter:?}");
     assert_eq!(count(&events, |e| matches!(e, EventKind::ExpectContinue { .. })), 0, "hiktalk never sends Expect");
     let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &session);
     assert_eq!(rate, 8000);

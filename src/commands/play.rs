@@ -14,9 +14,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How far ahead of real time a file runs: a cushion against network hiccups for the device,
-/// topped up in batches (the device holds 120-180 ms; the clock wakes every 60 ms, not 20).
-const LEAD: Duration = Duration::from_millis(120);
-const BATCH: Duration = Duration::from_millis(40);
+/// topped up in batches (the device holds 100-180 ms; the clock wakes every 80 ms, not 20).
+const LEAD: Duration = Duration::from_millis(100);
+const BATCH: Duration = Duration::from_millis(60);
 
 /// Where the audio goes and how: what `play` and `say` share.
 pub struct Delivery<'a> {
