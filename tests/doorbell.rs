@@ -41,21 +41,6 @@ async fn expect(sim: &SimHandle, what: &str, pred: impl Fn(&EventKind) -> bool) 
     }
 }
 
-/// The call-state transitions: (from, to, cause, by).
-fn transitions(sim: &SimHandle) -> Vec<(String, String, String, String)> {
-    sim.events()
-        .into_iter()
-        .filter_map(|e| match e.kind {
-            EventKind::CallStatus { status, from, cause, by } => Some((from, status, cause, by)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn t(from: &str, to: &str, cause: &str, by: &str) -> (String, String, String, String) {
-    (from.into(), to.into(), cause.into(), by.into())
-}
-
 fn signals(sim: &SimHandle, cmd: &str) -> usize {
     count(&sim.events(), |e| matches!(e, EventKind::CallSignal { cmd: c, .. } if c == cmd))
 }
@@ -87,7 +72,7 @@ async fn answer_plays_a_message_then_hangs_up_and_confirms_idle() {
     assert_eq!((v["sessions_opened"].as_u64(), v["closes_confirmed"].as_u64()), (Some(1), Some(1)), "{v}");
     assert_eq!(
         transitions(&sim),
-        [t("idle", "ring", "ring", "local"), t("ring", "onCall", "answer", "client"), t("onCall", "idle", "hangUp", "client")]
+        [step("idle", "ring", "ring", "local"), step("ring", "onCall", "answer", "client"), step("onCall", "idle", "hangUp", "client")]
     );
     assert_eq!((signals(&sim, "answer"), signals(&sim, "hangUp")), (1, 1));
     let ended = expect(&sim, "the upload's end", |k| matches!(k, EventKind::AudioEnded { .. })).await;
@@ -242,11 +227,11 @@ async fn hangup_and_reject_confirm_from_call_status() {
     assert_eq!(
         transitions(&sim),
         [
-            t("idle", "ring", "ring", "local"),
-            t("ring", "idle", "reject", "client"),
-            t("idle", "ring", "ring", "local"),
-            t("ring", "onCall", "answer", "local"),
-            t("onCall", "idle", "hangUp", "client")
+            step("idle", "ring", "ring", "local"),
+            step("ring", "idle", "reject", "client"),
+            step("idle", "ring", "ring", "local"),
+            step("ring", "onCall", "answer", "local"),
+            step("onCall", "idle", "hangUp", "client")
         ]
     );
 }
@@ -494,7 +479,7 @@ async fn play_on_a_ringing_doorbell_says_so_or_stops_the_ring() {
     let out = run(&["play", "--stop-ring", &msg, &url(&sim)]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("stopped the ring"), "{}", stderr(&out));
-    assert_eq!(transitions(&sim), [t("idle", "ring", "ring", "local"), t("ring", "idle", "deleteRing", "client")]);
+    assert_eq!(transitions(&sim), [step("idle", "ring", "ring", "local"), step("ring", "idle", "deleteRing", "client")]);
     let ended = expect(&sim, "the upload's end", |k| matches!(k, EventKind::AudioEnded { .. })).await;
     let EventKind::AudioEnded { listened, .. } = ended else { unreachable!() };
     assert_eq!(listened.unheard_seconds, 0.0, "{listened:?}");

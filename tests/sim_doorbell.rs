@@ -2,6 +2,7 @@
 //! volumes, alertStream parts and faults, rings on a schedule and from the sim's stdin.
 
 use crate::util::raw::*;
+use crate::util::{step, transitions};
 use hiktalk::sim::{Event, EventKind, Fault, Profile, SimConfig, SimHandle};
 use serde_json::Value;
 use std::time::Duration;
@@ -32,21 +33,6 @@ async fn call_status(c: &mut Client) -> String {
 
 async fn signal(c: &mut Client, cmd: &str) -> Resp {
     c.request("PUT", CALL_SIGNAL, &format!(r#"{{"CallSignal":{{"cmdType":"{cmd}"}}}}"#)).await
-}
-
-/// The call-state transitions logged so far: (from, to, cause, by).
-fn transitions(sim: &SimHandle) -> Vec<(String, String, String, String)> {
-    sim.events()
-        .into_iter()
-        .filter_map(|e| match e.kind {
-            EventKind::CallStatus { status, from, cause, by } => Some((from, status, cause, by)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn t(from: &str, to: &str, cause: &str, by: &str) -> (String, String, String, String) {
-    (from.into(), to.into(), cause.into(), by.into())
 }
 
 /// A ResponseStatus's text fields, read with roxmltree (not hiktalk's parser).
@@ -86,9 +72,9 @@ async fn a_call_rings_is_answered_and_hung_up() {
         assert_eq!(call_status(&mut c).await, "idle", "{cmd}");
     }
     let mut want =
-        vec![t("idle", "ring", "ring", "local"), t("ring", "onCall", "answer", "client"), t("onCall", "idle", "hangUp", "client")];
+        vec![step("idle", "ring", "ring", "local"), step("ring", "onCall", "answer", "client"), step("onCall", "idle", "hangUp", "client")];
     for cmd in ["reject", "cancel", "deviceOnCall", "bellTimeout"] {
-        want.extend([t("idle", "ring", "ring", "local"), t("ring", "idle", cmd, "client")]);
+        want.extend([step("idle", "ring", "ring", "local"), step("ring", "idle", cmd, "client")]);
     }
     assert_eq!(transitions(&sim), want);
     let signals = sim.events().iter().filter(|e| matches!(&e.kind, EventKind::CallSignal { accepted: true, .. })).count();
@@ -190,7 +176,7 @@ async fn delete_ring_stops_the_bell_and_talk_is_heard_again() {
     let ended = expect(&sim, "heard", |k| matches!(k, EventKind::AudioEnded { session_id, .. } if *session_id == sid)).await;
     let EventKind::AudioEnded { listened, .. } = ended else { unreachable!() };
     assert_eq!((listened.audio_seconds, listened.unheard_seconds), (0.1, 0.0), "{listened:?}");
-    assert_eq!(transitions(&sim), [t("idle", "ring", "ring", "local"), t("ring", "idle", "deleteRing", "client")]);
+    assert_eq!(transitions(&sim), [step("idle", "ring", "ring", "local"), step("ring", "idle", "deleteRing", "client")]);
 }
 
 #[tokio::test]

@@ -375,21 +375,9 @@ fn pretty(v: &impl Serialize) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// `2024-05-01T10:00:00+00:00`: the device's clock, in UTC.
+/// `2024-05-01T10:00:00+00:00`: the device's clock, in UTC, as devices write it.
 fn date_time(now: SystemTime) -> String {
-    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00", rem / 3600, rem % 3600 / 60, rem % 60)
+    humantime::format_rfc3339_seconds(now).to_string().replace('Z', "+00:00")
 }
 
 #[cfg(test)]

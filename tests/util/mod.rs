@@ -254,3 +254,19 @@ pub fn last_session_id(sim: &SimHandle) -> String {
         })
         .expect("a session was opened")
 }
+
+/// A door station's call-state transitions, as its log has them: (from, to, cause, by).
+pub fn transitions(sim: &SimHandle) -> Vec<(String, String, String, String)> {
+    sim.events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::CallStatus { status, from, cause, by } => Some((from, status, cause, by)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One expected transition, for comparing with [`transitions`].
+pub fn step(from: &str, to: &str, cause: &str, by: &str) -> (String, String, String, String) {
+    (from.into(), to.into(), cause.into(), by.into())
+}
