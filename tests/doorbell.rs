@@ -263,17 +263,22 @@ async fn wait_ring_says_who_rings_and_times_out() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("ringing") && said.contains("building 1, floor 1"), "{said}");
 
-    // No call control: the ring still comes on the stream. Ctrl-C interrupts a wait (130).
+    // No call control: the ring still comes on the stream. Every stop signal interrupts a wait
+    // (130).
     let sim = start(SimConfig { call_control: false, ..doorbell() }).await;
     let child = spawn(&["wait-ring", &url(&sim)]);
     expect(&sim, "the alertStream", |k| matches!(k, EventKind::AlertStreamOpened { .. })).await;
     sim.ring();
     assert_eq!(wait_child(child).await.status.code(), Some(0));
-    let child = spawn(&["wait-ring", &url(&sim)]);
-    expect(&sim, "a second stream", |k| matches!(k, EventKind::AlertStreamOpened { stream: 2, .. })).await;
-    wait_for_signal_handlers(&child).await;
-    signal(&child, libc::SIGINT);
-    assert_eq!(wait_child(child).await.status.code(), Some(130));
+    for (n, sig) in [(2, libc::SIGINT), (3, libc::SIGTERM), (4, libc::SIGHUP)] {
+        let child = spawn(&["wait-ring", &url(&sim)]);
+        expect(&sim, "another stream", |k| matches!(k, EventKind::AlertStreamOpened { stream, .. } if *stream == n)).await;
+        wait_for_signal_handlers(&child).await;
+        signal(&child, sig);
+        assert_eq!(wait_child(child).await.status.code(), Some(130), "signal {sig}");
+    }
+    let opened = sim.events().iter().filter(|e| matches!(e.kind, EventKind::AlertStreamOpened { .. })).count();
+    assert_eq!(opened, 4, "one stream per wait");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,7 +352,7 @@ async fn line_where(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_prints_json_lines_filtered_and_stops_without_a_reconnect() {
-    for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+    for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
         let sim =
             start(SimConfig { heartbeat: Duration::from_millis(100), door_open_time: Duration::from_millis(100), ..doorbell() }).await;
         let mut child = spawn(&["--json", "events", &url(&sim), "--type", "ring,doorLocked,callStatus", "--poll-interval", "0.1"]);
