@@ -101,6 +101,14 @@ pub fn stderr(line: &str) {
 
 /// A one-line meter (spinner and message) cut at the terminal's edge, never wrapped: a
 /// wrapped line stays behind when the meter is cleared. Shown until [`clear_live`].
+/// A level meter `[####      ]` of `width` cells for a peak in dBFS (-60 to 0), and the level
+/// it shows (clamped at -60).
+pub fn level_bar(dbfs: f32, width: usize) -> (String, f32) {
+    let db = dbfs.max(-60.0);
+    let filled = (((db + 60.0) / 60.0) * width as f32).round().clamp(0.0, width as f32) as usize;
+    (format!("[{:<width$}]", "#".repeat(filled)), db)
+}
+
 pub fn live_meter() -> ProgressBar {
     let style = ProgressStyle::with_template("{spinner} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
     show_live(ProgressBar::new_spinner().with_style(style))
@@ -116,5 +124,15 @@ pub fn show_live(bar: ProgressBar) -> ProgressBar {
 pub fn clear_live() {
     if let Some(bar) = LIVE.lock().unwrap_or_else(|p| p.into_inner()).take() {
         bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_level_bar_fills_with_the_level_and_keeps_its_width() {
+        assert_eq!(super::level_bar(0.0, 4), ("[####]".to_string(), 0.0));
+        assert_eq!(super::level_bar(-30.0, 4), ("[##  ]".to_string(), -30.0));
+        assert_eq!(super::level_bar(-120.0, 4), ("[    ]".to_string(), -60.0));
     }
 }

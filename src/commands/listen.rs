@@ -102,13 +102,12 @@ async fn meter(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        let db = f32::from_bits(stats.level.load(Ordering::Relaxed)).max(-60.0);
-        let filled = (((db + 60.0) / 60.0) * 20.0).round().clamp(0.0, 20.0) as usize;
+        let (level, db) = crate::output::level_bar(f32::from_bits(stats.level.load(Ordering::Relaxed)), 20);
         let jitter = playback
             .as_ref()
             .map(|p| format!("  buffer {} ms  underruns {}", p.target_ms.load(Ordering::Relaxed), p.underruns.load(Ordering::Relaxed)))
             .unwrap_or_default();
-        bar.set_message(format!("[{:<20}] {db:>4.0} dBFS{jitter}", "#".repeat(filled)));
+        bar.set_message(format!("{level} {db:>4.0} dBFS{jitter}"));
         bar.tick();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -196,8 +196,7 @@ async fn meter(bar: ProgressBar, live: Arc<MicState>, progress: Arc<Progress>, p
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        let db = f32::from_bits(live.level.load(Ordering::Relaxed)).max(-60.0);
-        let filled = (((db + 60.0) / 60.0) * 10.0).round().clamp(0.0, 10.0) as usize;
+        let (level, db) = crate::output::level_bar(f32::from_bits(live.level.load(Ordering::Relaxed)), 10);
         let state = if live.muted.load(Ordering::Relaxed) {
             " [muted: m]"
         } else if ptt && !live.talking.load(Ordering::Relaxed) {
@@ -207,8 +206,7 @@ async fn meter(bar: ProgressBar, live: Arc<MicState>, progress: Arc<Progress>, p
         };
         // The state first: a narrow terminal cuts the figures, not what the keys did.
         bar.set_message(format!(
-            "[{:<10}] {db:>4.0} dBFS{state}  talked {:.1} s  sent {:.1} s  drops {}",
-            "#".repeat(filled),
+            "{level} {db:>4.0} dBFS{state}  talked {:.1} s  sent {:.1} s  drops {}",
             live.talked_ms.load(Ordering::Relaxed) as f64 / 1000.0,
             progress.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0,
             live.dropped_samples.load(Ordering::Relaxed),
