@@ -15,6 +15,8 @@
 //! `cut-mid-part`, `oversized-part`, `no-boundary`, `doubled-boundary`, `jpeg-part`) are picked
 //! per stream when it opens.
 
+use super::alarm::Alert;
+use super::config::MIN_PERIOD;
 use super::events::{EventKind, lock};
 use super::faults::{AlertFault, Fault};
 use super::http::{Next, Request};
@@ -46,91 +48,17 @@ const ACCESS_CONTROLLER: (&str, &str) = ("AccessControllerEvent", "Access Contro
 /// `majorEventType` of the events below: 5, "event".
 const MAJOR_EVENT: u32 = 5;
 
-/// A door's event on the intercom's stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DoorEvent {
-    Unlocked,
-    Locked,
-    ContactOpen,
-    ContactClosed,
-}
-
-/// An alarm for the alertStream clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Alert {
-    Ring,
-    Door { door: u32, what: DoorEvent },
-    Motion,
-    LineCrossing,
-}
-
-impl Alert {
-    /// Its name in the event log.
-    fn kind(self) -> &'static str {
-        match self {
-            Alert::Ring => "ring",
-            Alert::Door { what: DoorEvent::Unlocked, .. } => "doorUnlocked",
-            Alert::Door { what: DoorEvent::Locked, .. } => "doorLocked",
-            Alert::Door { what: DoorEvent::ContactOpen, .. } => "doorContactOpen",
-            Alert::Door { what: DoorEvent::ContactClosed, .. } => "doorContactClosed",
-            Alert::Motion => "VMD",
-            Alert::LineCrossing => "linedetection",
-        }
-    }
-
-    fn door(self) -> Option<u32> {
-        match self {
-            Alert::Door { door, .. } => Some(door),
-            _ => None,
-        }
-    }
-
-    /// An intercom's `subEventType` (SDK tables), None for camera alarms.
-    fn minor(self) -> Option<u32> {
-        match self {
-            Alert::Ring => Some(0x25),
-            Alert::Door { what: DoorEvent::Unlocked, .. } => Some(0x15),
-            Alert::Door { what: DoorEvent::Locked, .. } => Some(0x16),
-            Alert::Door { what: DoorEvent::ContactOpen, .. } => Some(0x19),
-            Alert::Door { what: DoorEvent::ContactClosed, .. } => Some(0x1a),
-            Alert::Motion | Alert::LineCrossing => None,
-        }
-    }
-
-    /// A camera's `eventType` and `eventDescription`, None for intercom events.
-    fn camera(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Alert::Motion => Some(("VMD", "Motion alarm")),
-            Alert::LineCrossing => Some(("linedetection", "linedetection alarm")),
-            _ => None,
-        }
-    }
-}
-
-/// Sends an alarm to every open stream (and logs it); alarms the device cannot have (motion
-/// on the door station as played here, a ring on a camera) are dropped.
-pub(crate) fn publish(shared: &Shared, alert: Alert) {
-    let doorbell = shared.cfg.profile.is_doorbell();
-    if doorbell != alert.minor().is_some() {
-        return;
-    }
-    let streams = shared.alerts.receiver_count();
-    shared.log.log(EventKind::Alert { kind: alert.kind().into(), door: alert.door(), streams });
-    // No stream open is normal.
-    let _ = shared.alerts.send(alert);
-}
-
 /// `--event-every`: motion, then line crossing, and so on, on cameras.
 pub(crate) fn schedule(shared: &Arc<Shared>) {
     let Some(every) = shared.cfg.event_every.filter(|_| !shared.cfg.profile.is_doorbell()) else { return };
-    let every = every.max(super::MIN_PERIOD);
+    let every = every.max(MIN_PERIOD);
     let shared = shared.clone();
     tokio::spawn(async move {
         let start = Instant::now();
         for n in 1u32.. {
             tokio::select! {
                 _ = tokio::time::sleep_until(start + every * n) => {
-                    publish(&shared, if n % 2 == 1 { Alert::Motion } else { Alert::LineCrossing });
+                    shared.publish(if n % 2 == 1 { Alert::Motion } else { Alert::LineCrossing });
                 }
                 _ = shared.shutting_down() => return,
             }
@@ -209,7 +137,7 @@ pub(crate) async fn serve(shared: &Arc<Shared>, stream: &mut TcpStream, peer: So
     }
     shared.log.log(EventKind::AlertStreamOpened { peer: peer.to_string(), stream: id, open });
 
-    let period = shared.cfg.heartbeat.max(super::MIN_PERIOD);
+    let period = shared.cfg.heartbeat.max(MIN_PERIOD);
     let start = Instant::now();
     let mut beats: u32 = 1;
     let mut parts: u64 = 0;

@@ -9,16 +9,17 @@
 //! (clients read `callStatus` again). A ring always rings, even over a call in progress, and
 //! ends talk sessions (a DS-KV6113 does); talk while ringing is taken but not played.
 
-use super::alert::{self, Alert};
-use super::events::{EventKind, lock};
+use super::alarm::Alert;
+use super::config::MIN_PERIOD;
+use super::events::{Event, EventKind, lock};
 use super::http::{Request, Response};
+use super::profile::CallSignalStyle;
 use super::shared::Shared;
 use super::state::{CallStatus, EndReason};
 use super::xml::{self, ResponseStatus};
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// The `cmdType`s of `callSignal`, as the ISAPI guide lists them.
 const CMD_TYPES: [(Cmd, &str); 6] = [
@@ -91,36 +92,6 @@ impl By {
     }
 }
 
-/// How a firmware shapes a successful `callSignal` answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CallSignalStyle {
-    /// `{"requestURL":..,"statusCode":1,"statusString":"OK","subStatusCode":"ok"}`
-    #[default]
-    Number,
-    /// `{"statusCode":"1","statusString":"OK","errorMsg":"ok","errorCode":1}` (some firmware).
-    String,
-}
-
-impl fmt::Display for CallSignalStyle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CallSignalStyle::Number => "number",
-            CallSignalStyle::String => "string",
-        })
-    }
-}
-
-impl FromStr for CallSignalStyle {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "number" => Ok(CallSignalStyle::Number),
-            "string" => Ok(CallSignalStyle::String),
-            _ => Err(format!("unknown call-signal style {s:?}; expected number or string")),
-        }
-    }
-}
-
 /// Moves the call to `to` (under the state lock) and logs the transition.
 fn set(shared: &Shared, call: &mut CallStatus, to: CallStatus, cause: &str, by: By) {
     let from = std::mem::replace(call, to);
@@ -148,7 +119,7 @@ pub(crate) fn ring(shared: &Arc<Shared>, by: By) {
         }
         st.ring_generation
     };
-    alert::publish(shared, Alert::Ring);
+    shared.publish(Alert::Ring);
     let shared = shared.clone();
     shared.rt.clone().spawn(async move {
         tokio::select! {
@@ -191,20 +162,41 @@ pub(crate) fn hang_up(shared: &Shared) -> bool {
     signal(shared, cmd, By::Local).is_ok()
 }
 
-/// `--ring-every` and `--ring-at`: rings on a schedule from the start, until shutdown.
+/// `--ring-every` and `--ring-at`: rings on a schedule from the start, until shutdown;
+/// `--ring-after`: a ring that long into each upload.
 pub(crate) fn schedule(shared: &Arc<Shared>) {
     if !shared.cfg.profile.is_doorbell() {
         return;
     }
     let start = tokio::time::Instant::now();
     if let Some(every) = shared.cfg.ring_every {
-        let every = every.max(super::MIN_PERIOD);
+        let every = every.max(MIN_PERIOD);
         let shared = shared.clone();
         tokio::spawn(async move {
             for n in 1u32.. {
                 tokio::select! {
                     _ = tokio::time::sleep_until(start + every * n) => ring(&shared, By::Schedule),
                     _ = shared.shutting_down() => return,
+                }
+            }
+        });
+    }
+    if let Some(after) = shared.cfg.ring_after {
+        // Subscribed before anything is served, so no upload's start is missed.
+        let mut rx = shared.log.subscribe();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    e = rx.recv() => e,
+                    _ = shared.shutting_down() => return,
+                };
+                match event {
+                    Ok(Event { t, kind: EventKind::AudioStarted { channel, session_id } }) => {
+                        ring_into(&shared, t, channel, session_id, after)
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
         });
@@ -222,6 +214,24 @@ pub(crate) fn schedule(shared: &Arc<Shared>) {
             }
         });
     }
+}
+
+/// The visitor rings `after` into the upload that started at `t` (the log's clock) on
+/// `channel`, if that upload is still going then: the ring ends it.
+fn ring_into(shared: &Arc<Shared>, t: f64, channel: u32, session_id: String, after: Duration) {
+    let Some(upload) = lock(&shared.state).session(channel, &session_id).map(|s| s.uploads) else { return };
+    let due = tokio::time::Instant::from_std(shared.log.origin() + Duration::from_secs_f64(t) + after);
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {}
+            _ = shared.shutting_down() => return,
+        }
+        let going = lock(&shared.state).session(channel, &session_id).is_some_and(|s| s.streaming && s.uploads == upload);
+        if going {
+            ring(&shared, By::Schedule);
+        }
+    });
 }
 
 /// Whether the firmware has call control (cameras and old door stations have none).

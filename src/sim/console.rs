@@ -1,7 +1,11 @@
 //! Local control: what happens at the door and at the indoor station, typed on the sim's
 //! stdin (`hiktalk sim`) or called through `SimHandle::command`.
 
-use super::SimHandle;
+use super::alarm::Alert;
+use super::call::{self, By, Cmd};
+use super::door;
+use super::shared::Shared;
+use std::sync::Arc;
 
 /// The commands and what they do, for `help` and `hiktalk sim --help`.
 pub const COMMANDS: &str = "\
@@ -13,19 +17,22 @@ motion      a camera sees motion (an alarm on the alertStream)
 help        this list";
 
 /// Runs one line; Ok says what happened, Err why nothing did.
-pub(crate) fn run(sim: &SimHandle, line: &str) -> Result<String, String> {
+pub(crate) fn run(shared: &Arc<Shared>, line: &str) -> Result<String, String> {
     let mut words = line.split_whitespace();
     let (Some(cmd), arg) = (words.next(), words.next()) else { return Ok(String::new()) };
-    let doorbell = sim.shared.cfg.profile.is_doorbell();
-    let no_bell = || Err(format!("{cmd}: a {} has no doorbell", sim.shared.cfg.profile));
+    let doorbell = shared.cfg.profile.is_doorbell();
+    let no_bell = || Err(format!("{cmd}: a {} has no doorbell", shared.cfg.profile));
     match cmd.to_ascii_lowercase().as_str() {
         "ring" if doorbell => {
-            sim.ring();
+            call::ring(shared, By::Local);
             Ok("ringing".into())
         }
-        "answer" if doorbell => sim.answer().then(|| "answered: on call".to_string()).ok_or_else(|| "answer: nothing is ringing".into()),
+        "answer" if doorbell => call::signal(shared, Cmd::Answer, By::Local)
+            .is_ok()
+            .then(|| "answered: on call".to_string())
+            .ok_or_else(|| "answer: nothing is ringing".into()),
         "hangup" | "hang-up" if doorbell => {
-            sim.hang_up().then(|| "hung up: idle".to_string()).ok_or_else(|| "hangup: no call to end".into())
+            call::hang_up(shared).then(|| "hung up: idle".to_string()).ok_or_else(|| "hangup: no call to end".into())
         }
         "unlock" | "open" if doorbell => {
             let door = match arg.map(str::parse::<u32>) {
@@ -33,12 +40,16 @@ pub(crate) fn run(sim: &SimHandle, line: &str) -> Result<String, String> {
                 Some(Ok(n)) => n,
                 Some(Err(_)) => return Err(format!("unlock: {:?} is not a door number", arg.unwrap_or(""))),
             };
-            let doors = sim.shared.cfg.doors.max(1);
-            if sim.open_door(door) { Ok(format!("door {door} unlocked")) } else { Err(format!("unlock: no door {door} (doors 1-{doors})")) }
+            let doors = shared.cfg.doors.max(1);
+            if door::act(shared, u64::from(door), door::Cmd::Open, "local").is_ok() {
+                Ok(format!("door {door} unlocked"))
+            } else {
+                Err(format!("unlock: no door {door} (doors 1-{doors})"))
+            }
         }
         "ring" | "answer" | "hangup" | "hang-up" | "unlock" | "open" => no_bell(),
         "motion" if !doorbell => {
-            sim.motion();
+            shared.publish(Alert::Motion);
             Ok("motion".into())
         }
         "motion" => Err("motion: the door station has no motion alarm here".into()),

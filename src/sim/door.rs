@@ -6,14 +6,12 @@
 //! visitor walks in) and relocks it after `door_open_time` (contact closed, door locked);
 //! alwaysOpen holds it open until resume or close.
 
-use super::alert::{self, Alert, DoorEvent};
+use super::alarm::{Alert, DoorEvent};
 use super::events::{EventKind, lock};
 use super::http::{Request, Response};
 use super::shared::Shared;
-use super::state::Lock;
+use super::state::{Door, Lock};
 use super::xml::{self, ResponseStatus};
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 /// A door command.
@@ -42,49 +40,6 @@ const GATEWAY_COMMANDS: [(&str, Cmd); 6] = [
 impl Cmd {
     fn as_str(self) -> &'static str {
         CMDS.iter().find(|(c, _)| *c == self).map_or("", |(_, n)| n)
-    }
-}
-
-/// Which door API the firmware has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DoorApi {
-    /// `PUT /ISAPI/AccessControl/RemoteControl/door/<n>` (most door stations).
-    #[default]
-    RemoteControl,
-    /// Only `PUT /ISAPI/VideoIntercom/remoteOpenDoor` (older units).
-    RemoteOpenDoor,
-    Both,
-}
-
-impl DoorApi {
-    fn remote_control(self) -> bool {
-        self != DoorApi::RemoteOpenDoor
-    }
-
-    fn remote_open_door(self) -> bool {
-        self != DoorApi::RemoteControl
-    }
-}
-
-impl fmt::Display for DoorApi {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DoorApi::RemoteControl => "remote-control",
-            DoorApi::RemoteOpenDoor => "remote-open-door",
-            DoorApi::Both => "both",
-        })
-    }
-}
-
-impl FromStr for DoorApi {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "remote-control" => Ok(DoorApi::RemoteControl),
-            "remote-open-door" => Ok(DoorApi::RemoteOpenDoor),
-            "both" => Ok(DoorApi::Both),
-            _ => Err(format!("unknown door API {s:?}; expected remote-control, remote-open-door or both")),
-        }
     }
 }
 
@@ -200,7 +155,7 @@ pub(crate) fn act(shared: &Arc<Shared>, door: u64, cmd: Cmd, api: &str) -> Resul
     let generation = d.generation;
     drop(st);
     for what in alerts {
-        alert::publish(shared, Alert::Door { door: n, what });
+        shared.publish(Alert::Door { door: n, what });
     }
     if to == Lock::Unlocked {
         let shared = shared.clone();
@@ -216,7 +171,7 @@ pub(crate) fn act(shared: &Arc<Shared>, door: u64, cmd: Cmd, api: &str) -> Resul
             shared.log.log(EventKind::DoorState { door: n, state: Lock::Locked.as_str().into() });
             drop(st);
             for what in alerts {
-                alert::publish(&shared, Alert::Door { door: n, what });
+                shared.publish(Alert::Door { door: n, what });
             }
         });
     }
@@ -224,7 +179,7 @@ pub(crate) fn act(shared: &Arc<Shared>, door: u64, cmd: Cmd, api: &str) -> Resul
 }
 
 /// A door that locks: the contact closes first (the door swung shut), then the lock.
-fn relock(d: &mut super::state::Door) -> Vec<DoorEvent> {
+fn relock(d: &mut Door) -> Vec<DoorEvent> {
     let mut alerts = Vec::new();
     if std::mem::take(&mut d.contact_open) {
         alerts.push(DoorEvent::ContactClosed);

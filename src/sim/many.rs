@@ -2,8 +2,12 @@
 //! and log, as many separate devices would be; what they heard is added up, and when each first
 //! heard audio is compared on one clock (the spread a page's listeners would notice).
 
-use super::events::Summary;
-use super::{Fault, Profile, SimConfig, SimHandle, StartError};
+use super::config::SimConfig;
+use super::events::{EventKind, Summary};
+use super::faults::Fault;
+use super::handle::{self, SimHandle};
+use super::profile::{ParseNameError, Profile};
+use super::server::StartError;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -33,7 +37,7 @@ impl std::str::FromStr for ProfileMix {
         let mut mix = Vec::new();
         for part in s.split(',') {
             let (name, count) = part.split_once(':').unwrap_or((part, "1"));
-            let profile: Profile = name.trim().parse().map_err(|e: super::ParseNameError| e.to_string())?;
+            let profile: Profile = name.trim().parse().map_err(|e: ParseNameError| e.to_string())?;
             let count: u32 =
                 count.trim().parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
                     format!("{:?} is not a count from 1 to 1000 in the profile mix (e.g. modern:3,doorbell:1)", count.trim())
@@ -160,7 +164,7 @@ pub async fn start(base: &SimConfig, count: usize, variation: &Variation) -> Res
         let config = variation.config(base, index, count);
         let profile = config.profile;
         // A failure drops the ones already started, which stops them.
-        devices.push((profile, super::start(config).await?));
+        devices.push((profile, handle::start(config).await?));
     }
     Ok(Many { devices })
 }
@@ -175,7 +179,7 @@ impl Many {
             let (address, origin) = (format!("http://{}", handle.addr()), handle.origin());
             let summary = handle.shutdown_with_events().await;
             first.extend(summary.1.iter().filter_map(|e| match &e.kind {
-                super::EventKind::AudioEnded { listened, .. } => listened.first_audio_at.map(|t| origin + Duration::from_secs_f64(t)),
+                EventKind::AudioEnded { listened, .. } => listened.first_audio_at.map(|t| origin + Duration::from_secs_f64(t)),
                 _ => None,
             }));
             all_events.extend(summary.1);

@@ -1,6 +1,7 @@
-//! Firmware profiles: the ways real devices differ on the same ISAPI paths.
+//! Firmware profiles: the ways real devices differ on the same ISAPI paths, and the finer
+//! variations between firmwares (how a busy open is refused, how callSignal answers, which door
+//! API there is, how the microphone stream is framed).
 
-use super::mic::MicFraming;
 use super::xml::{DeviceInfo, Namespace};
 use crate::codec::Codec;
 use std::fmt;
@@ -234,6 +235,142 @@ impl FromStr for BusyStyle {
     }
 }
 
+/// How a firmware shapes a successful `callSignal` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallSignalStyle {
+    /// `{"requestURL":..,"statusCode":1,"statusString":"OK","subStatusCode":"ok"}`
+    #[default]
+    Number,
+    /// `{"statusCode":"1","statusString":"OK","errorMsg":"ok","errorCode":1}` (some firmware).
+    String,
+}
+
+impl fmt::Display for CallSignalStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CallSignalStyle::Number => "number",
+            CallSignalStyle::String => "string",
+        })
+    }
+}
+
+impl FromStr for CallSignalStyle {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "number" => Ok(CallSignalStyle::Number),
+            "string" => Ok(CallSignalStyle::String),
+            _ => Err(format!("unknown call-signal style {s:?}; expected number or string")),
+        }
+    }
+}
+
+/// Which door API the firmware has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DoorApi {
+    /// `PUT /ISAPI/AccessControl/RemoteControl/door/<n>` (most door stations).
+    #[default]
+    RemoteControl,
+    /// Only `PUT /ISAPI/VideoIntercom/remoteOpenDoor` (older units).
+    RemoteOpenDoor,
+    Both,
+}
+
+impl DoorApi {
+    pub(crate) fn remote_control(self) -> bool {
+        self != DoorApi::RemoteOpenDoor
+    }
+
+    pub(crate) fn remote_open_door(self) -> bool {
+        self != DoorApi::RemoteControl
+    }
+}
+
+impl fmt::Display for DoorApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DoorApi::RemoteControl => "remote-control",
+            DoorApi::RemoteOpenDoor => "remote-open-door",
+            DoorApi::Both => "both",
+        })
+    }
+}
+
+impl FromStr for DoorApi {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "remote-control" => Ok(DoorApi::RemoteControl),
+            "remote-open-door" => Ok(DoorApi::RemoteOpenDoor),
+            "both" => Ok(DoorApi::Both),
+            _ => Err(format!("unknown door API {s:?}; expected remote-control, remote-open-door or both")),
+        }
+    }
+}
+
+/// How the GET answer's body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MicFraming {
+    /// No Content-Length: the body runs until the device closes.
+    UntilClose,
+    /// `Content-Length: 2147483647`, as a DS-KV6124 doorbell sends it.
+    Length,
+    /// `Transfer-Encoding: chunked`, one chunk per codec frame.
+    Chunked,
+}
+
+impl MicFraming {
+    const NAMES: [(&'static str, MicFraming); 3] =
+        [("until-close", MicFraming::UntilClose), ("length", MicFraming::Length), ("chunked", MicFraming::Chunked)];
+}
+
+impl fmt::Display for MicFraming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::NAMES.iter().find(|(_, v)| v == self).map_or("?", |(n, _)| n))
+    }
+}
+
+impl FromStr for MicFraming {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s.trim()))
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("unknown mic framing {s:?}; expected until-close, length or chunked"))
+    }
+}
+
+/// How AAC frames go on the microphone stream (unconfirmed on real devices: both are served).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MicAac {
+    /// Each ADTS frame after its length as 4 bytes big-endian, as uploads carry them.
+    #[default]
+    Prefixed,
+    /// Plain ADTS frames, back to back.
+    Bare,
+}
+
+impl fmt::Display for MicAac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MicAac::Prefixed => "prefixed",
+            MicAac::Bare => "bare",
+        })
+    }
+}
+
+impl FromStr for MicAac {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "prefixed" => Ok(MicAac::Prefixed),
+            "bare" => Ok(MicAac::Bare),
+            _ => Err(format!("unknown AAC framing {s:?}; expected prefixed or bare")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +391,16 @@ mod tests {
         ] {
             assert_eq!(b.to_string().parse::<BusyStyle>(), Ok(b));
         }
+    }
+
+    #[test]
+    fn flags_parse_and_print() {
+        for f in [MicFraming::UntilClose, MicFraming::Length, MicFraming::Chunked] {
+            assert_eq!(f.to_string().parse::<MicFraming>(), Ok(f));
+        }
+        for a in [MicAac::Prefixed, MicAac::Bare] {
+            assert_eq!(a.to_string().parse::<MicAac>(), Ok(a));
+        }
+        assert!("lengthy".parse::<MicFraming>().is_err());
     }
 }

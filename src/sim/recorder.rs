@@ -4,8 +4,8 @@
 //! leaves `ch<N>-<session>-<upload>.<codec>` (raw) and `.wav` beside it.
 
 use super::events::lock;
-use super::mic::EchoLine;
 use super::playout::{Listened, Playout};
+use super::room::EchoLine;
 use crate::codec::{self, Codec, CodecParams, Decoder};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,25 +1,24 @@
-//! The device's HTTP side: accept loop, one task per connection, authentication, faults and
-//! the control endpoints. The audio streams live in `audio`.
+//! The device's HTTP side: accept loop, one task per connection, routing, authentication,
+//! faults and the channel settings. Each route's behaviour lives in its own module (`talk`,
+//! `mic`, `call`, `door`, `volume`, `alert`).
 
-use super::audio;
 use super::auth::{Auth, AuthFailure, Verdict};
+use super::config::SimConfig;
 use super::events::{EventKind, EventLog, lock};
 use super::faults::{Endpoint, Fault, FaultSet, corrupt};
 use super::http::{self, HttpError, MAX_BODY_BYTES, Next, Request, Response};
-use super::mic;
-use super::profile::BusyStyle;
-use super::shared::{Shared, watchdog};
-use super::state::{EndReason, State};
+use super::room;
+use super::shared::Shared;
+use super::state::State;
 use super::xml::{self, Channel, ResponseStatus, UserCheck};
-use super::{Profile, SimConfig};
-use super::{alert, call, door, volume};
+use super::{alert, call, door, mic, talk, volume};
 use crate::codec::Codec;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant};
 
@@ -89,7 +88,7 @@ pub(crate) async fn start(cfg: SimConfig) -> Result<(Arc<Shared>, tokio::task::J
     }
     // A bad microphone file stops the device before it listens, not at the first GET.
     let mic_file = match &cfg.mic {
-        Some(path) => Some(Arc::new(mic::load(path.clone()).await.map_err(|detail| StartError::Mic { path: path.clone(), detail })?)),
+        Some(path) => Some(Arc::new(room::load(path.clone()).await.map_err(|detail| StartError::Mic { path: path.clone(), detail })?)),
         None => None,
     };
     let echo = if cfg.mic_echo.is_some() { (0..cfg.channels.max(1)).map(|_| Mutex::default()).collect() } else { Vec::new() };
@@ -203,6 +202,17 @@ async fn reject(shared: &Shared, stream: &mut TcpStream, peer: SocketAddr, e: Ht
     if status != 0 {
         let rs = ResponseStatus::new("", 4, "Invalid Operation", "badParameters");
         let _ = tokio::time::timeout(Duration::from_secs(1), shared.status_xml(status, rs).closing().write(stream)).await;
+    }
+}
+
+/// Reads and discards until the client goes away or the simulator stops (a stalled answer).
+async fn hold_until_gone(shared: &Shared, stream: &mut TcpStream) {
+    let mut sink = [0u8; 4096];
+    loop {
+        tokio::select! {
+            r = stream.read(&mut sink) => if matches!(r, Ok(0) | Err(_)) { return },
+            _ = shared.shutting_down() => return,
+        }
     }
 }
 
@@ -368,14 +378,14 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
                 shared.log.log(EventKind::Locked { peer: peer.to_string(), seconds: locked_for.unwrap_or(0) });
             }
             let json = req.query_param("format") == Some("json");
-            let resp = unauthorized(shared, failure == AuthFailure::StaleNonce, locked_for, json.then_some(left));
+            let resp = shared.unauthorized(failure == AuthFailure::StaleNonce, locked_for, json.then_some(left));
             return answer(shared, stream, peer, &req, fail_close(resp)).await;
         }
     }
 
     let covers = |f: &Fault| f.endpoint().is_some_and(|at| at.covers(endpoint));
     if shared.fire(|f| matches!(f, Fault::Stall { .. }) && covers(f)).is_some() {
-        audio::hold_until_gone(shared, stream).await;
+        hold_until_gone(shared, stream).await;
         shared.log_request(peer, &req, 0);
         return Next::Close;
     }
@@ -392,7 +402,7 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
     let body_fault = || shared.fire(|f| matches!(f, Fault::MalformedXml { .. } | Fault::TruncatedXml { .. }) && covers(f));
 
     match (route, req.method.as_str()) {
-        (Route::AudioData(ch), "PUT") => audio::upload(shared, stream, buf, peer, &req, ch, body_fault).await,
+        (Route::AudioData(ch), "PUT") => talk::upload(shared, stream, buf, peer, &req, ch, body_fault).await,
         (Route::AudioData(ch), "GET") => mic::serve(shared, stream, peer, &req, ch).await,
         (Route::AlertStream, "GET") => alert::serve(shared, stream, peer, &req).await,
         _ => {
@@ -406,42 +416,6 @@ async fn request(shared: &Arc<Shared>, stream: &mut TcpStream, buf: &mut Vec<u8>
             }
         }
     }
-}
-
-/// A 401 in the shape devices send: Digest challenge (plus Basic if configured) and userCheck,
-/// in XML, or for a JSON request (`retry_times`) in JSON with the attempts left.
-pub(crate) fn unauthorized(shared: &Shared, stale: bool, locked_for: Option<u64>, retry_times: Option<u32>) -> Response {
-    let challenge = lock(&shared.auth).challenge(stale);
-    let lock_status = if locked_for.is_some() { "lock" } else { "unlock" };
-    let resp = match retry_times {
-        Some(left) => Response::json(
-            401,
-            serde_json::json!({ "userCheck": {
-                "statusValue": 401, "statusString": "Unauthorized", "lockStatus": lock_status,
-                "unlockTime": locked_for.unwrap_or(0), "retryLoginTime": 0, "retryTimes": left
-            }})
-            .to_string(),
-        ),
-        None => {
-            let body = UserCheck {
-                status_value: Some(401),
-                status_string: Some("Unauthorized".into()),
-                lock_status: Some(lock_status.into()),
-                unlock_time: locked_for,
-                retry_login_time: locked_for.map(|_| 0),
-            };
-            Response::xml(401, body.to_xml(shared.ns))
-        }
-    };
-    let mut resp = resp.header("WWW-Authenticate", challenge);
-    if shared.cfg.basic_challenge {
-        resp = resp.header("WWW-Authenticate", format!(r#"Basic realm="{}""#, shared.cfg.profile.realm()));
-    }
-    resp
-}
-
-fn not_supported(shared: &Shared, req: &Request) -> Response {
-    shared.status_xml(404, ResponseStatus::new(&req.path, 4, "Invalid Operation", "notSupport"))
 }
 
 fn method_not_allowed(shared: &Shared, req: &Request) -> Response {
@@ -461,7 +435,7 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
         }
         (Route::Channel(id), "GET") => match lock(&shared.state).channel(id) {
             Some(c) => Response::xml(200, c.channel.to_xml(ns)),
-            None => not_supported(shared, req),
+            None => shared.not_supported(req),
         },
         (Route::Channel(id), "PUT") => put_channel(shared, req, id, body),
         (Route::Capabilities(id), "GET") => match lock(&shared.state).channel(id) {
@@ -469,10 +443,10 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
                 let options: Vec<&str> = shared.cfg.profile.codec_options().into_iter().map(Codec::isapi_name).collect();
                 Response::xml(200, xml::capabilities_to_xml(&c.channel, &options, ns))
             }
-            None => not_supported(shared, req),
+            None => shared.not_supported(req),
         },
-        (Route::Open(id), "PUT") => open(shared, req, id),
-        (Route::Close(id), "PUT") => close(shared, req, id),
+        (Route::Open(id), "PUT") => talk::open(shared, req, id),
+        (Route::Close(id), "PUT") => talk::close(shared, req, id),
         (Route::Token, "GET") if shared.cfg.profile.has_token() => {
             let token = shared.new_token();
             shared.log.log(EventKind::Token { used: false });
@@ -485,7 +459,7 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
             if shared.cfg.profile.is_doorbell() {
                 call::no_such_url()
             } else {
-                not_supported(shared, req)
+                shared.not_supported(req)
             }
         }
         (Route::CallStatus, "GET") => call::status(shared),
@@ -494,17 +468,17 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
         (Route::CallSignalCapabilities, "GET") => call::signal_capabilities(),
         (Route::CallerInfo, "GET") => call::caller_info(shared),
         (Route::Ring, "DELETE") => call::delete_ring(shared, req),
-        (Route::Door(_) | Route::DoorCapabilities, _) if !door::has_remote_control(shared) => not_supported(shared, req),
-        (Route::RemoteOpenDoor, _) if !door::has_remote_open_door(shared) => not_supported(shared, req),
+        (Route::Door(_) | Route::DoorCapabilities, _) if !door::has_remote_control(shared) => shared.not_supported(req),
+        (Route::RemoteOpenDoor, _) if !door::has_remote_open_door(shared) => shared.not_supported(req),
         (Route::DoorCapabilities, "GET") => door::capabilities(shared),
         (Route::Door(n), "PUT") => door::remote_control(shared, req, n, body),
         (Route::RemoteOpenDoor, "PUT") => door::remote_open_door(shared, req, body),
-        (Route::AudioOut(_) | Route::AudioOutCapabilities, _) if !volume::has_audio_out(shared) => not_supported(shared, req),
+        (Route::AudioOut(_) | Route::AudioOutCapabilities, _) if !volume::has_audio_out(shared) => shared.not_supported(req),
         (Route::AudioOutCapabilities, "GET") => volume::capabilities(shared),
-        (Route::AudioOut(id), "GET") => volume::get(shared, id).unwrap_or_else(|| not_supported(shared, req)),
-        (Route::AudioOut(id), "PUT") => volume::put(shared, req, id, body).unwrap_or_else(|| not_supported(shared, req)),
-        (Route::Unknown, _) => not_supported(shared, req),
-        (Route::Token, _) if !shared.cfg.profile.has_token() => not_supported(shared, req),
+        (Route::AudioOut(id), "GET") => volume::get(shared, id).unwrap_or_else(|| shared.not_supported(req)),
+        (Route::AudioOut(id), "PUT") => volume::put(shared, req, id, body).unwrap_or_else(|| shared.not_supported(req)),
+        (Route::Unknown, _) => shared.not_supported(req),
+        (Route::Token, _) if !shared.cfg.profile.has_token() => shared.not_supported(req),
         _ => method_not_allowed(shared, req),
     }
 }
@@ -554,7 +528,7 @@ fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response
         return shared.status_xml(400, rs);
     }
     let mut st = lock(&shared.state);
-    let Some(ch) = st.channel(id) else { return not_supported(shared, req) };
+    let Some(ch) = st.channel(id) else { return shared.not_supported(req) };
     let (speaker, microphone) = (ch.channel.speaker_volume, ch.channel.microphone_volume);
     let asked = [("speakerVolume", new.speaker_volume, speaker), ("microphoneVolume", new.microphone_volume, microphone)];
     if let Err(refusal) = volume::check_channel(shared, req, id, asked) {
@@ -573,83 +547,4 @@ fn put_channel(shared: &Shared, req: &Request, id: u32, body: &[u8]) -> Response
     }
     shared.log.log(EventKind::ChannelUpdated { channel: id, codec: c.codec.clone() });
     shared.status_xml(200, ResponseStatus::ok(&req.path))
-}
-
-fn open(shared: &Arc<Shared>, req: &Request, id: u32) -> Response {
-    let profile = shared.cfg.profile;
-    let mut st = lock(&shared.state);
-    let Some(ch) = st.channel(id) else { return not_supported(shared, req) };
-    // A doorbell that is ringing grants the session; it just does not play the audio.
-    let refusal = if let Some(s) = &ch.session {
-        Some(if s.stale_since.is_some() { "busy_stale" } else { "busy" })
-    } else if profile == Profile::AacOnly && ch.codec() != Some(Codec::Aac) {
-        Some("codec_not_aac")
-    } else {
-        None
-    };
-    if let Some(reason) = refusal {
-        let resp = if reason == "codec_not_aac" { refused(shared, req, BusyStyle::Forbidden) } else { refused(shared, req, shared.busy) };
-        shared.log.log(EventKind::OpenRefused { channel: id, status: resp.status, reason: reason.into() });
-        return resp;
-    }
-    let session_id: String = {
-        use rand::Rng;
-        let mut rng = rand::rng();
-        (0..32).map(|_| char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[rng.random_range(0..36)])).collect()
-    };
-    let wake = Arc::new(Notify::new());
-    ch.session = Some(super::state::Session {
-        id: session_id.clone(),
-        last_audio: Instant::now(),
-        streaming: false,
-        stale_since: None,
-        end: watch::channel(None).0,
-        wake: wake.clone(),
-        uploads: 0,
-    });
-    ch.channel.enabled = Some(true);
-    let returned = profile.uses_session_id().then(|| session_id.clone());
-    shared.log.log(EventKind::SessionOpened { channel: id, session_id: returned.clone(), id: session_id.clone() });
-    tokio::spawn(watchdog(shared.clone(), id, session_id, wake));
-    match returned {
-        Some(sid) => Response::xml(200, xml::session_to_xml(&sid, shared.ns)),
-        // Old firmware answers open with a plain ResponseStatus.
-        None => shared.status_xml(200, ResponseStatus::ok(&req.path)),
-    }
-}
-
-/// The answer to an open the device will not grant.
-fn refused(shared: &Shared, req: &Request, style: BusyStyle) -> Response {
-    match style.resolve(shared.cfg.profile) {
-        BusyStyle::Unauthorized => unauthorized(shared, false, None, None),
-        BusyStyle::Busy => shared.status_xml(503, ResponseStatus::new(&req.path, 2, "Device Busy", "deviceBusy")),
-        BusyStyle::Unavailable => shared.status_xml(503, ResponseStatus::new(&req.path, 2, "Device Busy", "serviceUnavailable")),
-        BusyStyle::InProgress => {
-            let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "twoWayAudioInProgressPleaseWait");
-            rs.error_code = Some("0x40002068".into());
-            rs.error_msg = Some("Two-Way audio in progress...Please Wait.".into());
-            shared.status_xml(403, rs)
-        }
-        _ => shared.status_xml(403, ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation")),
-    }
-}
-
-/// Closes the channel's session: idempotent (closing a closed channel is OK too; real devices
-/// leave requestURL empty), but where sessionIds are required, one naming another session is
-/// refused.
-fn close(shared: &Shared, req: &Request, id: u32) -> Response {
-    let mut st = lock(&shared.state);
-    let current = st.channel(id).and_then(|c| c.session.as_ref().map(|s| s.id.clone()));
-    if shared.requires_session_id() && current.is_some() {
-        let given = req.query_param("sessionId");
-        if given != current.as_deref() {
-            let reason = if given.is_none() { "missing_session_id" } else { "wrong_session_id" };
-            shared.log.log(EventKind::CloseRefused { channel: id, reason: reason.into() });
-            let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation");
-            rs.description = Some(reason.replace('_', " "));
-            return shared.status_xml(403, rs);
-        }
-    }
-    st.end_session(&shared.log, id, None, EndReason::ClientClose);
-    shared.status_xml(200, ResponseStatus::ok(""))
 }

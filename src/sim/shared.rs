@@ -1,22 +1,22 @@
 //! The simulated device's shared state: configuration, the event log, channel and session
-//! state, auth, faults, shutdown, and the session watchdog. Every connection task holds an
-//! `Arc<Shared>`.
+//! state, auth, faults, the alarm bus, shutdown, and the answers shaped from them (status
+//! documents, the 401 challenge). Every connection task holds an `Arc<Shared>`.
 
-use super::SimConfig;
-use super::alert::Alert;
+use super::alarm::Alert;
 use super::auth::Auth;
+use super::config::SimConfig;
 use super::events::{EventKind, EventLog, lock};
 use super::faults::{Fault, FaultSet};
 use super::http::{Request, Response};
-use super::mic::{EchoLine, MicFile};
 use super::profile::BusyStyle;
 use super::recorder::Received;
+use super::room::{EchoLine, MicFile};
 use super::state::{EndReason, State};
-use super::xml::{Namespace, ResponseStatus};
+use super::xml::{Namespace, ResponseStatus, UserCheck};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 pub(crate) struct Shared {
@@ -110,8 +110,62 @@ impl Shared {
         });
     }
 
+    /// Sends an alarm to every open alertStream (and logs it); alarms the device cannot have
+    /// (motion on the door station as played here, a ring on a camera) are dropped.
+    pub(crate) fn publish(&self, alert: Alert) {
+        let doorbell = self.cfg.profile.is_doorbell();
+        if doorbell != alert.minor().is_some() {
+            return;
+        }
+        let streams = self.alerts.receiver_count();
+        self.log.log(EventKind::Alert { kind: alert.kind().into(), door: alert.door(), streams });
+        // No stream open is normal.
+        let _ = self.alerts.send(alert);
+    }
+
+    /// The speaker's recent audio on `channel`, when echo is on.
+    pub(crate) fn echo_line(&self, channel: u32) -> Option<&Mutex<EchoLine>> {
+        self.echo.get((channel as usize).checked_sub(1)?)
+    }
+
     pub(crate) fn status_xml(&self, status: u16, rs: ResponseStatus) -> Response {
         Response::xml(status, rs.to_xml(self.ns))
+    }
+
+    /// A 401 in the shape devices send: Digest challenge (plus Basic if configured) and userCheck,
+    /// in XML, or for a JSON request (`retry_times`) in JSON with the attempts left.
+    pub(crate) fn unauthorized(&self, stale: bool, locked_for: Option<u64>, retry_times: Option<u32>) -> Response {
+        let challenge = lock(&self.auth).challenge(stale);
+        let lock_status = if locked_for.is_some() { "lock" } else { "unlock" };
+        let resp = match retry_times {
+            Some(left) => Response::json(
+                401,
+                serde_json::json!({ "userCheck": {
+                    "statusValue": 401, "statusString": "Unauthorized", "lockStatus": lock_status,
+                    "unlockTime": locked_for.unwrap_or(0), "retryLoginTime": 0, "retryTimes": left
+                }})
+                .to_string(),
+            ),
+            None => {
+                let body = UserCheck {
+                    status_value: Some(401),
+                    status_string: Some("Unauthorized".into()),
+                    lock_status: Some(lock_status.into()),
+                    unlock_time: locked_for,
+                    retry_login_time: locked_for.map(|_| 0),
+                };
+                Response::xml(401, body.to_xml(self.ns))
+            }
+        };
+        let mut resp = resp.header("WWW-Authenticate", challenge);
+        if self.cfg.basic_challenge {
+            resp = resp.header("WWW-Authenticate", format!(r#"Basic realm="{}""#, self.cfg.profile.realm()));
+        }
+        resp
+    }
+
+    pub(crate) fn not_supported(&self, req: &Request) -> Response {
+        self.status_xml(404, ResponseStatus::new(&req.path, 4, "Invalid Operation", "notSupport"))
     }
 
     pub(crate) fn begin_shutdown(&self) {
@@ -138,37 +192,5 @@ impl Drop for Visit {
     fn drop(&mut self) {
         let mut v = lock(&self.0.visit);
         v.0 = v.0.saturating_sub(1);
-    }
-}
-
-/// Ends a session that went quiet (idle hang-up) or whose client vanished (stale expiry).
-pub(crate) async fn watchdog(shared: Arc<Shared>, channel: u32, id: String, wake: Arc<Notify>) {
-    loop {
-        let deadline = {
-            let mut st = lock(&shared.state);
-            let Some(s) = st.session(channel, &id) else { return };
-            let deadline = match s.stale_since {
-                Some(t) => t + shared.cfg.stale_expiry,
-                None => s.last_audio + shared.cfg.idle_timeout,
-            };
-            if Instant::now() >= deadline {
-                if s.stale_since.is_some() {
-                    if let Some(ch) = st.channel(channel) {
-                        ch.session = None;
-                        ch.channel.enabled = Some(false);
-                    }
-                    shared.log.log(EventKind::SessionExpired { channel, session_id: id });
-                } else {
-                    st.end_session(&shared.log, channel, Some(&id), EndReason::Idle);
-                }
-                return;
-            }
-            deadline
-        };
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = wake.notified() => {}
-            _ = shared.shutting_down() => return,
-        }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::events::{EventKind, EventLog};
 use super::recorder::Received;
-use super::xml::Channel;
+use super::xml::{AudioOut, Channel};
 use crate::codec::{Codec, CodecParams};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -141,13 +141,6 @@ pub(crate) struct Door {
     pub contact_open: bool,
     /// Bumped by every command so an old open's relock timer does not lock a newer one.
     pub generation: u64,
-}
-
-/// The door station's speaker volumes (`AudioOut`, 0-10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AudioOut {
-    pub volume: i64,
-    pub talk_volume: i64,
 }
 
 /// Finished uploads kept in memory (oldest dropped first), so a simulator left running against

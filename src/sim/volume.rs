@@ -9,8 +9,7 @@
 use super::events::{EventKind, lock};
 use super::http::{Request, Response};
 use super::shared::Shared;
-use super::state::AudioOut;
-use super::xml::{self, ResponseStatus};
+use super::xml::{self, AudioOut, ResponseStatus};
 use std::ops::RangeInclusive;
 
 /// A KV6124's `AudioOutCap`: `<volume min="0" max="10" def="5">`.

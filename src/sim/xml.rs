@@ -7,9 +7,15 @@
 //! each `TwoWayAudioChannel` of a list), text escaped for `& < > "`. Like a device, the parser
 //! matches elements by local name and ignores namespaces and elements it does not know.
 
-use super::state::AudioOut;
 use std::fmt::Display;
 use std::ops::RangeInclusive;
+
+/// The door station's speaker volumes (`AudioOut`, 0-10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AudioOut {
+    pub volume: i64,
+    pub talk_volume: i64,
+}
 
 /// Longest text value kept from a parsed document, in characters.
 const MAX_TEXT_CHARS: usize = 256;

@@ -1,81 +1,106 @@
-//! The speaker upload (`PUT .../audioData`: raw bytes after the answer, read until the socket
-//! closes or the session ends) and the session checks it shares with the microphone (`mic`).
+//! Talk: a channel's session opened (one at a time), the speaker upload (`PUT .../audioData`:
+//! raw bytes after the answer, read until the socket closes or the session ends), and the
+//! client's close.
 
-use super::Expect;
-use super::call::{self, By};
+use super::config::Expect;
 use super::events::{EventKind, lock};
 use super::faults::{Fault, corrupt};
 use super::http::{Next, Request, Response};
-use super::mic::echo_line;
+use super::profile::{BusyStyle, Profile};
 use super::recorder::Recorder;
+use super::session::{Attached, check_session, refuse, watchdog};
 use super::shared::Shared;
-use super::state::{CallStatus, EndReason};
-use super::xml::ResponseStatus;
+use super::state::{CallStatus, EndReason, Session};
+use super::xml::{self, ResponseStatus};
+use crate::codec::Codec;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::{Duration, Instant};
 
 /// After a device hang-up, how long the socket is drained so the client can read the goodbye
 /// (closing with unread input would make the kernel send a reset instead).
 const HANGUP_DRAIN: Duration = Duration::from_millis(500);
 
-/// Reads and discards until the client goes away or the simulator stops (a stalled answer).
-pub(crate) async fn hold_until_gone(shared: &Shared, stream: &mut TcpStream) {
-    let mut sink = [0u8; 4096];
-    loop {
-        tokio::select! {
-            r = stream.read(&mut sink) => if matches!(r, Ok(0) | Err(_)) { return },
-            _ = shared.shutting_down() => return,
-        }
-    }
-}
-
-/// An audioData request attached to the channel's session.
-pub(crate) struct Attached {
-    pub session_id: String,
-    pub end: watch::Receiver<Option<EndReason>>,
-    /// The upload's number within the session.
-    pub upload: u32,
-}
-
-/// Checks the audioData request against the channel's session; `attach` for an upload (one
-/// at a time), not for the microphone, which may run beside it.
-pub(crate) fn check_session(shared: &Shared, req: &Request, channel: u32, attach: bool) -> Result<Attached, &'static str> {
-    let required = shared.requires_session_id();
+pub(crate) fn open(shared: &Arc<Shared>, req: &Request, id: u32) -> Response {
+    let profile = shared.cfg.profile;
     let mut st = lock(&shared.state);
-    let ch = st.channel(channel).ok_or("no_channel")?;
-    let s = ch.session.as_mut().ok_or("no_session")?;
-    if required {
-        match req.query_param("sessionId") {
-            None => return Err("missing_session_id"),
-            Some(id) if id != s.id => return Err("wrong_session_id"),
-            Some(_) => {}
-        }
+    let Some(ch) = st.channel(id) else { return shared.not_supported(req) };
+    // A doorbell that is ringing grants the session; it just does not play the audio.
+    let refusal = if let Some(s) = &ch.session {
+        Some(if s.stale_since.is_some() { "busy_stale" } else { "busy" })
+    } else if profile == Profile::AacOnly && ch.codec() != Some(Codec::Aac) {
+        Some("codec_not_aac")
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        let resp = if reason == "codec_not_aac" { refused(shared, req, BusyStyle::Forbidden) } else { refused(shared, req, shared.busy) };
+        shared.log.log(EventKind::OpenRefused { channel: id, status: resp.status, reason: reason.into() });
+        return resp;
     }
-    if attach {
-        // One upload per session: a second PUT (a PUT per chunk) is refused.
-        if s.streaming {
-            return Err("already_streaming");
-        }
-        s.streaming = true;
-        s.uploads += 1;
-        // The idle clock runs from open; a client coming back to a stale session restarts it.
-        if s.stale_since.take().is_some() {
-            s.last_audio = Instant::now();
-            s.wake.notify_one();
-        }
+    let session_id: String = {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        (0..32).map(|_| char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[rng.random_range(0..36)])).collect()
+    };
+    let wake = Arc::new(Notify::new());
+    ch.session = Some(Session {
+        id: session_id.clone(),
+        last_audio: Instant::now(),
+        streaming: false,
+        stale_since: None,
+        end: watch::channel(None).0,
+        wake: wake.clone(),
+        uploads: 0,
+    });
+    ch.channel.enabled = Some(true);
+    let returned = profile.uses_session_id().then(|| session_id.clone());
+    shared.log.log(EventKind::SessionOpened { channel: id, session_id: returned.clone(), id: session_id.clone() });
+    tokio::spawn(watchdog(shared.clone(), id, session_id, wake));
+    match returned {
+        Some(sid) => Response::xml(200, xml::session_to_xml(&sid, shared.ns)),
+        // Old firmware answers open with a plain ResponseStatus.
+        None => shared.status_xml(200, ResponseStatus::ok(&req.path)),
     }
-    Ok(Attached { session_id: s.id.clone(), end: s.end.subscribe(), upload: s.uploads })
 }
 
-pub(crate) fn refuse(shared: &Shared, req: &Request, channel: u32, reason: &str) -> Response {
-    shared.log.log(EventKind::AudioRefused { channel, status: 403, reason: reason.into() });
-    let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation");
-    rs.description = Some(reason.replace('_', " "));
-    shared.status_xml(403, rs).closing()
+/// The answer to an open the device will not grant.
+fn refused(shared: &Shared, req: &Request, style: BusyStyle) -> Response {
+    match style.resolve(shared.cfg.profile) {
+        BusyStyle::Unauthorized => shared.unauthorized(false, None, None),
+        BusyStyle::Busy => shared.status_xml(503, ResponseStatus::new(&req.path, 2, "Device Busy", "deviceBusy")),
+        BusyStyle::Unavailable => shared.status_xml(503, ResponseStatus::new(&req.path, 2, "Device Busy", "serviceUnavailable")),
+        BusyStyle::InProgress => {
+            let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "twoWayAudioInProgressPleaseWait");
+            rs.error_code = Some("0x40002068".into());
+            rs.error_msg = Some("Two-Way audio in progress...Please Wait.".into());
+            shared.status_xml(403, rs)
+        }
+        _ => shared.status_xml(403, ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation")),
+    }
+}
+
+/// Closes the channel's session: idempotent (closing a closed channel is OK too; real devices
+/// leave requestURL empty), but where sessionIds are required, one naming another session is
+/// refused.
+pub(crate) fn close(shared: &Shared, req: &Request, id: u32) -> Response {
+    let mut st = lock(&shared.state);
+    let current = st.channel(id).and_then(|c| c.session.as_ref().map(|s| s.id.clone()));
+    if shared.requires_session_id() && current.is_some() {
+        let given = req.query_param("sessionId");
+        if given != current.as_deref() {
+            let reason = if given.is_none() { "missing_session_id" } else { "wrong_session_id" };
+            shared.log.log(EventKind::CloseRefused { channel: id, reason: reason.into() });
+            let mut rs = ResponseStatus::new(&req.path, 4, "Invalid Operation", "invalidOperation");
+            rs.description = Some(reason.replace('_', " "));
+            return shared.status_xml(403, rs);
+        }
+    }
+    st.end_session(&shared.log, id, None, EndReason::ClientClose);
+    shared.status_xml(200, ResponseStatus::ok(""))
 }
 
 /// Faults that act on the upload stream, picked when it starts and fired when they trigger.
@@ -184,7 +209,7 @@ pub(crate) async fn upload(
     shared.log.log(EventKind::AudioStarted { channel, session_id: session_id.clone() });
 
     let (mut rec, problems) = Recorder::new(params, shared.cfg.record_dir.as_deref(), (channel, &session_id, upload), shared.cfg.buffer);
-    if let Some(line) = echo_line(shared, channel) {
+    if let Some(line) = shared.echo_line(channel) {
         rec = rec.echo_into(line, shared.cfg.buffer);
     }
     let accepted = shared.visit_began();
@@ -193,7 +218,6 @@ pub(crate) async fn upload(
     }
     let start = Instant::now();
     let faults = StreamFaults::pick(shared, start);
-    let ring_at = shared.cfg.ring_after.filter(|_| shared.cfg.profile.is_doorbell()).map(|d| start + d);
     let far = start + Duration::from_secs(365 * 24 * 3600);
     let mut bytes: u64 = 0;
     let mut pending = std::mem::take(buf);
@@ -278,10 +302,6 @@ pub(crate) async fn upload(
                 if take(shared, faults.hangup_at.as_ref().map(|(f, _)| f)) {
                     break Ending::HangupFault;
                 }
-            }
-            _ = tokio::time::sleep_until(ring_at.unwrap_or(far)), if ring_at.is_some() => {
-                // The ring ends this session; the next turn sees it through `end`.
-                call::ring(shared, By::Schedule);
             }
             r = stream.read(&mut chunk) => match r {
                 Ok(0) => break Ending::ClientClosed,
