@@ -215,6 +215,7 @@ impl Ending {
             || e.is::<crate::audio::playback::PlaybackError>()
             || e.is::<crate::audio::echo::EchoError>()
             || e.is::<crate::audio::speech::SpeechError>()
+            || matches!(e.downcast_ref::<crate::listen::ListenError>(), Some(l) if !matches!(l, crate::listen::ListenError::Thread(_)))
         {
             Ending::Input { detail }
         } else if let Some(i) = e.downcast_ref::<IsapiError>() {
