@@ -490,3 +490,52 @@ async fn play_on_a_ringing_doorbell_says_so_or_stops_the_ring() {
     assert_eq!(listened.unheard_seconds, 0.0, "{listened:?}");
     assert!(leaks(&sim.events()).is_empty());
 }
+
+/// No microphone, no speaker, no readable message: `answer` says so before it picks up, and the
+/// visitor's ring is left ringing (no callSignal at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_checks_everything_local_before_it_picks_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wav").to_string_lossy().into_owned();
+    let source = ToneSource::start(440.0, -12.0).expect("the fake microphone");
+    let sim = start(doorbell()).await;
+    sim.ring();
+    let mic = source.device_id();
+    let cases: [(Vec<&str>, bool); 3] = [
+        (vec!["--input", "no-such-microphone"], false),
+        (vec!["--input", &mic, "--output", "no-such-speaker"], true),
+        (vec!["--play", &missing], false),
+    ];
+    for (args, with_mic) in cases {
+        let mut cmd = hiktalk();
+        cmd.arg("answer").arg(url(&sim)).args(&args);
+        if with_mic {
+            cmd.envs(source.env());
+        }
+        let (out, _) = run_to_end(cmd).await;
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::CallSignal { .. })), 0, "{args:?}: not answered");
+    }
+    assert_eq!(transitions(&sim), [step("idle", "ring", "ring", "local")], "still ringing");
+}
+
+/// A second Ctrl-C during `answer --play`'s slow close exits at once and says what is left on
+/// the door station (the call, the session) and the command that clears each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_in_a_call_says_what_is_left_and_how_to_clear_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(SimConfig { faults: vec!["slow=close:10000".parse().unwrap()], ..doorbell() }).await;
+    sim.ring();
+    let u = url(&sim);
+    let child = spawn(&["answer", &u, "--play", &message(dir.path(), 20.0)]);
+    expect(&sim, "audio", |k| matches!(k, EventKind::AudioStarted { .. })).await;
+    signal(&child, libc::SIGINT);
+    expect(&sim, "the close", |k| matches!(k, EventKind::FaultFired { fault } if fault.starts_with("slow=close"))).await;
+    signal(&child, libc::SIGINT);
+    let out = wait_child(child).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("SIGINT again"), "{err}");
+    assert!(err.contains(&format!("`hiktalk hangup {u}`")), "the call: {err}");
+    assert!(err.contains(&format!("`hiktalk close {u} --channel 1`")), "the session: {err}");
+}
