@@ -79,7 +79,7 @@ impl Talk<'_> {
         let Connected { device, name, sim, .. } = c;
         let device = device.with_stall(self.stall);
         let mut report = Report::new(&name, self.ending.clone());
-        match session::negotiate(&device, &opts, &ctx.stop).await {
+        match session::negotiate(&device, &name, &opts, &ctx.stop).await {
             Err(ending) => report = Report::new(&name, ending),
             Ok(mut neg) => {
                 super::doorbell::before_talk(&device, &name, self.stop_ring, ctx).await;

@@ -67,17 +67,19 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
             break;
         }
         let (mut done, mut heard) = (Streamed::default(), Heard::default());
+        // From the open's request to the confirmed close, an exit could leave a session behind.
+        let left = stop.hold(format!(
+            "{name}: a talk session on channel {id} may stay open until the device expires it: `hiktalk close {name} --channel {id}` clears it",
+            name = report.device,
+            id = neg.channel.id
+        ));
         let (ending, held) = attempt(device, neg, opts, media, stop, report, &mut announced, (&mut done, &mut heard)).await;
         report.add(&done);
         report.add_heard(&heard);
         if let Some(held) = held {
-            stop.set_pending(Some(format!(
-                "the session on channel {} may stay open until the device expires it (`hiktalk close` clears it)",
-                neg.channel.id
-            )));
             close(device, &neg.channel.id, held.session_id.as_deref(), report).await;
-            stop.set_pending(None);
         }
+        drop(left);
         let ending = match ending {
             hangup @ Ending::DeviceHangup { .. } => explain_hangup(device, hangup).await,
             quiet @ Ending::Quiet { .. } => {
@@ -108,6 +110,7 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
         report.heard_codec = Some(neg.inbound);
     }
     restore(device, neg, opts, report).await;
+    neg.changed = None;
 }
 
 /// One session: open, upload, stream. Returns how it ended and what must be closed.
@@ -149,7 +152,7 @@ async fn attempt(
                 neg.params.codec,
                 if opts.keep_codec { "" } else { " (restored afterwards)" }
             ));
-            if let Err(e) = switch_to_aac(device, neg, stop).await {
+            if let Err(e) = switch_to_aac(device, neg, opts, stop).await {
                 return (e, None);
             }
             if let Some(clock) = media.talk
