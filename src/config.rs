@@ -42,10 +42,8 @@ pub enum ConfigError {
     PasswordFile { camera: String, path: PathBuf, source: std::io::Error },
     #[error("cannot read the password: {0}")]
     Prompt(std::io::Error),
-    #[error(
-        "the password is empty: nothing was sent (every failed login counts toward the device's lockout); type the password, or set HIKTALK_PASSWORD"
-    )]
-    EmptyPassword { camera: String },
+    #[error("the password {from} is empty: nothing was sent (every failed login counts toward the device's lockout); {fix}")]
+    EmptyPassword { camera: String, from: String, fix: String },
     /// Ctrl-C at the password prompt: the user's stop, not a usage error.
     #[error("stopped at the password prompt")]
     Interrupted,
@@ -381,30 +379,35 @@ impl PasswordSources<'_> {
 
 /// The camera's password, by precedence: URL, `--password-stdin`, the camera's `password_env`,
 /// its `password_file`, `HIKTALK_PASSWORD`, a terminal prompt.
+/// An empty password is refused wherever it came from, before anything is sent: a device
+/// counts it as a failed login toward its lockout.
 pub fn password(camera: &Camera, sources: &PasswordSources) -> Result<String, ConfigError> {
+    let empty = |from: String, fix: &str| ConfigError::EmptyPassword { camera: camera.name.clone(), from, fix: fix.into() };
+    let given = |p: &str, from: String, fix: &str| if p.is_empty() { Err(empty(from, fix)) } else { Ok(p.to_string()) };
     if let Some(p) = &camera.url_password {
-        return Ok(p.clone());
+        return given(p, "in the URL".into(), "write it after the user (http://user:password@host), or leave the URL without one");
     }
     if let Some(p) = &sources.stdin {
-        return Ok(p.clone());
+        return given(p, "read from stdin (--password-stdin)".into(), "put it on the first line of stdin, e.g. `--password-stdin < file`");
     }
     if let Some(var) = &camera.password_env {
         if let Ok(p) = std::env::var(var) {
-            return Ok(p);
+            return given(&p, format!("in {var} (the camera's password_env)"), &format!("set {var} to the password, or unset it"));
         }
     }
     if let Some(path) = &camera.password_file {
         let path = expand_home(path);
-        return std::fs::read_to_string(&path)
+        let p = std::fs::read_to_string(&path)
             .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|source| ConfigError::PasswordFile { camera: camera.name.clone(), path, source });
+            .map_err(|source| ConfigError::PasswordFile { camera: camera.name.clone(), path: path.clone(), source })?;
+        return given(&p, format!("in {} (the camera's password_file)", path.display()), "write the password into the file");
     }
     if let Some(p) = &sources.env {
-        return Ok(p.clone());
+        return given(p, "in HIKTALK_PASSWORD".into(), "set HIKTALK_PASSWORD to the password, or unset it to be asked");
     }
     if let Some(ask) = sources.prompt {
         return match ask(&format!("Password for {}@{}: ", camera.user, camera.name)) {
-            Ok(p) if p.is_empty() => Err(ConfigError::EmptyPassword { camera: camera.name.clone() }),
+            Ok(p) if p.is_empty() => Err(empty("typed at the prompt".into(), "type the password, or set HIKTALK_PASSWORD")),
             Ok(p) => Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(ConfigError::Interrupted),
             Err(e) => Err(ConfigError::Prompt(e)),
@@ -531,6 +534,13 @@ mod tests {
         let empty = |_: &str| Ok(String::new());
         let sources = PasswordSources { stdin: None, env: None, prompt: Some(&empty) };
         assert!(matches!(password(&c, &sources), Err(ConfigError::EmptyPassword { .. })));
+        for sources in [
+            PasswordSources { stdin: Some(String::new()), env: Some("x".into()), prompt: None },
+            PasswordSources { stdin: None, env: Some(String::new()), prompt: Some(&empty) },
+        ] {
+            let e = password(&c, &sources).unwrap_err();
+            assert!(matches!(e, ConfigError::EmptyPassword { .. }) && e.to_string().contains("nothing was sent"), "{e}");
+        }
         let ctrl_c = |_: &str| Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
         let sources = PasswordSources { stdin: None, env: None, prompt: Some(&ctrl_c) };
         assert!(matches!(password(&c, &sources), Err(ConfigError::Interrupted)));
