@@ -539,3 +539,26 @@ async fn a_second_ctrl_c_in_a_call_says_what_is_left_and_how_to_clear_it() {
     assert!(err.contains(&format!("`hiktalk hangup {u}`")), "the call: {err}");
     assert!(err.contains(&format!("`hiktalk close {u} --channel 1`")), "the session: {err}");
 }
+
+/// `sim` is a door station for the doorbell commands, in the state each acts on: each works
+/// with no device at all, and `wait-ring sim` rings by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doorbell_commands_work_with_the_built_in_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = message(dir.path(), 0.5);
+    let runs: [(&[&str], &str); 5] = [
+        (&["unlock", "sim"], "door 1 opened"),
+        (&["hangup", "sim"], "hangUp sent"),
+        (&["reject", "sim"], "reject sent"),
+        (&["wait-ring", "sim", "--timeout", "10"], "ringing"),
+        (&["answer", "sim", "--play", &msg], "hung up"),
+    ];
+    for (args, says) in runs {
+        let mut cmd = hiktalk();
+        cmd.args(args);
+        let (out, took) = tokio::time::timeout(Duration::from_secs(20), run_to_end(cmd)).await.expect("ends");
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{args:?} after {took:?}: {all}");
+        assert!(all.contains("simulated door station") && all.contains(says), "{args:?}: {all}");
+    }
+}

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
 Cameras are named in the config file, given as a URL (http://192.168.1.64, https://cam:443/1),
-or `sim` for the built-in simulated camera.
+or `sim` for the built-in simulated camera (a simulated door station for answer, hangup,
+reject, wait-ring and unlock).
 
 Examples:
   hiktalk play chime.wav frontdoor
@@ -353,7 +354,7 @@ pub struct WatchArgs {
 
 #[derive(Debug, Args)]
 pub struct AnswerArgs {
-    /// Doorbell: a name from the config file, a URL, or `sim`
+    /// Doorbell: a name from the config file, a URL, or `sim` (a simulated door station)
     #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
@@ -374,7 +375,7 @@ pub struct AnswerArgs {
 
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// Doorbell: a name from the config file, a URL, or `sim`
+    /// Doorbell: a name from the config file, a URL, or `sim` (a simulated door station)
     #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
@@ -385,7 +386,7 @@ pub struct CallArgs {
 // `--timeout` is the wait here, as on `timeout(1)`; each request's deadline is --request-timeout.
 #[command(mut_arg("timeout", |a| a.long("request-timeout")))]
 pub struct WaitRingArgs {
-    /// Doorbell: a name from the config file, a URL, or `sim`
+    /// Doorbell: a name from the config file, a URL, or `sim` (a simulated door station)
     #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
@@ -399,7 +400,7 @@ pub struct WaitRingArgs {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// Door station: a name from the config file, a URL, or `sim`
+    /// Door station: a name from the config file, a URL, or `sim` (a simulated door station)
     #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]

@@ -42,7 +42,9 @@ pub async fn run(args: AnswerArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             Media::Message(play::open_input(&input, None, &ctx.stop).await?)
         }
     };
-    let c = super::connect(&args.camera, &args.login, ctx).await?;
+    let mut c = super::connect_as(&args.camera, &args.login, ctx, super::SimAs::DoorStation(super::SimCall::Ringing)).await?;
+    // The simulated door station (`answer sim`) must outlive the talk: the call is hung up after it.
+    let sim = c.sim.take();
     let name = c.name.clone();
     let control = c.device.share();
     let isapi = |e: IsapiError| anyhow::Error::from(Ending::from_isapi(&e));
@@ -112,6 +114,11 @@ pub async fn run(args: AnswerArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     // Whatever ended the talk, the call is ended too, and confirmed.
     let hang_up = hang_up(&control).await;
     drop(call_up);
+    if let Some(sim) = sim {
+        let summary = sim.shutdown().await;
+        ctx.out.note(&format!("simulated door station: {summary}"));
+        outcome = outcome.with_figures(&serde_json::json!({ "simulated_device": summary }));
+    }
     let old = outcome.ending.clone();
     if let Some(state) = &far_side {
         outcome.ending = Ending::CallEnded { call_state: state.to_string() };

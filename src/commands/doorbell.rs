@@ -1,13 +1,16 @@
 //! `hiktalk hangup`, `reject`, `wait-ring` and `unlock`: one doorbell request each, confirmed
 //! from what the device says afterwards; and the ring check before `speak` / `play`.
 
-use super::{Connected, Context};
+use super::{Connected, Context, SimAs, SimCall};
 use crate::cli::{CallArgs, UnlockArgs, WaitRingArgs, WatchArgs};
 use crate::isapi::intercom::{CallCmd, CallState};
 use crate::isapi::{Device, IsapiError};
 use crate::outcome::{Ending, Outcome};
 use crate::watch::{self, WatchOptions};
 use std::time::Duration;
+
+/// When the simulated door station (`wait-ring sim`) rings: soon, but after the wait has begun.
+const SIM_RING: Duration = Duration::from_secs(2);
 
 /// How long a call state change may take to show in callStatus after a 200.
 pub const CONFIRM_WITHIN: Duration = Duration::from_secs(3);
@@ -55,7 +58,8 @@ pub async fn before_talk(device: &Device, name: &str, stop_ring: bool, ctx: &Con
 
 /// `hangup` (a call in progress) and `reject` (a ring).
 pub async fn signal(args: CallArgs, cmd: CallCmd, ctx: &Context) -> anyhow::Result<Outcome> {
-    let c = super::connect(&args.camera, &args.login, ctx).await?;
+    let call = if cmd == CallCmd::HangUp { SimCall::OnCall } else { SimCall::Ringing };
+    let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(call)).await?;
     let result = send_signal(&c.device, cmd).await;
     finish(c, result).await
 }
@@ -113,7 +117,7 @@ async fn finish(c: Connected, result: Result<(String, serde_json::Value), Ending
 
 /// `hiktalk unlock`: opens the door and reports what the device answered.
 pub async fn unlock(args: UnlockArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let c = super::connect(&args.camera, &args.login, ctx).await?;
+    let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(SimCall::Idle)).await?;
     let door = args.door;
     let result = match c.device.open_door(door).await {
         Ok(d) => {
@@ -133,7 +137,7 @@ pub async fn unlock(args: UnlockArgs, ctx: &Context) -> anyhow::Result<Outcome> 
 
 /// `hiktalk wait-ring`: blocks until the next ring, then says who rings.
 pub async fn wait_ring(args: WaitRingArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let c = super::connect(&args.camera, &args.login, ctx).await?;
+    let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(SimCall::RingsIn(SIM_RING))).await?;
     let opts = watch_options(&args.watch);
     let limit = args.wait_timeout.map(Duration::from_secs_f64);
     let result = match watch::wait_ring(&c.device, &opts, &ctx.stop, limit).await {

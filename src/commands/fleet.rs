@@ -26,7 +26,7 @@ pub async fn connect_all(cameras: &[String], login: &Login, ctx: &Context) -> an
     let mut members = Vec::with_capacity(targets.len());
     for target in targets {
         let name = target.name().to_string();
-        let connected = match connect_target(target, login, stdin.as_deref(), ctx).await {
+        let connected = match connect_target(target, login, stdin.as_deref(), ctx, super::SimAs::Camera).await {
             // Ctrl-C at one camera's password prompt stops the command, not only that camera.
             Err(e) if matches!(e.downcast_ref::<config::ConfigError>(), Some(config::ConfigError::Interrupted)) => return Err(e),
             other => other,
