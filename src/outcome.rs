@@ -174,8 +174,7 @@ impl Ending {
             }
             Ending::ConnectionReset { detail } => format!("the audio connection failed: {detail}"),
             Ending::Busy { detail } => format!(
-                "{detail}; another client is talking on this channel: wait, use --take-over to close its session first, \
-                 or clear a session a crashed client left with `hiktalk close`"
+                "{detail}; wait for it to end, use --take-over to close that session first, or clear a session a crashed client left with `hiktalk close`"
             ),
             Ending::Auth { detail } => {
                 format!("{detail}; check the user and password (hiktalk never retries a rejected password, devices lock accounts)")
