@@ -32,8 +32,10 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("the config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("no camera of this name: {hint}")]
+    #[error("no camera named {name:?}: {hint}")]
     UnknownCamera { name: String, hint: String },
+    #[error("the group {group:?} names {name:?}, which is no camera: {hint}; fix the group's cameras list")]
+    UnknownMember { group: String, name: String, hint: String },
     #[error("{message}")]
     Invalid { camera: String, message: String },
     #[error("no password given: set {env_hint}HIKTALK_PASSWORD, use --password-stdin, or run hiktalk on a terminal to be asked")]
@@ -133,7 +135,7 @@ pub fn resolve_all(args: &[String], config: Option<&Path>) -> Result<Vec<Target>
     let (file, path) = read(config)?;
     let mut targets: Vec<Target> = Vec::new();
     for arg in args {
-        let members = match file.groups.get(arg) {
+        let (group, members) = match file.groups.get(arg) {
             Some(group) if !file.cameras.contains_key(arg) => {
                 if group.cameras.is_empty() {
                     return Err(ConfigError::Invalid { camera: arg.clone(), message: format!("the group {arg:?} has no cameras") });
@@ -144,12 +146,15 @@ pub fn resolve_all(args: &[String], config: Option<&Path>) -> Result<Vec<Target>
                         message: format!("the group {arg:?} names the group {inner:?}; list its cameras instead"),
                     });
                 }
-                group.cameras.clone()
+                (Some(arg), group.cameras.clone())
             }
-            _ => vec![arg.clone()],
+            _ => (None, vec![arg.clone()]),
         };
         for member in members {
-            let target = resolve_in(&member, &file, path.as_deref())?;
+            let target = resolve_in(&member, &file, path.as_deref()).map_err(|e| match (e, group) {
+                (ConfigError::UnknownCamera { name, hint }, Some(group)) => ConfigError::UnknownMember { group: group.clone(), name, hint },
+                (e, _) => e,
+            })?;
             if !targets.iter().any(|t| t.same_device(&target)) {
                 targets.push(target);
             }
@@ -496,6 +501,9 @@ mod tests {
         assert!(names(&["nope"]).unwrap_err().to_string().contains("all"), "groups are listed among the names");
         std::fs::write(&path, "[cameras.x]\nhost = \"10.0.0.1\"\n[groups.x]\ncameras = [\"x\"]\n").unwrap();
         assert!(names(&["x"]).unwrap_err().to_string().contains("both a camera and a group"));
+        std::fs::write(&path, "[cameras.a]\nhost = \"10.0.0.1\"\n[groups.g]\ncameras = [\"a\", \"ghost\"]\n").unwrap();
+        let e = names(&["g"]).unwrap_err().to_string();
+        assert!(e.starts_with("the group \"g\" names \"ghost\", which is no camera"), "{e}");
     }
 
     #[test]

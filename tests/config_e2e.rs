@@ -103,3 +103,18 @@ async fn an_empty_password_from_any_source_is_refused_before_any_request() {
     }
     assert!(sim.events().iter().all(|e| !matches!(e.kind, EventKind::Request { .. })), "nothing reached the device");
 }
+
+/// An unknown camera inside a group is named, with the group it is in (not blamed on the group).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_member_of_a_group_is_named_with_its_group() {
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, "[groups.house]\ncameras = [\"door\", \"garage\"]\n");
+    let mut cmd = hiktalk();
+    cmd.arg("--config").arg(&cfg).args(["status", "house"]);
+    let (out, _) = run_to_end(cmd).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the group \"house\" names \"garage\", which is no camera"), "{err}");
+    assert!(err.contains("has door, house"), "the names it does know: {err}");
+}
