@@ -38,6 +38,9 @@ pub mod exit {
     pub const TIMED_OUT: i32 = 12;
     /// The device refused a call or door command (invalidOperation, a door it does not have).
     pub const REFUSED: i32 = 13;
+    /// A doorbell rings, and audio sent while it rings is not played: nothing was sent (`play`,
+    /// `say`, `speak` without `--stop-ring`).
+    pub const RINGING: i32 = 14;
     /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
     /// `close` were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
@@ -95,6 +98,8 @@ pub enum Ending {
     Unsupported { detail: String },
     /// A call ended from the other side (the visitor, the indoor station, the bell timeout).
     CallEnded { call_state: String },
+    /// The doorbell rings: talk would not be played, so none was sent.
+    Ringing,
 }
 
 impl Ending {
@@ -124,6 +129,7 @@ impl Ending {
         match self {
             Ending::Done | Ending::EndOfInput | Ending::Quiet { .. } | Ending::CallEnded { .. } => exit::OK,
             Ending::NotRinging { .. } => exit::NOT_RINGING,
+            Ending::Ringing => exit::RINGING,
             Ending::TimedOut { .. } => exit::TIMED_OUT,
             Ending::Refused { .. } => exit::REFUSED,
             Ending::Unsupported { .. } => exit::PROTOCOL,
@@ -196,6 +202,9 @@ impl Ending {
                 format!("{detail}; this firmware cannot do that (old door stations have no call control; talk works with `hiktalk speak`)")
             }
             Ending::CallEnded { call_state } => format!("the call ended at the door (call state {call_state})"),
+            Ending::Ringing => "the doorbell is ringing, and audio sent while it rings is not played, so none was sent; \
+                               answer the call (`hiktalk answer`) or add --stop-ring to stop the ring first"
+                .into(),
         }
     }
 
@@ -347,6 +356,7 @@ mod tests {
             (Ending::Refused { detail: "x".into() }, exit::REFUSED),
             (Ending::Unsupported { detail: "x".into() }, exit::PROTOCOL),
             (Ending::CallEnded { call_state: "idle".into() }, exit::OK),
+            (Ending::Ringing, exit::RINGING),
         ];
         for (ending, code) in cases {
             assert_eq!(ending.exit_code(false), code, "{ending:?}");

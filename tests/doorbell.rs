@@ -472,12 +472,14 @@ async fn play_on_a_ringing_doorbell_says_so_or_stops_the_ring() {
     let msg = message(dir.path(), 0.5);
     let sim = start(doorbell()).await;
     sim.ring();
-    let out = run(&["play", &msg, &url(&sim)]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("the doorbell is ringing") && stderr(&out).contains("--stop-ring"), "{}", stderr(&out));
-    let ended = expect(&sim, "the upload's end", |k| matches!(k, EventKind::AudioEnded { .. })).await;
-    let EventKind::AudioEnded { listened, .. } = ended else { unreachable!() };
-    assert!(listened.unheard_seconds > 0.4, "played under the ring: {listened:?}");
+    // Without --stop-ring nothing is sent (the unit would take it and play none of it): said,
+    // and exit 14, the channel's codec put back.
+    let out = run(&["--json", "play", "--set-codec", "alaw", &msg, &url(&sim)]).await;
+    assert_eq!(out.status.code(), Some(14), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["reason"], "ringing", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("--stop-ring") && v["codec_restored"] == "G.711ulaw", "{v}");
+    assert_eq!(count(&sim.events(), opened), 0, "no session: {:#?}", sim.events());
 
     let sim = start(doorbell()).await;
     sim.ring();

@@ -24,7 +24,8 @@ Examples:
 
 Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up, 7 network,
 8 device protocol, 9 codec, 10 some of several devices failed, 11 not ringing, 12 timed out
-waiting for a ring, 13 refused by the device, 130 interrupted. More in --help and `man hiktalk`.";
+waiting for a ring, 13 refused by the device, 14 ringing (nothing sent), 130 interrupted. More in
+--help and `man hiktalk`.";
 
 /// `hiktalk --help`'s description (the man page's too).
 const LONG_ABOUT: &str = "\
@@ -247,7 +248,8 @@ pub struct TalkArgs {
     /// Gain in dB (negative is quieter); peaks are limited, never wrapped
     #[arg(long, default_value_t = 0.0, value_name = "DB", allow_hyphen_values = true, value_parser = gain_db)]
     pub volume: f32,
-    /// Doorbells: stop the ring first (audio sent while the door unit rings is not played)
+    /// Doorbells: stop the ring first (audio sent while the door unit rings is not played, so
+    /// without this flag nothing is sent to a ringing unit: exit 14)
     #[arg(long)]
     pub stop_ring: bool,
 }

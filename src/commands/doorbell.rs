@@ -37,23 +37,22 @@ pub async fn confirm(device: &Device, want: &CallState, within: Duration) -> Res
     }
 }
 
-/// Before talking to a doorbell: a ring in progress is said (talk is not played while the unit
-/// rings) or, with `--stop-ring`, stopped. Devices without call control say nothing.
-pub async fn before_talk(device: &Device, name: &str, stop_ring: bool, ctx: &Context) {
+/// Before talking to a doorbell: a ring in progress is stopped with `--stop-ring`, else the talk
+/// is not sent ([`Ending::Ringing`]: the unit would take the audio and play none of it).
+/// Devices without call control say nothing.
+pub async fn before_talk(device: &Device, name: &str, stop_ring: bool, ctx: &Context) -> Result<(), Ending> {
     let ringing = tokio::time::timeout(Duration::from_secs(2), device.call_state()).await;
     if !matches!(ringing, Ok(Ok(CallState::Ring))) {
-        return;
+        return Ok(());
     }
     if !stop_ring {
-        ctx.out.warn(&format!(
-            "{name}: the doorbell is ringing, and audio sent while it rings is not played; answer it (`hiktalk answer`) or add --stop-ring"
-        ));
-        return;
+        return Err(Ending::Ringing);
     }
     match device.stop_ring().await {
         Ok(()) => ctx.out.note(&format!("{name}: stopped the ring (DELETE /ISAPI/VideoIntercom/ring)")),
         Err(e) => ctx.out.warn(&format!("{name}: could not stop the ring: {e}; the audio may not be played until it stops")),
     }
+    Ok(())
 }
 
 /// `hangup` (a call in progress) and `reject` (a ring).

@@ -185,7 +185,7 @@ pub(super) async fn switch_to_aac(device: &Device, neg: &mut Negotiation, opts: 
 }
 
 /// Puts back the channel settings `--set-codec` (or the switch to AAC) changed.
-pub(super) async fn restore(device: &Device, neg: &Negotiation, opts: &TalkOptions, report: &mut Report) {
+pub async fn restore(device: &Device, neg: &Negotiation, opts: &TalkOptions, report: &mut Report) {
     if let Some(previous) = &neg.restore {
         put_back(device, previous, opts, &mut report.codec_restored).await;
     }
