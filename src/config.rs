@@ -257,7 +257,12 @@ fn from_url(name: &str, url: &str, cam: &CameraConfig) -> Result<Camera, ConfigE
     let path_channel = parsed.path().trim_matches('/');
     let channel = match (path_channel.is_empty(), &cam.channel) {
         (false, _) if path_channel.chars().all(|c| c.is_ascii_alphanumeric()) => Some(path_channel.to_string()),
-        (false, _) => return Err(invalid(format!("the URL path {:?} should be a channel id, like /1", parsed.path()))),
+        (false, _) => {
+            return Err(invalid(format!(
+                "the URL path {:?} is not a talk channel id (letters and digits); end the URL with one, like http://192.168.1.64/1, or leave the path out",
+                parsed.path()
+            )));
+        }
         (true, c) => c.clone(),
     };
     let user = if parsed.username().is_empty() { cam.user.clone().unwrap_or_else(|| "admin".into()) } else { decode(parsed.username()) };

@@ -163,15 +163,18 @@ impl Ending {
             Ending::Quiet { hold_secs } => format!("quiet for {hold_secs:.1} s: session closed until you speak again"),
             Ending::DeviceHangup { status, idle, call } => {
                 let mut s = "the device hung up".to_string();
-                if let Some(st) = status {
-                    s.push_str(&format!(": {}", st.summary()));
-                } else {
-                    s.push_str(" (it closed the audio connection without a status)");
+                match status {
+                    Some(st) => s.push_str(&format!(": {}", st.summary())),
+                    None => s.push_str(" (it closed the audio connection without a status)"),
                 }
                 if let Some(c) = call {
-                    s.push_str(&format!("; the doorbell reports call state {c:?} (an incoming call ends talk)"));
+                    s.push_str(&format!(
+                        "; the doorbell reports call state {c:?} (an incoming call ends talk): answer it with `hiktalk answer`"
+                    ));
                 } else if *idle {
-                    s.push_str("; no audio reached it for several seconds (idle timeout)");
+                    s.push_str("; no audio reached it for several seconds (idle timeout): check the network path to it");
+                } else {
+                    s.push_str("; try again, and if it keeps hanging up check its two-way audio settings and log");
                 }
                 s
             }

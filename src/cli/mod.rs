@@ -435,7 +435,7 @@ pub struct VolumeArgs {
     #[command(flatten)]
     pub login: Login,
     /// The level to set (the talk volume on door stations, the speaker volume on cameras)
-    #[arg(value_name = "LEVEL")]
+    #[arg(value_name = "LEVEL", value_parser = volume_level)]
     pub level: Option<u32>,
     /// Set the microphone volume instead
     #[arg(long, conflicts_with = "speaker")]
@@ -492,6 +492,13 @@ fn positive_secs(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 && v.is_finite() && v <= 3600.0 => Ok(v),
         _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
     }
+}
+
+fn volume_level(s: &str) -> Result<u32, String> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|&v| v <= 1000)
+        .ok_or_else(|| format!("{s:?} is not a volume level: give a whole number from 0 (door stations take 0-10, cameras 0-100)"))
 }
 
 fn gain_db(s: &str) -> Result<f32, String> {
