@@ -32,8 +32,10 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("the config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("no camera of this name: {hint}")]
+    #[error("no camera named {name:?}: {hint}")]
     UnknownCamera { name: String, hint: String },
+    #[error("the group {group:?} names {name:?}, which is no camera: {hint}; fix the group's cameras list")]
+    UnknownMember { group: String, name: String, hint: String },
     #[error("{message}")]
     Invalid { camera: String, message: String },
     #[error("no password given: set {env_hint}HIKTALK_PASSWORD, use --password-stdin, or run hiktalk on a terminal to be asked")]
@@ -42,10 +44,8 @@ pub enum ConfigError {
     PasswordFile { camera: String, path: PathBuf, source: std::io::Error },
     #[error("cannot read the password: {0}")]
     Prompt(std::io::Error),
-    #[error(
-        "the password is empty: nothing was sent (every failed login counts toward the device's lockout); type the password, or set HIKTALK_PASSWORD"
-    )]
-    EmptyPassword { camera: String },
+    #[error("the password {from} is empty: nothing was sent (every failed login counts toward the device's lockout); {fix}")]
+    EmptyPassword { camera: String, from: String, fix: String },
     /// Ctrl-C at the password prompt: the user's stop, not a usage error.
     #[error("stopped at the password prompt")]
     Interrupted,
@@ -135,7 +135,7 @@ pub fn resolve_all(args: &[String], config: Option<&Path>) -> Result<Vec<Target>
     let (file, path) = read(config)?;
     let mut targets: Vec<Target> = Vec::new();
     for arg in args {
-        let members = match file.groups.get(arg) {
+        let (group, members) = match file.groups.get(arg) {
             Some(group) if !file.cameras.contains_key(arg) => {
                 if group.cameras.is_empty() {
                     return Err(ConfigError::Invalid { camera: arg.clone(), message: format!("the group {arg:?} has no cameras") });
@@ -146,12 +146,15 @@ pub fn resolve_all(args: &[String], config: Option<&Path>) -> Result<Vec<Target>
                         message: format!("the group {arg:?} names the group {inner:?}; list its cameras instead"),
                     });
                 }
-                group.cameras.clone()
+                (Some(arg), group.cameras.clone())
             }
-            _ => vec![arg.clone()],
+            _ => (None, vec![arg.clone()]),
         };
         for member in members {
-            let target = resolve_in(&member, &file, path.as_deref())?;
+            let target = resolve_in(&member, &file, path.as_deref()).map_err(|e| match (e, group) {
+                (ConfigError::UnknownCamera { name, hint }, Some(group)) => ConfigError::UnknownMember { group: group.clone(), name, hint },
+                (e, _) => e,
+            })?;
             if !targets.iter().any(|t| t.same_device(&target)) {
                 targets.push(target);
             }
@@ -254,7 +257,12 @@ fn from_url(name: &str, url: &str, cam: &CameraConfig) -> Result<Camera, ConfigE
     let path_channel = parsed.path().trim_matches('/');
     let channel = match (path_channel.is_empty(), &cam.channel) {
         (false, _) if path_channel.chars().all(|c| c.is_ascii_alphanumeric()) => Some(path_channel.to_string()),
-        (false, _) => return Err(invalid(format!("the URL path {:?} should be a channel id, like /1", parsed.path()))),
+        (false, _) => {
+            return Err(invalid(format!(
+                "the URL path {:?} is not a talk channel id (letters and digits); end the URL with one, like http://192.168.1.64/1, or leave the path out",
+                parsed.path()
+            )));
+        }
         (true, c) => c.clone(),
     };
     let user = if parsed.username().is_empty() { cam.user.clone().unwrap_or_else(|| "admin".into()) } else { decode(parsed.username()) };
@@ -381,30 +389,35 @@ impl PasswordSources<'_> {
 
 /// The camera's password, by precedence: URL, `--password-stdin`, the camera's `password_env`,
 /// its `password_file`, `HIKTALK_PASSWORD`, a terminal prompt.
+/// An empty password is refused wherever it came from, before anything is sent: a device
+/// counts it as a failed login toward its lockout.
 pub fn password(camera: &Camera, sources: &PasswordSources) -> Result<String, ConfigError> {
+    let empty = |from: String, fix: &str| ConfigError::EmptyPassword { camera: camera.name.clone(), from, fix: fix.into() };
+    let given = |p: &str, from: String, fix: &str| if p.is_empty() { Err(empty(from, fix)) } else { Ok(p.to_string()) };
     if let Some(p) = &camera.url_password {
-        return Ok(p.clone());
+        return given(p, "in the URL".into(), "write it after the user (http://user:password@host), or leave the URL without one");
     }
     if let Some(p) = &sources.stdin {
-        return Ok(p.clone());
+        return given(p, "read from stdin (--password-stdin)".into(), "put it on the first line of stdin, e.g. `--password-stdin < file`");
     }
     if let Some(var) = &camera.password_env {
         if let Ok(p) = std::env::var(var) {
-            return Ok(p);
+            return given(&p, format!("in {var} (the camera's password_env)"), &format!("set {var} to the password, or unset it"));
         }
     }
     if let Some(path) = &camera.password_file {
         let path = expand_home(path);
-        return std::fs::read_to_string(&path)
+        let p = std::fs::read_to_string(&path)
             .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|source| ConfigError::PasswordFile { camera: camera.name.clone(), path, source });
+            .map_err(|source| ConfigError::PasswordFile { camera: camera.name.clone(), path: path.clone(), source })?;
+        return given(&p, format!("in {} (the camera's password_file)", path.display()), "write the password into the file");
     }
     if let Some(p) = &sources.env {
-        return Ok(p.clone());
+        return given(p, "in HIKTALK_PASSWORD".into(), "set HIKTALK_PASSWORD to the password, or unset it to be asked");
     }
     if let Some(ask) = sources.prompt {
         return match ask(&format!("Password for {}@{}: ", camera.user, camera.name)) {
-            Ok(p) if p.is_empty() => Err(ConfigError::EmptyPassword { camera: camera.name.clone() }),
+            Ok(p) if p.is_empty() => Err(empty("typed at the prompt".into(), "type the password, or set HIKTALK_PASSWORD")),
             Ok(p) => Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(ConfigError::Interrupted),
             Err(e) => Err(ConfigError::Prompt(e)),
@@ -493,6 +506,9 @@ mod tests {
         assert!(names(&["nope"]).unwrap_err().to_string().contains("all"), "groups are listed among the names");
         std::fs::write(&path, "[cameras.x]\nhost = \"10.0.0.1\"\n[groups.x]\ncameras = [\"x\"]\n").unwrap();
         assert!(names(&["x"]).unwrap_err().to_string().contains("both a camera and a group"));
+        std::fs::write(&path, "[cameras.a]\nhost = \"10.0.0.1\"\n[groups.g]\ncameras = [\"a\", \"ghost\"]\n").unwrap();
+        let e = names(&["g"]).unwrap_err().to_string();
+        assert!(e.starts_with("the group \"g\" names \"ghost\", which is no camera"), "{e}");
     }
 
     #[test]
@@ -531,6 +547,13 @@ mod tests {
         let empty = |_: &str| Ok(String::new());
         let sources = PasswordSources { stdin: None, env: None, prompt: Some(&empty) };
         assert!(matches!(password(&c, &sources), Err(ConfigError::EmptyPassword { .. })));
+        for sources in [
+            PasswordSources { stdin: Some(String::new()), env: Some("x".into()), prompt: None },
+            PasswordSources { stdin: None, env: Some(String::new()), prompt: Some(&empty) },
+        ] {
+            let e = password(&c, &sources).unwrap_err();
+            assert!(matches!(e, ConfigError::EmptyPassword { .. }) && e.to_string().contains("nothing was sent"), "{e}");
+        }
         let ctrl_c = |_: &str| Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
         let sources = PasswordSources { stdin: None, env: None, prompt: Some(&ctrl_c) };
         assert!(matches!(password(&c, &sources), Err(ConfigError::Interrupted)));

@@ -11,7 +11,7 @@ use crate::audio::playback::{Playback, PlaybackError, PlaybackStats};
 use crate::audio::resample::Resampler;
 use crate::outcome::Ending;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,8 +42,11 @@ pub enum Sink {
 pub enum ListenError {
     #[error(transparent)]
     Playback(#[from] PlaybackError),
-    #[error("cannot write {path}: {source}; check the directory and its permissions")]
+    #[error("cannot write {path}: {source}; give a file in a directory you can write to")]
     File { path: PathBuf, source: std::io::Error },
+    /// The sink's thread could not start or stopped before it was ready: not the user's input.
+    #[error("the listener thread {0}")]
+    Thread(String),
 }
 
 /// What the sink did, read while it runs.
@@ -130,11 +133,8 @@ impl Listener {
                     let _ = ready_tx.send(Err(e));
                 }
             })
-            .map_err(|e| ListenError::File { path: "the listener thread".into(), source: e })?;
-        let (describe, playback) = ready_rx.await.map_err(|_| ListenError::File {
-            path: "the listener thread".into(),
-            source: std::io::Error::other("it stopped before starting"),
-        })??;
+            .map_err(|e| ListenError::Thread(format!("could not start: {e}")))?;
+        let (describe, playback) = ready_rx.await.map_err(|_| ListenError::Thread("stopped before starting".into()))??;
         let inlet = Inlet { tx, stats: stats.clone() };
         Ok((Listener { thread: Some(thread), stats, playback, describe }, inlet))
     }
@@ -150,8 +150,16 @@ impl Listener {
 
 /// Writes what comes until the session lets go, or until the sink can take no more: a reader
 /// that closed the pipe ends the run as done (as `yes | head` does); other failures are errors.
-fn run(
-    mut output: Output,
+fn run(mut output: Output, rx: mpsc::Receiver<Heard>, duck: Option<Arc<AtomicBool>>, echo: Option<EchoCanceller>) -> Result<(), Ending> {
+    let written = write_all(&mut output, rx, duck, echo);
+    // Whatever ended the writing, what was recorded is kept (a file gets its final header and
+    // its name); a file that got no audio is removed and FILE is left as it was.
+    let closed = output.close();
+    written.and(closed)
+}
+
+fn write_all(
+    output: &mut Output,
     mut rx: mpsc::Receiver<Heard>,
     duck: Option<Arc<AtomicBool>>,
     mut echo: Option<EchoCanceller>,
@@ -187,7 +195,6 @@ fn run(
             });
         }
     }
-    output.close();
     Ok(())
 }
 
@@ -208,13 +215,63 @@ impl Ducker {
     }
 }
 
+/// A recording on its way to `path`: written to a temporary file beside it (same directory,
+/// so the rename is atomic) and renamed into place when the recording ends with audio in it.
+/// Nothing touches `path` before that: a run that fails (a wrong password, a busy channel, an
+/// unreachable device) leaves yesterday's recording as it was. A killed run leaves the
+/// temporary file, readable (its header is kept up to date).
+struct Partial {
+    temp: tempfile::TempPath,
+    path: PathBuf,
+}
+
+impl Partial {
+    /// Checks `path` can be written (not a directory, not read-only, its directory writable)
+    /// and creates the temporary file beside it.
+    fn create(path: &Path) -> Result<(std::fs::File, Partial), ListenError> {
+        let fail = |source: std::io::Error| ListenError::File { path: path.to_path_buf(), source };
+        if path.is_dir() {
+            return Err(fail(std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory")));
+        }
+        if path.exists() {
+            // Opened for writing without truncating: only to learn that it may be replaced.
+            std::fs::OpenOptions::new().write(true).open(path).map_err(fail)?;
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".partial").tempfile_in(&dir).map_err(fail)?;
+        let (file, temp) = temp.into_parts();
+        Ok((file, Partial { temp, path: path.to_path_buf() }))
+    }
+
+    /// Renames the recording into place when it holds audio; removes it otherwise.
+    fn end(self, recorded: bool) -> Result<(), Ending> {
+        if !recorded {
+            return Ok(());
+        }
+        let Partial { temp, path } = self;
+        let kept = temp.to_path_buf();
+        temp.persist(&path).map(|_| ()).map_err(|e| Ending::Input {
+            detail: format!(
+                "cannot rename the recording {} to {}: {}; the recording is kept there",
+                kept.display(),
+                path.display(),
+                e.error
+            ),
+        })
+    }
+}
+
 /// An open sink.
 enum Output {
     Speaker(Playback),
     Wav {
         writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
         synced: Instant,
-        path: PathBuf,
+        partial: Partial,
     },
     /// A WAV stream or raw samples on a writer that cannot seek; the rate is fixed by the first
     /// audio (the header waits for it).
@@ -222,31 +279,37 @@ enum Output {
         out: Box<dyn Write + Send>,
         header: bool,
         rate: Option<u32>,
+        /// Raw samples into a file (`-o FILE --raw`).
+        partial: Option<Partial>,
     },
 }
 
 impl Output {
     fn open(sink: &Sink) -> Result<Output, ListenError> {
-        let file = |path: &PathBuf| std::fs::File::create(path).map_err(|source| ListenError::File { path: path.clone(), source });
         Ok(match sink {
             Sink::Speaker(device) => Output::Speaker(Playback::open(device.as_deref())?),
             Sink::WavFile(path) => {
+                let (file, partial) = Partial::create(path)?;
                 // The rate is set when the first audio comes (`fix_rate`); 8 kHz until then.
                 let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-                let writer = hound::WavWriter::new(std::io::BufWriter::new(file(path)?), spec)
+                let writer = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
                     .map_err(|e| ListenError::File { path: path.clone(), source: std::io::Error::other(e) })?;
-                Output::Wav { writer, synced: Instant::now(), path: path.clone() }
+                Output::Wav { writer, synced: Instant::now(), partial }
             }
-            Sink::WavStdout => Output::Stream { out: Box::new(std::io::stdout()), header: true, rate: None },
-            Sink::Raw(Some(path)) => Output::Stream { out: Box::new(std::io::BufWriter::new(file(path)?)), header: false, rate: None },
-            Sink::Raw(None) => Output::Stream { out: Box::new(std::io::stdout()), header: false, rate: None },
+            Sink::WavStdout => Output::Stream { out: Box::new(std::io::stdout()), header: true, rate: None, partial: None },
+            Sink::Raw(Some(path)) => {
+                let (file, partial) = Partial::create(path)?;
+                Output::Stream { out: Box::new(std::io::BufWriter::new(file)), header: false, rate: None, partial: Some(partial) }
+            }
+            Sink::Raw(None) => Output::Stream { out: Box::new(std::io::stdout()), header: false, rate: None, partial: None },
         })
     }
 
     fn describe(&self) -> String {
         match self {
             Output::Speaker(p) => p.describe.clone(),
-            Output::Wav { path, .. } => path.display().to_string(),
+            Output::Wav { partial, .. } => partial.path.display().to_string(),
+            Output::Stream { partial: Some(partial), .. } => format!("raw s16le in {}", partial.path.display()),
             Output::Stream { header: true, .. } => "WAV on standard output".into(),
             Output::Stream { header: false, .. } => "raw s16le".into(),
         }
@@ -272,15 +335,15 @@ impl Output {
     /// Fixes the rate of a sink that takes the first audio's (before anything is written).
     fn fix_rate(&mut self, rate: u32) {
         match self {
-            Output::Wav { writer, path, .. } if writer.len() == 0 && writer.spec().sample_rate != rate => {
+            Output::Wav { writer, partial, .. } if writer.len() == 0 && writer.spec().sample_rate != rate => {
                 let spec = hound::WavSpec { sample_rate: rate, ..writer.spec() };
-                if let Ok(f) = std::fs::File::create(&*path)
+                if let Ok(f) = std::fs::File::create(&partial.temp)
                     && let Ok(w) = hound::WavWriter::new(std::io::BufWriter::new(f), spec)
                 {
                     *writer = w;
                 }
             }
-            Output::Stream { out, header, rate: slot @ None } => {
+            Output::Stream { out, header, rate: slot @ None, .. } => {
                 *slot = Some(rate);
                 if *header {
                     let _ = out.write_all(&streaming_wav_header(rate));
@@ -315,15 +378,23 @@ impl Output {
         }
     }
 
-    fn close(self) {
+    /// Ends the output: a speaker drains, a file gets its final header and its name.
+    fn close(self) -> Result<(), Ending> {
         match self {
-            Output::Wav { writer, .. } => {
+            Output::Wav { writer, partial, .. } => {
+                let recorded = writer.len() > 0;
                 let _ = writer.finalize();
+                partial.end(recorded)
             }
-            Output::Stream { mut out, .. } => {
+            Output::Stream { mut out, rate, partial, .. } => {
                 let _ = out.flush();
+                drop(out);
+                partial.map_or(Ok(()), |p| p.end(rate.is_some()))
             }
-            Output::Speaker(p) => p.drain(),
+            Output::Speaker(p) => {
+                p.drain();
+                Ok(())
+            }
         }
     }
 }

@@ -38,6 +38,9 @@ pub mod exit {
     pub const TIMED_OUT: i32 = 12;
     /// The device refused a call or door command (invalidOperation, a door it does not have).
     pub const REFUSED: i32 = 13;
+    /// A doorbell rings, and audio sent while it rings is not played: nothing was sent (`play`,
+    /// `say`, `speak` without `--stop-ring`).
+    pub const RINGING: i32 = 14;
     /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
     /// `close` were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
@@ -95,6 +98,8 @@ pub enum Ending {
     Unsupported { detail: String },
     /// A call ended from the other side (the visitor, the indoor station, the bell timeout).
     CallEnded { call_state: String },
+    /// The doorbell rings: talk would not be played, so none was sent.
+    Ringing,
 }
 
 impl Ending {
@@ -124,6 +129,7 @@ impl Ending {
         match self {
             Ending::Done | Ending::EndOfInput | Ending::Quiet { .. } | Ending::CallEnded { .. } => exit::OK,
             Ending::NotRinging { .. } => exit::NOT_RINGING,
+            Ending::Ringing => exit::RINGING,
             Ending::TimedOut { .. } => exit::TIMED_OUT,
             Ending::Refused { .. } => exit::REFUSED,
             Ending::Unsupported { .. } => exit::PROTOCOL,
@@ -157,15 +163,18 @@ impl Ending {
             Ending::Quiet { hold_secs } => format!("quiet for {hold_secs:.1} s: session closed until you speak again"),
             Ending::DeviceHangup { status, idle, call } => {
                 let mut s = "the device hung up".to_string();
-                if let Some(st) = status {
-                    s.push_str(&format!(": {}", st.summary()));
-                } else {
-                    s.push_str(" (it closed the audio connection without a status)");
+                match status {
+                    Some(st) => s.push_str(&format!(": {}", st.summary())),
+                    None => s.push_str(" (it closed the audio connection without a status)"),
                 }
                 if let Some(c) = call {
-                    s.push_str(&format!("; the doorbell reports call state {c:?} (an incoming call ends talk)"));
+                    s.push_str(&format!(
+                        "; the doorbell reports call state {c:?} (an incoming call ends talk): answer it with `hiktalk answer`"
+                    ));
                 } else if *idle {
-                    s.push_str("; no audio reached it for several seconds (idle timeout)");
+                    s.push_str("; no audio reached it for several seconds (idle timeout): check the network path to it");
+                } else {
+                    s.push_str("; try again, and if it keeps hanging up check its two-way audio settings and log");
                 }
                 s
             }
@@ -174,8 +183,7 @@ impl Ending {
             }
             Ending::ConnectionReset { detail } => format!("the audio connection failed: {detail}"),
             Ending::Busy { detail } => format!(
-                "{detail}; another client is talking on this channel: wait, use --take-over to close its session first, \
-                 or clear a session a crashed client left with `hiktalk close`"
+                "{detail}; wait for it to end, use --take-over to close that session first, or clear a session a crashed client left with `hiktalk close`"
             ),
             Ending::Auth { detail } => {
                 format!("{detail}; check the user and password (hiktalk never retries a rejected password, devices lock accounts)")
@@ -197,6 +205,9 @@ impl Ending {
                 format!("{detail}; this firmware cannot do that (old door stations have no call control; talk works with `hiktalk speak`)")
             }
             Ending::CallEnded { call_state } => format!("the call ended at the door (call state {call_state})"),
+            Ending::Ringing => "the doorbell is ringing, and audio sent while it rings is not played, so none was sent; \
+                               answer the call (`hiktalk answer`) or add --stop-ring to stop the ring first"
+                .into(),
         }
     }
 
@@ -215,6 +226,7 @@ impl Ending {
             || e.is::<crate::audio::playback::PlaybackError>()
             || e.is::<crate::audio::echo::EchoError>()
             || e.is::<crate::audio::speech::SpeechError>()
+            || matches!(e.downcast_ref::<crate::listen::ListenError>(), Some(l) if !matches!(l, crate::listen::ListenError::Thread(_)))
         {
             Ending::Input { detail }
         } else if let Some(i) = e.downcast_ref::<IsapiError>() {
@@ -347,6 +359,7 @@ mod tests {
             (Ending::Refused { detail: "x".into() }, exit::REFUSED),
             (Ending::Unsupported { detail: "x".into() }, exit::PROTOCOL),
             (Ending::CallEnded { call_state: "idle".into() }, exit::OK),
+            (Ending::Ringing, exit::RINGING),
         ];
         for (ending, code) in cases {
             assert_eq!(ending.exit_code(false), code, "{ending:?}");

@@ -91,7 +91,7 @@ async fn iteration(seed: u64) {
     let opts = TalkOptions { reconnect, retries, backoff_base: FLOOR, announce: std::sync::Arc::new(|_| {}), ..TalkOptions::default() };
     let mut report = Report::new("sim", Ending::EndOfInput);
     let clock = Clock::start(Feed::new(tone_source(frames), 0.0), Duration::from_millis(160), Duration::ZERO);
-    match session::negotiate(&device, &opts, &stop).await {
+    match session::negotiate(&device, "chaos", &opts, &stop).await {
         Err(e) => report = Report::new("sim", e),
         Ok(mut neg) => session::talk(&device, &mut neg, &opts, session::Media::talk(&clock), &stop, &mut report).await,
     }

@@ -69,3 +69,52 @@ async fn the_password_can_come_on_stdin() {
     let (out, _) = run_to_end(cmd).await;
     assert_eq!((out.status.code(), json(&out)["reason"].as_str()), (Some(2), Some("usage")));
 }
+
+/// An empty password from stdin, HIKTALK_PASSWORD or a password_file is refused before any
+/// request (a device counts it toward its lockout): exit 2, the source named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_password_from_any_source_is_refused_before_any_request() {
+    let sim = sim::start(SimConfig { lockout_attempts: Some(1), ..binary_sim_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pw");
+    std::fs::write(&empty, "\n").unwrap();
+    let cfg = config(dir.path(), &sim, &format!("password_file = \"{}\"\n", empty.display()));
+    let runs: [(&[&str], Option<&str>, &str); 3] = [
+        (&["status", "--password-stdin", "URL"], Some("\n"), "stdin"),
+        (&["status", "URL"], None, "HIKTALK_PASSWORD"),
+        (&["status", "door"], None, "password_file"),
+    ];
+    for (args, stdin, says) in runs {
+        let mut cmd = hiktalk();
+        cmd.env("HIKTALK_PASSWORD", "").arg("--config").arg(&cfg);
+        cmd.args(args.iter().map(|a| if *a == "URL" { url(&sim) } else { a.to_string() }));
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(text) = stdin {
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        }
+        let out = wait_child(child).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("is empty: nothing was sent") && err.contains(says), "{args:?}: {err}");
+    }
+    assert!(sim.events().iter().all(|e| !matches!(e.kind, EventKind::Request { .. })), "nothing reached the device");
+}
+
+/// An unknown camera inside a group is named, with the group it is in (not blamed on the group).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_member_of_a_group_is_named_with_its_group() {
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, "[groups.house]\ncameras = [\"door\", \"garage\"]\n");
+    let mut cmd = hiktalk();
+    cmd.arg("--config").arg(&cfg).args(["status", "house"]);
+    let (out, _) = run_to_end(cmd).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the group \"house\" names \"garage\", which is no camera"), "{err}");
+    assert!(err.contains("has door, house"), "the names it does know: {err}");
+}

@@ -472,12 +472,14 @@ async fn play_on_a_ringing_doorbell_says_so_or_stops_the_ring() {
     let msg = message(dir.path(), 0.5);
     let sim = start(doorbell()).await;
     sim.ring();
-    let out = run(&["play", &msg, &url(&sim)]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("the doorbell is ringing") && stderr(&out).contains("--stop-ring"), "{}", stderr(&out));
-    let ended = expect(&sim, "the upload's end", |k| matches!(k, EventKind::AudioEnded { .. })).await;
-    let EventKind::AudioEnded { listened, .. } = ended else { unreachable!() };
-    assert!(listened.unheard_seconds > 0.4, "played under the ring: {listened:?}");
+    // Without --stop-ring nothing is sent (the unit would take it and play none of it): said,
+    // and exit 14, the channel's codec put back.
+    let out = run(&["--json", "play", "--set-codec", "alaw", &msg, &url(&sim)]).await;
+    assert_eq!(out.status.code(), Some(14), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["reason"], "ringing", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("--stop-ring") && v["codec_restored"] == "G.711ulaw", "{v}");
+    assert_eq!(count(&sim.events(), opened), 0, "no session: {:#?}", sim.events());
 
     let sim = start(doorbell()).await;
     sim.ring();
@@ -489,4 +491,76 @@ async fn play_on_a_ringing_doorbell_says_so_or_stops_the_ring() {
     let EventKind::AudioEnded { listened, .. } = ended else { unreachable!() };
     assert_eq!(listened.unheard_seconds, 0.0, "{listened:?}");
     assert!(leaks(&sim.events()).is_empty());
+}
+
+/// No microphone, no speaker, no readable message: `answer` says so before it picks up, and the
+/// visitor's ring is left ringing (no callSignal at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_checks_everything_local_before_it_picks_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wav").to_string_lossy().into_owned();
+    let source = ToneSource::start(440.0, -12.0).expect("the fake microphone");
+    let sim = start(doorbell()).await;
+    sim.ring();
+    let mic = source.device_id();
+    let cases: [(Vec<&str>, bool); 3] = [
+        (vec!["--input", "no-such-microphone"], false),
+        (vec!["--input", &mic, "--output", "no-such-speaker"], true),
+        (vec!["--play", &missing], false),
+    ];
+    for (args, with_mic) in cases {
+        let mut cmd = hiktalk();
+        cmd.arg("answer").arg(url(&sim)).args(&args);
+        if with_mic {
+            cmd.envs(source.env());
+        }
+        let (out, _) = run_to_end(cmd).await;
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::CallSignal { .. })), 0, "{args:?}: not answered");
+    }
+    assert_eq!(transitions(&sim), [step("idle", "ring", "ring", "local")], "still ringing");
+}
+
+/// A second Ctrl-C during `answer --play`'s slow close exits at once and says what is left on
+/// the door station (the call, the session) and the command that clears each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_in_a_call_says_what_is_left_and_how_to_clear_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(SimConfig { faults: vec!["slow=close:10000".parse().unwrap()], ..doorbell() }).await;
+    sim.ring();
+    let u = url(&sim);
+    let child = spawn(&["answer", &u, "--play", &message(dir.path(), 20.0)]);
+    expect(&sim, "audio", |k| matches!(k, EventKind::AudioStarted { .. })).await;
+    signal(&child, libc::SIGINT);
+    expect(&sim, "the close", |k| matches!(k, EventKind::FaultFired { fault } if fault.starts_with("slow=close"))).await;
+    signal(&child, libc::SIGINT);
+    let out = wait_child(child).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("SIGINT again"), "{err}");
+    assert!(err.contains(&format!("`hiktalk hangup {u}`")), "the call: {err}");
+    assert!(err.contains(&format!("`hiktalk close {u} --channel 1`")), "the session: {err}");
+}
+
+/// `sim` is a door station for the doorbell commands, in the state each acts on: each works
+/// with no device at all, and `wait-ring sim` rings by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doorbell_commands_work_with_the_built_in_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = message(dir.path(), 0.5);
+    let runs: [(&[&str], &str); 5] = [
+        (&["unlock", "sim"], "door 1 opened"),
+        (&["hangup", "sim"], "hangUp sent"),
+        (&["reject", "sim"], "reject sent"),
+        (&["wait-ring", "sim", "--timeout", "10"], "ringing"),
+        (&["answer", "sim", "--play", &msg], "hung up"),
+    ];
+    for (args, says) in runs {
+        let mut cmd = hiktalk();
+        cmd.args(args);
+        let (out, took) = tokio::time::timeout(Duration::from_secs(20), run_to_end(cmd)).await.expect("ends");
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{args:?} after {took:?}: {all}");
+        assert!(all.contains("simulated door station") && all.contains(says), "{args:?}: {all}");
+    }
 }

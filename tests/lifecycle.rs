@@ -395,3 +395,45 @@ async fn after_a_stalled_write_there_is_no_burst_beyond_the_lead() {
     assert!(report["dropped_frames"].as_u64().unwrap() >= 60, "{report}");
     assert_no_leak(&sim);
 }
+
+/// A busy channel is reported with the one cause the device's answer shows (no list of
+/// guesses); a 403 on an idle channel is not called busy; `--take-over` says what it closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_open_names_the_cause_the_device_shows_and_take_over_says_what_it_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 0.5, 8000, 1, 0.3);
+    for style in [BusyStyle::Unauthorized, BusyStyle::Forbidden, BusyStyle::Busy, BusyStyle::InProgress] {
+        let sim = sim::start(SimConfig { busy_style: style, ..binary_sim_config() }).await.unwrap();
+        let mut other = crate::util::raw::Client::new(&sim);
+        assert!(other.open().await.is_some(), "another client's session");
+        let mut cmd = hiktalk();
+        cmd.arg("play").arg(&wav).arg(url(&sim));
+        let (out, _) = run_to_end(cmd).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(5), "{style:?}: {err}");
+        assert!(err.contains("channel 1 is in use"), "{style:?}: {err}");
+        assert!(!err.contains("codec") && !err.contains("another client is talking"), "{style:?}: one cause: {err}");
+
+        let mut cmd = hiktalk();
+        cmd.args(["play", "--take-over"]).arg(&wav).arg(url(&sim));
+        let (out, _) = run_to_end(cmd).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{style:?}: {err}");
+        assert!(err.contains("--take-over: closed the session another client"), "{style:?}: {err}");
+    }
+    // An idle channel: --take-over has nothing to close, and says so.
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["play", "--take-over"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("had no session open; nothing to close"), "{}", stderr(&out));
+    // A firmware that refuses G.711 on an idle channel, with the codec pinned: not busy.
+    let sim = sim::start(SimConfig { profile: Profile::AacOnly, ..binary_sim_config() }).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["play", "--codec", "ulaw"]).arg(&wav).arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(13), "{err}");
+    assert!(err.contains("no session is open") && !err.contains("in use"), "{err}");
+}

@@ -132,3 +132,108 @@ async fn wav_on_stdout_feeds_a_pipe_and_a_closed_pipe_ends_the_session_cleanly()
     assert!(pcm.len() >= 7900, "{} samples", pcm.len());
     assert!(sine_snr_db(&pcm[800..], 8000, 440.0, 0) >= 30.0);
 }
+
+/// The files in `dir` and their contents.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut all: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    all.sort();
+    all
+}
+
+/// A failed run (wrong password, unreachable device, busy channel) leaves an existing recording
+/// as it was and no temporary file; a good one replaces it, renamed into place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_listen_leaves_the_existing_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("yesterday.wav"), 440.0, 3.0, 8000, 1, 0.3);
+    let before = files(dir.path());
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unreachable = format!("http://{}", refused.local_addr().unwrap());
+    drop(refused);
+    for (password, camera, code) in [("wrong", url(&sim), 4), (PASSWORD, unreachable, 7)] {
+        let mut cmd = hiktalk();
+        cmd.env("HIKTALK_PASSWORD", password).args(["listen", "-o"]).arg(&wav).args(["--duration", "1", &camera]);
+        let (out, _) = run_to_end(cmd).await;
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        assert_eq!(files(dir.path()), before, "exit {code}: the recording and the directory are as they were");
+    }
+    // Another client holds the channel.
+    let other = std::process::Command::new("curl")
+        .args(["-s", "--digest", "-u", &format!("admin:{PASSWORD}"), "-X", "PUT", "-H", "Content-Length: 0"])
+        .arg(format!("{}/ISAPI/System/TwoWayAudio/channels/1/open", url(&sim)))
+        .output()
+        .expect("curl");
+    assert!(String::from_utf8_lossy(&other.stdout).contains("sessionId"), "{other:?}");
+    let mut cmd = hiktalk();
+    cmd.args(["listen", "-o"]).arg(&wav).args(["--duration", "1", &url(&sim)]);
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(files(dir.path()), before, "busy: the recording is as it was");
+
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["listen", "-o"]).arg(&wav).args(["--duration", "1", &url(&sim)]);
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after = files(dir.path());
+    assert_eq!(after.len(), 1, "only the recording, no temporary file: {:?}", after.iter().map(|f| &f.0).collect::<Vec<_>>());
+    assert_ne!(after, before, "replaced by the new recording");
+    let r = hound::WavReader::open(&wav).unwrap();
+    assert!((f64::from(r.len()) / 8000.0 - 1.0).abs() < 0.15, "{} samples", r.len());
+}
+
+/// Killed mid-recording: FILE is untouched, and what was heard so far is a readable WAV beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_listen_leaves_a_readable_partial_recording_beside_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("door.wav"), 440.0, 1.0, 8000, 1, 0.3);
+    let before = std::fs::read(&wav).unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let mut child = hiktalk().args(["listen", "-o"]).arg(&wav).arg(url(&sim)).stderr(Stdio::piped()).spawn().unwrap();
+    // Audio is flowing once the device's microphone has sent for a while.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sim.events().iter().any(|e| matches!(e.kind, EventKind::MicStarted { .. })) {
+        assert!(Instant::now() < deadline, "the microphone stream never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().unwrap();
+    let _ = wait_child(child).await;
+    assert_eq!(std::fs::read(&wav).unwrap(), before, "FILE untouched");
+    let partial: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert_eq!(partial.len(), 1, "one partial recording");
+    let r = hound::WavReader::open(&partial[0]).unwrap();
+    assert!(r.len() >= 4000, "half a second or more heard: {} samples", r.len());
+}
+
+/// An output that cannot be written is the user's input, not a bug: exit 3, before any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_output_is_an_input_error_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let missing = dir.path().join("no/such/dir/x.wav");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["-o".into(), dir.path().display().to_string()],
+        vec!["-o".into(), missing.display().to_string()],
+        vec!["-o".into(), missing.display().to_string(), "--raw".into()],
+        vec!["--output".into(), "no-such-sound-device".into()],
+    ];
+    for case in cases {
+        let mut cmd = hiktalk();
+        cmd.arg("listen").args(&case).arg(url(&sim));
+        let (out, _) = run_to_end(cmd).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{case:?}: {err}");
+        assert!(!err.contains("bug"), "{case:?}: {err}");
+    }
+    assert!(sim.events().iter().all(|e| !matches!(e.kind, EventKind::Request { .. })), "no request was sent");
+}

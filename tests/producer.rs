@@ -33,7 +33,7 @@ async fn a_producer_that_dies_is_an_internal_error_and_the_session_is_closed() {
         let (stop, opts) = (Stop::manual(), TalkOptions { announce: std::sync::Arc::new(|_| {}), ..TalkOptions::default() });
         let clock = Clock::start(Feed::new(dying_source(panics), 0.0), Duration::from_millis(160), Duration::ZERO);
         let mut report = Report::new("sim", Ending::EndOfInput);
-        let mut neg = session::negotiate(&device, &opts, &stop).await.unwrap();
+        let mut neg = session::negotiate(&device, "producer", &opts, &stop).await.unwrap();
         session::talk(&device, &mut neg, &opts, session::Media::talk(&clock), &stop, &mut report).await;
         assert!(matches!(report.ending, Ending::Internal { .. }), "panics {panics}: {report:?}");
         assert_eq!(report.ending.exit_code(false), 1);

@@ -77,3 +77,71 @@ async fn status_lists_the_codecs_a_channel_can_take() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.lines().any(|l| l.starts_with("channel 1 can speak G.711ulaw")), "{table}");
 }
+
+/// Each of these messages says what happened and then, after "; ", what to try; none repeats
+/// itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_says_what_to_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim::start(SimConfig { hangup_body: true, faults: vec!["hangup-after-bytes=4000".parse().unwrap()], ..binary_sim_config() })
+        .await
+        .unwrap();
+    let door = sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
+    let wav = tone_wav(&dir.path().join("t.wav"), 440.0, 2.0, 8000, 1, 0.3).display().to_string();
+    let adir = dir.path().display().to_string();
+    let runs: Vec<(Vec<String>, i32, &str)> = vec![
+        (vec!["play".into(), adir, url(&sim)], 3, "; give an audio file"),
+        (vec!["say".into(), "".into(), url(&sim)], 3, "; give the words to say"),
+        (vec!["play".into(), wav.clone(), "http://127.0.0.1:9/%201".into()], 2, "; end the URL with one"),
+        (vec!["volume".into(), url(&sim), "--".into(), "-5".into()], 2, "is not a volume level: give a whole number"),
+        (vec!["hangup".into(), url(&door)], 13, "; call state idle: there is no call"),
+        (vec!["play".into(), wav, url(&sim)], 6, "; try again"),
+    ];
+    for (args, code, says) in runs {
+        let mut cmd = hiktalk();
+        cmd.args(&args);
+        let (out, _) = run_to_end(cmd).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("invalidOperation, invalidOperation") && !err.contains("4294967295"), "{args:?}: {err}");
+    }
+}
+
+/// The simulator's console says what to do when a command does not fit its profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sims_console_says_how_to_get_a_doorbell() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hiktalk"))
+        .args(["sim", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    child.stdin.as_mut().unwrap().write_all(b"ring\n").unwrap();
+    let said = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut all = String::new();
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            all.push_str(&line);
+            all.push('\n');
+            if line.contains("doorbell") {
+                break;
+            }
+        }
+        all
+    })
+    .await
+    .unwrap();
+    signal(&child, libc::SIGINT);
+    let _ = child.wait();
+    assert!(said.contains("has no doorbell; start it with --profile doorbell"), "{said}");
+}

@@ -236,3 +236,25 @@ async fn a_second_sigint_during_a_slow_close_exits_at_once() {
     assert!(t.elapsed() < Duration::from_secs(3), "the close deadline was not waited out: {:?}", t.elapsed());
     assert!(err.contains("SIGINT again"), "{err}");
 }
+
+/// A second SIGINT while the device takes its time to answer the open: the session it may
+/// still open is said, with the command that closes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigint_during_a_slow_open_says_the_session_may_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("long.wav"), 440.0, 20.0, 8000, 1, 0.3);
+    let sim = sim::start(SimConfig { faults: vec!["slow=open:10000".parse().unwrap()], ..binary_sim_config() }).await.unwrap();
+    let phase = Phase { name: "second", faults: &[], extra: &[], trigger: Trigger::Audio, open_in_flight: false, bound: Duration::ZERO };
+    let (child, _, reader) = spawn(&sim, &wav, &phase, None);
+    sim.wait_for(|e| matches!(&e.kind, EventKind::FaultFired { fault } if fault.starts_with("slow=open")), Duration::from_secs(10))
+        .await
+        .expect("the open request");
+    signal(&child, libc::SIGINT);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, libc::SIGINT);
+    let status = exit_status(child).await;
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("SIGINT again") && err.contains("may stay open"), "{err}");
+    assert!(err.contains(&format!("`hiktalk close {} --channel 1`", url(&sim))), "{err}");
+}

@@ -77,7 +77,7 @@ async fn after_ctrl_c_the_bar_says_it_is_closing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_password_prompt_refuses_empty_and_stops_on_ctrl_c() {
     let sim = sim::start(binary_sim_config()).await.unwrap();
-    for (typed, code, says) in [(&b"\r"[..], 2, "the password is empty: nothing was sent"), (&b"\x03"[..], 130, "stopped")] {
+    for (typed, code, says) in [(&b"\r"[..], 2, "is empty: nothing was sent"), (&b"\x03"[..], 130, "stopped")] {
         let mut cmd = hiktalk();
         cmd.env_remove("HIKTALK_PASSWORD").args(["status"]).arg(url(&sim));
         let (child, mut keys, printed) = on_a_sized_terminal(cmd, Some((80, 24)));

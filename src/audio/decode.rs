@@ -28,7 +28,7 @@ const CHUNK_FRAMES: usize = 4096;
 pub enum AudioError {
     #[error("cannot open {what}: {source}; check the path and its permissions")]
     Open { what: String, source: io::Error },
-    #[error("reading {what} failed: {source}")]
+    #[error("reading {what} failed: {source}; give an audio file (WAV, MP3, FLAC, Ogg Vorbis), or - for stdin")]
     Read { what: String, source: io::Error },
     #[error("{what}: {reason}; convert it first, e.g. `ffmpeg -i INPUT -ac 1 out.wav`, or give --raw-format for headerless PCM")]
     Unsupported { what: String, reason: String },

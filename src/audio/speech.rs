@@ -18,7 +18,7 @@ pub enum SpeechError {
     Run(std::io::Error),
     #[error("{ENGINE} failed ({status}): {message}; check --voice (`espeak-ng --voices` lists them)")]
     Failed { status: String, message: String },
-    #[error("nothing to say: the text is empty")]
+    #[error("nothing to say: the text is empty; give the words to say, e.g. `hiktalk say \"Hello\" CAMERA`")]
     Empty,
 }
 

@@ -53,8 +53,11 @@ pub const FILES: &[(&str, &str)] = &[
 pub const EXIT_STATUS: &[(&str, &str)] = &[
     ("0", "finished: end of input, or speak stopped by the user"),
     ("1", "internal error"),
-    ("2", "usage: bad flag, bad config, unknown camera, empty password"),
-    ("3", "input: unreadable, unsupported or empty audio; no microphone; no speech engine (say)"),
+    ("2", "usage: bad flag, bad config, unknown camera, empty password (from any source)"),
+    (
+        "3",
+        "input: unreadable, unsupported or empty audio; no microphone or speaker; an output file that cannot be written (listen -o); no speech engine (say)",
+    ),
     ("4", "auth: password rejected, account locked, no usable challenge"),
     ("5", "busy: another client is talking on the channel"),
     ("6", "hang-up: the device ended the session (idle timeout, doorbell call)"),
@@ -64,7 +67,8 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
     ("10", "several devices: some failed, or all failed for different reasons"),
     ("11", "not ringing: answer found no ring (and no --wait)"),
     ("12", "timed out: wait-ring --timeout or answer --wait S passed without a ring"),
-    ("13", "refused: the device refused a call or door command (invalidOperation, no such door)"),
+    ("13", "refused: the device refused a call or door command (invalidOperation, no such door), or to open an idle talk channel"),
+    ("14", "ringing: play, say or speak found the doorbell ringing and sent nothing (--stop-ring stops the ring first)"),
     ("130", "interrupted by SIGINT, SIGTERM or SIGHUP (play, say; status and close too), or Ctrl-C at the password prompt"),
 ];
 

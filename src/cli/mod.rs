@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
 Cameras are named in the config file, given as a URL (http://192.168.1.64, https://cam:443/1),
-or `sim` for the built-in simulated camera.
+or `sim` for the built-in simulated camera (a simulated door station for answer, hangup,
+reject, wait-ring and unlock).
 
 Examples:
   hiktalk play chime.wav frontdoor
@@ -23,7 +24,8 @@ Examples:
 
 Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up, 7 network,
 8 device protocol, 9 codec, 10 some of several devices failed, 11 not ringing, 12 timed out
-waiting for a ring, 13 refused by the device, 130 interrupted. More in --help and `man hiktalk`.";
+waiting for a ring, 13 refused by the device, 14 ringing (nothing sent), 130 interrupted. More in
+--help and `man hiktalk`.";
 
 /// `hiktalk --help`'s description (the man page's too).
 const LONG_ABOUT: &str = "\
@@ -246,7 +248,8 @@ pub struct TalkArgs {
     /// Gain in dB (negative is quieter); peaks are limited, never wrapped
     #[arg(long, default_value_t = 0.0, value_name = "DB", allow_hyphen_values = true, value_parser = gain_db)]
     pub volume: f32,
-    /// Doorbells: stop the ring first (audio sent while the door unit rings is not played)
+    /// Doorbells: stop the ring first (audio sent while the door unit rings is not played, so
+    /// without this flag nothing is sent to a ringing unit: exit 14)
     #[arg(long)]
     pub stop_ring: bool,
 }
@@ -353,7 +356,7 @@ pub struct WatchArgs {
 
 #[derive(Debug, Args)]
 pub struct AnswerArgs {
-    /// Doorbell: a name from the config file, a URL, or `sim`
+    /// Doorbell: a name from the config file, a URL, or `sim` (a simulated door station)
     #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
@@ -374,7 +377,7 @@ pub struct AnswerArgs {
 
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// Doorbell: a name from the config file, a URL, or `sim`
+    /// Doorbell: a name from the config file, a URL, or `sim` (a simulated door station)
     #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
@@ -385,7 +388,7 @@ pub struct CallArgs {
 // `--timeout` is the wait here, as on `timeout(1)`; each request's deadline is --request-timeout.
 #[command(mut_arg("timeout", |a| a.long("request-timeout")))]
 pub struct WaitRingArgs {
-    /// Doorbell: a name from the config file, a URL, or `sim`
+    /// Doorbell: a name from the config file, a URL, or `sim` (a simulated door station)
     #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
@@ -399,7 +402,7 @@ pub struct WaitRingArgs {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// Door station: a name from the config file, a URL, or `sim`
+    /// Door station: a name from the config file, a URL, or `sim` (a simulated door station)
     #[arg(value_name = "DOORBELL", add = complete::cameras())]
     pub camera: String,
     #[command(flatten)]
@@ -432,7 +435,7 @@ pub struct VolumeArgs {
     #[command(flatten)]
     pub login: Login,
     /// The level to set (the talk volume on door stations, the speaker volume on cameras)
-    #[arg(value_name = "LEVEL")]
+    #[arg(value_name = "LEVEL", value_parser = volume_level)]
     pub level: Option<u32>,
     /// Set the microphone volume instead
     #[arg(long, conflicts_with = "speaker")]
@@ -489,6 +492,13 @@ fn positive_secs(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 && v.is_finite() && v <= 3600.0 => Ok(v),
         _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
     }
+}
+
+fn volume_level(s: &str) -> Result<u32, String> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|&v| v <= 1000)
+        .ok_or_else(|| format!("{s:?} is not a volume level: give a whole number from 0 (door stations take 0-10, cameras 0-100)"))
 }
 
 fn gain_db(s: &str) -> Result<f32, String> {

@@ -13,22 +13,38 @@ use crate::outcome::{Ending, Outcome};
 use crate::session::Stop;
 use std::time::Duration;
 
+/// What the call carries: the microphone (as `speak`), or a message (as `play`).
+enum Media {
+    Call(speak::Local),
+    Message(crate::feed::file::Opened),
+}
+
 /// The name the call's own stop is given when the far side ends the call.
 const FAR_SIDE: &str = "the far side hanging up";
 
 pub async fn run(args: AnswerArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    if args.play.is_none() {
-        speak::check_keys(&args.mic, std::slice::from_ref(&args.camera))?;
+    if args.play.as_deref() == Some("-") && args.login.password_stdin {
+        anyhow::bail!(crate::config::ConfigError::Invalid {
+            camera: crate::config::display_name(&args.camera),
+            message: "--password-stdin cannot be used while stdin carries the message (`--play -`); use HIKTALK_PASSWORD or the config"
+                .into(),
+        });
     }
-    // The message is opened before the call is answered: a bad file must not pick up a call.
-    let message = match &args.play {
-        None => None,
+    // Everything local is opened before the call is answered: a bad file, no microphone or no
+    // output must not pick up a call.
+    let media = match &args.play {
+        None => {
+            speak::check_keys(&args.mic, std::slice::from_ref(&args.camera))?;
+            Media::Call(speak::prepare(&args.mic, 1, ctx.out).await?)
+        }
         Some(f) => {
             let input = if f == "-" { Input::Stdin } else { Input::Path(f.into()) };
-            Some(play::open_input(&input, None, &ctx.stop).await?)
+            Media::Message(play::open_input(&input, None, &ctx.stop).await?)
         }
     };
-    let c = super::connect(&args.camera, &args.login, ctx).await?;
+    let mut c = super::connect_as(&args.camera, &args.login, ctx, super::SimAs::DoorStation(super::SimCall::Ringing)).await?;
+    // The simulated door station (`answer sim`) must outlive the talk: the call is hung up after it.
+    let sim = c.sim.take();
     let name = c.name.clone();
     let control = c.device.share();
     let isapi = |e: IsapiError| anyhow::Error::from(Ending::from_isapi(&e));
@@ -49,6 +65,8 @@ pub async fn run(args: AnswerArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         state = CallState::Ring;
     }
 
+    // From the answer on, an exit could leave the call up.
+    let call_up = ctx.stop.hold(format!("{name}: the call may stay up: `hiktalk hangup {name}` ends it"));
     // Answer, and make sure the door unit stops ringing (talk is not played while it rings).
     if let Err(e) = control.call_signal(CallCmd::Answer).await {
         if !e.is_invalid_operation() {
@@ -72,13 +90,13 @@ pub async fn run(args: AnswerArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     ctx.out.note(&format!("{name}: answered; call state {answered}; Ctrl-C hangs up"));
 
     // The call has a stop of its own: the user's signals, or the far side hanging up.
-    let call_stop = Stop::manual();
+    let call_stop = ctx.stop.child();
     let call_ctx = Context { config: ctx.config.clone(), out: ctx.out, stop: call_stop.clone() };
     let member = fleet::Member { name: name.clone(), connected: Ok(c) };
     let talk = async {
-        match message {
-            Some(m) => play::send(m, vec![member], &args.talk, false, &call_ctx).await,
-            None => speak::call(vec![member], &args.talk, &args.mic, &call_ctx).await,
+        match media {
+            Media::Message(m) => play::send(m, vec![member], &args.talk, false, &call_ctx).await,
+            Media::Call(local) => speak::call(vec![member], &args.talk, &args.mic, local, &call_ctx).await,
         }
     };
     let mut far_side: Option<CallState> = None;
@@ -95,6 +113,12 @@ pub async fn run(args: AnswerArgs, ctx: &Context) -> anyhow::Result<Outcome> {
 
     // Whatever ended the talk, the call is ended too, and confirmed.
     let hang_up = hang_up(&control).await;
+    drop(call_up);
+    if let Some(sim) = sim {
+        let summary = sim.shutdown().await;
+        ctx.out.note(&format!("simulated door station: {summary}"));
+        outcome = outcome.with_figures(&serde_json::json!({ "simulated_device": summary }));
+    }
     let old = outcome.ending.clone();
     if let Some(state) = &far_side {
         outcome.ending = Ending::CallEnded { call_state: state.to_string() };

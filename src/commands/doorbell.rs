@@ -1,13 +1,16 @@
 //! `hiktalk hangup`, `reject`, `wait-ring` and `unlock`: one doorbell request each, confirmed
 //! from what the device says afterwards; and the ring check before `speak` / `play`.
 
-use super::{Connected, Context};
+use super::{Connected, Context, SimAs, SimCall};
 use crate::cli::{CallArgs, UnlockArgs, WaitRingArgs, WatchArgs};
 use crate::isapi::intercom::{CallCmd, CallState};
 use crate::isapi::{Device, IsapiError};
 use crate::outcome::{Ending, Outcome};
 use crate::watch::{self, WatchOptions};
 use std::time::Duration;
+
+/// When the simulated door station (`wait-ring sim`) rings: soon, but after the wait has begun.
+const SIM_RING: Duration = Duration::from_secs(2);
 
 /// How long a call state change may take to show in callStatus after a 200.
 pub const CONFIRM_WITHIN: Duration = Duration::from_secs(3);
@@ -34,28 +37,28 @@ pub async fn confirm(device: &Device, want: &CallState, within: Duration) -> Res
     }
 }
 
-/// Before talking to a doorbell: a ring in progress is said (talk is not played while the unit
-/// rings) or, with `--stop-ring`, stopped. Devices without call control say nothing.
-pub async fn before_talk(device: &Device, name: &str, stop_ring: bool, ctx: &Context) {
+/// Before talking to a doorbell: a ring in progress is stopped with `--stop-ring`, else the talk
+/// is not sent ([`Ending::Ringing`]: the unit would take the audio and play none of it).
+/// Devices without call control say nothing.
+pub async fn before_talk(device: &Device, name: &str, stop_ring: bool, ctx: &Context) -> Result<(), Ending> {
     let ringing = tokio::time::timeout(Duration::from_secs(2), device.call_state()).await;
     if !matches!(ringing, Ok(Ok(CallState::Ring))) {
-        return;
+        return Ok(());
     }
     if !stop_ring {
-        ctx.out.warn(&format!(
-            "{name}: the doorbell is ringing, and audio sent while it rings is not played; answer it (`hiktalk answer`) or add --stop-ring"
-        ));
-        return;
+        return Err(Ending::Ringing);
     }
     match device.stop_ring().await {
         Ok(()) => ctx.out.note(&format!("{name}: stopped the ring (DELETE /ISAPI/VideoIntercom/ring)")),
         Err(e) => ctx.out.warn(&format!("{name}: could not stop the ring: {e}; the audio may not be played until it stops")),
     }
+    Ok(())
 }
 
 /// `hangup` (a call in progress) and `reject` (a ring).
 pub async fn signal(args: CallArgs, cmd: CallCmd, ctx: &Context) -> anyhow::Result<Outcome> {
-    let c = super::connect(&args.camera, &args.login, ctx).await?;
+    let call = if cmd == CallCmd::HangUp { SimCall::OnCall } else { SimCall::Ringing };
+    let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(call)).await?;
     let result = send_signal(&c.device, cmd).await;
     finish(c, result).await
 }
@@ -113,7 +116,7 @@ async fn finish(c: Connected, result: Result<(String, serde_json::Value), Ending
 
 /// `hiktalk unlock`: opens the door and reports what the device answered.
 pub async fn unlock(args: UnlockArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let c = super::connect(&args.camera, &args.login, ctx).await?;
+    let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(SimCall::Idle)).await?;
     let door = args.door;
     let result = match c.device.open_door(door).await {
         Ok(d) => {
@@ -133,7 +136,7 @@ pub async fn unlock(args: UnlockArgs, ctx: &Context) -> anyhow::Result<Outcome> 
 
 /// `hiktalk wait-ring`: blocks until the next ring, then says who rings.
 pub async fn wait_ring(args: WaitRingArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let c = super::connect(&args.camera, &args.login, ctx).await?;
+    let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(SimCall::RingsIn(SIM_RING))).await?;
     let opts = watch_options(&args.watch);
     let limit = args.wait_timeout.map(Duration::from_secs_f64);
     let result = match watch::wait_ring(&c.device, &opts, &ctx.stop, limit).await {

@@ -26,7 +26,7 @@ pub async fn connect_all(cameras: &[String], login: &Login, ctx: &Context) -> an
     let mut members = Vec::with_capacity(targets.len());
     for target in targets {
         let name = target.name().to_string();
-        let connected = match connect_target(target, login, stdin.as_deref(), ctx).await {
+        let connected = match connect_target(target, login, stdin.as_deref(), ctx, super::SimAs::Camera).await {
             // Ctrl-C at one camera's password prompt stops the command, not only that camera.
             Err(e) if matches!(e.downcast_ref::<config::ConfigError>(), Some(config::ConfigError::Interrupted)) => return Err(e),
             other => other,
@@ -79,13 +79,24 @@ impl Talk<'_> {
         let Connected { device, name, sim, .. } = c;
         let device = device.with_stall(self.stall);
         let mut report = Report::new(&name, self.ending.clone());
-        match session::negotiate(&device, &opts, &ctx.stop).await {
-            Err(ending) => report = Report::new(&name, ending),
-            Ok(mut neg) => {
-                super::doorbell::before_talk(&device, &name, self.stop_ring, ctx).await;
-                let media = Media { talk: Some(self.clock), listen: self.listen };
-                session::talk(&device, &mut neg, &opts, media, &ctx.stop, &mut report).await;
+        let ready = match session::negotiate(&device, &name, &opts, &ctx.stop).await {
+            Err(ending) => {
+                report = Report::new(&name, ending);
+                None
             }
+            Ok(neg) => match super::doorbell::before_talk(&device, &name, self.stop_ring, ctx).await {
+                Ok(()) => Some(neg),
+                // Not talking after all: a channel `--set-codec` switched is put back.
+                Err(ending) => {
+                    report = Report::new(&name, ending);
+                    session::restore(&device, &neg, &opts, &mut report).await;
+                    None
+                }
+            },
+        };
+        if let Some(mut neg) = ready {
+            let media = Media { talk: Some(self.clock), listen: self.listen };
+            session::talk(&device, &mut neg, &opts, media, &ctx.stop, &mut report).await;
         }
         self.clock.absent();
         finish(&report, self.verb, self.stop_is_normal, ctx, sim).await

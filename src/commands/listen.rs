@@ -43,7 +43,7 @@ pub async fn run(args: ListenArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         ..super::session_options(&args.session, channel)
     };
     let mut report = Report::new(&name, Ending::Done);
-    match session::negotiate(&device, &opts, &ctx.stop).await {
+    match session::negotiate(&device, &name, &opts, &ctx.stop).await {
         Err(ending) => report = Report::new(&name, ending),
         Ok(mut neg) => {
             let meter =

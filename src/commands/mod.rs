@@ -171,16 +171,42 @@ fn session_options(args: &crate::cli::SessionArgs, channel: Option<String>) -> c
     crate::session::TalkOptions { channel, take_over: args.take_over, retries: args.retries, ..crate::session::TalkOptions::default() }
 }
 
+/// What the camera name `sim` starts for a command.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SimAs {
+    /// The simulated camera (talk, listen, status, volume, events).
+    Camera,
+    /// A simulated door station (the doorbell commands), in the call state the command acts on.
+    DoorStation(SimCall),
+}
+
+/// The simulated door station's call when the command starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SimCall {
+    Idle,
+    /// A visitor rings (`answer`, `reject`).
+    Ringing,
+    /// The call was answered on the indoor station (`hangup`).
+    OnCall,
+    /// A visitor rings this long after the start (`wait-ring`).
+    RingsIn(Duration),
+}
+
 /// Resolves one camera argument (not a group), gathers its password, and (for `sim`) starts
-/// the simulated device.
+/// the simulated camera.
 pub async fn connect(camera: &str, login: &Login, ctx: &Context) -> anyhow::Result<Connected> {
+    connect_as(camera, login, ctx, SimAs::Camera).await
+}
+
+/// [`connect`], with `sim` started as `sim_as` says.
+pub async fn connect_as(camera: &str, login: &Login, ctx: &Context, sim_as: SimAs) -> anyhow::Result<Connected> {
     let target = config::resolve(camera, ctx.config.as_deref())?;
     let stdin = if login.password_stdin { Some(read_password_line()?) } else { None };
-    connect_target(target, login, stdin.as_deref(), ctx).await
+    connect_target(target, login, stdin.as_deref(), ctx, sim_as).await
 }
 
 /// Connects to a resolved camera; `stdin`: the password read with --password-stdin.
-async fn connect_target(target: Target, login: &Login, stdin: Option<&str>, ctx: &Context) -> anyhow::Result<Connected> {
+async fn connect_target(target: Target, login: &Login, stdin: Option<&str>, ctx: &Context, sim_as: SimAs) -> anyhow::Result<Connected> {
     let timeouts = Timeouts {
         connect: Duration::from_secs_f64(login.connect_timeout),
         request: Duration::from_secs_f64(login.timeout),
@@ -188,11 +214,35 @@ async fn connect_target(target: Target, login: &Login, stdin: Option<&str>, ctx:
     };
     match target {
         Target::Sim => {
-            let sim_config = SimConfig::default();
+            let sim_config = match sim_as {
+                SimAs::Camera => SimConfig::default(),
+                SimAs::DoorStation(call) => SimConfig {
+                    profile: crate::sim::Profile::Doorbell,
+                    ring_at: match call {
+                        SimCall::RingsIn(after) => vec![after],
+                        _ => Vec::new(),
+                    },
+                    ..SimConfig::default()
+                },
+            };
             let creds = Credentials::new(sim_config.user.clone(), sim_config.password.clone());
             let sim = crate::sim::start(sim_config).await?;
             let endpoint = crate::isapi::Endpoint { https: false, host: sim.addr().ip().to_string(), port: sim.addr().port() };
-            ctx.out.note(&format!("started the simulated camera on http://{}", sim.addr()));
+            let what = match sim_as {
+                SimAs::Camera => "camera".to_string(),
+                SimAs::DoorStation(SimCall::Idle) => "door station".to_string(),
+                SimAs::DoorStation(SimCall::Ringing) => {
+                    sim.ring();
+                    "door station (a visitor rings)".to_string()
+                }
+                SimAs::DoorStation(SimCall::OnCall) => {
+                    sim.ring();
+                    sim.answer();
+                    "door station (in a call answered on the indoor station)".to_string()
+                }
+                SimAs::DoorStation(SimCall::RingsIn(after)) => format!("door station (a visitor rings in {} s)", after.as_secs()),
+            };
+            ctx.out.note(&format!("started the simulated {what} on http://{}", sim.addr()));
             let device = Device::new(endpoint, creds, Trust::Unpinned, timeouts)?.traced(ctx.out.verbose);
             Ok(Connected { device, name: "sim".into(), channel: login.channel.clone(), codec: None, sim: Some(sim) })
         }

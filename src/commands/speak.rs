@@ -21,7 +21,8 @@ const LEAD: Duration = Duration::from_millis(40);
 pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     check_keys(&args.mic, &args.cameras)?;
     let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
-    call(members, &args.talk, &args.mic, ctx).await
+    let local = prepare(&args.mic, members.len(), ctx.out).await?;
+    call(members, &args.talk, &args.mic, local, ctx).await
 }
 
 /// Push-to-talk reads keys from a terminal on stdin (whatever stderr is or --json/--quiet
@@ -37,15 +38,18 @@ pub fn check_keys(mic: &MicArgs, cameras: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The call: the microphone to every member (and, with one, what it hears on the speakers)
-/// until the user stops or the devices end it. `speak` and `answer` both run it.
-pub async fn call(members: Vec<fleet::Member>, talk_args: &TalkArgs, mic: &MicArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    let (out, stop) = (ctx.out, ctx.stop.clone());
-    let keys_available = std::io::stdin().is_terminal();
-    let args = mic;
-    let several = members.len() > 1;
+/// What a call needs on this machine, opened before any device is touched: the microphone and
+/// (with one device) the output for what it hears. No input, no session, no answered call.
+pub struct Local {
+    state: Arc<MicState>,
+    mic: Microphone,
+    listener: Option<(Listener, crate::listen::Inlet)>,
+}
+
+/// Opens the microphone and the output for a call with `devices` devices.
+pub async fn prepare(args: &MicArgs, devices: usize, out: crate::output::Output) -> anyhow::Result<Local> {
+    let several = devices > 1;
     let state = Arc::new(MicState::new(!args.ptt));
-    // Open the microphone before touching the device: no input, no session.
     let vad = match (args.vad, args.half_duplex) {
         (Some(threshold), _) => Some(Vad { threshold, gate: true }),
         (None, true) => Some(Vad { threshold: VOICE_DBFS, gate: false }),
@@ -59,13 +63,13 @@ pub async fn call(members: Vec<fleet::Member>, talk_args: &TalkArgs, mic: &MicAr
     let mic = Microphone::open(args.input.clone(), vad, state.clone(), reference).await?;
     // A call: what the device hears plays here, unless asked not to. No output device is said
     // once, not an error: the talk goes on. Several devices are a page: talk only.
-    let (listener, inlet) = match listening {
-        false => (None, None),
+    let listener = match listening {
+        false => None,
         true => match Listener::start(Sink::Speaker(args.output.clone()), args.half_duplex.then(|| state.speaking.clone()), echo).await {
-            Ok((l, i)) => (Some(l), Some(i)),
+            Ok(pair) => Some(pair),
             Err(e) if args.output.is_none() => {
                 out.note(&format!("not playing what the device hears: {e}"));
-                (None, None)
+                None
             }
             Err(e) => return Err(e.into()),
         },
@@ -73,6 +77,27 @@ pub async fn call(members: Vec<fleet::Member>, talk_args: &TalkArgs, mic: &MicAr
     if several && (args.output.is_some() || args.half_duplex || args.echo_cancel) {
         out.note("with several cameras speak only talks: what the devices hear is not played");
     }
+    Ok(Local { state, mic, listener })
+}
+
+/// The call: the microphone to every member (and, with one, what it hears on the speakers)
+/// until the user stops or the devices end it. `speak` and `answer` both run it, with what
+/// [`prepare`] opened.
+pub async fn call(
+    members: Vec<fleet::Member>,
+    talk_args: &TalkArgs,
+    mic: &MicArgs,
+    local: Local,
+    ctx: &Context,
+) -> anyhow::Result<Outcome> {
+    let (out, stop) = (ctx.out, ctx.stop.clone());
+    let keys_available = std::io::stdin().is_terminal();
+    let args = mic;
+    let Local { state, mic, listener } = local;
+    let (listener, inlet) = match listener {
+        Some((l, i)) => (Some(l), Some(i)),
+        None => (None, None),
+    };
     let describe = mic.describe.clone();
     let clock = Clock::start(Feed::new(mic.source(), talk_args.volume), LEAD, Duration::ZERO);
     clock.gather(members.len(), Duration::from_secs_f64(talk_args.sync_wait));

@@ -168,7 +168,11 @@ impl ResponseStatus {
         if !self.sub_status_code.is_empty() {
             parts.push(format!("subStatusCode {}", self.sub_status_code));
         }
-        if let Some(m) = self.error_msg.as_deref().or(self.description.as_deref()) {
+        // Firmware often repeats the subStatusCode (or the statusString) as its message.
+        if let Some(m) = self.error_msg.as_deref().or(self.description.as_deref())
+            && !m.eq_ignore_ascii_case(&self.sub_status_code)
+            && !m.eq_ignore_ascii_case(&self.status_string)
+        {
             parts.push(m.to_string());
         }
         if !parts.is_empty() {

@@ -67,17 +67,19 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
             break;
         }
         let (mut done, mut heard) = (Streamed::default(), Heard::default());
+        // From the open's request to the confirmed close, an exit could leave a session behind.
+        let left = stop.hold(format!(
+            "{name}: a talk session on channel {id} may stay open until the device expires it: `hiktalk close {name} --channel {id}` clears it",
+            name = report.device,
+            id = neg.channel.id
+        ));
         let (ending, held) = attempt(device, neg, opts, media, stop, report, &mut announced, (&mut done, &mut heard)).await;
         report.add(&done);
         report.add_heard(&heard);
         if let Some(held) = held {
-            stop.set_pending(Some(format!(
-                "the session on channel {} may stay open until the device expires it (`hiktalk close` clears it)",
-                neg.channel.id
-            )));
             close(device, &neg.channel.id, held.session_id.as_deref(), report).await;
-            stop.set_pending(None);
         }
+        drop(left);
         let ending = match ending {
             hangup @ Ending::DeviceHangup { .. } => explain_hangup(device, hangup).await,
             quiet @ Ending::Quiet { .. } => {
@@ -108,6 +110,7 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
         report.heard_codec = Some(neg.inbound);
     }
     restore(device, neg, opts, report).await;
+    neg.changed = None;
 }
 
 /// One session: open, upload, stream. Returns how it ended and what must be closed.
@@ -134,9 +137,25 @@ async fn attempt(
         return (e, None);
     }
     if opts.take_over {
-        if let Err(e) = unless_stopped(stop, device.close(&id, None)).await {
-            return (e, None);
-        }
+        // A device does not say whose session it holds, only whether one is open: said as such.
+        let open = match unless_stopped(stop, device.channel(&id)).await {
+            Ok(r) => r.ok().and_then(|c| c.enabled),
+            Err(e) => return (e, None),
+        };
+        let closed = match unless_stopped(stop, device.close(&id, None)).await {
+            Ok(r) => r,
+            Err(e) => return (e, None),
+        };
+        (opts.announce)(&match (open, closed) {
+            (Some(false), _) => format!("--take-over: channel {id} had no session open; nothing to close"),
+            (_, Ok(st)) if st.is_ok() => {
+                format!(
+                    "--take-over: closed the session another client (the device does not say which) had open on channel {id}; the device confirmed"
+                )
+            }
+            (_, Ok(st)) => format!("--take-over: the device answered the close of channel {id}'s session with {}", st.summary()),
+            (_, Err(e)) => format!("--take-over: closing channel {id}'s session failed: {e}"),
+        });
         if let Err(e) = unless_stopped(stop, tokio::time::sleep(TAKE_OVER_PAUSE)).await {
             return (e, None);
         }
@@ -149,7 +168,7 @@ async fn attempt(
                 neg.params.codec,
                 if opts.keep_codec { "" } else { " (restored afterwards)" }
             ));
-            if let Err(e) = switch_to_aac(device, neg, stop).await {
+            if let Err(e) = switch_to_aac(device, neg, opts, stop).await {
                 return (e, None);
             }
             if let Some(clock) = media.talk
@@ -166,7 +185,13 @@ async fn attempt(
             session_id
         }
         Opened::Unknown(e) => return (stopped.unwrap_or_else(|| Ending::from_isapi(&e)), Some(Held { session_id: None })),
-        Opened::Refused(e) => return (stopped.unwrap_or_else(|| open_refusal(&e)), None),
+        Opened::Refused(e) => {
+            let ending = match stopped {
+                Some(stopped) => stopped,
+                None => open_refusal(device, &id, &e).await,
+            };
+            return (ending, None);
+        }
     };
     let held = Some(Held { session_id: session_id.clone() });
     if let Some(stopped) = stopped {
@@ -314,19 +339,39 @@ fn opened(answer: Result<Option<String>, IsapiError>, channel: &Channel) -> Open
     }
 }
 
-/// What a refused open means.
-fn open_refusal(e: &IsapiError) -> Ending {
+/// What a refused open means, from what the device's answer shows: one cause, not a list.
+async fn open_refusal(device: &Device, id: &str, e: &IsapiError) -> Ending {
+    let status =
+        |status: &Option<Box<crate::isapi::xml::ResponseStatus>>| status.as_ref().map(|s| format!(": {}", s.summary())).unwrap_or_default();
     match e {
         // The credentials worked for the channel list a moment ago, so this 401 is the
         // firmware's way of saying the channel is taken.
         IsapiError::AuthRejected { .. } => Ending::Busy {
-            detail: "the device refused to open the talk channel with 401 although it accepted the credentials a moment ago (some firmware answers so when a session is active)".into(),
-        },
-        IsapiError::Status { http: 403, status, .. } if !e.is_busy() => Ending::Busy {
             detail: format!(
-                "the device refused to open the talk channel (HTTP 403{}); a session may be active, or the firmware may want another codec (try --set-codec AAC)",
-                status.as_ref().map(|s| format!(": {}", s.summary())).unwrap_or_default()
+                "channel {id} is in use: the device refused the open with 401 although it accepted the password a moment ago, as this firmware does while another session is open"
             ),
+        },
+        _ if e.is_busy() => Ending::Busy { detail: format!("channel {id} is in use: {e}") },
+        // A bare 403: the channel's own state tells a session from another refusal.
+        IsapiError::Status { http: 403, status: st, .. } => match device.channel(id).await.map(|c| c.enabled) {
+            Ok(Some(false)) => Ending::Refused {
+                detail: format!(
+                    "the device refused to open channel {id} (HTTP 403{}) although no session is open on it; check that the user may use two-way audio, and the codec (`hiktalk status` lists the channel's; --set-codec switches it)",
+                    status(st)
+                ),
+            },
+            Ok(Some(true)) => Ending::Busy {
+                detail: format!(
+                    "channel {id} is in use: the device refused the open (HTTP 403{}) and its channel shows a session open",
+                    status(st)
+                ),
+            },
+            _ => Ending::Busy {
+                detail: format!(
+                    "channel {id} is probably in use: the device refused the open (HTTP 403{}) and does not say whether a session is open",
+                    status(st)
+                ),
+            },
         },
         _ => Ending::from_isapi(e),
     }

@@ -16,7 +16,7 @@ use crate::codec::{Codec, CodecParams};
 pub use crate::outcome::Ending;
 pub use clock::Clock;
 pub use lifecycle::{Media, talk};
-pub use negotiate::{Negotiation, negotiate};
+pub use negotiate::{Negotiation, negotiate, restore};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;

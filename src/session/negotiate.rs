@@ -19,11 +19,18 @@ pub struct Negotiation {
     /// The channel as it was before `--set-codec`, to put back afterwards.
     #[serde(skip)]
     pub restore: Option<Channel>,
+    /// Held while the channel's codec is changed (until it is put back): what a second signal says.
+    #[serde(skip)]
+    pub changed: Option<super::stop::Held>,
+    /// The device as the user named it.
+    #[serde(skip)]
+    pub name: String,
 }
 
 /// Reads the channel list, picks the channel and codec, and applies `--set-codec`. Once the
 /// channel has been switched, every way out of here puts it back (unless `--keep-codec`).
-pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Result<Negotiation, Ending> {
+/// `name`: the device as the user named it, for what a second signal says.
+pub async fn negotiate(device: &Device, name: &str, opts: &TalkOptions, stop: &Stop) -> Result<Negotiation, Ending> {
     let channels = unless_stopped(stop, device.channels()).await?.map_err(|e| Ending::from_isapi(&e))?;
     let mut channel =
         match &opts.channel {
@@ -32,10 +39,11 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
             })?,
             None => channels.first().cloned().ok_or_else(|| Ending::Protocol { detail: "the device lists no talk channels".into() })?,
         };
-    let mut restore = None;
+    let (mut restore, mut changed) = (None, None);
     if let Some(target) = opts.set_codec.filter(|&t| Codec::from_isapi(&channel.codec) != Some(t)) {
         let caps = unless_stopped(stop, device.capabilities(&channel.id)).await?.ok();
         let wanted = retarget(&channel, caps.as_ref(), target);
+        changed = (!opts.keep_codec).then(|| hold_codec(stop, name, &channel, target));
         unless_stopped(stop, device.put_channel(&wanted))
             .await?
             .map_err(|e| Ending::Codec { detail: format!("the device refused to switch channel {} to {target}: {e}", channel.id) })?;
@@ -71,7 +79,18 @@ pub async fn negotiate(device: &Device, opts: &TalkOptions, stop: &Stop) -> Resu
         },
     };
     let params = params_for(&channel, codec);
-    Ok(Negotiation { inbound: inbound_params(&channel, params), params, channel, restore })
+    Ok(Negotiation { inbound: inbound_params(&channel, params), params, channel, restore, changed, name: name.to_string() })
+}
+
+/// Says, while `channel` is switched to `to`, that an exit would leave it so, and how to put it
+/// back (any short file does: `--set-codec` with `--keep-codec` switches and leaves it).
+fn hold_codec(stop: &Stop, name: &str, channel: &Channel, to: Codec) -> super::stop::Held {
+    let was = Codec::from_isapi(&channel.codec).map(|c| c.isapi_name().to_string()).unwrap_or_else(|| channel.codec.clone());
+    stop.hold(format!(
+        "{name}: channel {id} may be left at {to} (it was {was}): `hiktalk play --set-codec {was} --keep-codec --channel {id} FILE {name}` with any short FILE puts it back",
+        id = channel.id,
+        to = to.isapi_name(),
+    ))
 }
 
 /// The microphone stream's codec: `audioInboundCompressionType` where the channel states a codec
@@ -148,7 +167,7 @@ pub(super) async fn wants_aac(device: &Device, neg: &Negotiation, opts: &TalkOpt
     idle && offers
 }
 
-pub(super) async fn switch_to_aac(device: &Device, neg: &mut Negotiation, stop: &Stop) -> Result<(), Ending> {
+pub(super) async fn switch_to_aac(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, stop: &Stop) -> Result<(), Ending> {
     let caps = unless_stopped(stop, device.capabilities(&neg.channel.id)).await?.ok();
     let wanted = retarget(&neg.channel, caps.as_ref(), Codec::Aac);
     unless_stopped(stop, device.put_channel(&wanted))
@@ -156,6 +175,7 @@ pub(super) async fn switch_to_aac(device: &Device, neg: &mut Negotiation, stop: 
         .map_err(|e| Ending::Codec { detail: format!("the device refused to switch channel {} to AAC: {e}", neg.channel.id) })?;
     if neg.restore.is_none() {
         neg.restore = Some(neg.channel.clone());
+        neg.changed = (!opts.keep_codec).then(|| hold_codec(stop, &neg.name, &neg.channel, Codec::Aac));
     }
     let now = unless_stopped(stop, device.channel(&neg.channel.id)).await?.map_err(|e| Ending::from_isapi(&e))?;
     neg.params = params_for(&now, Codec::Aac);
@@ -165,7 +185,7 @@ pub(super) async fn switch_to_aac(device: &Device, neg: &mut Negotiation, stop: 
 }
 
 /// Puts back the channel settings `--set-codec` (or the switch to AAC) changed.
-pub(super) async fn restore(device: &Device, neg: &Negotiation, opts: &TalkOptions, report: &mut Report) {
+pub async fn restore(device: &Device, neg: &Negotiation, opts: &TalkOptions, report: &mut Report) {
     if let Some(previous) = &neg.restore {
         put_back(device, previous, opts, &mut report.codec_restored).await;
     }
