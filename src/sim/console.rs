@@ -21,9 +21,8 @@ pub(crate) fn run(shared: &Arc<Shared>, line: &str) -> Result<String, String> {
     let mut words = line.split_whitespace();
     let (Some(cmd), arg) = (words.next(), words.next()) else { return Ok(String::new()) };
     let doorbell = shared.cfg.profile.is_doorbell();
-    let no_bell = || {
-        Err(format!("{cmd}: this simulated device (profile {}) has no doorbell; start it with --profile doorbell", shared.cfg.profile))
-    };
+    let no_bell =
+        || Err(format!("{cmd}: this simulated device (profile {}) has no doorbell; start it with --profile doorbell", shared.cfg.profile));
     match cmd.to_ascii_lowercase().as_str() {
         "ring" if doorbell => {
             call::ring(shared, By::Local);
