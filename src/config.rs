@@ -303,7 +303,7 @@ pub fn display_name(arg: &str) -> String {
 
 /// `text` with every password hidden: the password part of any `scheme://user:password@`
 /// in it, and the value of any `password = ...` (TOML echoed by a parse error). Messages about
-/// URLs and config files go through this, and so does every line hiktalk prints.
+/// URLs and config files go through this when they are made; device text never does.
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

@@ -1,10 +1,14 @@
 //! The one place that writes to stdout and stderr: notes and warnings, data, and the outcome of
 //! every command (one human line, or exactly one JSON object with `--json`). A closed stdout
-//! (`hiktalk status cam | head -1`) ends the output quietly instead of panicking, and every line
-//! passes through `config::redact`, so no message can show a password. While a progress bar or
-//! meter is on the terminal, every line written to stderr goes around it.
+//! (`hiktalk status cam | head -1`) ends the output quietly instead of panicking. While a
+//! progress bar or meter is on the terminal, every line written to stderr goes around it.
+//!
+//! Passwords are kept out by construction: no message formats one (camera names are shown
+//! without them, see `config::display_name`). As a last guard, the exact password values in
+//! use ([`keep_secret`]) are masked in what is printed; nothing else is rewritten, so a
+//! device's text that merely mentions `password=` is printed as the data it is, and a JSON
+//! object is masked inside its strings, so it stays one valid object.
 
-use crate::config::redact;
 use crate::outcome::Outcome;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -45,7 +49,7 @@ impl Output {
     /// Prints how a command ended and returns its exit code.
     pub fn report(&self, outcome: &Outcome) -> i32 {
         if self.json {
-            stdout(&outcome.to_json().to_string());
+            stdout_json(&outcome.to_json());
             return outcome.exit_code;
         }
         if let Some(data) = &outcome.stdout {
@@ -67,22 +71,54 @@ impl Output {
     }
 }
 
+/// The passwords in use. Shorter ones are not masked: hiding every "123" in a line would
+/// garble it and reveal the password by its holes.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+const MIN_MASKED: usize = 4;
+
+/// Masks `secret` wherever it would be printed from now on.
+pub fn keep_secret(secret: &str) {
+    if secret.chars().count() >= MIN_MASKED {
+        let mut secrets = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+        if !secrets.iter().any(|s| s == secret) {
+            secrets.push(secret.to_string());
+        }
+    }
+}
+
+/// `text` with every kept secret replaced by `***`.
+fn mask(text: &str) -> String {
+    let secrets = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    secrets.iter().fold(text.to_string(), |t, s| if t.contains(s.as_str()) { t.replace(s.as_str(), "***") } else { t })
+}
+
+/// `v` with the secrets masked inside its strings and keys.
+fn mask_json(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(mask(s)),
+        Value::Array(a) => Value::Array(a.iter().map(mask_json).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (mask(k), mask_json(x))).collect()),
+        other => other.clone(),
+    }
+}
+
 /// One line of data on stdout; a closed pipe is not an error worth reporting.
 pub fn stdout(line: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", redact(line));
+    let _ = writeln!(out, "{}", mask(line));
     let _ = out.flush();
 }
 
-/// One line of data on stdout; false once stdout is closed (the reader has gone).
-pub fn stdout_line(line: &str) -> bool {
+/// One JSON object as one line on stdout; false once stdout is closed (the reader has gone).
+pub fn stdout_json(v: &serde_json::Value) -> bool {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", redact(line)).and_then(|()| out.flush()).is_ok()
+    writeln!(out, "{}", mask_json(v)).and_then(|()| out.flush()).is_ok()
 }
 
 /// One line on stderr.
 pub fn stderr(line: &str) {
-    let mut line = redact(line);
+    let mut line = mask(line);
     // A terminal in raw mode (speak's keys, the password prompt) does not return the carriage
     // at a line feed: without one, each line would start where the last one ended.
     if crossterm::terminal::is_raw_mode_enabled().unwrap_or(false) {
@@ -129,6 +165,19 @@ pub fn clear_live() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_the_exact_secret_is_masked_and_json_stays_valid() {
+        super::keep_secret("Zq9-secret\"x");
+        super::keep_secret("12");
+        let line = "the doorbell refused reject: password= \"hunter\", caller 12; sent Zq9-secret\"x";
+        assert_eq!(super::mask(line), "the doorbell refused reject: password= \"hunter\", caller 12; sent ***");
+        let v = serde_json::json!({ "detail": line, "exit_code": 13 });
+        let masked = super::mask_json(&v).to_string();
+        let back: serde_json::Value = serde_json::from_str(&masked).unwrap();
+        assert_eq!(back["exit_code"], 13);
+        assert!(back["detail"].as_str().unwrap().ends_with("sent ***") && !masked.contains("Zq9"), "{masked}");
+    }
+
     #[test]
     fn the_level_bar_fills_with_the_level_and_keeps_its_width() {
         assert_eq!(super::level_bar(0.0, 4), ("[####]".to_string(), 0.0));

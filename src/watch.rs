@@ -23,6 +23,12 @@ use tokio::time::Instant;
 pub const SAME_RING: Duration = Duration::from_secs(3);
 /// The longest wait between two attempts to open the stream.
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// A stream that stayed open this long and delivered a part was healthy: the backoff starts
+/// afresh after it. A stream that sends a part and closes at once is a failure like any other,
+/// or a device doing that would be reopened every `backoff_base`, forever.
+const HEALTHY: Duration = Duration::from_secs(30);
+/// Unreadable parts are said once, then counted, and the count said at most this often.
+const NOTE_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
@@ -176,7 +182,9 @@ async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen
             Err(e) => e.to_string(),
             Ok(mut s) => {
                 let _ = tx.send(Seen::Connected).await;
+                let opened = Instant::now();
                 let mut delivered = false;
+                let mut unreadable = Unreadable::default();
                 let end = loop {
                     match s.next().await {
                         Ok(Item::Event(e)) => {
@@ -189,13 +197,17 @@ async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen
                         }
                         Ok(Item::Skipped) => delivered = true,
                         Ok(Item::Unreadable(why)) => {
-                            let _ = tx.send(Seen::Note(format!("skipped a part of the event stream: {why}"))).await;
+                            if let Some(note) = unreadable.seen(why) {
+                                let _ = tx.send(Seen::Note(note)).await;
+                            }
                         }
                         Err(end) => break end.to_string(),
                     }
                 };
-                // A stream that worked for a while starts the backoff afresh.
-                if delivered {
+                if let Some(note) = unreadable.flush() {
+                    let _ = tx.send(Seen::Note(note)).await;
+                }
+                if delivered && opened.elapsed() >= HEALTHY {
                     failures = 0;
                 }
                 end
@@ -206,6 +218,42 @@ async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen
         failures = failures.saturating_add(1);
         let _ = tx.send(Seen::Reconnecting { why, delay }).await;
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// Unreadable parts of one stream: the first said at once, the rest counted and said at most
+/// every [`NOTE_EVERY`] (a device can send thousands a second).
+#[derive(Default)]
+struct Unreadable {
+    said_at: Option<Instant>,
+    pending: u64,
+    last: String,
+}
+
+impl Unreadable {
+    fn seen(&mut self, why: String) -> Option<String> {
+        match self.said_at {
+            None => {
+                self.said_at = Some(Instant::now());
+                Some(format!("skipped a part of the event stream: {why}"))
+            }
+            Some(at) => {
+                self.pending += 1;
+                self.last = why;
+                (at.elapsed() >= NOTE_EVERY).then(|| {
+                    self.said_at = Some(Instant::now());
+                    self.flush().unwrap_or_default()
+                })
+            }
+        }
+    }
+
+    /// What is counted and not said yet.
+    fn flush(&mut self) -> Option<String> {
+        let n = std::mem::take(&mut self.pending);
+        (n > 0).then(|| {
+            format!("skipped {n} more unreadable part{} of the event stream (the last: {})", if n == 1 { "" } else { "s" }, self.last)
+        })
     }
 }
 

@@ -123,12 +123,17 @@ pub async fn unlock(args: UnlockArgs, ctx: &Context) -> anyhow::Result<Outcome> 
             let line = format!("door {door} opened; the device confirmed ({} via {})", d.status.summary(), d.api);
             Ok((line, serde_json::json!({ "door": door, "api": d.api, "status": d.status })))
         }
-        Err(IsapiError::Status { http, status, .. }) if (400..500).contains(&http) => Err(Ending::Refused {
-            detail: format!(
-                "the device refused to open door {door} (HTTP {http}{}); check --door against the unit's doors",
-                status.map(|s| format!(": {}", s.summary())).unwrap_or_default()
-            ),
-        }),
+        // A 4xx, or a 2xx whose status says no (statusCode 4 invalidOperation): a refusal.
+        Err(IsapiError::Status { http, status, .. })
+            if (400..500).contains(&http) || (200..300).contains(&http) && status.as_ref().is_some_and(|s| !s.is_ok()) =>
+        {
+            Err(Ending::Refused {
+                detail: format!(
+                    "the device refused to open door {door} (HTTP {http}{}); check --door against the unit's doors",
+                    status.map(|s| format!(": {}", s.summary())).unwrap_or_default()
+                ),
+            })
+        }
         Err(e) => Err(Ending::from_isapi(&e)),
     };
     finish(c, result).await

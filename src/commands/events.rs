@@ -16,8 +16,7 @@ pub async fn run(args: EventsArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         match seen {
             Seen::Event(e) => {
                 if args.types.is_empty() || args.types.iter().any(|t| e.is_type(t)) {
-                    let line = serde_json::to_string(e).unwrap_or_default();
-                    if !crate::output::stdout_line(&line) {
+                    if !crate::output::stdout_json(&serde_json::to_value(e).unwrap_or_default()) {
                         reader_gone = true;
                         return Flow::Done;
                     }

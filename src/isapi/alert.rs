@@ -40,11 +40,28 @@ pub struct Part {
 }
 
 /// A multipart reader: bytes in ([`Multipart::push`]), whole parts out ([`Multipart::next`]).
+///
+/// Each search remembers how far it got, so bytes are scanned once (plus a delimiter's length
+/// of overlap) however the stream is cut into packets, and consumed parts move a cursor rather
+/// than the buffer: the CPU a stream costs grows with its bytes, not with their square.
 #[derive(Debug)]
 pub struct Multipart {
     /// `--` and the boundary, once known.
     delimiter: Option<Vec<u8>>,
     buf: Vec<u8>,
+    /// Where the unread bytes start in `buf`.
+    start: usize,
+    /// How far (from `start`) each pending search has looked without finding its target.
+    scanned: Scanned,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Scanned {
+    eol: usize,
+    headers: usize,
+    /// In the body of the part at `start`.
+    body: usize,
+    resync: usize,
 }
 
 impl Multipart {
@@ -61,38 +78,59 @@ impl Multipart {
             let b = b.strip_prefix("--").unwrap_or(&b).to_string();
             format!("--{b}").into_bytes()
         });
-        Multipart { delimiter, buf: Vec::new() }
+        Multipart { delimiter, buf: Vec::new(), start: 0, scanned: Scanned::default() }
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
+        // Consumed bytes are dropped once they are most of the buffer (amortised O(1) a byte).
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes held, waiting for the rest of a part.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
+    }
+
+    fn unread(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Consumes `n` bytes; every search starts afresh on what follows.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.scanned = Scanned::default();
     }
 
     /// The next whole part, `None` until one is complete.
     pub fn next_part(&mut self) -> Result<Option<Part>, PartError> {
         loop {
             // Blank lines between parts.
-            let blank = self.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t')).count();
-            self.buf.drain(..blank);
-            if self.buf.is_empty() {
+            let blank = self.unread().iter().take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t')).count();
+            if blank > 0 {
+                self.consume(blank);
+            }
+            let buf = self.unread();
+            if buf.is_empty() {
                 return Ok(None);
             }
-            if self.buf.starts_with(b"--") || (self.buf.len() < 2 && self.buf[0] == b'-') {
+            if buf.starts_with(b"--") || (buf.len() < 2 && buf[0] == b'-') {
                 // A boundary line (once, twice, or the closing one): learnt if the header had none.
-                let Some(eol) = self.buf.iter().position(|&b| b == b'\n') else {
-                    return if self.buf.len() > MAX_HEADERS { Err(garbage("a boundary line without an end")) } else { Ok(None) };
+                let (len, window) = (buf.len(), buf.len().min(MAX_HEADERS + 1));
+                let from = self.scanned.eol.min(window);
+                let Some(eol) = buf[from..window].iter().position(|&b| b == b'\n').map(|p| from + p) else {
+                    self.scanned.eol = window;
+                    return if len > MAX_HEADERS { Err(garbage("a boundary line without an end")) } else { Ok(None) };
                 };
                 if self.delimiter.is_none() {
-                    let line = trim_line(&self.buf[..eol]);
+                    let line = trim_line(&buf[..eol]);
                     let line = line.strip_suffix(b"--").filter(|l| l.len() > 2).unwrap_or(line);
                     self.delimiter = Some(line.to_vec());
                 }
-                self.buf.drain(..=eol);
+                self.consume(eol + 1);
                 continue;
             }
             match self.part() {
@@ -110,23 +148,31 @@ impl Multipart {
 
     /// Drops bytes up to the next delimiter line; false: none yet.
     fn resync(&mut self) -> Result<bool, PartError> {
-        let Some(d) = self.delimiter.clone() else { return Ok(false) };
-        match find_delimiter(&self.buf, &d) {
-            Some(end) => {
-                self.buf.drain(..end);
+        let Some(d) = self.delimiter.as_deref() else { return Ok(false) };
+        let buf = &self.buf[self.start..];
+        match find_delimiter(buf, d, self.scanned.resync) {
+            Ok(end) => {
+                self.consume(end);
                 Ok(true)
             }
-            None if self.buf.len() > MAX_PART => Err(PartError::TooLarge { size: self.buf.len() }),
-            None => Ok(false),
+            Err(_) if buf.len() > MAX_PART => Err(PartError::TooLarge { size: buf.len() }),
+            Err(scanned) => {
+                self.scanned.resync = scanned;
+                Ok(false)
+            }
         }
     }
 
     /// A part starting at the head of the buffer: headers, then the body.
     fn part(&mut self) -> Result<Option<Part>, PartError> {
-        let Some((header_end, body_start)) = find_headers_end(&self.buf) else {
-            return if self.buf.len() > MAX_HEADERS { Err(garbage("a part's headers do not end")) } else { Ok(None) };
+        let buf = &self.buf[self.start..];
+        // Headers end within MAX_HEADERS or never: only that much is ever searched.
+        let window = &buf[..buf.len().min(MAX_HEADERS + 4)];
+        let Some((header_end, body_start)) = find_headers_end(window, self.scanned.headers) else {
+            self.scanned.headers = window.len();
+            return if buf.len() > MAX_HEADERS { Err(garbage("a part's headers do not end")) } else { Ok(None) };
         };
-        let headers = String::from_utf8_lossy(&self.buf[..header_end]).into_owned();
+        let headers = String::from_utf8_lossy(&buf[..header_end]).into_owned();
         let mut content_type = String::new();
         let mut length = None;
         for line in headers.lines() {
@@ -144,13 +190,19 @@ impl Multipart {
         {
             return Err(PartError::TooLarge { size: n });
         }
-        let body = &self.buf[body_start..];
-        let end = match (&self.delimiter, length) {
+        let body = &buf[body_start..];
+        let end = match (self.delimiter.as_deref(), length) {
             (Some(_), Some(n)) if body.len() < n => None,
             // The declared length, unless bytes other than a line end or the boundary follow it.
             (Some(d), Some(n)) if fits(&body[n..], d) => Some(n),
             // The length is wrong (a part larger than announced) or absent: the next boundary.
-            (Some(d), _) => find_delimiter(body, d),
+            (Some(d), _) => match find_delimiter(body, d, self.scanned.body) {
+                Ok(end) => Some(end),
+                Err(scanned) => {
+                    self.scanned.body = scanned;
+                    None
+                }
+            },
             (None, Some(n)) => (body.len() >= n).then_some(n),
             (None, None) => return Err(garbage("a part with neither a boundary nor a Content-Length")),
         };
@@ -161,7 +213,7 @@ impl Multipart {
             return Ok(None);
         };
         let part = Part { content_type, body: body[..end].to_vec() };
-        self.buf.drain(..body_start + end);
+        self.consume(body_start + end);
         Ok(Some(part))
     }
 }
@@ -175,10 +227,12 @@ fn trim_line(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-/// Where a part's headers end and its body starts (CRLF CRLF, or bare LF LF).
-fn find_headers_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, p + 4));
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, p + 2));
+/// Where a part's headers end and its body starts (CRLF CRLF, or bare LF LF), searching from
+/// `from` (with 3 bytes of overlap, for an end split across reads).
+fn find_headers_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let from = from.saturating_sub(3);
+    let crlf = buf[from..].windows(4).position(|w| w == b"\r\n\r\n").map(|p| (from + p, from + p + 4));
+    let lf = buf[from..].windows(2).position(|w| w == b"\n\n").map(|p| (from + p, from + p + 2));
     match (crlf, lf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),
@@ -192,10 +246,11 @@ fn fits(rest: &[u8], delimiter: &[u8]) -> bool {
     rest.is_empty() || matches!(rest[0], b'\r' | b'\n') || rest[..n] == delimiter[..n]
 }
 
-/// The end of a body that runs until the next delimiter line (CRLF or LF before it).
-fn find_delimiter(body: &[u8], delimiter: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(p) = body[from..].windows(delimiter.len()).position(|w| w == delimiter) {
+/// The end of a body that runs until the next delimiter line (CRLF or LF before it), searching
+/// from `from`; or how far a later search may skip (all but a delimiter's length of overlap).
+fn find_delimiter(body: &[u8], delimiter: &[u8], from: usize) -> Result<usize, usize> {
+    let mut from = from.min(body.len());
+    while let Some(p) = memchr_window(&body[from..], delimiter) {
         let at = from + p;
         if at == 0 || body[at - 1] == b'\n' {
             let mut end = at;
@@ -205,9 +260,23 @@ fn find_delimiter(body: &[u8], delimiter: &[u8]) -> Option<usize> {
             if end > 0 && body[end - 1] == b'\r' {
                 end -= 1;
             }
-            return Some(end);
+            return Ok(end);
         }
         from = at + 1;
+    }
+    Err(body.len().saturating_sub(delimiter.len()).max(from.min(body.len())))
+}
+
+/// The first occurrence of `needle` in `hay` (its first byte found fast, then compared).
+fn memchr_window(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
+    let mut at = 0;
+    while at + needle.len() <= hay.len() {
+        let p = hay[at..=hay.len() - needle.len()].iter().position(|&b| b == first)?;
+        if hay[at + p..].starts_with(needle) {
+            return Some(at + p);
+        }
+        at += p + 1;
     }
     None
 }
@@ -221,11 +290,15 @@ pub struct Event {
     pub kind: String,
     /// eventState (`active`, `inactive`), or the new call state.
     pub state: Option<String>,
-    pub channel: Option<serde_json::Value>,
+    /// The video channel (`channelID`, `dynChannelID`) as a number, whichever way the device
+    /// wrote it (XML text `"1"`, JSON `1`); null when it names none.
+    pub channel: Option<u32>,
+    /// When, in UTC: RFC 3339 ending in `Z` from every source (a device's `+02:00` is converted).
+    /// Null when the device gives no time or none with an offset (its text stays in `fields`).
     pub time: Option<String>,
     /// `alertStream` or `callStatus` (polled).
     pub source: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The door a door event is about; null on every other event.
     pub door: Option<u64>,
     /// False for history the device replays (`currentEvent: false`).
     pub current: bool,
@@ -258,6 +331,9 @@ pub fn decode(part: &Part) -> Result<Option<Event>, String> {
     if ct.starts_with("image/") || trimmed.is_empty() {
         return Ok(None);
     }
+    if super::text::too_dense(trimmed.as_bytes()) {
+        return Err(format!("a part with more than {} elements or values", super::text::MAX_NODES));
+    }
     let fields = if trimmed.starts_with('{') {
         let v: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| format!("a JSON part that does not parse: {e}"))?;
         clean_json(&v)
@@ -286,8 +362,43 @@ fn from_fields(fields: serde_json::Value) -> Event {
         _ => event_type.clone(),
     };
     let current = access.and_then(|a| a.get("currentEvent")).and_then(|v| v.as_bool()).unwrap_or(true);
-    let channel = fields.get("channelID").or_else(|| fields.get("dynChannelID")).cloned();
-    Event { kind, state: s("eventState"), channel, time: s("dateTime"), source: "alertStream", door: num("doorNo"), current, fields }
+    let channel = ["channelID", "dynChannelID"]
+        .iter()
+        .filter_map(|k| fields.get(*k))
+        .find_map(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())).and_then(|n| u32::try_from(n).ok()));
+    let time = s("dateTime").as_deref().and_then(utc);
+    Event { kind, state: s("eventState"), channel, time, source: "alertStream", door: num("doorNo"), current, fields }
+}
+
+/// A device's RFC 3339 time with an offset (`2024-05-01T10:00:00+02:00`, `...Z`) as UTC
+/// (`2024-05-01T08:00:00Z`); `None` without an offset (a local time in an unknown zone).
+fn utc(device: &str) -> Option<String> {
+    let t = device.trim();
+    let (base, offset_secs) = if let Some(b) = t.strip_suffix('Z').or_else(|| t.strip_suffix('z')) {
+        (b, 0i64)
+    } else {
+        // `+HH:MM` or `-HH:MM` at the end (ASCII only, so these byte offsets are characters).
+        let cut = t.len().checked_sub(6).filter(|&c| t.is_char_boundary(c))?;
+        let (b, off) = t.split_at(cut);
+        let sign = match off.as_bytes()[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (h, m) = off[1..].split_once(':')?;
+        let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        (b, sign * (h * 3600 + m * 60))
+    };
+    let local = humantime::parse_rfc3339_weak(base).ok()?;
+    let shifted = if offset_secs >= 0 {
+        local.checked_sub(std::time::Duration::from_secs(offset_secs as u64))?
+    } else {
+        local.checked_add(std::time::Duration::from_secs(offset_secs.unsigned_abs()))?
+    };
+    Some(humantime::format_rfc3339_seconds(shifted).to_string())
 }
 
 /// An XML element as JSON: leaf elements as (cleaned) text, others as objects; repeated names
@@ -333,6 +444,10 @@ pub struct AlertStream {
     download: Download,
     parts: Multipart,
     chunk: Vec<u8>,
+    idle: Duration,
+    /// When the last whole part (a heartbeat, an event, a picture) arrived: bytes that never
+    /// make a part (one junk byte a second) are not a sign of life.
+    last_part: tokio::time::Instant,
 }
 
 impl AlertStream {
@@ -346,22 +461,31 @@ impl AlertStream {
             other => other?,
         };
         let parts = Multipart::new(download.content_type.as_deref());
-        Ok(AlertStream { download, parts, chunk: Vec::new() })
+        Ok(AlertStream { download, parts, chunk: Vec::new(), idle, last_part: tokio::time::Instant::now() })
     }
 
     /// The next item, or why the stream ended (cut, silent too long, unreadable). Cancel-safe.
     pub async fn next(&mut self) -> Result<Item, StreamEnd> {
         loop {
             if let Some(part) = self.parts.next_part().map_err(StreamEnd::Parts)? {
-                return Ok(match decode(&part) {
+                let item = match decode(&part) {
                     Ok(Some(e)) if e.is_heartbeat() => Item::Heartbeat,
                     Ok(Some(e)) => Item::Event(e),
                     Ok(None) => Item::Skipped,
                     Err(why) => Item::Unreadable(why),
-                });
+                };
+                if !matches!(item, Item::Unreadable(_)) {
+                    self.last_part = tokio::time::Instant::now();
+                }
+                return Ok(item);
             }
             self.chunk.clear();
-            match self.download.next(&mut self.chunk).await {
+            let deadline = self.last_part + self.idle;
+            let read = match tokio::time::timeout_at(deadline, self.download.next(&mut self.chunk)).await {
+                Ok(read) => read,
+                Err(_) => return Err(StreamEnd::Silent { after: self.idle }),
+            };
+            match read {
                 Ok(()) => self.parts.push(&self.chunk),
                 Err(DownloadEnd::Closed) if self.parts.buffered() > 0 => return Err(StreamEnd::Cut),
                 Err(DownloadEnd::Closed) => return Err(StreamEnd::Closed),
@@ -379,7 +503,7 @@ pub enum StreamEnd {
     Closed,
     #[error("the event stream was cut in the middle of a part")]
     Cut,
-    #[error("no heartbeat or event for {:.1} s", after.as_secs_f64())]
+    #[error("no heartbeat or event (a whole part) for {:.1} s", after.as_secs_f64())]
     Silent { after: Duration },
     #[error("the event stream failed: {0}")]
     Failed(String),
@@ -472,11 +596,8 @@ mod tests {
             assert_eq!(all[1].body, vmd, "{name}");
             assert!(decode(&all[0]).unwrap().unwrap().is_heartbeat(), "{name}");
             let e = decode(&all[1]).unwrap().unwrap();
-            assert_eq!(
-                (e.kind.as_str(), e.state.as_deref(), e.time.as_deref()),
-                ("VMD", Some("active"), Some("2024-05-01T10:00:00+02:00"))
-            );
-            assert_eq!(e.channel, Some(serde_json::json!("1")));
+            assert_eq!((e.kind.as_str(), e.state.as_deref(), e.time.as_deref()), ("VMD", Some("active"), Some("2024-05-01T08:00:00Z")));
+            assert_eq!(e.channel, Some(1));
         }
     }
 
@@ -518,7 +639,7 @@ mod tests {
         let parts = parts_in_any_split(Some("multipart/mixed"), &wire);
         assert_eq!(parts.len(), 2);
         let e = decode(&parts[0]).unwrap().unwrap();
-        assert_eq!((e.kind.as_str(), e.current, e.channel.clone()), ("ring", true, Some(serde_json::json!(1))));
+        assert_eq!((e.kind.as_str(), e.current, e.channel), ("ring", true, Some(1)));
     }
 
     #[test]
@@ -560,6 +681,25 @@ mod tests {
         let mut m = Multipart::new(Some("multipart/mixed"));
         m.push(b"junk without a colon\r\n\r\n");
         assert!(matches!(m.next_part(), Err(PartError::Garbage(_))));
+    }
+
+    #[test]
+    fn every_field_has_one_type_and_one_format_whatever_the_source() {
+        let xml = decode(&Part { content_type: "application/xml".into(), body: xml_part("VMD", "active") }).unwrap().unwrap();
+        let json = decode(&Part { content_type: "application/json".into(), body: RING.as_bytes().to_vec() }).unwrap().unwrap();
+        for e in [&xml, &json] {
+            let v = serde_json::to_value(e).unwrap();
+            assert_eq!(v["channel"], 1, "{v}");
+            assert_eq!(v["time"], "2024-05-01T08:00:00Z", "{v}");
+            assert!(v.get("door").is_some_and(|d| d.is_null()), "{v}");
+        }
+        assert_eq!(utc("2024-05-01T10:00:00Z").as_deref(), Some("2024-05-01T10:00:00Z"));
+        assert_eq!(utc("2024-05-01T10:00:00+00:00").as_deref(), Some("2024-05-01T10:00:00Z"));
+        assert_eq!(utc("2024-05-01T01:30:00-05:30").as_deref(), Some("2024-05-01T07:00:00Z"));
+        assert_eq!(utc("2024-05-01T10:00:00.250+01:00").as_deref(), Some("2024-05-01T09:00:00Z"));
+        for bad in ["2024-05-01T10:00:00", "yesterday", "", "2024-05-01T10:00:00+99:00", "é+01:00", "2024-05-01T10:00:00+0é:00"] {
+            assert_eq!(utc(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Control requests (channel list, open, close, channel PUT, device info) over reqwest with
 //! Digest auth. The audio upload has its own connection (see `upload`).
 
-use super::auth::{Challenge, Credentials, DigestState};
+use super::auth::{Credentials, DigestState};
 use super::error::IsapiError;
 use super::path::{self, CHANNELS, Talk};
 use super::text::clean;
@@ -155,6 +155,7 @@ impl Device {
     ) -> Result<Answer, IsapiError> {
         let url = format!("{}{}", self.endpoint.base_url(), path);
         let step = format!("{method} {}", path::without_query(path));
+        let mut stale_seen = false;
         for _ in 0..3 {
             let mut req = self.http.request(method.clone(), &url);
             let auth = self.digest.authorization(&self.creds, method.as_str(), path);
@@ -187,14 +188,17 @@ impl Device {
                     location,
                 });
             }
-            let challenges: Vec<String> =
-                resp.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect();
+            // As bytes: a challenge may carry a realm in any language (see `auth`).
+            let challenges: Vec<Vec<u8>> = resp.headers().get_all(WWW_AUTHENTICATE).iter().map(|v| v.as_bytes().to_vec()).collect();
             let mut body = Vec::new();
             while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(&e, &step))? {
                 if body.len() + chunk.len() > MAX_BODY {
                     return Err(IsapiError::TooLarge { path: path::without_query(path).into(), limit: MAX_BODY });
                 }
                 body.extend_from_slice(&chunk);
+            }
+            if super::text::too_dense(&body) {
+                return Err(IsapiError::TooDense { path: path::without_query(path).into(), limit: super::text::MAX_NODES });
             }
             let text = String::from_utf8_lossy(&body).into_owned();
             if status != 401 {
@@ -204,11 +208,7 @@ impl Device {
             if check.as_ref().is_some_and(|c| c.is_locked()) {
                 return Err(IsapiError::Locked { check });
             }
-            match self.digest.on_unauthorized(challenges.iter().map(String::as_str), auth.is_some()) {
-                Challenge::Retry => continue,
-                Challenge::Rejected => return Err(IsapiError::AuthRejected { user: self.creds.user.clone(), check }),
-                Challenge::Missing => return Err(IsapiError::NoChallenge { check }),
-            }
+            self.digest.answer_401(challenges.iter().map(Vec::as_slice), auth.is_some(), &mut stale_seen, &self.creds.user, check)?;
         }
         // Three stale nonces in a row: the device is not keeping its own challenges.
         Err(IsapiError::NotIsapi { path: path.to_string(), http: 401, detail: ": the Digest challenge kept changing".into() })

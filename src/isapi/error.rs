@@ -20,6 +20,13 @@ pub enum IsapiError {
     Locked { check: Option<Box<UserCheck>> },
     #[error("the device answered 401 without a Digest challenge{}", lock_note(check))]
     NoChallenge { check: Option<Box<UserCheck>> },
+    /// Every nonce called stale, even the one the device had just given: it is not accepting
+    /// the login, and trying on would count against the account.
+    #[error("the device refused the login for user {user:?}: it called a fresh nonce stale again")]
+    StaleAgain { user: String },
+    /// `why` is hiktalk's own words, never the device's text.
+    #[error("the device's Digest challenge cannot be answered: {why}")]
+    BadChallenge { why: String },
     #[error("no password given for user {user:?}")]
     NoPassword { user: String },
     #[error("{method} {path} answered HTTP {http}{}", status_note(status))]
@@ -36,6 +43,8 @@ pub enum IsapiError {
     Redirect { method: String, path: String, http: u16, location: String },
     #[error("{path} answered with more than {} MiB; an ISAPI answer is a few KiB", limit / (1024 * 1024))]
     TooLarge { path: String, limit: usize },
+    #[error("{path} answered with a document of more than {limit} elements or values; an ISAPI answer has a few hundred")]
+    TooDense { path: String, limit: usize },
     /// The device has no such function (404, "Can't locate the url", notSupport).
     #[error("the device has no {what} ({path} answered HTTP {http})")]
     NotSupported { what: &'static str, path: String, http: u16 },
@@ -78,7 +87,12 @@ impl IsapiError {
     pub fn is_auth(&self) -> bool {
         matches!(
             self,
-            IsapiError::AuthRejected { .. } | IsapiError::Locked { .. } | IsapiError::NoChallenge { .. } | IsapiError::NoPassword { .. }
+            IsapiError::AuthRejected { .. }
+                | IsapiError::Locked { .. }
+                | IsapiError::NoChallenge { .. }
+                | IsapiError::NoPassword { .. }
+                | IsapiError::StaleAgain { .. }
+                | IsapiError::BadChallenge { .. }
         )
     }
 
@@ -95,10 +109,12 @@ impl IsapiError {
         }
     }
 
-    /// True when the device says the talk channel is in use.
+    /// True when the device says the talk channel is in use. Only a talk request can be busy
+    /// in that sense: a door or call command answered 503 is the device failing, not another
+    /// client holding a channel (`--take-over` would not help).
     pub fn is_busy(&self) -> bool {
         match self {
-            IsapiError::Status { http, status, .. } => {
+            IsapiError::Status { http, status, path, .. } if path.starts_with(super::path::CHANNELS) => {
                 let sub = status.as_ref().map(|s| s.sub_status_code.to_ascii_lowercase()).unwrap_or_default();
                 let code = status.as_ref().and_then(|s| s.status_code);
                 *http == 503

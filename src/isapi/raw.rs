@@ -4,7 +4,6 @@
 //! handled here once, for the upload and the download alike; `--timeout` bounds each answer as a
 //! whole, however slowly the device sends it.
 
-use super::auth::Challenge;
 use super::client::{Device, chain};
 use super::error::IsapiError;
 use super::path;
@@ -39,6 +38,7 @@ pub(crate) async fn exchange(
     send_buffer: Option<u32>,
 ) -> Result<Accepted, IsapiError> {
     let step = format!("{method} {}", path::without_query(path));
+    let mut stale_seen = false;
     for _ in 0..3 {
         let started = std::time::Instant::now();
         let mut stream =
@@ -91,11 +91,9 @@ pub(crate) async fn exchange(
                     if check.as_ref().is_some_and(|c| c.is_locked()) {
                         return Err(IsapiError::Locked { check });
                     }
-                    match device.digest.on_unauthorized(resp.challenges.iter().map(String::as_str), auth.is_some()) {
-                        Challenge::Retry => continue,
-                        Challenge::Rejected => return Err(IsapiError::AuthRejected { user: device.creds.user.clone(), check }),
-                        Challenge::Missing => return Err(IsapiError::NoChallenge { check }),
-                    }
+                    let challenges = resp.challenges.iter().map(Vec::as_slice);
+                    device.digest.answer_401(challenges, auth.is_some(), &mut stale_seen, &device.creds.user, check)?;
+                    continue;
                 }
                 let status_doc = xml::parse_response_status(&body).ok().map(Box::new);
                 return Err(IsapiError::Status { method: method.into(), path: without_query, http: status, status: status_doc });
@@ -151,7 +149,8 @@ pub(crate) fn net(step: &str, e: &std::io::Error) -> IsapiError {
 pub(crate) struct Head {
     pub status: u16,
     pub content_length: Option<usize>,
-    pub challenges: Vec<String>,
+    /// `WWW-Authenticate` values as sent (bytes: see `auth`).
+    pub challenges: Vec<Vec<u8>>,
     pub location: Option<String>,
     /// `Content-Type`, cleaned (device text).
     pub content_type: Option<String>,
@@ -173,16 +172,17 @@ async fn read_head(stream: &mut Stream, step: &str) -> Result<(Head, Vec<u8>), I
             });
         }
         buf.extend_from_slice(&chunk[..n]);
-        if let Some((head, used)) = parse_head(&buf)? {
+        if let Some((head, used)) = parse_head(&buf, step)? {
             return Ok((head, buf.split_off(used)));
         }
         if buf.len() > MAX_HEAD {
-            return Err(IsapiError::NotIsapi { path: "audioData".into(), http: 0, detail: ": response head too large".into() });
+            return Err(IsapiError::NotIsapi { path: step.to_string(), http: 0, detail: ": response head too large".into() });
         }
     }
 }
 
-fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, IsapiError> {
+/// `step`: the request it answers (`GET /ISAPI/Event/notification/alertStream`), for errors.
+fn parse_head(buf: &[u8], step: &str) -> Result<Option<(Head, usize)>, IsapiError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(buf) {
@@ -195,7 +195,12 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, IsapiError> {
                     .iter()
                     .find(|h| h.name.eq_ignore_ascii_case("content-length"))
                     .and_then(|h| value(h).parse().ok()),
-                challenges: resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("www-authenticate")).map(value).collect(),
+                challenges: resp
+                    .headers
+                    .iter()
+                    .filter(|h| h.name.eq_ignore_ascii_case("www-authenticate"))
+                    .map(|h| h.value.to_vec())
+                    .collect(),
                 location: resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case("location")).map(|h| clean(&value(h))),
                 content_type: resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case("content-type")).map(|h| clean(&value(h))),
                 chunked: resp
@@ -206,7 +211,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, IsapiError> {
             Ok(Some((head, used)))
         }
         Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(IsapiError::NotIsapi { path: "audioData".into(), http: 0, detail: format!(": unreadable HTTP answer ({e})") }),
+        Err(e) => Err(IsapiError::NotIsapi { path: step.to_string(), http: 0, detail: format!(": unreadable HTTP answer ({e})") }),
     }
 }
 
@@ -217,15 +222,18 @@ mod tests {
     #[test]
     fn heads_parse_with_all_challenges() {
         let raw = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"x\", nonce=\"n\"\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 3\r\n\r\nabc";
-        let (head, used) = parse_head(raw).unwrap().unwrap();
+        let (head, used) = parse_head(raw, "GET /x").unwrap().unwrap();
         assert_eq!(head.status, 401);
         assert_eq!(head.content_length, Some(3));
         assert_eq!(head.challenges.len(), 2);
         assert_eq!(&raw[used..], b"abc");
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
-        assert!(parse_head(b"\x00\x01garbage\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\n", "GET /x").unwrap().is_none());
+        let Err(e) = parse_head(b"\x00\x01garbage\r\n\r\n", "GET /ISAPI/Event/notification/alertStream") else { panic!() };
+        assert!(e.to_string().starts_with("GET /ISAPI/Event/notification/alertStream did not answer"), "{e}");
         let (head, _) =
-            parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: application/octem-strem\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap().unwrap();
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: application/octem-strem\r\nTransfer-Encoding: chunked\r\n\r\n", "GET /x")
+                .unwrap()
+                .unwrap();
         assert_eq!((head.content_type.as_deref(), head.chunked), (Some("application/octem-strem"), true));
     }
 }

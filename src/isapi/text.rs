@@ -49,6 +49,17 @@ fn clean_json_at(v: &serde_json::Value, depth: usize) -> serde_json::Value {
     }
 }
 
+/// The most markup a device's document may hold, counted as the bytes that open an element
+/// or separate values (`<`, `{`, `[`, `,`). A real ISAPI answer has a few hundred; parsing a
+/// 4 MiB answer of `<a/>` or `[0,0,...]` into a tree would take 80-90 MB, so a denser one is
+/// refused before any parser sees it.
+pub const MAX_NODES: usize = 20_000;
+
+/// Whether `body` holds more markup than [`MAX_NODES`].
+pub fn too_dense(body: &[u8]) -> bool {
+    body.iter().filter(|b| matches!(b, b'<' | b'{' | b'[' | b',')).nth(MAX_NODES).is_some()
+}
+
 /// Characters a terminal acts on rather than shows: C0/C1 controls, DEL, and the Unicode
 /// bidirectional overrides and isolates that reorder what follows them.
 fn is_unsafe(c: char) -> bool {
@@ -76,6 +87,14 @@ mod tests {
         assert_eq!(c["n"], 5);
         assert_eq!(c["many"].as_array().unwrap().len(), MAX_JSON_ENTRIES);
         assert!(!c.to_string().contains("\"x\""), "nesting is bounded: {c}");
+    }
+
+    #[test]
+    fn dense_documents_are_told_apart_from_real_ones() {
+        assert!(!too_dense(r#"<ResponseStatus><statusCode>1</statusCode></ResponseStatus>"#.as_bytes()));
+        assert!(!too_dense(&b"<a/>".repeat(MAX_NODES)));
+        assert!(too_dense(&b"<a/>".repeat(MAX_NODES + 1)));
+        assert!(too_dense(&b"0,".repeat(1_000_000)));
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! One session's listening: the device's microphone stream (`isapi::download`) decoded with its
 //! codec and handed to the listener, until the user stops, the requested time is up, or the
 //! device ends the stream.
+//!
+//! The stream is read at the pace of the audio it carries: a device that sends faster than real
+//! time (a replayed buffer, a broken clock, a hostile one) is read no faster than its codec's
+//! rate allows, plus [`LEAD`], so `listen -o` writes `--duration` of audio, not whatever
+//! arrived in that time; TCP holds the device back meanwhile. That is said once.
 
-use super::Stop;
+use super::{Announce, Stop};
 use crate::codec::{self, CodecParams};
 use crate::isapi::{Download, DownloadEnd};
 use crate::listen::Inlet;
@@ -18,7 +23,13 @@ pub struct Heard {
     pub audio: Duration,
     /// Pieces of the stream the decoder refused (noise on the wire, or not the codec thought).
     pub decode_errors: u64,
+    /// The device sent audio faster than real time, and was read at real time.
+    pub too_fast: bool,
 }
+
+/// How far ahead of real time the device's audio may run (a device's own buffering at the
+/// start of a stream is a few hundred ms).
+pub const LEAD: Duration = Duration::from_secs(1);
 
 /// Listens until the end; returns why it ended.
 pub async fn hear(
@@ -27,6 +38,7 @@ pub async fn hear(
     inlet: &Inlet,
     stop: &Stop,
     until: Option<Instant>,
+    announce: &Announce,
     heard: &mut Heard,
 ) -> Ending {
     let mut decoder = match codec::decoder(params) {
@@ -35,7 +47,8 @@ pub async fn hear(
     };
     let mut wire = Vec::new();
     let mut pcm = Vec::new();
-    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let started = Instant::now();
+    let far = started + Duration::from_secs(86_400 * 365);
     loop {
         wire.clear();
         let next = tokio::select! {
@@ -55,6 +68,22 @@ pub async fn hear(
                     heard.audio += Duration::from_secs_f64(pcm.len() as f64 / f64::from(params.sample_rate));
                     if let Err(ending) = inlet.send(std::mem::take(&mut pcm), params.sample_rate) {
                         return ending;
+                    }
+                    let due = started + heard.audio.saturating_sub(LEAD);
+                    if due > Instant::now() {
+                        if !heard.too_fast {
+                            heard.too_fast = true;
+                            announce(&format!(
+                                "the device sends audio faster than real time; reading it at {} Hz, no faster",
+                                params.sample_rate
+                            ));
+                        }
+                        tokio::select! {
+                            biased;
+                            s = stop.wait() => return Ending::UserStop { signal: s.to_string() },
+                            _ = sleep_until(until.unwrap_or(far)), if until.is_some() => return Ending::Done,
+                            _ = sleep_until(due) => {}
+                        }
                     }
                 }
             }

@@ -265,7 +265,7 @@ async fn stream_on(
         };
         let listening = async {
             match (download.as_mut(), media.listen) {
-                (Some(d), Some(inlet)) => hear(d, neg.inbound, inlet, stop, opts.until, heard).await,
+                (Some(d), Some(inlet)) => hear(d, neg.inbound, inlet, stop, opts.until, &opts.announce, heard).await,
                 _ => std::future::pending().await,
             }
         };

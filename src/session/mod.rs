@@ -107,6 +107,8 @@ pub struct Report {
     pub heard_codec: Option<CodecParams>,
     pub heard_seconds: f64,
     pub heard_bytes: u64,
+    /// The device sent audio faster than real time (it was read at real time).
+    pub heard_too_fast: bool,
     #[serde(skip)]
     latency: (u64, Duration, Duration),
 }
@@ -134,6 +136,7 @@ impl Report {
             heard_codec: None,
             heard_seconds: 0.0,
             heard_bytes: 0,
+            heard_too_fast: false,
             latency: Default::default(),
         }
     }
@@ -147,6 +150,7 @@ impl Report {
     fn add_heard(&mut self, h: &hear::Heard) {
         self.heard_seconds += h.audio.as_secs_f64();
         self.heard_bytes += h.bytes;
+        self.heard_too_fast |= h.too_fast;
     }
 
     /// Adds one stream's figures.
