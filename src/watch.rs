@@ -3,11 +3,14 @@
 //! --wait`).
 //!
 //! The stream is reopened after every fault (cut, silent past the heartbeat deadline,
-//! unreadable, refused) with exponential backoff and full jitter, never at once, and never
-//! after the user's stop or a rejected password. Many door stations send no call events at all,
-//! so a change of `callStatus` is an event too (`callStatus`), and a ring seen there is a `ring`
-//! unless the stream reported the same ring (within [`SAME_RING`]); a ring seen first on the
-//! stream suppresses the polled one the same way: one ring event per ring.
+//! unreadable, refused) with exponential backoff and jitter (between half and all of a ceiling
+//! that doubles per failure, so the wait grows for sure and clients do not move in step), never
+//! at once, and never after the user's stop or a rejected password. The backoff starts afresh
+//! only after a stream that stayed open [`HEALTHY`] and delivered a part. Many door stations
+//! send no call events at all, so a change of `callStatus` is an event too (`callStatus`), and
+//! a ring seen there is a `ring` unless the stream reported the same ring (within
+//! [`SAME_RING`]); a ring seen first on the stream suppresses the polled one the same way: one
+//! ring event per ring.
 
 use crate::isapi::alert::{AlertStream, Event, Item};
 use crate::isapi::intercom::CallState;
@@ -94,8 +97,9 @@ pub async fn watch(device: &Device, opts: &WatchOptions, stop: &Stop, mut on: im
     let (mut stream_end, mut poll_end): (Option<Ending>, Option<Ending>) = (None, None);
     let mut last_ring: Option<(Instant, &'static str)> = None;
     let ending = loop {
-        if let (Some(s), Some(_)) = (&stream_end, &poll_end) {
-            break s.clone();
+        // Neither can go on: the call state's reason, unless it only says there is none.
+        if let (Some(s), Some(p)) = (&stream_end, &poll_end) {
+            break if matches!(p, Ending::Unsupported { .. }) { s.clone() } else { p.clone() };
         }
         tokio::select! {
             biased;
@@ -136,6 +140,9 @@ pub async fn watch(device: &Device, opts: &WatchOptions, stop: &Stop, mut on: im
                 }
                 if !opts.stream {
                     break e;
+                }
+                if !matches!(e, Ending::Unsupported { .. }) && stream_end.is_none() {
+                    on(&Seen::Note(format!("{}; watching the event stream only", e.describe())));
                 }
                 poll_end = Some(e);
             }
@@ -214,7 +221,8 @@ async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen
             }
         };
         let ceiling = opts.backoff_base.saturating_mul(1u32 << failures.min(16)).min(BACKOFF_CAP).max(opts.backoff_base);
-        let delay = Duration::from_secs_f64(rng.random_range(opts.backoff_base.as_secs_f64()..=ceiling.as_secs_f64()));
+        let floor = (ceiling / 2).max(opts.backoff_base);
+        let delay = Duration::from_secs_f64(rng.random_range(floor.as_secs_f64()..=ceiling.as_secs_f64()));
         failures = failures.saturating_add(1);
         let _ = tx.send(Seen::Reconnecting { why, delay }).await;
         tokio::time::sleep(delay).await;
@@ -258,7 +266,7 @@ impl Unreadable {
 }
 
 /// `callStatus`, read every `poll`: each change is an event, and a new ring a `ring`. Returns
-/// when the device has no call control, or refuses the credentials.
+/// when the device has no call control, refuses the credentials, or answers unreadably.
 async fn poll_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen>) -> Ending {
     let mut last: Option<CallState> = None;
     let mut failing = false;
@@ -268,7 +276,9 @@ async fn poll_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen>)
         tick.tick().await;
         let state = match device.call_state().await {
             Ok(s) => s,
-            Err(e) if e.is_auth() || matches!(e, IsapiError::NotSupported { .. }) => return Ending::from_isapi(&e),
+            // What will not pass by itself (auth, no call control, an answer hiktalk cannot
+            // read) ends the polling; network faults and 5xx are tried again.
+            Err(e) if !e.is_transient() => return Ending::from_isapi(&e),
             Err(e) => {
                 if !failing {
                     failing = true;

@@ -82,13 +82,16 @@ impl Drop for Hostile {
     }
 }
 
-/// What a finished hiktalk run left: exit code, stdout, stderr, peak RSS, wall time.
+/// What a finished hiktalk run left: exit code, stdout, stderr, peak RSS, CPU (user + system),
+/// wall time, and for a run stopped by SIGINT how long it took to exit after it.
 struct Run {
     code: Option<i32>,
     stdout: String,
     stderr: String,
     max_rss_kib: i64,
+    cpu: Duration,
     wall: Duration,
+    stop_latency: Option<Duration>,
 }
 
 impl Run {
@@ -116,32 +119,61 @@ impl Run {
     }
 }
 
-/// Runs hiktalk to the end, measuring its peak RSS. The measuring is done by a small Python
-/// parent with wait4(2): a child spawned straight from this (large, many-threaded) test process
-/// shares its memory until exec, and the kernel would count the test's RSS as the child's.
+/// Runs hiktalk to the end, measuring its peak RSS and CPU.
 async fn measure(args: Vec<String>) -> Run {
-    const PARENT: &str = "import os, subprocess, sys\n\
-        p = subprocess.Popen(sys.argv[1:])\n\
-        _, status, usage = os.wait4(p.pid, 0)\n\
-        sys.stderr.write('\\nmaxrss_kib=%d\\n' % usage.ru_maxrss)\n\
+    measure_for(args, None).await
+}
+
+/// Runs hiktalk, measured from outside: a small Python parent spawns it, and wait4(2) gives its
+/// peak RSS and CPU time (a child spawned straight from this large, many-threaded test process
+/// shares its memory until exec, and the kernel would count the test's RSS as the child's).
+/// With `window`, the parent sends SIGINT that long after hiktalk has installed its signal
+/// handlers (a fixed window of its life), and times how long it takes to exit after that.
+async fn measure_for(args: Vec<String>, window: Option<Duration>) -> Run {
+    const PARENT: &str = "import os, signal, subprocess, sys, time\n\
+        window = float(sys.argv[1])\n\
+        p = subprocess.Popen(sys.argv[2:])\n\
+        ready = sent = None\n\
+        while True:\n\
+        \x20   pid, status, usage = os.wait4(p.pid, os.WNOHANG)\n\
+        \x20   if pid:\n\
+        \x20       break\n\
+        \x20   now = time.monotonic()\n\
+        \x20   if window >= 0 and sent is None and ready is None:\n\
+        \x20       try:\n\
+        \x20           for line in open('/proc/%d/status' % p.pid):\n\
+        \x20               if line.startswith('SigCgt:') and int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)):\n\
+        \x20                   ready = now\n\
+        \x20       except OSError:\n\
+        \x20           pass\n\
+        \x20   elif window >= 0 and sent is None and now - ready >= window:\n\
+        \x20       os.kill(p.pid, signal.SIGINT)\n\
+        \x20       sent = now\n\
+        \x20   time.sleep(0.005)\n\
+        stop_ms = (time.monotonic() - sent) * 1000 if sent else -1\n\
+        sys.stderr.write('\\nmaxrss_kib=%d cpu_ms=%d stop_ms=%d\\n' % (usage.ru_maxrss, (usage.ru_utime + usage.ru_stime) * 1000, stop_ms))\n\
         code = os.waitstatus_to_exitcode(status)\n\
         sys.exit(code if code >= 0 else 128 - code)\n";
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new("python3");
-        cmd.args(["-c", PARENT, env!("CARGO_BIN_EXE_hiktalk")]).args(&args);
+        let window = window.map_or("-1".to_string(), |w| w.as_secs_f64().to_string());
+        cmd.args(["-c", PARENT, &window, env!("CARGO_BIN_EXE_hiktalk")]).args(&args);
         cmd.env_remove("HIKTALK_PASSWORD").env_remove("HIKTALK_CONFIG").env("XDG_CONFIG_HOME", "/nonexistent-hiktalk-test");
         cmd.stdin(Stdio::null());
         let t = Instant::now();
         let out = cmd.output().unwrap();
         let wall = t.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let (stderr, rss) = stderr.rsplit_once("\nmaxrss_kib=").expect("the measuring parent's report");
+        let (stderr, report) = stderr.rsplit_once("\nmaxrss_kib=").expect("the measuring parent's report");
+        let figures: Vec<i64> = report.split_whitespace().map(|f| f.rsplit('=').next().unwrap().parse().unwrap()).collect::<Vec<_>>();
         Run {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: stderr.to_string(),
-            max_rss_kib: rss.trim().parse().unwrap(),
+            max_rss_kib: figures[0],
+            cpu: Duration::from_millis(figures[1] as u64),
             wall,
+            stop_latency: (figures[2] >= 0).then(|| Duration::from_millis(figures[2] as u64)),
         }
     })
     .await
@@ -438,4 +470,289 @@ async fn raw_samples_from_a_fifo_are_played() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (rec, _) = crate::util::ffmpeg::heard(&sim, &last_session_id(&sim));
     assert!(rec.len() >= 7900, "{} samples recorded", rec.len());
+}
+
+// ---- issue 25: events, listen, the doorbell commands and Digest itself ----
+
+const ALERT: &str = "/ISAPI/Event/notification/alertStream";
+const CALL_STATUS: &str = "/ISAPI/VideoIntercom/callStatus?format=json";
+/// The most memory any of these runs may take, whatever the device sends.
+const RSS_BOUND_KIB: i64 = 50 * 1024;
+
+impl Hostile {
+    /// How many requests went to `target` (the path with its query, as sent).
+    fn count(&self, target: &str) -> usize {
+        self.requests().iter().filter(|(_, t, _)| t == target).count()
+    }
+
+    /// How many requests to `target` carried an Authorization header.
+    fn with_credentials(&self, target: &str) -> usize {
+        self.requests().iter().filter(|(_, t, h)| t == target && h.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"))).count()
+    }
+
+    /// The "auth" verdicts the Digest modes logged: none, ok, bad.
+    fn auth_verdicts(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?.get("auth")?.as_str().map(str::to_string)).collect()
+    }
+}
+
+impl Run {
+    /// Nothing printed names a source file (a panic's location, a build path).
+    fn assert_no_source_path(&self) {
+        let all = format!("{}{}", self.stdout, self.stderr);
+        assert!(!all.contains(".rs:") && !all.contains("/.cargo/") && !all.contains("internal error"), "{all}");
+    }
+
+    fn lines_with(&self, needle: &str) -> usize {
+        self.stderr.lines().filter(|l| l.contains(needle)).count()
+    }
+}
+
+fn report(name: &str, run: &Run) {
+    println!(
+        "{name}: exit {:?}, peak RSS {:.1} MB, CPU {:.2} s in {:.2} s wall{}",
+        run.code,
+        run.max_rss_kib as f64 / 1024.0,
+        run.cpu.as_secs_f64(),
+        run.wall.as_secs_f64(),
+        run.stop_latency.map(|l| format!(", exit {} ms after SIGINT", l.as_millis())).unwrap_or_default()
+    );
+}
+
+/// Item 1: a realm of bidi overrides (UTF-8 in the header) once panicked digest_auth. Every
+/// command ends as a refused login (exit 4), escaped, with no panic and no source path; one
+/// such camera in a `play` to two does not stop the healthy one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bidi_digest_realm_is_a_refused_login_not_a_panic() {
+    let cases: [&[&str]; 3] = [&["--json", "status"], &["--json", "listen", "--duration", "2", "-o", "/dev/null"], &["--json", "events"]];
+    for case in cases {
+        let dev = Hostile::start("bidi-realm");
+        let mut a = args(case);
+        a.push(dev.url());
+        let run = measure(a).await;
+        report(case[1], &run);
+        run.assert_clean();
+        run.assert_no_source_path();
+        let v = run.json();
+        assert_eq!((run.code, v["reason"].as_str()), (Some(4), Some("auth")), "{case:?}: {v}");
+        // One request without credentials and one with, per request path: never more.
+        let verdicts = dev.auth_verdicts();
+        assert!(verdicts.iter().filter(|v| *v != "none").count() <= 2, "{case:?}: {verdicts:?}");
+        assert!(verdicts.len() <= 4, "{case:?}: {verdicts:?}");
+    }
+    let bad = Hostile::start("bidi-realm");
+    let good = Hostile::start("normal");
+    let run = measure(args(&["--json", "play", &chime(), &bad.url(), &good.url()])).await;
+    run.assert_clean();
+    run.assert_no_source_path();
+    let v = run.json();
+    assert_eq!(run.code, Some(10), "{v}");
+    assert!(good.targets("PUT").iter().any(|t| t.contains("/audioData")), "the healthy camera was not played to");
+    assert!(good.targets("PUT").iter().any(|t| t.contains("/close")), "{:?}", good.requests());
+}
+
+/// Item 2: a realm in another language logs in, the realm hashed as its UTF-8 bytes (the
+/// server checks the answer), on the control requests and on the audio upload alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_realm_in_another_language_logs_in() {
+    let dev = Hostile::start("utf8-realm");
+    let run = measure(args(&["--json", "status", &dev.url()])).await;
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!(run.code, Some(0), "{v}");
+    let run = measure(args(&["--json", "play", &chime(), &dev.url()])).await;
+    let v = run.json();
+    assert_eq!(run.code, Some(0), "{v}");
+    assert_eq!(v["closes_confirmed"], 1, "{v}");
+    let verdicts = dev.auth_verdicts();
+    assert!(verdicts.iter().filter(|v| *v == "ok").count() >= 4, "{verdicts:?}");
+    assert!(!verdicts.iter().any(|v| v == "bad"), "an answer the device could not verify: {verdicts:?}");
+    assert!(dev.targets("PUT").iter().any(|t| t.contains("/audioData")));
+}
+
+/// Item 3: a device's text that mentions `password=` is data: printed whole, escaped, and
+/// `--json` stays one valid object with its exit code. Only the user's exact password would
+/// be masked, and it is never formatted into text at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_text_mentioning_a_password_is_printed_whole() {
+    let dev = Hostile::start("password-text");
+    let run = measure(args(&["--json", "reject", &dev.url()])).await;
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!((run.code, v["reason"].as_str()), (Some(13), Some("refused")), "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.contains(r#"password= "***" caller x"#) && message.contains("password=hunter2 is wrong"), "{message}");
+    assert!(message.contains("call state ring"), "the line goes on past the device's text: {message}");
+    let run = measure(args(&["reject", &dev.url()])).await;
+    run.assert_clean();
+    assert_eq!(run.code, Some(13));
+    let last = run.stderr.trim_end().lines().last().unwrap();
+    assert!(last.contains("password=hunter2 is wrong") && last.ends_with("the call is not in a state where this applies"), "{last}");
+}
+
+/// Item 4: a stream that delivers one part and closes is a failure like any other: the waits
+/// grow (at least half the doubling ceiling), so 12 s see 3 to 5 connections, not 12.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_closes_at_once_is_reopened_ever_more_slowly() {
+    let dev = Hostile::start("short-stream");
+    let run = measure_for(args(&["--json", "events", &dev.url()]), Some(Duration::from_secs(12))).await;
+    report("short-stream", &run);
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!(run.code, Some(0), "{v}");
+    let opened = dev.count(ALERT);
+    assert!((3..=5).contains(&opened), "{opened} alertStream connections in 12 s: {}", run.stderr);
+    let delays: Vec<f64> =
+        run.stderr.lines().filter_map(|l| l.split("reconnecting in ").nth(1)?.strip_suffix(" s")?.parse().ok()).collect();
+    assert!(delays.len() >= 2, "{}", run.stderr);
+    for (i, d) in delays.iter().enumerate() {
+        let ceiling = 2f64.powi(i as i32).min(30.0);
+        assert!(*d >= (ceiling / 2.0).max(1.0) - 0.05 && *d <= ceiling + 0.05, "delay {i} was {d} s: {delays:?}");
+    }
+    assert_eq!(v["heartbeats"].as_u64(), Some(opened as u64), "{v}");
+}
+
+/// Item 5: one junk byte a second is not life: only a whole part is, so the stream is declared
+/// dead after `--heartbeat-timeout` and reopened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dripping_stream_is_declared_dead() {
+    let dev = Hostile::start("drip-stream");
+    let run = measure_for(args(&["--json", "events", "--heartbeat-timeout", "2", &dev.url()]), Some(Duration::from_secs(7))).await;
+    report("drip-stream", &run);
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!(run.code, Some(0), "{v}");
+    assert!(dev.count(ALERT) >= 2, "the dripping stream was never given up: {}", run.stderr);
+    assert!(run.stderr.contains("no heartbeat or event (a whole part) for 2.0 s"), "{}", run.stderr);
+    assert!(v["reconnects"].as_u64().unwrap() >= 1, "{v}");
+}
+
+/// Item 6: a part that never ends under a 200-byte boundary, sent in 16-byte packets until it
+/// outgrows 512 KiB: each byte is scanned once (rescanning the buffer after each read cost
+/// seconds), and Ctrl-C is handled at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_never_ending_part_in_tiny_packets_costs_little_cpu() {
+    let dev = Hostile::start("cpu-stream");
+    let run = measure_for(args(&["--json", "events", &dev.url()]), Some(Duration::from_secs(8))).await;
+    report("cpu-stream", &run);
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!(run.code, Some(0), "{v}");
+    // The part outgrows 512 KiB and the stream is reopened: the bytes did flow.
+    assert!(run.stderr.contains("larger than the 512 KiB allowed"), "{}", run.stderr);
+    assert!(run.cpu < Duration::from_millis(2000), "{:?} of CPU in an 8 s window", run.cpu);
+    assert!(run.stop_latency.unwrap() < Duration::from_millis(500), "{:?} from SIGINT to exit", run.stop_latency);
+    assert!(run.max_rss_kib < RSS_BOUND_KIB, "peak RSS {} KiB", run.max_rss_kib);
+}
+
+/// Item 7: 4 MB answers of two million JSON zeros or a million `<a/>` are refused before they
+/// are parsed: peak RSS stays far under 50 MB, and each is asked once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dense_answers_are_refused_within_bounded_memory() {
+    let dev = Hostile::start("dense-json");
+    let run = measure(args(&["--json", "wait-ring", "--timeout", "20", &dev.url()])).await;
+    report("dense-json wait-ring", &run);
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!((run.code, v["reason"].as_str()), (Some(8), Some("protocol")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("more than 20000 elements"), "{v}");
+    assert!(run.max_rss_kib < RSS_BOUND_KIB, "wait-ring: peak RSS {} KiB", run.max_rss_kib);
+    assert_eq!(dev.count(CALL_STATUS), 1, "an answer that cannot be read is not asked for again");
+    let dev = Hostile::start("dense-xml");
+    for cmd in [&["--json", "unlock"][..], &["--json", "volume"]] {
+        let mut a = args(cmd);
+        a.push(dev.url());
+        let run = measure(a).await;
+        report(cmd[1], &run);
+        run.assert_clean();
+        let v = run.json();
+        assert_eq!(run.code, Some(8), "{cmd:?}: {v}");
+        assert!(v["message"].as_str().unwrap().contains("more than 20000 elements"), "{v}");
+        assert!(run.max_rss_kib < RSS_BOUND_KIB, "{cmd:?}: peak RSS {} KiB", run.max_rss_kib);
+    }
+}
+
+/// Item 8: a device that sends audio far faster than real time: `listen --duration 3 -o`
+/// writes at most 3 s, not whatever arrived, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_to_a_device_that_sends_too_fast_is_paced() {
+    let dev = Hostile::start("fast-audio");
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("heard.wav");
+    let run = measure(args(&["--json", "listen", "--duration", "3", "-o", wav.to_str().unwrap(), &dev.url()])).await;
+    report("fast-audio listen", &run);
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!(run.code, Some(0), "{v}\n{}", run.stderr);
+    assert_eq!(v["heard_too_fast"], true, "{v}");
+    assert!(run.stderr.contains("faster than real time"), "{}", run.stderr);
+    let reader = hound::WavReader::open(&wav).unwrap();
+    let secs = reader.duration() as f64 / f64::from(reader.spec().sample_rate);
+    assert!((2.5..=3.0).contains(&secs), "{secs:.2} s of audio written in a 3 s listen");
+    assert!(std::fs::metadata(&wav).unwrap().len() < 100_000, "{} bytes", std::fs::metadata(&wav).unwrap().len());
+    assert!(run.max_rss_kib < RSS_BOUND_KIB, "peak RSS {} KiB", run.max_rss_kib);
+    assert!(dev.targets("PUT").iter().any(|t| t.contains("/close")), "{:?}", dev.requests());
+}
+
+/// Item 9: a device that calls every nonce stale gets one retry, then it is a refused login
+/// (exit 4): three requests, two with credentials, per request path, and then nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_nonce_loop_is_a_refused_login() {
+    let dev = Hostile::start("stale-loop");
+    let run = measure(args(&["--json", "wait-ring", "--timeout", "20", &dev.url()])).await;
+    report("stale-loop", &run);
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!((run.code, v["reason"].as_str()), (Some(4), Some("auth")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("stale"), "{v}");
+    assert!(run.wall < Duration::from_secs(5), "{:?}", run.wall);
+    assert!(dev.count(CALL_STATUS) <= 3 && dev.with_credentials(CALL_STATUS) <= 2, "{:?}", dev.requests());
+    assert!(dev.count(ALERT) <= 3 && dev.with_credentials(ALERT) <= 2, "{:?}", dev.requests());
+}
+
+/// Item 10: thousands of unreadable parts a second are said once, then as a count at most
+/// every 5 s, not a line each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unreadable_parts_is_said_once_with_a_count() {
+    let dev = Hostile::start("flood-parts");
+    let run = measure_for(args(&["--json", "events", &dev.url()]), Some(Duration::from_secs(7))).await;
+    report("flood-parts", &run);
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!(run.code, Some(0), "{v}");
+    assert_eq!(run.lines_with("skipped a part of the event stream"), 1, "{}", run.stderr);
+    let counted: Vec<u64> =
+        run.stderr.lines().filter_map(|l| l.split("skipped ").nth(1)?.split(" more unreadable part").next()?.parse().ok()).collect();
+    assert!(!counted.is_empty() && counted.len() <= 2, "{}", run.stderr);
+    assert!(counted[0] > 1000, "the count says how many: {counted:?}");
+    assert!(run.stderr.lines().count() < 10, "{}", run.stderr);
+    assert_eq!(dev.count(ALERT), 1, "unreadable parts are not a reason to reconnect");
+    assert!(run.stop_latency.unwrap() < Duration::from_millis(500), "{:?} from SIGINT to exit", run.stop_latency);
+}
+
+/// Item 11: exit codes and hints that fit the request: a door refused in a 200 is a refusal
+/// (13); a door answering 503 is the device failing (8), with no `--take-over` hint; a
+/// malformed alertStream answer names the alertStream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn door_and_stream_failures_get_their_own_codes_and_hints() {
+    let dev = Hostile::start("door-refused");
+    let run = measure(args(&["--json", "unlock", &dev.url()])).await;
+    run.assert_clean();
+    let v = run.json();
+    assert_eq!((run.code, v["reason"].as_str()), (Some(13), Some("refused")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("refused to open door 1"), "{v}");
+    let dev = Hostile::start("door-503");
+    let run = measure(args(&["--json", "unlock", &dev.url()])).await;
+    run.assert_clean();
+    let v = run.json();
+    let message = v["message"].as_str().unwrap();
+    assert_eq!(run.code, Some(8), "{v}");
+    assert!(message.contains("503") && !message.contains("take-over") && !message.contains("two-way audio"), "{message}");
+    let dev = Hostile::start("bad-status-line");
+    let run = measure_for(args(&["--json", "events", &dev.url()]), Some(Duration::from_secs(2))).await;
+    run.assert_clean();
+    assert_eq!(run.json()["exit_code"], 0);
+    assert!(run.stderr.contains("GET /ISAPI/Event/notification/alertStream did not answer like an ISAPI device"), "{}", run.stderr);
+    assert!(!run.stderr.contains("audioData"), "{}", run.stderr);
 }

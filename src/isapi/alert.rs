@@ -439,6 +439,11 @@ pub enum Item {
     Unreadable(String),
 }
 
+/// A read shorter than this that completes no part is followed by a [`GATHER`] pause. Real
+/// devices write a part at once (a whole TCP segment or more).
+const SMALL_READ: usize = 512;
+const GATHER: Duration = Duration::from_millis(20);
+
 /// An open alertStream.
 pub struct AlertStream {
     download: Download,
@@ -448,6 +453,8 @@ pub struct AlertStream {
     /// When the last whole part (a heartbeat, an event, a picture) arrived: bytes that never
     /// make a part (one junk byte a second) are not a sign of life.
     last_part: tokio::time::Instant,
+    /// The last read was small and completed no part (see [`SMALL_READ`]).
+    gather: bool,
 }
 
 impl AlertStream {
@@ -461,7 +468,7 @@ impl AlertStream {
             other => other?,
         };
         let parts = Multipart::new(download.content_type.as_deref());
-        Ok(AlertStream { download, parts, chunk: Vec::new(), idle, last_part: tokio::time::Instant::now() })
+        Ok(AlertStream { download, parts, chunk: Vec::new(), idle, last_part: tokio::time::Instant::now(), gather: false })
     }
 
     /// The next item, or why the stream ended (cut, silent too long, unreadable). Cancel-safe.
@@ -477,7 +484,18 @@ impl AlertStream {
                 if !matches!(item, Item::Unreadable(_)) {
                     self.last_part = tokio::time::Instant::now();
                 }
+                self.gather = false;
                 return Ok(item);
+            }
+            // The last read was a small piece that completed no part: the rest of the part is
+            // let gather before the next read, so a device sending a few bytes per packet costs
+            // at most 1 / GATHER reads a second, not one per packet (each read has a fixed cost).
+            if self.gather {
+                tokio::time::sleep(GATHER).await;
+            } else {
+                // A read's parts are parsed between awaits that may all be ready at once (a
+                // flood): yielding here lets the caller see a stop within one read's work.
+                tokio::task::yield_now().await;
             }
             self.chunk.clear();
             let deadline = self.last_part + self.idle;
@@ -486,7 +504,10 @@ impl AlertStream {
                 Err(_) => return Err(StreamEnd::Silent { after: self.idle }),
             };
             match read {
-                Ok(()) => self.parts.push(&self.chunk),
+                Ok(()) => {
+                    self.parts.push(&self.chunk);
+                    self.gather = self.chunk.len() < SMALL_READ;
+                }
                 Err(DownloadEnd::Closed) if self.parts.buffered() > 0 => return Err(StreamEnd::Cut),
                 Err(DownloadEnd::Closed) => return Err(StreamEnd::Closed),
                 Err(DownloadEnd::Stalled { after }) => return Err(StreamEnd::Silent { after }),

@@ -4,8 +4,9 @@
 //!
 //! The stream is read at the pace of the audio it carries: a device that sends faster than real
 //! time (a replayed buffer, a broken clock, a hostile one) is read no faster than its codec's
-//! rate allows, plus [`LEAD`], so `listen -o` writes `--duration` of audio, not whatever
-//! arrived in that time; TCP holds the device back meanwhile. That is said once.
+//! rate allows, plus [`LEAD`]; TCP holds the device back meanwhile. That is said once. With an
+//! end time, no more audio is handed on than fits before it, so `listen --duration 5 -o` writes
+//! at most 5 s of audio, never whatever arrived in that time.
 
 use super::{Announce, Stop};
 use crate::codec::{self, CodecParams};
@@ -63,6 +64,14 @@ pub async fn hear(
                 pcm.clear();
                 if decoder.decode(&wire, &mut pcm).is_err() {
                     heard.decode_errors += 1;
+                }
+                if let Some(until) = until {
+                    let left = until.saturating_duration_since(started).saturating_sub(heard.audio);
+                    let fits = (left.as_secs_f64() * f64::from(params.sample_rate)) as usize;
+                    if fits == 0 {
+                        return Ending::Done;
+                    }
+                    pcm.truncate(fits);
                 }
                 if !pcm.is_empty() {
                     heard.audio += Duration::from_secs_f64(pcm.len() as f64 / f64::from(params.sample_rate));

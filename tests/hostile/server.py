@@ -31,6 +31,23 @@ Modes:
     stall-close      PUT .../close read but never answered
     close-refused    PUT .../close -> 200 ResponseStatus statusCode 4 invalidOperation
     big-head         GET channels -> 100000 header lines, head never finished
+    bidi-realm       every request -> 401, Digest realm of four U+202E (UTF-8 in the header)
+    utf8-realm       Digest with realm "Türklingel" (UTF-8), checked: a right answer is served
+    stale-loop       every request -> 401 with a fresh nonce and stale=TRUE
+    password-text    doorbell ringing; callSignal -> 403 whose statusString says "password=..."
+    short-stream     alertStream: one heartbeat part, then the connection closes
+    drip-stream      alertStream: a head, then one junk byte a second, never a whole part
+    cpu-stream       alertStream: a 200-byte boundary, then a part that never ends, 600 KiB of it in
+                     16-byte packets (the first stream only; later ones stay silent)
+    flood-parts      alertStream: unreadable parts as fast as the client takes them
+    dense-json       callStatus -> a 4 MB JSON answer of two million zeros
+    dense-xml        door PUT and AudioOut GET -> 4 MB of <a/>
+    fast-audio       GET audioData -> G.711 as fast as the client reads (far faster than 8 kHz)
+    door-refused     door PUT -> 200 ResponseStatus statusCode 4 invalidOperation
+    door-503         door PUT -> 503
+    bad-status-line  alertStream -> a malformed HTTP status line
+
+The Digest modes log "auth" for each request: "none", "ok" or "bad".
 """
 
 import argparse
@@ -52,8 +69,20 @@ MODES = [
     "normal", "traversal-id", "crlf-id", "hash-id", "query-id", "space-id",
     "crlf-text", "redirect-307", "redirect-open", "utf8-challenge",
     "endless-body", "endless-chunked", "drip-audio", "drip-head",
-    "stall-close", "close-refused", "big-head",
+    "stall-close", "close-refused", "big-head", "bidi-realm", "utf8-realm",
+    "stale-loop", "password-text", "short-stream", "drip-stream", "cpu-stream",
+    "flood-parts", "dense-json", "dense-xml", "fast-audio", "door-refused",
+    "door-503", "bad-status-line",
 ]
+
+ALERT = "/ISAPI/Event/notification/alertStream"
+CALL_STATUS = "/ISAPI/VideoIntercom/callStatus"
+DOOR = "/ISAPI/AccessControl/RemoteControl/door/"
+AUDIO_OUT = "/ISAPI/System/Audio/AudioOut/channels/1"
+# The password tests/hostile.rs puts in the URL; the Digest modes check answers against it.
+USER, PASSWORD = b"admin", b"S3cr3t-PW"
+REALMS = {"bidi-realm": "\u202e\u202e\u202e\u202e", "utf8-realm": "Türklingel", "stale-loop": "stale"}
+
 
 # Channel ids are already XML text: they are pasted into the documents as is.
 CHANNEL_IDS = {
@@ -70,6 +99,9 @@ UTF8_CHALLENGE = 'Digesé realm="x", nonce="n", qop="auth"'.encode("utf-8")
 
 
 class Config:
+    last_method = "GET"
+    stale_nonces = 0
+    streamed = False
     mode = "normal"
     other_port = 0
     log_file = None
@@ -99,6 +131,44 @@ def status_doc(code=1, string="OK", sub="ok"):
                f"<subStatusCode>{sub}</subStatusCode></ResponseStatus>")
 
 
+def heartbeat_part(boundary=b"boundary"):
+    body = doc(f'<EventNotificationAlert version="2.0" xmlns="{NS}"><channelID>1</channelID>'
+               "<dateTime>2024-05-01T10:00:00+02:00</dateTime><activePostCount>0</activePostCount>"
+               "<eventType>videoloss</eventType><eventState>inactive</eventState>"
+               "<eventDescription>videoloss alarm</eventDescription></EventNotificationAlert>")
+    return (b"--" + boundary + b"\r\nContent-Type: application/xml; charset=\"UTF-8\"\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body + b"\r\n")
+
+
+def stream_head(boundary=b"boundary"):
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: multipart/mixed; boundary=" + boundary
+            + b"\r\nConnection: close\r\n\r\n")
+
+
+def digest_ok(headers, realm):
+    """Whether the request's Authorization answers the challenge for `realm` (MD5, qop=auth),
+    the realm compared and hashed as its UTF-8 bytes."""
+    import hashlib
+    import re
+    auth = next((v for n, v in headers if n.strip().lower() == "authorization"), None)
+    if auth is None:
+        return None
+    raw = auth.encode("latin-1")  # the head was decoded as latin-1: these are the bytes sent
+    if not raw.lower().startswith(b"digest "):
+        return False
+    params = {}
+    for m in re.finditer(rb'([A-Za-z0-9_-]+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))', raw[7:]):
+        params[m.group(1).lower()] = re.sub(rb"\\(.)", rb"\1", m.group(2)) if m.group(2) is not None else m.group(3)
+    need = [b"username", b"realm", b"nonce", b"uri", b"response", b"nc", b"cnonce"]
+    if any(k not in params for k in need) or params[b"realm"] != realm.encode("utf-8"):
+        return False
+    md5 = lambda b: hashlib.md5(b).hexdigest().encode()
+    ha1 = md5(params[b"username"] + b":" + params[b"realm"] + b":" + PASSWORD)
+    ha2 = md5(b"%s:%s" % (Config.last_method.encode(), params[b"uri"]))
+    want = md5(b":".join([ha1, params[b"nonce"], params[b"nc"], params[b"cnonce"], b"auth", ha2]))
+    return params[b"username"] == USER and params[b"response"] == want
+
+
 def not_supported():
     return 404, status_doc(4, "Invalid Operation", "notSupport")
 
@@ -112,7 +182,8 @@ def device_info_doc():
 
 
 REASONS = {200: b"OK", 302: b"Found", 307: b"Temporary Redirect",
-           400: b"Bad Request", 401: b"Unauthorized", 404: b"Not Found",
+           400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 404: b"Not Found",
+           503: b"Service Unavailable",
            431: b"Request Header Fields Too Large"}
 
 
@@ -221,8 +292,28 @@ class Handler(socketserver.BaseRequestHandler):
             # Injected lines (request line split by CR LF) are logged verbatim.
             name, sep, value = line.partition(":")
             headers.append([name, value.strip()] if sep else [line, ""])
-        log_request({"method": method, "target": target, "headers": headers,
-                     "raw_request_line": request_line})
+        entry = {"method": method, "target": target, "headers": headers,
+                 "raw_request_line": request_line}
+        realm = REALMS.get(Config.mode)
+        if realm is not None:
+            Config.last_method = method
+            ok = digest_ok(headers, realm)
+            entry["auth"] = {None: "none", True: "ok", False: "bad"}[ok]
+        log_request(entry)
+        if realm is not None and (Config.mode != "utf8-realm" or not entry["auth"] == "ok"):
+            # Refused, with a challenge; the request's body (if any) is not read.
+            if Config.mode == "stale-loop":
+                Config.stale_nonces += 1
+                challenge = 'Digest realm="stale", nonce="n%d", qop="auth", stale=TRUE' % Config.stale_nonces
+            else:
+                challenge = 'Digest realm="%s", nonce="abc", qop="auth"' % realm
+            body = (b"<userCheck><statusValue>401</statusValue>"
+                    b"<statusString>Unauthorized</statusString></userCheck>")
+            self.sock.sendall(response(401, body, close=True,
+                                       headers=[(b"WWW-Authenticate", challenge.encode("utf-8"))]))
+            self.sock.shutdown(socket.SHUT_WR)
+            self.drain_for(2)
+            return False
 
         if not target:
             self.sock.sendall(response(400, close=True))
@@ -258,6 +349,9 @@ class Handler(socketserver.BaseRequestHandler):
 
         if is_audio:
             return self.answer_audio()
+        special = self.hostile_answer(method, path)
+        if special is not None:
+            return special
 
         if is_list and mode in ("endless-body", "endless-chunked"):
             return self.endless(chunked=mode == "endless-chunked")
@@ -291,6 +385,77 @@ class Handler(socketserver.BaseRequestHandler):
         if method == "GET" and path == "/ISAPI/System/deviceInfo":
             return 200, device_info_doc()
         return not_supported()  # callStatus, traversals, anything else
+
+    def hostile_answer(self, method, path):
+        """The answers of the newer modes; None: answer normally."""
+        mode = Config.mode
+        if method == "GET" and path == ALERT:
+            return self.alert_stream(mode)
+        if mode == "password-text" and path == CALL_STATUS:
+            self.sock.sendall(response(200, b'{"CallStatus":{"status":"ring"}}'))
+            return True
+        if mode == "password-text" and path == "/ISAPI/VideoIntercom/callSignal":
+            body = (b'{"statusCode":4,"statusString":"password= \\"***\\" caller x",'
+                    b'"subStatusCode":"invalidOperation","errorCode":1073741830,'
+                    b'"errorMsg":"password=hunter2 is wrong"}')
+            self.sock.sendall(response(403, body))
+            return True
+        if mode == "dense-json" and path == CALL_STATUS:
+            self.sock.sendall(response(200, b'{"CallStatus":{"status":"idle","x":[' + b"0," * 1999999 + b"0]}}"))
+            return True
+        if mode == "dense-xml" and (path.startswith(DOOR) or path == AUDIO_OUT):
+            self.sock.sendall(response(200, b"<AudioOut>" + b"<a/>" * 999990 + b"</AudioOut>"))
+            return True
+        if mode == "door-refused" and path.startswith(DOOR):
+            self.sock.sendall(response(200, status_doc(4, "Invalid Operation", "invalidOperation")))
+            return True
+        if mode == "door-503" and path.startswith(DOOR):
+            self.sock.sendall(response(503))
+            return True
+        if mode == "fast-audio" and method == "GET" and path.endswith("/audioData"):
+            head = (b"HTTP/1.1 200 OK\r\nContent-Type: audio/basic\r\n"
+                    b"Content-Length: 1000000000\r\nConnection: close\r\n\r\n")
+            self.sock.sendall(head)
+            block = bytes(range(0, 256, 3)) * 128  # ulaw noise, 10880 bytes
+            while True:  # until the client goes: BrokenPipe / ConnectionReset
+                self.sock.sendall(block)
+        return None
+
+    def alert_stream(self, mode):
+        if mode == "bad-status-line":
+            self.sock.sendall(b"HTXP/1.1 2OO OK\r\nContent-Type: multipart/mixed\r\n\r\n")
+            self.drain_for(1)
+            return False
+        if mode == "short-stream":
+            self.sock.sendall(stream_head() + heartbeat_part())
+            self.sock.shutdown(socket.SHUT_WR)
+            self.drain_for(1)
+            return False
+        if mode == "drip-stream":
+            self.sock.sendall(stream_head())
+            while True:
+                self.sock.sendall(b"x")
+                self.drain_for(1)
+        if mode == "cpu-stream":
+            boundary = b"b" * 200
+            self.sock.sendall(stream_head(boundary))
+            with Config.log_lock:
+                first = not Config.streamed
+                Config.streamed = True
+            if first:  # one part's worth, then silence (later streams: silence only)
+                self.sock.sendall(b"--" + boundary + b"\r\nContent-Type: application/xml\r\n\r\n")
+                packet = b"<x>" + b"b" * 12 + b"-"  # boundary-like bytes, never a boundary line
+                for _ in range(600 * 1024 // len(packet)):
+                    self.sock.sendall(packet)
+                    time.sleep(0.0001)  # each packet its own read
+            self.drain_for(None)
+        if mode == "flood-parts":
+            self.sock.sendall(stream_head())
+            part = b"--boundary\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{broken\r\n"
+            while True:
+                self.sock.sendall(part * 100)
+        self.sock.sendall(response(*not_supported()))
+        return True
 
     def answer_audio(self):
         """PUT .../audioData: Content-Length 0, then raw audio until EOF."""
