@@ -235,7 +235,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l hold -d 'With
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l output -d 'Output device for what the device hears: an id or index from `hiktalk devices`' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l play -d 'Play this audio file (or - for stdin) instead of talking with the microphone' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l wait -d 'Not ringing: wait for the next ring (at most SECS seconds, exit 12 after them)' -r -f
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l heartbeat-timeout -d 'Seconds the event stream may stay silent (no heartbeat, no event) before it is reopened' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l heartbeat-timeout -d 'Seconds the event stream may go without a whole part (heartbeat or event) before it is reopened' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l poll-interval -d 'Seconds between two readings of the call state (callStatus)' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l password-stdin -d 'Read the password from the first line of stdin'
@@ -284,7 +284,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l channel -d
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l connect-timeout -d 'Seconds allowed to connect' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l timeout -d 'Give up after SECS seconds without a ring (exit 12)' -r -f
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l heartbeat-timeout -d 'Seconds the event stream may stay silent (no heartbeat, no event) before it is reopened' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l heartbeat-timeout -d 'Seconds the event stream may go without a whole part (heartbeat or event) before it is reopened' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l poll-interval -d 'Seconds between two readings of the call state (callStatus)' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l request-timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand wait-ring" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
@@ -315,7 +315,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l tls-fingerpri
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l connect-timeout -d 'Seconds allowed to connect' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l type -d 'Print only events of these types (type or the device\'s eventType, any case; repeatable or a list: ring,doorUnlocked,VMD)' -r -f
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l heartbeat-timeout -d 'Seconds the event stream may stay silent (no heartbeat, no event) before it is reopened' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l heartbeat-timeout -d 'Seconds the event stream may go without a whole part (heartbeat or event) before it is reopened' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l poll-interval -d 'Seconds between two readings of the call state (callStatus)' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand events" -l password-stdin -d 'Read the password from the first line of stdin'

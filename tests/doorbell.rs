@@ -337,6 +337,15 @@ fn stdout_lines(child: &mut Child) -> tokio::sync::mpsc::UnboundedReceiver<Strin
     rx
 }
 
+/// Every event, whatever its source, has each field in one type and one format: `channel` a
+/// number or null, `time` UTC ending in `Z`, `door` a number or null (never missing).
+fn one_format(v: &serde_json::Value) {
+    assert!(v["channel"].is_u64() || v["channel"].is_null(), "{v}");
+    let time = v["time"].as_str().unwrap_or_else(|| panic!("a time: {v}"));
+    assert!(time.ends_with('Z') && humantime::parse_rfc3339(time).is_ok(), "{v}");
+    assert!(v.get("door").is_some_and(|d| d.is_u64() || d.is_null()), "{v}");
+}
+
 async fn line_where(
     lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
     pred: impl Fn(&serde_json::Value) -> bool,
@@ -371,6 +380,9 @@ async fn events_prints_json_lines_filtered_and_stops_without_a_reconnect() {
         assert!(sim.open_door(1));
         let locked = line_where(&mut lines, |v| v["type"] != "callStatus").await;
         assert_eq!((locked["type"].as_str(), locked["door"].as_u64()), (Some("doorLocked"), Some(1)), "only the types asked for: {locked}");
+        for event in [&ring, &call, &locked] {
+            one_format(event);
+        }
         wait_for_signal_handlers(&child).await;
         signal(&child, sig);
         let out = wait_child(child).await;

@@ -143,10 +143,12 @@ instead. Exits 0 when the device confirms, 13 when it refuses (e.g. a door it do
 Example:\n  hiktalk unlock frontdoor --door 2")]
     Unlock(UnlockArgs),
     /// Print the device's events (alertStream) as JSON lines until Ctrl-C
-    #[command(after_help = "One JSON object per line on stdout: type, state, channel, time, source (alertStream or\n\
-callStatus), door, current (false: history the device replays) and fields (everything the device\n\
-said). Heartbeats are not printed; a stream without one for --heartbeat-timeout is reopened with\n\
-backoff and jitter, as is a stream that is cut or unreadable. On doorbells the call state is read\n\
+    #[command(after_help = "One JSON object per line on stdout: type, state, channel (a number or null), time (UTC,\n\
+RFC 3339 ending in Z, or null), source (alertStream or callStatus), door (a number or null),\n\
+current (false: history the device replays) and fields (everything the device said), each field\n\
+the same type from every source. Heartbeats are not printed; a stream without a whole part for\n\
+--heartbeat-timeout is reopened with backoff and jitter, as is a stream that is cut or unreadable;\n\
+the wait grows until a stream stays open 30 s. On doorbells the call state is read\n\
 every second and each change printed (type callStatus; a new ring also as type ring, once per\n\
 ring). With --json the last line is the outcome object (it has `exit_code`). Ctrl-C ends it (exit 0).\n\
 Examples:\n  hiktalk events frontdoor\n  hiktalk events garage --type VMD,linedetection | jq .time")]
@@ -346,7 +348,7 @@ pub struct MicArgs {
 /// `--wait [SECS]`, `--timeout`, and the watcher's knobs: how a doorbell is watched.
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
-    /// Seconds the event stream may stay silent (no heartbeat, no event) before it is reopened
+    /// Seconds the event stream may go without a whole part (heartbeat or event) before it is reopened
     #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = positive_secs)]
     pub heartbeat_timeout: f64,
     /// Seconds between two readings of the call state (callStatus)
