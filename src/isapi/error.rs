@@ -31,7 +31,8 @@ pub enum IsapiError {
     NoPassword { user: String },
     #[error("{method} {path} answered HTTP {http}{}", status_note(status))]
     Status { method: String, path: String, http: u16, status: Option<Box<ResponseStatus>> },
-    #[error("{path} did not answer like an ISAPI device (HTTP {http}{detail})")]
+    /// `http` 0: the answer was not HTTP at all (`detail` says how).
+    #[error("{path} did not answer like an ISAPI device ({})", answer_note(*http, detail))]
     NotIsapi { path: String, http: u16, detail: String },
     #[error("{path} answered with a document hiktalk cannot read: {source}")]
     Xml { path: String, source: XmlError },
@@ -53,6 +54,13 @@ pub enum IsapiError {
         "the device lists a talk channel \"{id}\", which is not a channel id hiktalk will put into a request (letters, digits, - and _)"
     )]
     BadChannelId { id: String },
+}
+
+fn answer_note(http: u16, detail: &str) -> String {
+    match http {
+        0 => detail.trim_start_matches(": ").to_string(),
+        _ => format!("HTTP {http}{detail}"),
+    }
 }
 
 fn lock_note(check: &Option<Box<UserCheck>>) -> String {
