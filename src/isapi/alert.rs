@@ -7,8 +7,9 @@
 //! (`EventNotificationAlert`, any namespace) and JSON (intercom) parts, `image/jpeg` parts
 //! (skipped), and a part whose body runs past its Content-Length (read up to the next boundary).
 //! A part larger than [`MAX_PART`], or bytes that are neither a boundary nor a part, are an
-//! error: the caller drops the stream and reconnects. What is buffered never exceeds
-//! `MAX_PART` plus one read, and every device string in an event is cleaned and bounded.
+//! error: the caller drops the stream and reconnects. What is unread never exceeds
+//! `MAX_PART` plus one read (consumed bytes are dropped once they are half the buffer), and
+//! every device string in an event is cleaned and bounded.
 
 use super::client::Device;
 use super::download::{Download, DownloadEnd};

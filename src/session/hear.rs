@@ -30,7 +30,7 @@ pub struct Heard {
 
 /// How far ahead of real time the device's audio may run (a device's own buffering at the
 /// start of a stream is a few hundred ms).
-pub const LEAD: Duration = Duration::from_secs(1);
+const LEAD: Duration = Duration::from_secs(1);
 
 /// Listens until the end; returns why it ended.
 pub async fn hear(
