@@ -32,6 +32,10 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const HEALTHY: Duration = Duration::from_secs(30);
 /// Unreadable parts are said once, then counted, and the count said at most this often.
 const NOTE_EVERY: Duration = Duration::from_secs(5);
+/// A stream whose last this many parts were all unreadable carries no events: it is dropped
+/// and reopened with backoff like any unreadable stream, rather than parsed at whatever rate
+/// the device can send it.
+const UNREADABLE_IN_A_ROW: u32 = 100;
 
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
@@ -181,6 +185,7 @@ pub async fn wait_ring(device: &Device, opts: &WatchOptions, stop: &Stop, timeou
 async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen>, heartbeats: &std::sync::atomic::AtomicU64) -> Ending {
     let mut failures: u32 = 0;
     let mut rng: rand::rngs::StdRng = rand::SeedableRng::from_os_rng();
+    let mut unreadable = Unreadable::default();
     loop {
         let why = match AlertStream::open(device, opts.idle).await {
             Err(e) if e.is_auth() || matches!(e, IsapiError::NotSupported { .. } | IsapiError::Redirect { .. }) => {
@@ -191,9 +196,11 @@ async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen
                 let _ = tx.send(Seen::Connected).await;
                 let opened = Instant::now();
                 let mut delivered = false;
-                let mut unreadable = Unreadable::default();
+                let mut in_a_row = 0;
                 let end = loop {
-                    match s.next().await {
+                    let item = s.next().await;
+                    in_a_row = if matches!(item, Ok(Item::Unreadable(_))) { in_a_row + 1 } else { 0 };
+                    match item {
                         Ok(Item::Event(e)) => {
                             delivered = true;
                             let _ = tx.send(Seen::Event(Box::new(e))).await;
@@ -206,6 +213,9 @@ async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen
                         Ok(Item::Unreadable(why)) => {
                             if let Some(note) = unreadable.seen(why) {
                                 let _ = tx.send(Seen::Note(note)).await;
+                            }
+                            if in_a_row == UNREADABLE_IN_A_ROW {
+                                break format!("the event stream is unreadable: its last {UNREADABLE_IN_A_ROW} parts could not be read");
                             }
                         }
                         Err(end) => break end.to_string(),
@@ -229,8 +239,8 @@ async fn stream_loop(device: &Device, opts: &WatchOptions, tx: mpsc::Sender<Seen
     }
 }
 
-/// Unreadable parts of one stream: the first said at once, the rest counted and said at most
-/// every [`NOTE_EVERY`] (a device can send thousands a second).
+/// Unreadable parts: the first said at once, the rest counted and said at most every
+/// [`NOTE_EVERY`] (a device can send thousands a second), and when a stream ends.
 #[derive(Default)]
 struct Unreadable {
     said_at: Option<Instant>,

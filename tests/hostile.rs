@@ -711,8 +711,9 @@ async fn a_stale_nonce_loop_is_a_refused_login() {
     assert!(dev.count(ALERT) <= 3 && dev.with_credentials(ALERT) <= 2, "{:?}", dev.requests());
 }
 
-/// Item 10: thousands of unreadable parts a second are said once, then as a count at most
-/// every 5 s, not a line each.
+/// Item 10: thousands of unreadable parts a second are said once, then as a count, not a line
+/// each; a stream of nothing else is dropped after 100 in a row and reopened with backoff
+/// (so it is not parsed at whatever rate the device can send: little CPU).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unreadable_parts_is_said_once_with_a_count() {
     let dev = Hostile::start("flood-parts");
@@ -724,10 +725,12 @@ async fn a_flood_of_unreadable_parts_is_said_once_with_a_count() {
     assert_eq!(run.lines_with("skipped a part of the event stream"), 1, "{}", run.stderr);
     let counted: Vec<u64> =
         run.stderr.lines().filter_map(|l| l.split("skipped ").nth(1)?.split(" more unreadable part").next()?.parse().ok()).collect();
-    assert!(!counted.is_empty() && counted.len() <= 2, "{}", run.stderr);
-    assert!(counted[0] > 1000, "the count says how many: {counted:?}");
-    assert!(run.stderr.lines().count() < 10, "{}", run.stderr);
-    assert_eq!(dev.count(ALERT), 1, "unreadable parts are not a reason to reconnect");
+    assert!(!counted.is_empty() && counted.iter().all(|&n| n >= 99), "the count says how many: {}", run.stderr);
+    assert!(run.lines_with("its last 100 parts could not be read") >= 2, "{}", run.stderr);
+    let opened = dev.count(ALERT);
+    assert!((3..=4).contains(&opened), "{opened} streams in 7 s: {}", run.stderr);
+    assert!(run.stderr.lines().count() < 20, "{}", run.stderr);
+    assert!(run.cpu < Duration::from_secs(1), "{:?} of CPU in a 7 s window", run.cpu);
     assert!(run.stop_latency.unwrap() < Duration::from_millis(500), "{:?} from SIGINT to exit", run.stop_latency);
 }
 
