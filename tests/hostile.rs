@@ -725,8 +725,11 @@ async fn a_flood_of_unreadable_parts_is_said_once_with_a_count() {
     assert_eq!(run.lines_with("skipped a part of the event stream"), 1, "{}", run.stderr);
     let counted: Vec<u64> =
         run.stderr.lines().filter_map(|l| l.split("skipped ").nth(1)?.split(" more unreadable part").next()?.parse().ok()).collect();
-    assert!(!counted.is_empty() && counted.iter().all(|&n| n >= 99), "the count says how many: {}", run.stderr);
-    assert!(run.lines_with("its last 100 parts could not be read") >= 2, "{}", run.stderr);
+    // Every part is accounted for: the first said, the rest in the counts (a stream cut by the
+    // stop may leave some uncounted).
+    let ended = run.lines_with("its last 100 parts could not be read") as u64;
+    let total = 1 + counted.iter().sum::<u64>();
+    assert!(ended >= 2 && total >= 100 * ended && total <= 100 * (ended + 1), "{total} parts counted: {}", run.stderr);
     let opened = dev.count(ALERT);
     assert!((3..=4).contains(&opened), "{opened} streams in 7 s: {}", run.stderr);
     assert!(run.stderr.lines().count() < 20, "{}", run.stderr);
