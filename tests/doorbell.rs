@@ -388,7 +388,8 @@ async fn events_prints_json_lines_filtered_and_stops_without_a_reconnect() {
         let out = wait_child(child).await;
         assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
         let mut rest: Vec<String> = Vec::new();
-        while let Ok(l) = lines.try_recv() {
+        // Until the reader sees the pipe's end: the last line may still be on its way.
+        while let Some(l) = lines.recv().await {
             rest.push(l);
         }
         let outcome: serde_json::Value = serde_json::from_str(rest.last().expect("the outcome line")).unwrap();
@@ -426,7 +427,8 @@ async fn events_survive_every_alert_stream_fault() {
         let out = wait_child(child).await;
         assert_eq!(out.status.code(), Some(0), "{fault}: {}", stderr(&out));
         let mut rest = Vec::new();
-        while let Ok(l) = lines.try_recv() {
+        // Until the reader sees the pipe's end: the last line may still be on its way.
+        while let Some(l) = lines.recv().await {
             rest.push(l);
         }
         let outcome: serde_json::Value = serde_json::from_str(rest.last().expect("the outcome line")).unwrap();
