@@ -2,7 +2,8 @@
 //! against bad local input: nothing a device sends may steer hiktalk's requests, crash it, make
 //! it use unbounded memory or time, or make it print a password; every failure is explained,
 //! and under `--json` as exactly one JSON object. Assertions are on the request lines the
-//! server logged, exit codes, stdout JSON, what reached the terminal, and peak RSS.
+//! server logged, exit codes, stdout JSON, what reached the terminal, and what the process cost
+//! as measured from outside it: peak RSS, CPU in a fixed window, time from SIGINT to exit.
 
 use crate::util::*;
 use std::io::{BufRead, BufReader};
