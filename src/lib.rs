@@ -7,6 +7,7 @@
 //! it all per subcommand; `sim` is the simulated device the tests (and the `sim` camera) use.
 
 pub mod audio;
+pub mod check;
 pub mod cli;
 pub mod codec;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod listen;
 pub mod outcome;
 pub mod output;
 pub mod prompt;
+pub mod quirks;
 pub mod session;
 pub mod sim;
 pub mod watch;

@@ -41,6 +41,8 @@ pub mod exit {
     /// A doorbell rings, and audio sent while it rings is not played: nothing was sent (`play`,
     /// `say`, `speak` without `--stop-ring`).
     pub const RINGING: i32 = 14;
+    /// `check`: at least one check failed (each check's line says which and what to do).
+    pub const CHECK_FAILED: i32 = 15;
     /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
     /// `close` were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
@@ -100,6 +102,8 @@ pub enum Ending {
     CallEnded { call_state: String },
     /// The doorbell rings: talk would not be played, so none was sent.
     Ringing,
+    /// `check`: `failed` of the device's `total` checks failed.
+    CheckFailed { failed: usize, total: usize },
 }
 
 impl Ending {
@@ -130,6 +134,7 @@ impl Ending {
             Ending::Done | Ending::EndOfInput | Ending::Quiet { .. } | Ending::CallEnded { .. } => exit::OK,
             Ending::NotRinging { .. } => exit::NOT_RINGING,
             Ending::Ringing => exit::RINGING,
+            Ending::CheckFailed { .. } => exit::CHECK_FAILED,
             Ending::TimedOut { .. } => exit::TIMED_OUT,
             Ending::Refused { .. } => exit::REFUSED,
             Ending::Unsupported { .. } => exit::PROTOCOL,
@@ -183,7 +188,9 @@ impl Ending {
             }
             Ending::ConnectionReset { detail } => format!("the audio connection failed: {detail}"),
             Ending::Busy { detail } => format!(
-                "{detail}; wait for it to end, use --take-over to close that session first, or clear a session a crashed client left with `hiktalk close`"
+                "{detail}; wait for it to end, use --take-over to close that session first, or clear a session a crashed client left with `hiktalk close`; \
+                 if it stays busy with nothing talking, the firmware may not free the channel on close: {}",
+                crate::quirks::get(crate::quirks::QuirkId::CloseKeepsChannel).advice
             ),
             Ending::Auth { detail } => {
                 format!("{detail}; check the user and password (hiktalk never retries a rejected password, devices lock accounts)")
@@ -205,6 +212,9 @@ impl Ending {
                 format!("{detail}; this firmware cannot do that (old door stations have no call control; talk works with `hiktalk speak`)")
             }
             Ending::CallEnded { call_state } => format!("the call ended at the door (call state {call_state})"),
+            Ending::CheckFailed { failed, total } => {
+                format!("{failed} of {total} checks failed; each check's line says what it means and what to do")
+            }
             Ending::Ringing => "the doorbell is ringing, and audio sent while it rings is not played, so none was sent; \
                                answer the call (`hiktalk answer`) or add --stop-ring to stop the ring first"
                 .into(),
@@ -360,6 +370,7 @@ mod tests {
             (Ending::Unsupported { detail: "x".into() }, exit::PROTOCOL),
             (Ending::CallEnded { call_state: "idle".into() }, exit::OK),
             (Ending::Ringing, exit::RINGING),
+            (Ending::CheckFailed { failed: 1, total: 20 }, exit::CHECK_FAILED),
         ];
         for (ending, code) in cases {
             assert_eq!(ending.exit_code(false), code, "{ending:?}");

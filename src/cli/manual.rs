@@ -69,6 +69,7 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
     ("12", "timed out: wait-ring --timeout or answer --wait S passed without a ring"),
     ("13", "refused: the device refused a call or door command (invalidOperation, no such door), or to open an idle talk channel"),
     ("14", "ringing: play, say or speak found the doorbell ringing and sent nothing (--stop-ring stops the ring first)"),
+    ("15", "check: at least one check failed (its line says what it means and what to do)"),
     ("130", "interrupted by SIGINT, SIGTERM or SIGHUP (play, say; status and close too), or Ctrl-C at the password prompt"),
 ];
 

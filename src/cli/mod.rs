@@ -24,7 +24,7 @@ Examples:
 
 Exit codes: 0 done, 2 usage, 3 input, 4 auth, 5 busy, 6 device hung up, 7 network,
 8 device protocol, 9 codec, 10 some of several devices failed, 11 not ringing, 12 timed out
-waiting for a ring, 13 refused by the device, 14 ringing (nothing sent), 130 interrupted. More in
+waiting for a ring, 13 refused by the device, 14 ringing (nothing sent), 15 a check failed, 130 interrupted. More in
 --help and `man hiktalk`.";
 
 /// `hiktalk --help`'s description (the man page's too).
@@ -159,6 +159,22 @@ the speaker volume (AudioOut volume). Cameras: LEVEL sets the channel's speakerV
 --mic sets the channel's microphoneVolume instead. Without a level: shows them all.\n\
 Examples:\n  hiktalk volume frontdoor\n  hiktalk volume frontdoor 7\n  hiktalk volume garage --mic 60")]
     Volume(VolumeArgs),
+    /// Test whether a device works with hiktalk, and what to do if not
+    ///
+    /// A short sequence, safe on a device in use, with one line per check (pass, warn, FAIL,
+    /// skipped; what it means -> what to do): reachable, TLS, the login schemes, the login
+    /// (one attempt, never more), deviceInfo, the talk channels and their codecs, one talk
+    /// session (about 2 s of a quiet tone, its close confirmed), the channel free again (a
+    /// second open, closed), whether audioData wants the sessionId, the upload styles, the
+    /// microphone's byte rate, a doorbell's call state, doors and volumes, the event stream's
+    /// heartbeat, the known quirks of the model and firmware, and that nothing was left behind
+    /// (every session closed, a switched codec restored). Several devices are checked in
+    /// parallel. Exit 0 when every check passed, warned or was skipped; 15 when one failed.
+    #[command(
+        after_help = "Examples:\n  hiktalk check frontdoor\n  hiktalk check frontdoor garage --json | jq '.devices[].checks[] | select(.verdict == \"fail\")'\n  \
+hiktalk check frontdoor --markdown >> compatibility.md\n  hiktalk check frontdoor --idle"
+    )]
+    Check(CheckArgs),
     /// Run a simulated Hikvision device (for tests and demos)
     #[command(after_help = sim::after_help())]
     Sim(Box<sim::SimArgs>),
@@ -180,6 +196,7 @@ impl Command {
             Command::Unlock(a) => std::slice::from_ref(&a.camera),
             Command::Events(a) => std::slice::from_ref(&a.camera),
             Command::Volume(a) => std::slice::from_ref(&a.camera),
+            Command::Check(a) => &a.cameras,
             Command::Devices | Command::Sim(_) => &[],
         }
     }
@@ -479,6 +496,21 @@ pub struct StatusArgs {
     pub cameras: Vec<String>,
     #[command(flatten)]
     pub login: Login,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(value_name = "CAMERA", required = true, help = CAMERAS, add = complete::cameras())]
+    pub cameras: Vec<String>,
+    #[command(flatten)]
+    pub login: Login,
+    /// Print one row of the compatibility table (README's) per device instead of the checks
+    #[arg(long)]
+    pub markdown: bool,
+    /// Also measure how long the device waits without audio before it hangs up (it plays its
+    /// "call ended" prompt once; up to a minute)
+    #[arg(long)]
+    pub idle: bool,
 }
 
 #[derive(Debug, Args)]

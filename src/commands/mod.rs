@@ -2,6 +2,7 @@
 //! file parses the command line, runs the command, and hands its [`Outcome`] to the output.
 
 pub mod answer;
+pub mod check;
 pub mod close;
 pub mod devices;
 pub mod doorbell;
@@ -126,6 +127,8 @@ fn run(cli: Cli, out: Output) -> i32 {
             Command::Volume(args) => interruptible(&ctx.stop, volume::run(args, &ctx)).await,
             Command::WaitRing(args) => doorbell::wait_ring(args, &ctx).await,
             Command::Events(args) => events::run(args, &ctx).await,
+            // Not `interruptible`: a stop reaches the talk session, which closes what it opened.
+            Command::Check(args) => check::run(args, &ctx).await,
             Command::Devices => devices::run(),
             Command::Sim(args) => sim::run(*args, &ctx).await,
         };

@@ -62,6 +62,8 @@ pub enum Challenge {
 #[derive(Default)]
 pub struct DigestState {
     challenge: Mutex<Option<WwwAuthenticateHeader>>,
+    /// The schemes the device's challenges named (Digest, Basic, ...), as `check` reports them.
+    schemes: Mutex<Vec<String>>,
 }
 
 impl DigestState {
@@ -85,6 +87,7 @@ impl DigestState {
         let mut unusable = None;
         let mut digest = None;
         for value in www_authenticate {
+            self.note_schemes(value);
             match parse_challenge(value) {
                 Ok(c) => {
                     digest = Some(c);
@@ -103,6 +106,29 @@ impl DigestState {
             (false, _) => Challenge::Retry,
             (true, true) => Challenge::Stale,
             (true, false) => Challenge::Rejected,
+        }
+    }
+
+    /// The authentication schemes the device's challenges have offered so far.
+    pub fn schemes(&self) -> Vec<String> {
+        self.schemes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Remembers the scheme names in one `WWW-Authenticate` value (one value may carry
+    /// several: `Digest realm=.., Basic realm=..`): a word right after the start or a comma,
+    /// followed by a space. Only short ASCII words, so nothing a device sends is kept whole.
+    fn note_schemes(&self, value: &[u8]) {
+        let text = String::from_utf8_lossy(value);
+        let mut schemes = self.schemes.lock().unwrap_or_else(|p| p.into_inner());
+        for piece in text.split(',') {
+            let word = piece.trim_start();
+            let Some((name, _)) = word.split_once(' ') else { continue };
+            if (1..=16).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphabetic()) && !name.contains('=') {
+                let name = name.to_string();
+                if !schemes.iter().any(|s| s.eq_ignore_ascii_case(&name)) && schemes.len() < 8 {
+                    schemes.push(name);
+                }
+            }
         }
     }
 

@@ -58,6 +58,8 @@ impl Default for Timeouts {
 pub struct Device {
     pub endpoint: Endpoint,
     pub creds: Credentials,
+    /// Which certificates the device may present (https).
+    pub trust: Trust,
     pub timeouts: Timeouts,
     pub(crate) digest: Arc<DigestState>,
     pub(crate) tls: Arc<rustls::ClientConfig>,
@@ -75,7 +77,7 @@ pub(super) struct Answer {
 
 impl Device {
     pub fn new(endpoint: Endpoint, creds: Credentials, trust: Trust, timeouts: Timeouts) -> Result<Device, IsapiError> {
-        let tls = client_config(trust);
+        let tls = client_config(trust.clone());
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
@@ -88,6 +90,7 @@ impl Device {
         Ok(Device {
             endpoint,
             creds,
+            trust,
             timeouts,
             digest: Arc::new(DigestState::default()),
             tls: Arc::new(tls),
@@ -103,6 +106,7 @@ impl Device {
         Device {
             endpoint: self.endpoint.clone(),
             creds: self.creds.clone(),
+            trust: self.trust.clone(),
             timeouts: self.timeouts,
             digest: self.digest.clone(),
             tls: self.tls.clone(),
@@ -318,6 +322,23 @@ impl Device {
         let path = path::talk(id, Talk::Close, session_id)?;
         let a = self.put(&path, None).await?;
         Ok(xml::parse_response_status(&a.body).unwrap_or_else(|_| ResponseStatus::ok(&path)))
+    }
+
+    /// The authentication schemes the device has offered in its challenges so far.
+    pub fn auth_schemes(&self) -> Vec<String> {
+        self.digest.schemes()
+    }
+
+    /// Whether the device hands out tokens (`GET /ISAPI/Security/token`, recent firmware);
+    /// false where the path does not exist. The token itself is not kept.
+    pub async fn offers_token(&self) -> Result<bool, IsapiError> {
+        let path = "/ISAPI/Security/token?format=json";
+        let a = self.request(reqwest::Method::GET, path, None).await?;
+        match a.status {
+            200..300 => Ok(serde_json::from_str::<serde_json::Value>(&a.body).is_ok_and(|v| v["Token"]["value"].is_string())),
+            404 | 405 => Ok(false),
+            _ => Err(Self::refuse("GET", path::without_query(path), a)),
+        }
     }
 
     /// Model and firmware.

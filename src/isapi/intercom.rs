@@ -17,6 +17,7 @@ const CALLER_INFO: &str = "/ISAPI/VideoIntercom/callerInfo?format=json";
 const CALL_SIGNAL: &str = "/ISAPI/VideoIntercom/callSignal?format=json";
 const RING: &str = "/ISAPI/VideoIntercom/ring";
 const DOOR: &str = "/ISAPI/AccessControl/RemoteControl/door";
+const DOOR_CAPS: &str = "/ISAPI/AccessControl/RemoteControl/door/capabilities";
 const OPEN_DOOR: &str = "/ISAPI/VideoIntercom/remoteOpenDoor";
 const AUDIO_OUT: &str = "/ISAPI/System/Audio/AudioOut/channels/1";
 const AUDIO_OUT_CAPS: &str = "/ISAPI/System/Audio/AudioOut/capabilities";
@@ -92,6 +93,14 @@ pub struct DoorOpened {
     /// `RemoteControl/door` or `remoteOpenDoor`.
     pub api: &'static str,
     pub status: ResponseStatus,
+}
+
+/// A door station's doors and the commands its `RemoteControl/door` takes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DoorCaps {
+    /// The highest door number (`doorNo max`).
+    pub doors: Option<u32>,
+    pub commands: Vec<String>,
 }
 
 /// The volumes a device has, where it has them.
@@ -250,6 +259,27 @@ impl Device {
             });
         }
         door_answer(door, "remoteOpenDoor", OPEN_DOOR, a)
+    }
+
+    /// What `RemoteControl/door/capabilities` offers; None on units without that API (they
+    /// may have `remoteOpenDoor`, which has no capabilities document).
+    pub async fn door_capabilities(&self) -> Result<Option<DoorCaps>, IsapiError> {
+        let a = self.request_as(reqwest::Method::GET, DOOR_CAPS, None, "application/xml").await?;
+        if missing(&a) {
+            return Ok(None);
+        }
+        if !(200..300).contains(&a.status) {
+            return Err(Device::refuse("GET", DOOR_CAPS, a));
+        }
+        let doc = roxmltree::Document::parse(&a.body)
+            .map_err(|e| Device::xml_error(DOOR_CAPS, &a.body, xml::XmlError::Malformed(e.to_string())))?;
+        let find = |name: &str| doc.descendants().find(|n| n.tag_name().name() == name);
+        let doors = find("doorNo").and_then(|n| n.attribute("max")).and_then(|s| s.trim().parse().ok());
+        let commands = find("cmd")
+            .and_then(|n| n.attribute("opt"))
+            .map(|o| o.split(',').map(|c| clean(c.trim())).filter(|c| !c.is_empty()).take(16).collect())
+            .unwrap_or_default();
+        Ok(Some(DoorCaps { doors, commands }))
     }
 
     /// Every volume the device has: its `AudioOut` (intercoms) and the talk channel's.

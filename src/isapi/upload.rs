@@ -53,10 +53,22 @@ impl Upload {
     /// Connects and starts the upload for `channel`. `bytes_per_second`: the stream's rate,
     /// which sizes the kernel's send buffer.
     pub async fn start(device: &Device, channel: &str, session_id: Option<&str>, bytes_per_second: u32) -> Result<Upload, IsapiError> {
+        Upload::start_announcing(device, channel, session_id, bytes_per_second, 0).await
+    }
+
+    /// [`Upload::start`] announcing `Content-Length: length` instead of 0: the other form some
+    /// clients use (a huge length, e.g. an hour of G.711), which `check` tries.
+    pub async fn start_announcing(
+        device: &Device,
+        channel: &str,
+        session_id: Option<&str>,
+        bytes_per_second: u32,
+        length: u64,
+    ) -> Result<Upload, IsapiError> {
         let path = path::talk(channel, Talk::AudioData, session_id)?;
         let send_buffer = ((f64::from(bytes_per_second) * SEND_BUFFER_AUDIO.as_secs_f64()) as u32).clamp(SEND_BUFFER_MIN, SEND_BUFFER_MAX);
-        let extra = "Content-Type: application/octet-stream\r\nContent-Length: 0\r\n";
-        let Accepted { stream, head, mut rest } = exchange(device, "PUT", &path, extra, Some(send_buffer)).await?;
+        let extra = format!("Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n");
+        let Accepted { stream, head, mut rest } = exchange(device, "PUT", &path, &extra, Some(send_buffer)).await?;
         // The acceptance's own body (an OK ResponseStatus) is not a hang-up's words.
         let body = head.content_length.unwrap_or(0).min(MAX_HEAD);
         let here = body.min(rest.len());

@@ -163,10 +163,14 @@ async fn attempt(
     let (mut opened, mut stopped) = open_or_stop(device, &neg.channel, stop).await;
     if let (Opened::Refused(e), None) = (&opened, &stopped) {
         if !*announced && wants_aac(device, neg, opts, e).await {
+            // The words come from the quirks table, as `check` reports the same firmware.
+            let quirk = crate::quirks::get(crate::quirks::QuirkId::AacOnly);
             (opts.announce)(&format!(
-                "channel {id} refused to open a {} session (HTTP 403); switching it to AAC as this firmware requires{}",
+                "channel {id} refused to open a {} session (HTTP 403): this firmware {}; switching it to AAC{}; to avoid the switch, {}",
                 neg.params.codec,
-                if opts.keep_codec { "" } else { " (restored afterwards)" }
+                quirk.symptom,
+                if opts.keep_codec { "" } else { " (restored afterwards)" },
+                quirk.advice
             ));
             if let Err(e) = switch_to_aac(device, neg, opts, stop).await {
                 return (e, None);

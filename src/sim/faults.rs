@@ -23,6 +23,7 @@
 //! | `no-boundary` | an alertStream's `multipart/mixed` has no boundary parameter (DS-KV6124) |
 //! | `doubled-boundary` | every alertStream boundary line comes twice |
 //! | `jpeg-part` | an `image/jpeg` part follows each alertStream event |
+//! | `close-keeps-channel` | a close of an open session is answered OK, but the session stays (busy) until it expires as stale |
 //!
 //! `times` counts alertStream connections for the alertStream faults.
 //!
@@ -132,19 +133,65 @@ impl FromStr for Endpoint {
 /// One injected fault. `times`: how many times it fires before the device behaves (None: always).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    HangupAfterBytes { bytes: u64, times: Option<u32> },
-    HangupAfterSecs { secs: f64, times: Option<u32> },
-    ResetAfterBytes { bytes: u64, times: Option<u32> },
-    ResetAfterSecs { secs: f64, times: Option<u32> },
-    FreezeAfterBytes { bytes: u64, times: Option<u32> },
-    PauseAfterBytes { bytes: u64, ms: u64, times: Option<u32> },
-    Stall { at: Endpoint, times: Option<u32> },
-    Slow { at: Endpoint, ms: u64, times: Option<u32> },
-    MalformedXml { at: Endpoint, times: Option<u32> },
-    TruncatedXml { at: Endpoint, times: Option<u32> },
-    Http500 { at: Endpoint, times: Option<u32> },
-    Unauthorized401NoChallenge { at: Endpoint, times: Option<u32> },
-    Alert { fault: AlertFault, times: Option<u32> },
+    HangupAfterBytes {
+        bytes: u64,
+        times: Option<u32>,
+    },
+    HangupAfterSecs {
+        secs: f64,
+        times: Option<u32>,
+    },
+    ResetAfterBytes {
+        bytes: u64,
+        times: Option<u32>,
+    },
+    ResetAfterSecs {
+        secs: f64,
+        times: Option<u32>,
+    },
+    FreezeAfterBytes {
+        bytes: u64,
+        times: Option<u32>,
+    },
+    PauseAfterBytes {
+        bytes: u64,
+        ms: u64,
+        times: Option<u32>,
+    },
+    Stall {
+        at: Endpoint,
+        times: Option<u32>,
+    },
+    Slow {
+        at: Endpoint,
+        ms: u64,
+        times: Option<u32>,
+    },
+    MalformedXml {
+        at: Endpoint,
+        times: Option<u32>,
+    },
+    TruncatedXml {
+        at: Endpoint,
+        times: Option<u32>,
+    },
+    Http500 {
+        at: Endpoint,
+        times: Option<u32>,
+    },
+    Unauthorized401NoChallenge {
+        at: Endpoint,
+        times: Option<u32>,
+    },
+    Alert {
+        fault: AlertFault,
+        times: Option<u32>,
+    },
+    /// Firmware whose close does not free the channel: OK, and the session stays until its
+    /// stale expiry.
+    CloseKeepsChannel {
+        times: Option<u32>,
+    },
 }
 
 impl Fault {
@@ -162,7 +209,8 @@ impl Fault {
             | Fault::TruncatedXml { times, .. }
             | Fault::Http500 { times, .. }
             | Fault::Unauthorized401NoChallenge { times, .. }
-            | Fault::Alert { times, .. } => *times,
+            | Fault::Alert { times, .. }
+            | Fault::CloseKeepsChannel { times } => *times,
         }
     }
 
@@ -196,6 +244,7 @@ impl fmt::Display for Fault {
             Fault::Http500 { at, .. } => write!(f, "http500={at}")?,
             Fault::Unauthorized401NoChallenge { at, .. } => write!(f, "401-no-challenge={at}")?,
             Fault::Alert { fault, .. } => write!(f, "{fault}")?,
+            Fault::CloseKeepsChannel { .. } => write!(f, "close-keeps-channel")?,
         }
         if let Some(n) = self.times() {
             write!(f, ",times={n}")?;
@@ -268,12 +317,13 @@ impl FromStr for Fault {
             "401-no-challenge" => {
                 Fault::Unauthorized401NoChallenge { at: value.map(str::parse).transpose()?.unwrap_or(Endpoint::Any), times }
             }
+            "close-keeps-channel" if value.is_none() => Fault::CloseKeepsChannel { times },
             _ => match ALERT_FAULTS.iter().find(|(_, n)| *n == name) {
                 Some((fault, _)) if value.is_none() => Fault::Alert { fault: *fault, times },
                 Some(_) => return Err(FaultParseError(format!("{name} takes no value"))),
                 None => {
                     return Err(FaultParseError(format!(
-                        "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, freeze-after-bytes, pause-after-bytes, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge, {}",
+                        "unknown fault {name:?}; expected hangup-after-bytes, hangup-after-secs, reset-after-bytes, reset-after-secs, freeze-after-bytes, pause-after-bytes, stall, slow, malformed-xml, truncated-xml, http500, 401-no-challenge, close-keeps-channel, {}",
                         ALERT_FAULTS.map(|(_, n)| n).join(", ")
                     )));
                 }
@@ -350,6 +400,7 @@ mod tests {
             "jpeg-part,times=2",
             "stall=alertstream",
             "http500=door",
+            "close-keeps-channel,times=1",
         ] {
             assert_eq!(s.parse::<Fault>().unwrap().to_string(), s);
         }

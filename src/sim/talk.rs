@@ -99,6 +99,16 @@ pub(crate) fn close(shared: &Shared, req: &Request, id: u32) -> Response {
             return shared.status_xml(403, rs);
         }
     }
+    if let Some(sid) = current {
+        // Firmware that confirms the close and keeps the session: it blocks the channel until
+        // it expires as stale. (The state lock is let go while the fault fires and logs.)
+        drop(st);
+        if shared.fire(|f| matches!(f, Fault::CloseKeepsChannel { .. })).is_some() {
+            mark_stale(shared, id, &sid);
+            return shared.status_xml(200, ResponseStatus::ok(""));
+        }
+        st = lock(&shared.state);
+    }
     st.end_session(&shared.log, id, None, EndReason::ClientClose);
     shared.status_xml(200, ResponseStatus::ok(""))
 }
