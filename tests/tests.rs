@@ -7,6 +7,7 @@ mod util;
 mod call;
 mod capture_errors;
 mod chaos;
+mod check;
 mod codec_ffmpeg;
 mod config_e2e;
 mod doorbell;

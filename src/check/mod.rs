@@ -177,7 +177,9 @@ impl Report {
     /// One row of the compatibility table. Device strings are escaped for a table cell.
     pub fn markdown_row(&self) -> String {
         let verdict = |name: &str| self.check(name).map_or("-", |c| c.verdict.word()).to_lowercase();
-        let codec = self.check("channels").and_then(|c| c.figures["codec"].as_str()).unwrap_or("-").to_string();
+        // The codec the talk session used (after a switch the firmware wanted), else the channel's.
+        let codec =
+            ["talk", "channels"].iter().find_map(|n| self.check(n).and_then(|c| c.figures["codec"].as_str())).unwrap_or("-").to_string();
         let doorbell = match self.check("call_state").map(|c| c.verdict) {
             Some(Verdict::Skipped) | None => "-".to_string(),
             _ => verdict("call_state"),

@@ -1,0 +1,270 @@
+//! `hiktalk check` against the simulator: each profile's expected report, faults and a device
+//! answering nonsense as fails (never a panic), one login attempt with a wrong password, the
+//! idle measurement, and 20 devices checked in parallel. After every run the simulated
+//! device's log shows nothing left behind: every session opened was closed by hiktalk, and a
+//! codec switched for the check was put back.
+
+use crate::util::*;
+use hiktalk::sim::{Fault, Profile, Variation};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Test timings: an idle hang-up after 2 s, a heartbeat every second.
+fn config(profile: Profile) -> SimConfig {
+    SimConfig { profile, heartbeat: Duration::from_secs(1), ..binary_sim_config() }
+}
+
+async fn check(args: &[&str]) -> (std::process::Output, Duration) {
+    let mut cmd = hiktalk();
+    cmd.arg("check").args(args);
+    let (out, took) = run_to_end(cmd).await;
+    let err = stderr(&out);
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    (out, took)
+}
+
+/// The verdict of check `name` in a device's report.
+fn verdict<'a>(report: &'a Value, name: &str) -> &'a str {
+    report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks: {report}"))
+        .iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["verdict"].as_str())
+        .unwrap_or_else(|| panic!("no check {name}: {report}"))
+}
+
+/// Nothing left behind at the device: no session hiktalk did not close, and every channel's
+/// codec as it was (the last codec a channel was set to is the one it started with).
+fn nothing_left(sim: &SimHandle) {
+    let events = sim.events();
+    assert_eq!(leaks(&events), Vec::<String>::new());
+    let last_codec = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::ChannelUpdated { codec, .. } => Some(codec.clone()),
+        _ => None,
+    });
+    assert!(last_codec.as_deref().is_none_or(|c| c == "G.711ulaw"), "codec left at {last_codec:?}");
+}
+
+fn bad_passwords(sim: &SimHandle) -> usize {
+    count(&sim.events(), |e| matches!(e, EventKind::AuthFailed { reason, .. } if reason == "bad_password"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_profile_gives_its_expected_report() {
+    let sims = futures_util::future::join_all(Profile::ALL.map(|p| async move { (p, sim::start(config(p)).await.unwrap()) })).await;
+    let runs = sims.iter().map(|(_, sim)| {
+        let u = url(sim);
+        async move { check(&["--json", &u]).await }
+    });
+    let outs = futures_util::future::join_all(runs).await;
+    for ((profile, sim), (out, _)) in sims.iter().zip(outs) {
+        assert_eq!(out.status.code(), Some(0), "{profile}: {}", String::from_utf8_lossy(&out.stdout));
+        let r = json(&out);
+        for always in [
+            "reachable",
+            "auth",
+            "login",
+            "device_info",
+            "channels",
+            "talk",
+            "close",
+            "channel_free",
+            "listen",
+            "session_id",
+            "upload_styles",
+            "events",
+            "volumes",
+            "left_behind",
+        ] {
+            assert_eq!(verdict(&r, always), "pass", "{profile} {always}: {r}");
+        }
+        assert_eq!(verdict(&r, "tls"), "skipped");
+        assert_eq!(verdict(&r, "idle"), "skipped");
+        let (call, doors, switch, quirks) = match profile {
+            Profile::Modern => ("skipped", "skipped", "pass", vec![]),
+            Profile::Legacy => ("skipped", "skipped", "pass", vec!["psia-namespace"]),
+            Profile::AacOnly => ("skipped", "skipped", "warn", vec!["aac-only"]),
+            Profile::Doorbell => ("pass", "pass", "pass", vec!["kv6113-door"]),
+        };
+        assert_eq!((verdict(&r, "call_state"), verdict(&r, "doors"), verdict(&r, "codec_switch")), (call, doors, switch), "{profile}: {r}");
+        assert_eq!(r["quirks"], serde_json::json!(quirks), "{profile}");
+        assert_eq!(verdict(&r, "quirks"), if quirks.is_empty() { "pass" } else { "warn" }, "{profile}");
+        assert!(r["model"].as_str().is_some_and(|m| m.starts_with("DS-")) && r["firmware"].is_string(), "{profile}: {r}");
+        let given = r["checks"].as_array().unwrap().iter().find(|c| c["name"] == "session_id").unwrap()["figures"]["given"].clone();
+        assert_eq!(given, *profile != Profile::Legacy, "{profile}: {r}");
+        // Two sessions (talk, then the second open), both closed by hiktalk; no prompt played.
+        let s = sim.summary();
+        assert_eq!((s.sessions_opened, r["sessions_opened"].as_u64()), (2, Some(2)), "{profile}");
+        assert_eq!(count(&sim.events(), closed_by_client), 2, "{profile}");
+        assert_eq!(s.prompts_played, 0, "{profile}");
+        assert_eq!(bad_passwords(sim), 0, "{profile}");
+        nothing_left(sim);
+        if *profile == Profile::AacOnly {
+            let codecs: Vec<String> = sim
+                .events()
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::ChannelUpdated { codec, .. } => Some(codec.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(codecs, ["AAC", "G.711ulaw"], "switched once, restored once");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_reaches_the_device_once_and_nothing_else_is_tried() {
+    let sim = sim::start(SimConfig { password: "another-one".into(), ..config(Profile::Modern) }).await.unwrap();
+    let (out, _) = check(&["--json", &url(&sim)]).await;
+    assert_eq!(out.status.code(), Some(15), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(verdict(&r, "login"), "fail", "{r}");
+    assert_eq!(verdict(&r, "talk"), "skipped", "{r}");
+    assert_eq!(r["reason"], "check_failed");
+    assert_eq!(bad_passwords(&sim), 1, "the password must reach the device exactly once");
+    assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::Request { .. })), 2, "the challenge and the one attempt");
+    assert_eq!(sim.summary().sessions_opened, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_give_fails_and_leave_nothing_behind() {
+    let cases: [(&str, &str); 7] = [
+        ("close-keeps-channel", "channel_free"),
+        ("no-heartbeat", "events"),
+        ("http500=open", "talk"),
+        ("malformed-xml=channels", "channels"),
+        ("hangup-after-bytes=4000", "talk"),
+        ("http500=mic", "listen"),
+        ("stall=deviceinfo", "reachable"),
+    ];
+    let sims = futures_util::future::join_all(cases.map(|(fault, _)| async move {
+        let fault: Fault = fault.parse().unwrap();
+        sim::start(SimConfig { faults: vec![fault], ..config(Profile::Modern) }).await.unwrap()
+    }))
+    .await;
+    let runs = sims.iter().map(|sim| {
+        let u = url(sim);
+        async move { check(&["--json", "--timeout", "2", &u]).await }
+    });
+    let outs = futures_util::future::join_all(runs).await;
+    for (((fault, failing), sim), (out, _)) in cases.iter().zip(&sims).zip(outs) {
+        assert_eq!(out.status.code(), Some(15), "{fault}: {}", stderr(&out));
+        let r = json(&out);
+        assert_eq!(verdict(&r, failing), "fail", "{fault}: {r}");
+        assert_eq!(bad_passwords(sim), 0, "{fault}");
+        let events = sim.events();
+        if *fault == "close-keeps-channel" {
+            // The device kept the session; hiktalk closed it (the device said OK) and says why.
+            assert_eq!(r["quirks"], serde_json::json!(["close-keeps-channel"]), "{r}");
+            let closes = count(&events, |e| matches!(e, EventKind::Request { path, status: 200, .. } if path.ends_with("/close")));
+            assert!(closes >= 1 && sim.summary().sessions_opened == 1, "{closes} closes: {r}");
+        } else {
+            nothing_left(sim);
+        }
+    }
+}
+
+/// A server that answers every request with 200 and a line of text.
+async fn nonsense_device() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let body = "hello, this is not a camera \u{1b}[31m|";
+                    let answer = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    if s.write_all(answer.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_answering_nonsense_gets_fails_not_a_panic() {
+    let (addr, task) = nonsense_device().await;
+    let (out, _) = check(&["--json", &format!("http://{addr}")]).await;
+    assert_eq!(out.status.code(), Some(15), "{}", stderr(&out));
+    let r = json(&out);
+    for name in ["device_info", "channels", "events"] {
+        assert_eq!(verdict(&r, name), "fail", "{name}: {r}");
+    }
+    assert_eq!(verdict(&r, "talk"), "skipped", "{r}");
+    let (out, _) = check(&["--markdown", &format!("http://{addr}")]).await;
+    let row = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(row.starts_with("| - | - | - | skipped |") && row.trim_end().ends_with("| fails |"), "{row}");
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_warns_then_measures_the_hang_up() {
+    let sim = sim::start(config(Profile::Modern)).await.unwrap();
+    let (out, _) = check(&["--json", "--idle", &url(&sim)]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("it will play its \"call ended\" prompt once"), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(verdict(&r, "idle"), "pass", "{r}");
+    let idle =
+        r["checks"].as_array().unwrap().iter().find(|c| c["name"] == "idle").unwrap()["figures"]["idle_hangup_secs"].as_f64().unwrap();
+    assert!((1.8..4.0).contains(&idle), "the simulator hangs up after 2 s: {idle}");
+    let s = sim.summary();
+    assert_eq!((s.sessions_opened, s.prompts_played), (3, 1), "{s:?}");
+    nothing_left(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_markdown_row_and_the_human_lines() {
+    let sim = sim::start(config(Profile::AacOnly)).await.unwrap();
+    let (out, _) = check(&["--markdown", &url(&sim)]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let row = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        row.trim_end(),
+        "| DS-2CD1383G2-LIU | V5.8.41 build 240112 | IPCamera | pass | AAC | pass | - | pass | aac-only | works, with warnings |"
+    );
+    let (out, _) = check(&[&url(&sim)]).await;
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        lines.lines().any(|l| l.trim_start().starts_with("warn     codec_switch") && l.contains("-> set the talk codec to AAC")),
+        "{lines}"
+    );
+    assert!(stderr(&out).contains("20 checks: "), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_devices_are_checked_in_parallel() {
+    // What `hiktalk sim --devices 20` runs.
+    let many = sim::start_many(&config(Profile::Modern), 20, &Variation::default()).await.unwrap();
+    let urls: Vec<String> = many.devices.iter().map(|(_, d)| url(d)).collect();
+    let mut args = vec!["--json"];
+    args.extend(urls.iter().map(String::as_str));
+    let (out, took) = check(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(r["devices_total"], 20);
+    // Each device's first session opened before any device's last session closed: all were in
+    // their checks at the same moment (sequentially, 20 checks take 20 times one).
+    let at = |d: &SimHandle, pred: fn(&EventKind) -> bool, last: bool| {
+        let times: Vec<f64> = d.events().iter().filter(|e| pred(&e.kind)).map(|e| e.t).collect();
+        let t = if last { times.last() } else { times.first() };
+        d.origin() + Duration::from_secs_f64(*t.expect("a session"))
+    };
+    let first_open = many.devices.iter().map(|(_, d)| at(d, opened, false)).max().unwrap();
+    let last_close = many.devices.iter().map(|(_, d)| at(d, closed_by_client, true)).min().unwrap();
+    assert!(first_open < last_close, "the checks did not overlap (took {took:?})");
+    for (_, d) in &many.devices {
+        nothing_left(d);
+    }
+    many.shutdown().await;
+}
