@@ -45,6 +45,7 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
             [CompletionResult]::new('unlock', 'unlock', [CompletionResultType]::ParameterValue, 'Open a door station''s lock')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'Print the device''s events (alertStream) as JSON lines until Ctrl-C')
             [CompletionResult]::new('volume', 'volume', [CompletionResultType]::ParameterValue, 'Show or set a device''s speaker, talk or microphone volume')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Test whether a device works with hiktalk, and what to do if not')
             [CompletionResult]::new('sim', 'sim', [CompletionResultType]::ParameterValue, 'Run a simulated Hikvision device (for tests and demos)')
             break
         }
@@ -413,6 +414,29 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each request to a device and its answer''s status on stderr (never credentials)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hiktalk;check' {
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
+            [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Talk channel id [default: the device''s first]')
+            [CompletionResult]::new('--tls-fingerprint', '--tls-fingerprint', [CompletionResultType]::ParameterName, 'Trust the device''s TLS certificate with this SHA-256 fingerprint')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Seconds allowed to connect')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds allowed for each request and its whole answer; after a stop, for the close')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any TLS certificate (prefer tls_fingerprint in the config)')
+            [CompletionResult]::new('--markdown', '--markdown', [CompletionResultType]::ParameterName, 'Print one row of the compatibility table (README''s) per device instead of the checks')
+            [CompletionResult]::new('--idle', '--idle', [CompletionResultType]::ParameterName, 'Also measure how long the device waits without audio before it hangs up (it plays its "call ended" prompt once; up to a minute)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcome as one JSON object on stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each request to a device and its answer''s status on stderr (never credentials)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each request to a device and its answer''s status on stderr (never credentials)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break

@@ -42,6 +42,7 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand unlock 'Open a door station''s lock'
             cand events 'Print the device''s events (alertStream) as JSON lines until Ctrl-C'
             cand volume 'Show or set a device''s speaker, talk or microphone volume'
+            cand check 'Test whether a device works with hiktalk, and what to do if not'
             cand sim 'Run a simulated Hikvision device (for tests and demos)'
         }
         &'hiktalk;play'= {
@@ -396,6 +397,28 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand --verbose 'Show each request to a device and its answer''s status on stderr (never credentials)'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hiktalk;check'= {
+            cand -u 'User name [default: from the config or URL, else admin]'
+            cand --user 'User name [default: from the config or URL, else admin]'
+            cand --channel 'Talk channel id [default: the device''s first]'
+            cand --tls-fingerprint 'Trust the device''s TLS certificate with this SHA-256 fingerprint'
+            cand --connect-timeout 'Seconds allowed to connect'
+            cand --timeout 'Seconds allowed for each request and its whole answer; after a stop, for the close'
+            cand --config 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]'
+            cand --password-stdin 'Read the password from the first line of stdin'
+            cand --insecure 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+            cand --markdown 'Print one row of the compatibility table (README''s) per device instead of the checks'
+            cand --idle 'Also measure how long the device waits without audio before it hangs up (it plays its "call ended" prompt once; up to a minute)'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand --json 'Print the outcome as one JSON object on stdout'
+            cand -v 'Show each request to a device and its answer''s status on stderr (never credentials)'
+            cand --verbose 'Show each request to a device and its answer''s status on stderr (never credentials)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

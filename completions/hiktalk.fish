@@ -44,6 +44,7 @@ complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "wait-ring" -d 'Wait
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "unlock" -d 'Open a door station\'s lock'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "events" -d 'Print the device\'s events (alertStream) as JSON lines until Ctrl-C'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "volume" -d 'Show or set a device\'s speaker, talk or microphone volume'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "check" -d 'Test whether a device works with hiktalk, and what to do if not'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "sim" -d 'Run a simulated Hikvision device (for tests and demos)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
@@ -340,6 +341,21 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -l json -d 'Prin
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -s h -l help -d 'Print help'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand volume" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l connect-timeout -d 'Seconds allowed to connect' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l markdown -d 'Print one row of the compatibility table (README\'s) per device instead of the checks'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l idle -d 'Also measure how long the device waits without audio before it hangs up (it plays its "call ended" prompt once; up to a minute)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand check" -s V -l version -d 'Print version'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l listen -d 'Address to listen on; port 0 picks a free port' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l user -d 'Device user name' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l password -d 'Device password' -r -f

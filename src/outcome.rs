@@ -209,7 +209,8 @@ impl Ending {
             Ending::TimedOut { waited_secs } => format!("no ring within {waited_secs:.1} s"),
             Ending::Refused { detail } => detail.clone(),
             Ending::Unsupported { detail } => {
-                format!("{detail}; this firmware cannot do that (old door stations have no call control; talk works with `hiktalk speak`)")
+                let q = crate::quirks::get(crate::quirks::QuirkId::NoCallControl);
+                format!("{detail}; this firmware cannot do that (some old door stations have no call control: {})", q.advice)
             }
             Ending::CallEnded { call_state } => format!("the call ended at the door (call state {call_state})"),
             Ending::CheckFailed { failed, total } => {
