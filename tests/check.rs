@@ -130,18 +130,24 @@ async fn a_wrong_password_reaches_the_device_once_and_nothing_else_is_tried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_give_fails_and_leave_nothing_behind() {
-    let cases: [(&str, &str); 7] = [
-        ("close-keeps-channel", "channel_free"),
-        ("no-heartbeat", "events"),
-        ("http500=open", "talk"),
-        ("malformed-xml=channels", "channels"),
-        ("hangup-after-bytes=4000", "talk"),
-        ("http500=mic", "listen"),
-        ("stall=deviceinfo", "reachable"),
+    let cases: [(&str, &str, Profile); 13] = [
+        ("close-keeps-channel", "channel_free", Profile::Modern),
+        ("close-keeps-channel", "channel_free", Profile::AacOnly),
+        ("no-heartbeat", "events", Profile::Modern),
+        ("http500=open", "talk", Profile::Modern),
+        ("malformed-xml=channels", "channels", Profile::Legacy),
+        ("hangup-after-bytes=4000", "talk", Profile::Modern),
+        ("http500=mic", "listen", Profile::Modern),
+        ("stall=deviceinfo", "reachable", Profile::Modern),
+        ("401-no-challenge", "login", Profile::Modern),
+        ("http500=close", "left_behind", Profile::Modern),
+        ("http500=callstatus", "call_state", Profile::Doorbell),
+        ("malformed-xml=door", "doors", Profile::Doorbell),
+        ("stall=alertstream", "events", Profile::Doorbell),
     ];
-    let sims = futures_util::future::join_all(cases.map(|(fault, _)| async move {
+    let sims = futures_util::future::join_all(cases.map(|(fault, _, profile)| async move {
         let fault: Fault = fault.parse().unwrap();
-        sim::start(SimConfig { faults: vec![fault], ..config(Profile::Modern) }).await.unwrap()
+        sim::start(SimConfig { faults: vec![fault], ..config(profile) }).await.unwrap()
     }))
     .await;
     let runs = sims.iter().map(|sim| {
@@ -149,19 +155,29 @@ async fn faults_give_fails_and_leave_nothing_behind() {
         async move { check(&["--json", "--timeout", "2", &u]).await }
     });
     let outs = futures_util::future::join_all(runs).await;
-    for (((fault, failing), sim), (out, _)) in cases.iter().zip(&sims).zip(outs) {
-        assert_eq!(out.status.code(), Some(15), "{fault}: {}", stderr(&out));
+    for (((fault, failing, profile), sim), (out, _)) in cases.iter().zip(&sims).zip(outs) {
+        assert_eq!(out.status.code(), Some(15), "{fault} on {profile}: {}", stderr(&out));
         let r = json(&out);
-        assert_eq!(verdict(&r, failing), "fail", "{fault}: {r}");
+        assert_eq!(verdict(&r, failing), "fail", "{fault} on {profile}: {r}");
         assert_eq!(bad_passwords(sim), 0, "{fault}");
         let events = sim.events();
-        if *fault == "close-keeps-channel" {
-            // The device kept the session; hiktalk closed it (the device said OK) and says why.
-            assert_eq!(r["quirks"], serde_json::json!(["close-keeps-channel"]), "{r}");
-            let closes = count(&events, |e| matches!(e, EventKind::Request { path, status: 200, .. } if path.ends_with("/close")));
-            assert!(closes >= 1 && sim.summary().sessions_opened == 1, "{closes} closes: {r}");
-        } else {
-            nothing_left(sim);
+        match *fault {
+            "close-keeps-channel" => {
+                // The device kept the session although it said OK to the close: hiktalk closed
+                // it, says why the channel stays busy, and put the codec back.
+                assert!(r["quirks"].as_array().unwrap().contains(&"close-keeps-channel".into()), "{r}");
+                let closes = count(&events, |e| matches!(e, EventKind::Request { path, status: 200, .. } if path.ends_with("/close")));
+                assert!(closes >= 1 && sim.summary().sessions_opened == 1, "{closes} closes: {r}");
+                assert_eq!(verdict(&r, "left_behind"), "pass", "{r}");
+                let last = events.iter().rev().find_map(|e| match &e.kind {
+                    EventKind::ChannelUpdated { codec, .. } => Some(codec.clone()),
+                    _ => None,
+                });
+                assert!(last.as_deref().is_none_or(|c| c == "G.711ulaw"), "{last:?}");
+            }
+            // The device refuses every close: the session stays, and the report says so.
+            "http500=close" => assert_eq!(verdict(&r, "close"), "fail", "{r}"),
+            _ => nothing_left(sim),
         }
     }
 }

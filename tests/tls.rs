@@ -187,3 +187,32 @@ async fn an_unpinned_or_changed_certificate_is_refused_and_says_how_to_pin_it() 
     assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::SessionClosed { .. })), 1);
     tokio::time::timeout(Duration::from_secs(5), sim.shutdown()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_the_pin_and_stops_at_an_untrusted_certificate() {
+    let sim = sim::start(SimConfig { heartbeat: Duration::from_secs(1), ..binary_sim_config() }).await.unwrap();
+    let f = front(sim.addr()).await;
+    let run = |extra: Vec<String>| {
+        let mut cmd = hiktalk();
+        cmd.args(["--json", "check"]).arg(format!("https://{}", f.addr)).args(extra);
+        run_to_end(cmd)
+    };
+    let tls_verdict =
+        |v: &serde_json::Value| v["checks"].as_array().unwrap().iter().find(|c| c["name"] == "tls").unwrap()["verdict"].clone();
+
+    let (out, _) = run(vec![]).await;
+    assert_eq!(out.status.code(), Some(15), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(tls_verdict(&v), "fail", "{v}");
+    assert!(v["checks"].to_string().contains(&f.fingerprint), "says the fingerprint to pin: {v}");
+    assert!(sim.events().iter().all(|e| !matches!(e.kind, EventKind::Request { .. })), "nothing got past the handshake");
+
+    let (out, _) = run(vec!["--tls-fingerprint".into(), f.fingerprint.clone()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(tls_verdict(&json(&out)), "pass");
+
+    let (out, _) = run(vec!["--insecure".into()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(tls_verdict(&json(&out)), "warn");
+    assert_eq!(leaks(&sim.events()), Vec::<String>::new());
+}

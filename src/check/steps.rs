@@ -42,8 +42,14 @@ pub async fn run(device: &Device, name: &str, opts: &Options, stop: &Stop) -> Re
             report.quirk(q.id);
         }
     }
-    // The event stream is read while the sessions run: its heartbeat takes its own time.
-    let events = doorbell::events(device, opts);
+    // The event stream is read while the sessions run: its heartbeat takes its own time. A
+    // stop ends the wait (the sessions see the stop themselves, and close what they opened).
+    let events = async {
+        tokio::select! {
+            c = doorbell::events(device, opts) => c,
+            s = stop.wait() => Check::skipped("events", format!("stopped by {s}")),
+        }
+    };
     let rest = async {
         let mut checks = Vec::new();
         let mut found = Vec::new();
@@ -239,7 +245,7 @@ async fn sessions(
     } else if !talked {
         Check::skipped("idle", "not measured: the talk session failed")
     } else {
-        idle(device, name, &neg, opts, opened, closed).await
+        idle(device, name, &neg, opts, stop, opened, closed).await
     });
     checks.push(codec_switch(device, &neg, &topts).await);
 }
@@ -438,7 +444,7 @@ async fn fixed_length(device: &Device, id: &str, sid: Option<&str>, params: Code
 }
 
 /// `--idle`: a session with no audio, until the device hangs up (at most `idle_limit`).
-async fn idle(device: &Device, name: &str, neg: &Negotiation, opts: &Options, opened: &mut u32, closed: &mut u32) -> Check {
+async fn idle(device: &Device, name: &str, neg: &Negotiation, opts: &Options, stop: &Stop, opened: &mut u32, closed: &mut u32) -> Check {
     (opts.announce)(&format!(
         "{name}: --idle: measuring how long the device waits without audio before it hangs up; it will play its \"call ended\" prompt once (up to {} s)",
         opts.idle_limit.as_secs()
@@ -453,9 +459,13 @@ async fn idle(device: &Device, name: &str, neg: &Negotiation, opts: &Options, op
     let measured = match Upload::start(device, id, sid.as_deref(), neg.params.bytes_per_second()).await {
         Err(e) => Err(e.to_string()),
         Ok(mut u) => {
-            let ended = timeout(opts.idle_limit, u.ended()).await;
+            // A stop ends the wait like the limit does; the session is closed either way.
+            let ended = tokio::select! {
+                e = timeout(opts.idle_limit, u.ended()) => e.ok().map(|_| started.elapsed()),
+                _ = stop.wait() => None,
+            };
             u.finish().await;
-            Ok(ended.ok().map(|_| started.elapsed()))
+            Ok(ended)
         }
     };
     if let Ok(Ok(st)) = timeout(device.timeouts.request, device.close(id, sid.as_deref())).await
