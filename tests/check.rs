@@ -240,22 +240,44 @@ async fn idle_warns_then_measures_the_hang_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_markdown_row_and_the_human_lines() {
-    let sim = sim::start(config(Profile::AacOnly)).await.unwrap();
-    let (out, _) = check(&["--markdown", &url(&sim)]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let row = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        row.trim_end(),
-        "| DS-2CD1383G2-LIU | V5.8.41 build 240112 | IPCamera | pass | AAC | pass | - | pass | aac-only | works, with warnings |"
-    );
-    let (out, _) = check(&[&url(&sim)]).await;
+async fn the_readme_table_is_what_check_says_of_each_profile() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains(hiktalk::check::Report::MARKDOWN_HEADER), "README's Compatibility table has check's header");
+    let sims = futures_util::future::join_all(Profile::ALL.map(|p| async move { sim::start(config(p)).await.unwrap() })).await;
+    let rows = futures_util::future::join_all(sims.iter().map(|sim| {
+        let u = url(sim);
+        async move { check(&["--markdown", &u]).await }
+    }))
+    .await;
+    for (out, _) in rows {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let row = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+        assert!(readme.lines().any(|l| l == row), "README lacks the row {row}");
+    }
+    // The human form: the device, one line per check with advice after the arrow, a summary.
+    let aac_only = &sims[3];
+    assert_eq!(Profile::ALL[3], Profile::AacOnly);
+    let (out, _) = check(&[&url(aac_only)]).await;
     let lines = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         lines.lines().any(|l| l.trim_start().starts_with("warn     codec_switch") && l.contains("-> set the talk codec to AAC")),
         "{lines}"
     );
+    assert_eq!(lines.lines().count(), 21, "{lines}");
     assert!(stderr(&out).contains("20 checks: "), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doorbell_in_a_call_is_not_interrupted() {
+    let sim = sim::start(config(Profile::Doorbell)).await.unwrap();
+    sim.ring();
+    assert!(sim.answer());
+    let (out, _) = check(&["--json", &url(&sim)]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!((verdict(&r, "talk"), verdict(&r, "call_state")), ("skipped", "pass"), "{r}");
+    assert_eq!(sim.summary().sessions_opened, 0);
+    assert_eq!(transitions(&sim).len(), 2, "ring and answer, nothing from check: {:?}", transitions(&sim));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

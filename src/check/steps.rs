@@ -183,6 +183,20 @@ async fn sessions(
     opened: &mut u32,
     closed: &mut u32,
 ) {
+    // A doorbell in a call (or ringing) is left alone: a talk session would cut into it.
+    if let Ok(Some(state)) = device.call_status().await
+        && state != "idle"
+    {
+        for n in ["channels", "talk", "close", "codec_switch", "channel_free", "session_id", "upload_styles", "listen", "idle"] {
+            checks.push(Check::skipped(
+                n,
+                format!(
+                    "not tried: the doorbell's call state is {state}, and a session would cut into the call; check again when it is idle"
+                ),
+            ));
+        }
+        return;
+    }
     let notes: Arc<Mutex<Vec<String>>> = Arc::default();
     let heard = notes.clone();
     let topts = TalkOptions {
@@ -226,7 +240,11 @@ async fn sessions(
                 ),
             )
         } else {
-            Check::fail("talk", rep.ending.describe(), "`hiktalk play -v FILE CAMERA` shows each request and answer")
+            let advice = match rep.ending {
+                Ending::Busy { .. } => "another client holds the channel: check again when nobody talks (check never takes a session over)",
+                _ => "`hiktalk play -v FILE CAMERA` shows each request and answer",
+            };
+            Check::fail("talk", rep.ending.describe(), advice)
         }
         .with(figures),
     );
@@ -320,6 +338,15 @@ async fn second_session(
     let id = &neg.channel.id;
     let (sid, paused) = match device.open(id).await {
         Ok(sid) => (sid, false),
+        Err(e) if !refused_as_busy(&e) => {
+            let mut checks = vec![Check::fail(
+                "channel_free",
+                format!("a second open failed: {e}"),
+                "`hiktalk play -v FILE CAMERA` shows each request and answer",
+            )];
+            checks.extend(no_second("the second open failed").into_iter().skip(1));
+            return checks;
+        }
         Err(_) => {
             tokio::time::sleep(Duration::from_secs(1)).await;
             match device.open(id).await {
@@ -356,6 +383,11 @@ async fn second_session(
         _ => checks.push(Check::fail("close", "the second session's close was not confirmed", "run `hiktalk close CAMERA`")),
     }
     checks
+}
+
+/// An open refused the ways devices refuse a busy channel (401, 403, 503, Device Busy).
+fn refused_as_busy(e: &IsapiError) -> bool {
+    e.is_busy() || matches!(e, IsapiError::AuthRejected { .. } | IsapiError::Status { http: 401 | 403, .. })
 }
 
 /// The microphone for `secs` from its first byte: its byte rate against the codec's.
