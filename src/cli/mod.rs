@@ -168,7 +168,8 @@ Examples:\n  hiktalk volume frontdoor\n  hiktalk volume frontdoor 7\n  hiktalk v
     /// second open, closed), whether audioData wants the sessionId, the upload styles, the
     /// microphone's byte rate, a doorbell's call state, doors and volumes, the event stream's
     /// heartbeat, the known quirks of the model and firmware, and that nothing was left behind
-    /// (every session closed, a switched codec restored). Several devices are checked in
+    /// (every session closed, a switched codec restored). A doorbell in a call gets no talk
+    /// session, and no call signal or door command is ever sent. Several devices are checked in
     /// parallel. Exit 0 when every check passed, warned or was skipped; 15 when one failed.
     #[command(
         after_help = "Examples:\n  hiktalk check frontdoor\n  hiktalk check frontdoor garage --json | jq '.devices[].checks[] | select(.verdict == \"fail\")'\n  \

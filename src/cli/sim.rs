@@ -28,6 +28,7 @@ device behaves (default: every time).
   truncated-xml=EP       announce the whole body, send half, close
   http500=EP             answer 500 with a Device Error ResponseStatus
   401-no-challenge[=EP]  answer 401 without any WWW-Authenticate header
+  close-keeps-channel    answer a close OK but keep the session (busy) until it expires
 alertStream faults (times=N counts streams):
   no-heartbeat           the stream stays open and silent: no heartbeat, no event
   cut-mid-part           the second part stops halfway and the socket closes
