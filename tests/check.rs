@@ -23,15 +23,19 @@ async fn check(args: &[&str]) -> (std::process::Output, Duration) {
     (out, took)
 }
 
-/// The verdict of check `name` in a device's report.
-fn verdict<'a>(report: &'a Value, name: &str) -> &'a str {
+/// Check `name` in a device's report.
+fn check_in<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]
         .as_array()
         .unwrap_or_else(|| panic!("no checks: {report}"))
         .iter()
         .find(|c| c["name"] == name)
-        .and_then(|c| c["verdict"].as_str())
         .unwrap_or_else(|| panic!("no check {name}: {report}"))
+}
+
+/// The verdict of check `name` in a device's report.
+fn verdict<'a>(report: &'a Value, name: &str) -> &'a str {
+    check_in(report, name)["verdict"].as_str().unwrap_or_else(|| panic!("check {name} has no verdict: {report}"))
 }
 
 /// Nothing left behind at the device: no session hiktalk did not close, and every channel's
@@ -79,6 +83,9 @@ async fn every_profile_gives_its_expected_report() {
         ] {
             assert_eq!(verdict(&r, always), "pass", "{profile} {always}: {r}");
         }
+        // The simulated devices drop a chunked upload, as devices do; the other styles play.
+        let styles = &check_in(&r, "upload_styles")["figures"];
+        assert_eq!((styles["fixed_length"].as_bool(), styles["chunked"].as_bool()), (Some(true), Some(false)), "{profile}: {r}");
         assert_eq!(verdict(&r, "tls"), "skipped");
         assert_eq!(verdict(&r, "idle"), "skipped");
         let (call, doors, switch, quirks) = match profile {

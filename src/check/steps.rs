@@ -11,7 +11,7 @@ use crate::codec::{self, CodecParams};
 use crate::feed::{Chunk, Feed, Pace, Source, SourceItem};
 use crate::isapi::tls::Trust;
 use crate::isapi::xml::DeviceInfo;
-use crate::isapi::{Device, Download, IsapiError, Upload};
+use crate::isapi::{Device, Download, Framing, IsapiError, Upload};
 use crate::outcome::Ending;
 use crate::quirks::{self, QuirkId};
 use crate::session::{self, Clock, Media, Negotiation, Stop, TalkOptions};
@@ -28,6 +28,8 @@ const TONE_RATE: u32 = 8000;
 const RATE_TOLERANCE: f64 = 0.25;
 /// Seconds of audio a fixed-length upload announces (an hour, as other clients send).
 const FIXED_LENGTH_SECS: u64 = 3600;
+/// What each tried upload style carries.
+const SILENCE_TRY: Duration = Duration::from_millis(500);
 
 /// Runs every check on `device` (named `name` in the report).
 pub async fn run(device: &Device, name: &str, opts: &Options, stop: &Stop) -> Report {
@@ -377,7 +379,7 @@ async fn second_session(
     }];
     checks.push(listen(device, id, sid.as_deref(), neg.inbound, opts.listen).await);
     checks.push(session_id(device, id, sid.as_deref(), neg.params).await);
-    checks.push(fixed_length(device, id, sid.as_deref(), neg.params).await);
+    checks.push(upload_styles(device, id, sid.as_deref(), neg.params).await);
     match timeout(device.timeouts.request, device.close(id, sid.as_deref())).await {
         Ok(Ok(st)) if st.is_ok() => *closed += 1,
         _ => checks.push(Check::fail("close", "the second session's close was not confirmed", "run `hiktalk close CAMERA`")),
@@ -446,33 +448,40 @@ async fn session_id(device: &Device, id: &str, sid: Option<&str>, params: CodecP
     }
 }
 
-/// The upload styles: Content-Length 0 (the talk session used it), a fixed length (tried here
-/// with half a second of silence) and chunked (never sent: a device plays the chunk markers).
-async fn fixed_length(device: &Device, id: &str, sid: Option<&str>, params: CodecParams) -> Check {
+/// The upload styles: Content-Length 0 (the talk session used it), a fixed length and chunked,
+/// each tried here with a moment of silence (a device that took chunked would play the few
+/// bytes of its markers, a click at most).
+async fn upload_styles(device: &Device, id: &str, sid: Option<&str>, params: CodecParams) -> Check {
     let bps = params.bytes_per_second();
-    let fixed = match Upload::start_announcing(device, id, sid, bps, u64::from(bps) * FIXED_LENGTH_SECS).await {
-        Err(e) => Err(e.to_string()),
-        Ok(mut u) => {
-            let sent = match silence(params, Duration::from_millis(500)) {
-                Ok(bytes) => u.send(&bytes).await.map_err(|e| format!("{e:?}")),
-                Err(e) => Err(e),
-            };
-            u.finish().await;
-            sent
+    let fixed = try_upload(device, id, sid, params, Framing::Length(u64::from(bps) * FIXED_LENGTH_SECS)).await;
+    let chunked = try_upload(device, id, sid, params, Framing::Chunked).await;
+    let figures = json!({ "content_length_0": true, "fixed_length": fixed.is_ok(), "chunked": chunked.is_ok() });
+    let fixed = match fixed {
+        Ok(()) => "a fixed Content-Length".to_string(),
+        Err(e) => format!("not a fixed Content-Length ({e})"),
+    };
+    let chunked = match chunked {
+        Ok(()) => "chunked too (hiktalk never sends it)".to_string(),
+        Err(e) => format!("not chunked, as devices do not ({e})"),
+    };
+    Check::pass("upload_styles", format!("takes Content-Length 0 (what hiktalk sends), {fixed}; {chunked}")).with(figures)
+}
+
+/// One upload in `framing` carrying `SILENCE_TRY` of silence; Ok when the device took it all.
+async fn try_upload(device: &Device, id: &str, sid: Option<&str>, params: CodecParams, framing: Framing) -> Result<(), String> {
+    let bytes = silence(params, SILENCE_TRY)?;
+    let mut u = Upload::start_announcing(device, id, sid, params.bytes_per_second(), framing).await.map_err(|e| e.to_string())?;
+    let sent = match framing {
+        Framing::Length(_) => u.send(&bytes).await,
+        Framing::Chunked => {
+            let mut body = format!("{:x}\r\n", bytes.len()).into_bytes();
+            body.extend_from_slice(&bytes);
+            body.extend_from_slice(b"\r\n0\r\n\r\n");
+            u.send(&body).await
         }
     };
-    let figures = json!({ "content_length_0": true, "fixed_length": fixed.is_ok(), "chunked": null });
-    match fixed {
-        Ok(()) => Check::pass(
-            "upload_styles",
-            "takes Content-Length 0 (what hiktalk sends) and a fixed Content-Length; chunked not tried (devices play its markers)",
-        ),
-        Err(e) => Check::pass(
-            "upload_styles",
-            format!("takes Content-Length 0 (what hiktalk sends); not a fixed Content-Length ({e}); chunked not tried"),
-        ),
-    }
-    .with(figures)
+    u.finish().await;
+    sent.map_err(|e| format!("{e:?}"))
 }
 
 /// `--idle`: a session with no audio, until the device hangs up (at most `idle_limit`).

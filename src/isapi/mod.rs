@@ -17,4 +17,4 @@ pub use auth::Credentials;
 pub use client::{Device, Endpoint, Timeouts};
 pub use download::{Download, DownloadEnd};
 pub use error::IsapiError;
-pub use upload::{SendError, Upload, UploadEnd};
+pub use upload::{Framing, SendError, Upload, UploadEnd};

@@ -23,6 +23,15 @@ const SEND_BUFFER_AUDIO: Duration = Duration::from_millis(100);
 const SEND_BUFFER_MIN: u32 = 2048;
 const SEND_BUFFER_MAX: u32 = 16 * 1024;
 
+/// How the upload's request frames its body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Framing {
+    /// `Content-Length: N`; devices read on past it (0 is what hiktalk sends).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`, which devices refuse or play as noise.
+    Chunked,
+}
+
 /// How the device ended the upload.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UploadEnd {
@@ -53,21 +62,26 @@ impl Upload {
     /// Connects and starts the upload for `channel`. `bytes_per_second`: the stream's rate,
     /// which sizes the kernel's send buffer.
     pub async fn start(device: &Device, channel: &str, session_id: Option<&str>, bytes_per_second: u32) -> Result<Upload, IsapiError> {
-        Upload::start_announcing(device, channel, session_id, bytes_per_second, 0).await
+        Upload::start_announcing(device, channel, session_id, bytes_per_second, Framing::Length(0)).await
     }
 
-    /// [`Upload::start`] announcing `Content-Length: length` instead of 0: the other form some
-    /// clients use (a huge length, e.g. an hour of G.711), which `check` tries.
+    /// [`Upload::start`] with another framing: a fixed `Content-Length` (a huge length, e.g. an
+    /// hour of G.711, as some clients send) or chunked, which `check` tries. With `Chunked` the
+    /// caller writes the chunk markers itself.
     pub async fn start_announcing(
         device: &Device,
         channel: &str,
         session_id: Option<&str>,
         bytes_per_second: u32,
-        length: u64,
+        framing: Framing,
     ) -> Result<Upload, IsapiError> {
         let path = path::talk(channel, Talk::AudioData, session_id)?;
         let send_buffer = ((f64::from(bytes_per_second) * SEND_BUFFER_AUDIO.as_secs_f64()) as u32).clamp(SEND_BUFFER_MIN, SEND_BUFFER_MAX);
-        let extra = format!("Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n");
+        let length = match framing {
+            Framing::Length(length) => format!("Content-Length: {length}"),
+            Framing::Chunked => "Transfer-Encoding: chunked".to_string(),
+        };
+        let extra = format!("Content-Type: application/octet-stream\r\n{length}\r\n");
         let Accepted { stream, head, mut rest } = exchange(device, "PUT", &path, &extra, Some(send_buffer)).await?;
         // The acceptance's own body (an OK ResponseStatus) is not a hang-up's words.
         let body = head.content_length.unwrap_or(0).min(MAX_HEAD);
