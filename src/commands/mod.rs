@@ -63,6 +63,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let json = args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(e) if json && e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            return Output { json, ..Output::default() }.report(&build_outcome());
+        }
         Err(e) if !json || !e.use_stderr() => {
             // Help and version go to stdout with exit 0; usage errors to stderr with exit 2.
             let _ = e.print();
@@ -81,6 +84,17 @@ pub fn main(args: Vec<OsString>) -> i32 {
             out.report(&Outcome::new(None, Ending::Internal { detail }))
         }
     }
+}
+
+/// `--version --json`: what was built, as one outcome object.
+fn build_outcome() -> Outcome {
+    let features: Vec<&str> =
+        [("aac", cfg!(feature = "aac")), ("opus", cfg!(feature = "opus")), ("echo-cancel", cfg!(feature = "echo-cancel"))]
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect();
+    let build = serde_json::json!({ "name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION"), "features": features });
+    Outcome::new(None, Ending::Done).with_figures(&build)
 }
 
 /// Runs a parsed command line and returns the process exit code.
