@@ -51,6 +51,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
     crate::outcome::install_panic_hook();
     // `COMPLETE=bash hiktalk` prints the completion script; the script calls back the same way.
     let completer = clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command);
+    if std::env::var_os("COMPLETE").is_some() {
+        crate::cli::complete::config_on_line(&args);
+    }
     match completer.try_complete(&args, std::env::current_dir().ok().as_deref()) {
         Ok(true) => return exit::OK,
         Ok(false) => {}
