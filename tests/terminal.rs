@@ -126,3 +126,37 @@ async fn speak_refuses_an_input_that_is_no_live_microphone() {
     assert!(lines.iter().all(|l| l.starts_with("hiktalk: ")), "only whole messages, no meter fragment: {lines:#?}");
     assert!(leaks(&sim.events()).is_empty(), "{:?}", leaks(&sim.events()));
 }
+
+/// On a terminal, a wait is said: `wait-ring` names the doorbell it waits on, and `play -` with
+/// the terminal as stdin says that it waits for audio there (a typed Ctrl-C then stops it,
+/// exit 130, before any request). Off a terminal neither line is printed (#20 item 13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_are_said_on_a_terminal_and_only_there() {
+    let sim = sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["wait-ring", "--timeout", "1"]).arg(url(&sim));
+    let (code, printed) = on_terminal(cmd, 80).await;
+    assert_eq!(code, Some(12), "{printed}");
+    assert!(render(&printed, 80).lines().iter().any(|l| l.ends_with("waiting for a ring (at most 1 s); Ctrl-C to stop")), "{printed}");
+    let mut cmd = hiktalk();
+    cmd.args(["wait-ring", "--timeout", "0.2"]).arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(12));
+    assert!(!stderr(&out).contains("waiting for a ring"), "a pipe: {}", stderr(&out));
+
+    let camera = sim::start(binary_sim_config()).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["play", "-"]).arg(url(&camera));
+    let (child, mut keys, printed) = on_a_watched_terminal(cmd, Some((80, 24)));
+    printed.wait_for("waiting for audio on standard input, which is this terminal").await;
+    keys.write_all(b"\x03").unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), wait_child(child)).await.expect("hiktalk ends");
+    let printed = printed.join();
+    assert_eq!(out.status.code(), Some(130), "{printed}");
+    assert_eq!(count(&camera.events(), |e| matches!(e, EventKind::Request { .. })), 0, "nothing reached the device");
+    let mut cmd = hiktalk();
+    cmd.args(["play", "-"]).arg(url(&camera)).stdin(std::fs::File::open(chime()).unwrap());
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("waiting for audio"), "{}", stderr(&out));
+}

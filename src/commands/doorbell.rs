@@ -7,6 +7,7 @@ use crate::isapi::intercom::{CallCmd, CallState};
 use crate::isapi::{Device, IsapiError};
 use crate::outcome::{Ending, Outcome};
 use crate::watch::{self, WatchOptions};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 /// When the simulated door station (`wait-ring sim`) rings: soon, but after the wait has begun.
@@ -144,6 +145,12 @@ pub async fn wait_ring(args: WaitRingArgs, ctx: &Context) -> anyhow::Result<Outc
     let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(SimCall::RingsIn(SIM_RING))).await?;
     let opts = watch_options(&args.watch);
     let limit = args.wait_timeout.map(Duration::from_secs_f64);
+    // A script gets the ring on stdout and nothing else; a person at a terminal is told what
+    // the silence means.
+    if std::io::stderr().is_terminal() {
+        let until = limit.map(|l| format!(" (at most {:.0} s)", l.as_secs_f64())).unwrap_or_default();
+        ctx.out.note(&format!("{}: waiting for a ring{until}; Ctrl-C to stop", c.name));
+    }
     let result = match watch::wait_ring(&c.device, &opts, &ctx.stop, limit).await {
         Ok(ring) => {
             let caller = c.device.caller_info().await.ok().flatten();

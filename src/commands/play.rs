@@ -9,6 +9,7 @@ use crate::feed::file::Opened;
 use crate::outcome::{Ending, Outcome};
 use crate::session::{Clock, Progress, Stop, TalkOptions};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -49,7 +50,7 @@ pub async fn run(args: PlayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
 /// Plays `input` to every camera of `d`, in step (`play`, `say`).
 pub async fn deliver(input: Input, d: Delivery<'_>, ctx: &Context) -> anyhow::Result<Outcome> {
     // Open and read the input before touching the devices: a bad file must not leave a session.
-    let opened = open_input(&input, d.raw, &ctx.stop).await?;
+    let opened = open_input(&input, d.raw, ctx).await?;
     let members = fleet::connect_all(d.cameras, d.login, ctx).await?;
     send(opened, members, d.talk, d.repeat, ctx).await
 }
@@ -139,9 +140,17 @@ impl Board {
 }
 
 /// Opens the input and reads its first chunk off the async threads (stdin may wait for a
-/// writer indefinitely), unless the user stops first.
-pub async fn open_input(input: &Input, raw: Option<RawFormat>, stop: &Stop) -> anyhow::Result<Opened> {
+/// writer indefinitely), unless the user stops first. Stdin that is a terminal is said to be
+/// awaited: a forgotten pipe would otherwise look like a hang.
+pub async fn open_input(input: &Input, raw: Option<RawFormat>, ctx: &Context) -> anyhow::Result<Opened> {
+    let stop = &ctx.stop;
     let stdin = *input == Input::Stdin;
+    if stdin && std::io::stdin().is_terminal() {
+        ctx.out.note(
+            "waiting for audio on standard input, which is this terminal: pipe it in \
+             (`espeak-ng --stdout Hello | hiktalk play - CAMERA`), or Ctrl-C to stop",
+        );
+    }
     let input = input.clone();
     let opening = tokio::task::spawn_blocking(move || Opened::open(&input, raw));
     let opened = tokio::select! {
