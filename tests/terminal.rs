@@ -160,3 +160,28 @@ async fn waits_are_said_on_a_terminal_and_only_there() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stderr(&out).contains("waiting for audio"), "{}", stderr(&out));
 }
+
+/// Ctrl-C typed at 80 and 50 columns: the terminal echoes `^C` after the bar, and the bar is
+/// still cleared without a trace. A bar as wide as the terminal put the cursor at the margin,
+/// the echo wrapped to a new row, and the clear erased that row instead (#20 item 11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_ctrl_c_leaves_no_bar_at_80_and_50_columns() {
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("tone.wav"), 440.0, 20.0, 8000, 1, 0.3);
+    for columns in [80u16, 50] {
+        let mut cmd = hiktalk();
+        cmd.arg("play").arg(&wav).arg(url(&sim));
+        let (child, mut keys, printed) = on_a_watched_terminal(cmd, Some((columns, 24)));
+        printed.wait_for(" / 20.0 s, ").await;
+        keys.write_all(b"\x03").unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(15), wait_child(child)).await.expect("hiktalk ends");
+        let printed = printed.join();
+        assert_eq!(out.status.code(), Some(130), "{printed}");
+        assert!(printed.contains("^C"), "the terminal echoed the key: {printed:?}");
+        let lines = render(&printed, usize::from(columns)).lines();
+        assert!(lines.iter().all(|l| l.starts_with("hiktalk: ")), "{columns} columns: only whole messages: {lines:#?}");
+        assert!(lines.last().unwrap().contains("stopped"), "{columns} columns: {lines:#?}");
+    }
+    assert!(leaks(&sim.events()).is_empty(), "{:?}", leaks(&sim.events()));
+}

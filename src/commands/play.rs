@@ -180,14 +180,14 @@ fn progress_bar(name: &str, total: Option<Duration>) -> ProgressBar {
         true => name.chars().take(NAME_MAX - 1).chain(['…']).collect(),
         false => name.to_string(),
     };
-    let columns = crossterm::terminal::size().map_or(80, |(c, _)| usize::from(c));
+    let columns = crate::output::live_width();
     let bar = match total {
-        Some(t) => ProgressBar::new(t.as_millis() as u64).with_style(
+        Some(t) => crate::output::live_bar(Some(t.as_millis() as u64)).with_style(
             ProgressStyle::with_template(&template(columns, name.chars().count()))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         ),
-        None => ProgressBar::new_spinner()
+        None => crate::output::live_bar(None)
             .with_style(ProgressStyle::with_template("{prefix} {spinner} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner())),
     };
     bar.set_prefix(name);
