@@ -185,3 +185,28 @@ async fn a_typed_ctrl_c_leaves_no_bar_at_80_and_50_columns() {
     }
     assert!(leaks(&sim.events()).is_empty(), "{:?}", leaks(&sim.events()));
 }
+
+/// The bar of a page to three devices at 80 columns: its figures, `, N of 3 sending` included,
+/// are whole in every drawing (the bar shrinks first) and fit the line (#20 item 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_multi_device_bar_keeps_its_figures_whole_at_80_columns() {
+    let mut sims = Vec::new();
+    for _ in 0..3 {
+        sims.push(sim::start(binary_sim_config()).await.unwrap());
+    }
+    let mut cmd = hiktalk();
+    cmd.arg("play").arg(chime());
+    for s in &sims {
+        cmd.arg(url(s));
+    }
+    let (code, printed) = on_terminal(cmd, 80).await;
+    assert_eq!(code, Some(0), "{printed}");
+    let bars: Vec<String> =
+        printed.split(['\r', '\n']).filter(|s| s.contains("KiB sent")).map(|b| render(b, 1000).lines().concat()).collect();
+    assert!(!bars.is_empty(), "no bar: {printed:?}");
+    for bar in &bars {
+        assert!(bar.starts_with("3 devices [") && bar.ends_with(" of 3 sending"), "cut: {bar:?}");
+        assert!(bar.chars().count() <= 78, "{bar:?}");
+    }
+    assert!(render(&printed, 80).lines().iter().all(|l| l.starts_with("hiktalk: ")), "{printed:?}");
+}
