@@ -104,6 +104,37 @@ fn mask_json(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// The columns of the terminal stdout is, if it is one: tables narrower than that keep their
+/// columns, wider ones are laid out for it. A pipe gets the full table, always the same.
+pub fn stdout_columns() -> Option<usize> {
+    std::io::stdout().is_terminal().then(|| usize::from(console::Term::stdout().size().1))
+}
+
+/// `text` with each line wider than `columns` wrapped at words, its continuation indented to
+/// the line's value column (after its first run of two spaces), else to the line's own indent
+/// (two spaces for a line that has none).
+pub fn fit(text: &str, columns: usize) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if console::measure_text_width(line) <= columns {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        let value = line[lead..].find("  ").map(|at| at + lead + line[lead + at..].len() - line[lead + at..].trim_start().len());
+        let indent = " ".repeat(value.filter(|&v| v < columns / 2).unwrap_or(if lead > 0 { lead } else { 2 }));
+        for piece in textwrap::wrap(
+            line,
+            textwrap::Options::new(columns).subsequent_indent(&indent).word_splitter(textwrap::WordSplitter::NoHyphenation),
+        ) {
+            out.push_str(&piece);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// One line of data on stdout; a closed pipe is not an error worth reporting.
 pub fn stdout(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -232,6 +263,15 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&masked).unwrap();
         assert_eq!(back["exit_code"], 13);
         assert!(back["detail"].as_str().unwrap().ends_with("sent ***") && !masked.contains("Zq9"), "{masked}");
+    }
+
+    #[test]
+    fn fit_wraps_long_lines_under_their_value_column() {
+        let text = "model     DS-2CD2386G2-IU with a long name\nshort\nchannel 1 can speak G.711ulaw, G.711alaw\n";
+        assert_eq!(
+            super::fit(text, 26),
+            "model     DS-2CD2386G2-IU\n          with a long name\nshort\nchannel 1 can speak\n  G.711ulaw, G.711alaw\n"
+        );
     }
 
     #[test]

@@ -210,3 +210,32 @@ async fn the_multi_device_bar_keeps_its_figures_whole_at_80_columns() {
     }
     assert!(render(&printed, 80).lines().iter().all(|l| l.starts_with("hiktalk: ")), "{printed:?}");
 }
+
+/// `status` and `devices` on a 50-column terminal: nothing wraps (each channel and each audio
+/// device becomes a block of lines that fit); on a pipe the full table as before (#20 item 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_devices_fit_50_columns() {
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.arg("status").arg(url(&sim));
+    let (code, printed) = on_terminal(cmd, 50).await;
+    assert_eq!(code, Some(0), "{printed}");
+    let screen = render(&printed, 50);
+    assert_eq!(screen.wraps, 0, "wrapped: {:#?}", screen.lines());
+    let lines = screen.lines();
+    for expected in ["channel 1", "  codec    G.711ulaw", "  session  none", "channel 1 can speak G.711ulaw, G.711alaw, G.726,"] {
+        assert!(lines.iter().any(|l| l == expected), "no {expected:?} in {lines:#?}");
+    }
+    let mut cmd = hiktalk();
+    cmd.arg("status").arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\nCHANNEL  CODEC        RATE"), "a pipe gets the table");
+
+    let mut cmd = hiktalk();
+    cmd.arg("devices");
+    let (code, printed) = on_terminal(cmd, 50).await;
+    assert_eq!(code, Some(0), "{printed}");
+    let screen = render(&printed, 50);
+    assert_eq!(screen.wraps, 0, "wrapped: {:#?}", screen.lines());
+    assert!(screen.lines().iter().any(|l| l.starts_with("Inputs (speak --input)")), "{:#?}", screen.lines());
+}
