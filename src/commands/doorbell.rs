@@ -60,6 +60,11 @@ pub async fn before_talk(device: &Device, name: &str, stop_ring: bool, ctx: &Con
 pub async fn signal(args: CallArgs, cmd: CallCmd, ctx: &Context) -> anyhow::Result<Outcome> {
     let call = if cmd == CallCmd::HangUp { SimCall::OnCall } else { SimCall::Ringing };
     let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(call)).await?;
+    let undone = match cmd {
+        CallCmd::Reject => format!("{n}: the doorbell may still ring: `hiktalk reject {n}` ends the ring", n = c.name),
+        _ => format!("{n}: the call may still be up: `hiktalk hangup {n}` ends it", n = c.name),
+    };
+    let _sending = ctx.stop.hold(undone);
     let result = send_signal(&c.device, cmd).await;
     finish(c, result).await
 }
@@ -119,6 +124,8 @@ async fn finish(c: Connected, result: Result<(String, serde_json::Value), Ending
 pub async fn unlock(args: UnlockArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(SimCall::Idle)).await?;
     let door = args.door;
+    // A request cut short may still open the door: nothing closes it, so it is said.
+    let _opening = ctx.stop.hold(format!("{}: door {door} may open anyway: the request was sent", c.name));
     let result = match c.device.open_door(door).await {
         Ok(d) => {
             let line = format!("door {door} opened; the device confirmed ({} via {})", d.status.summary(), d.api);

@@ -134,13 +134,13 @@ fn run(cli: Cli, out: Output) -> i32 {
             Command::Listen(args) => listen::run(args, &ctx).await,
             // The signal handlers swallow SIGINT/SIGTERM/SIGHUP, so the one-shot commands must
             // watch for them too, or Ctrl-C on a device that does not answer waits out the timeout.
-            Command::Status(args) => interruptible(&ctx.stop, status::run(args, &ctx)).await,
-            Command::Close(args) => interruptible(&ctx.stop, close::run(args, &ctx)).await,
+            Command::Status(args) => interruptible(&ctx.stop, device.clone(), status::run(args, &ctx)).await,
+            Command::Close(args) => interruptible(&ctx.stop, device.clone(), close::run(args, &ctx)).await,
             Command::Answer(args) => answer::run(args, &ctx).await,
-            Command::Hangup(args) => interruptible(&ctx.stop, doorbell::signal(args, CallCmd::HangUp, &ctx)).await,
-            Command::Reject(args) => interruptible(&ctx.stop, doorbell::signal(args, CallCmd::Reject, &ctx)).await,
-            Command::Unlock(args) => interruptible(&ctx.stop, doorbell::unlock(args, &ctx)).await,
-            Command::Volume(args) => interruptible(&ctx.stop, volume::run(args, &ctx)).await,
+            Command::Hangup(args) => interruptible(&ctx.stop, device.clone(), doorbell::signal(args, CallCmd::HangUp, &ctx)).await,
+            Command::Reject(args) => interruptible(&ctx.stop, device.clone(), doorbell::signal(args, CallCmd::Reject, &ctx)).await,
+            Command::Unlock(args) => interruptible(&ctx.stop, device.clone(), doorbell::unlock(args, &ctx)).await,
+            Command::Volume(args) => interruptible(&ctx.stop, device.clone(), volume::run(args, &ctx)).await,
             Command::WaitRing(args) => doorbell::wait_ring(args, &ctx).await,
             Command::Events(args) => events::run(args, &ctx).await,
             Command::Devices => devices::run(),
@@ -159,11 +159,22 @@ fn run(cli: Cli, out: Output) -> i32 {
     out.report(&outcome)
 }
 
-/// Runs a one-shot command (no session to close) unless the user stops it.
-async fn interruptible(stop: &Stop, f: impl Future<Output = anyhow::Result<Outcome>>) -> anyhow::Result<Outcome> {
+/// Runs a one-shot command unless the user stops it. A stop cuts its request short: what that
+/// may leave on the device (what the command holds on `stop`) is said with the command that
+/// clears it, on the line and as `left` in the JSON.
+async fn interruptible(stop: &Stop, device: Option<String>, f: impl Future<Output = anyhow::Result<Outcome>>) -> anyhow::Result<Outcome> {
     tokio::select! {
         r = f => r,
-        s = stop.wait() => Err(Ending::UserStop { signal: s.to_string() }.into()),
+        // Read while the request is still in flight: once select! picks this arm, it is dropped.
+        (s, left) = async { (stop.wait().await, stop.left_behind()) } => {
+            let ending = Ending::UserStop { signal: s.to_string() };
+            if left.is_empty() {
+                return Err(ending.into());
+            }
+            let mut outcome = Outcome::new(device, ending).with_figures(&serde_json::json!({ "left": left }));
+            outcome.line = Some(format!("stopped by {s} before the device answered; {}", left.join("; ")));
+            Ok(outcome)
+        }
     }
 }
 
