@@ -42,7 +42,7 @@ pub mod exit {
     /// `say`, `speak` without `--stop-ring`).
     pub const RINGING: i32 = 14;
     /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
-    /// `close` were stopped by one of them.
+    /// `close` (and `volume`, `unlock`, `hangup`, `reject`) were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
 }
 
