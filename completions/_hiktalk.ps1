@@ -62,7 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
             [CompletionResult]::new('--set-codec', '--set-codec', [CompletionResultType]::ParameterName, 'Switch the channel to this codec first; restored afterwards unless --keep-codec')
             [CompletionResult]::new('--sync-wait', '--sync-wait', [CompletionResultType]::ParameterName, 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position')
             [CompletionResult]::new('--volume', '--volume', [CompletionResultType]::ParameterName, 'Gain in dB (negative is quieter); peaks are limited, never wrapped')
-            [CompletionResult]::new('--raw-format', '--raw-format', [CompletionResultType]::ParameterName, 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1')
+            [CompletionResult]::new('--raw-format', '--raw-format', [CompletionResultType]::ParameterName, 'Headerless samples (stdin or a raw file) as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1; refused (exit 3) for a WAV, MP3, FLAC or Ogg input, whose header says its format')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
             [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any TLS certificate (prefer tls_fingerprint in the config)')

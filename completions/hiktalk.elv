@@ -58,7 +58,7 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand --set-codec 'Switch the channel to this codec first; restored afterwards unless --keep-codec'
             cand --sync-wait 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position'
             cand --volume 'Gain in dB (negative is quieter); peaks are limited, never wrapped'
-            cand --raw-format 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1'
+            cand --raw-format 'Headerless samples (stdin or a raw file) as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1; refused (exit 3) for a WAV, MP3, FLAC or Ogg input, whose header says its format'
             cand --config 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]'
             cand --password-stdin 'Read the password from the first line of stdin'
             cand --insecure 'Accept any TLS certificate (prefer tls_fingerprint in the config)'

@@ -67,7 +67,7 @@ pcm\t''
 opus\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r -f
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l raw-format -d 'Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l raw-format -d 'Headerless samples (stdin or a raw file) as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1; refused (exit 3) for a WAV, MP3, FLAC or Ogg input, whose header says its format' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand play" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'

@@ -44,7 +44,7 @@ pub mod exit {
     /// `check`: at least one check failed (each check's line says which and what to do).
     pub const CHECK_FAILED: i32 = 15;
     /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
-    /// `close` were stopped by one of them.
+    /// `close` (and `volume`, `unlock`, `hangup`, `reject`) were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
 }
 

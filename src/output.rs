@@ -10,7 +10,7 @@
 //! object is masked inside its strings, so it stays one valid object.
 
 use crate::outcome::Outcome;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
@@ -29,9 +29,10 @@ pub struct Output {
 }
 
 impl Output {
-    /// Progress bars and meters only on a terminal, and not with --quiet or --json.
+    /// Progress bars and meters only on a terminal that can redraw a line, and not with
+    /// --quiet or --json.
     pub fn interactive(&self) -> bool {
-        !self.quiet && !self.json && std::io::stderr().is_terminal()
+        !self.quiet && !self.json && std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
     }
 
     /// A status line on stderr unless --quiet.
@@ -103,6 +104,37 @@ fn mask_json(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// The columns of the terminal stdout is, if it is one: tables narrower than that keep their
+/// columns, wider ones are laid out for it. A pipe gets the full table, always the same.
+pub fn stdout_columns() -> Option<usize> {
+    std::io::stdout().is_terminal().then(|| usize::from(console::Term::stdout().size().1))
+}
+
+/// `text` with each line wider than `columns` wrapped at words, its continuation indented to
+/// the line's value column (after its first run of two spaces), else to the line's own indent
+/// (two spaces for a line that has none).
+pub fn fit(text: &str, columns: usize) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if console::measure_text_width(line) <= columns {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        let value = line[lead..].find("  ").map(|at| at + lead + line[lead + at..].len() - line[lead + at..].trim_start().len());
+        let indent = " ".repeat(value.filter(|&v| v < columns / 2).unwrap_or(if lead > 0 { lead } else { 2 }));
+        for piece in textwrap::wrap(
+            line,
+            textwrap::Options::new(columns).subsequent_indent(&indent).word_splitter(textwrap::WordSplitter::NoHyphenation),
+        ) {
+            out.push_str(&piece);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// One line of data on stdout; a closed pipe is not an error worth reporting.
 pub fn stdout(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -135,8 +167,6 @@ pub fn stderr(line: &str) {
     }
 }
 
-/// A one-line meter (spinner and message) cut at the terminal's edge, never wrapped: a
-/// wrapped line stays behind when the meter is cleared. Shown until [`clear_live`].
 /// A level meter `[####      ]` of `width` cells for a peak in dBFS (-60 to 0), and the level
 /// it shows (clamped at -60).
 pub fn level_bar(dbfs: f32, width: usize) -> (String, f32) {
@@ -145,12 +175,69 @@ pub fn level_bar(dbfs: f32, width: usize) -> (String, f32) {
     (format!("[{:<width$}]", "#".repeat(filled)), db)
 }
 
+/// A one-line meter (spinner and message) cut short of the terminal's edge, never wrapped: a
+/// wrapped line stays behind when the meter is cleared. Shown until [`clear_live`].
 pub fn live_meter() -> ProgressBar {
     let style = ProgressStyle::with_template("{spinner} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
-    show_live(ProgressBar::new_spinner().with_style(style))
+    show_live(live_bar(None).with_style(style))
 }
 
-/// Makes `bar` the live line that stderr writes go around; returns it.
+/// Columns the live line leaves free at the terminal's right edge. A typed Ctrl-C is echoed by
+/// the terminal as `^C` where the cursor is; after a line as wide as the terminal that echo
+/// wraps to a new row, and the clear then erases that row instead of the line, which stays.
+const ECHO_ROOM: u16 = 2;
+
+/// Stderr's terminal, [`ECHO_ROOM`] columns narrower than it is: what the live line is laid
+/// out in, so that even a `{wide_msg}` stops short of the edge.
+#[derive(Debug)]
+struct Narrowed(console::Term);
+
+impl TermLike for Narrowed {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(ECHO_ROOM).max(1)
+    }
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_line(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_str(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The columns a live line may use (the terminal's, less [`ECHO_ROOM`]).
+pub fn live_width() -> usize {
+    usize::from(Narrowed(console::Term::stderr()).width())
+}
+
+/// A bar of `len` steps (a spinner without), drawn on stderr's terminal within [`live_width`]
+/// from its first drawing on (a drawing on another target would not be cleared by this one).
+pub fn live_bar(len: Option<u64>) -> ProgressBar {
+    let target = ProgressDrawTarget::term_like_with_hz(Box::new(Narrowed(console::Term::buffered_stderr())), 20);
+    ProgressBar::with_draw_target(len, target)
+}
+
+/// Makes `bar` (from [`live_bar`]) the live line that stderr writes go around; returns it.
 pub fn show_live(bar: ProgressBar) -> ProgressBar {
     *LIVE.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
     bar
@@ -176,6 +263,15 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&masked).unwrap();
         assert_eq!(back["exit_code"], 13);
         assert!(back["detail"].as_str().unwrap().ends_with("sent ***") && !masked.contains("Zq9"), "{masked}");
+    }
+
+    #[test]
+    fn fit_wraps_long_lines_under_their_value_column() {
+        let text = "model     DS-2CD2386G2-IU with a long name\nshort\nchannel 1 can speak G.711ulaw, G.711alaw\n";
+        assert_eq!(
+            super::fit(text, 26),
+            "model     DS-2CD2386G2-IU\n          with a long name\nshort\nchannel 1 can speak\n  G.711ulaw, G.711alaw\n"
+        );
     }
 
     #[test]

@@ -578,3 +578,34 @@ async fn the_doorbell_commands_work_with_the_built_in_sim() {
         assert!(all.contains("simulated door station") && all.contains(says), "{args:?}: {all}");
     }
 }
+
+/// A stop while `unlock` or `hangup` waits for the device's answer: exit 130 at once, and the
+/// message says what the request may still do and the command that clears it (#20 items 2-3,
+/// for every command); the JSON has it as `left`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_door_or_call_request_says_what_may_be_left() {
+    for (args, fault, says) in [
+        (&["unlock"][..], "slow=door:8000", "door 1 may open anyway: the request was sent"),
+        (&["hangup"], "slow=callsignal:8000", "the call may still be up: `hiktalk hangup "),
+        (&["--json", "unlock"], "slow=door:8000", "door 1 may open anyway"),
+    ] {
+        let sim = start(SimConfig { faults: vec![fault.parse().unwrap()], ..doorbell() }).await;
+        sim.ring();
+        sim.answer();
+        let mut cmd = hiktalk();
+        cmd.args(args).arg(url(&sim)).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        wait_for_signal_handlers(&child).await;
+        expect(&sim, "the slow request", |k| matches!(k, EventKind::FaultFired { fault: f } if f.starts_with(fault))).await;
+        signal(&child, libc::SIGINT);
+        let out = tokio::time::timeout(Duration::from_secs(5), wait_child(child)).await.expect("exits at once");
+        assert_eq!(out.status.code(), Some(130), "{args:?}: {}", stderr(&out));
+        if args[0] == "--json" {
+            let v = json(&out);
+            assert!(v["left"][0].as_str().unwrap().contains(says), "{v}");
+        } else {
+            assert!(stderr(&out).contains(&format!("stopped by SIGINT before the device answered; {}", url(&sim))), "{}", stderr(&out));
+            assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        }
+    }
+}

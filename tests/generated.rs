@@ -188,6 +188,16 @@ fn completion_offers_config_cameras_sim_and_closed_choices() {
     // A free value completes to nothing, not to the file names a path would.
     assert!(complete(&config, &["hiktalk", "play", "x.wav", "sim", "--user", ""]).is_empty());
     assert!(complete(&config, &["hiktalk", "play", "Cargo"]).iter().any(|f| f == "Cargo.toml"), "the file is a path");
+    // A --config on the line being completed is the config whose cameras are offered (#20.14),
+    // before or after the subcommand, as a separate word or with `=`.
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "[cameras.garage]\nhost = \"10.0.0.2\"\n").unwrap();
+    let other = other.to_str().unwrap();
+    let with_eq = format!("--config={other}");
+    for words in [&["hiktalk", "--config", other, "status", ""][..], &["hiktalk", "play", "x.wav", &with_eq, ""]] {
+        let offered = complete(&config, words);
+        assert!(offered.iter().any(|o| o == "garage") && !offered.iter().any(|o| o == "frontdoor"), "{words:?}: {offered:?}");
+    }
     // The registration script, for `source <(COMPLETE=bash hiktalk)`.
     let mut cmd = crate::util::hiktalk();
     let script = cmd.env("COMPLETE", "bash").output().unwrap();

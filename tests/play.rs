@@ -117,6 +117,38 @@ async fn bad_input_is_refused_before_any_session() {
     assert_eq!(count(&sim.events(), opened), 0);
 }
 
+/// `--raw-format` with a WAV (a file or stdin) is refused, exit 3, before any request: its header
+/// would be played as samples (#20 item 17). A headerless file still plays with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_format_is_refused_for_input_with_a_header() {
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("tone.wav"), 440.0, 0.5, 8000, 1, 0.3);
+    for stdin in [false, true] {
+        let mut cmd = hiktalk();
+        cmd.args(["play", "--raw-format", "s16le:8000:1"]);
+        if stdin {
+            cmd.arg("-").stdin(std::fs::File::open(&wav).unwrap());
+        } else {
+            cmd.arg(&wav);
+        }
+        cmd.arg(url(&sim));
+        let (out, _) = run_to_end(cmd).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "stdin {stdin}: {err}");
+        assert!(err.contains("is WAV audio with its own header") && err.contains("drop --raw-format"), "stdin {stdin}: {err}");
+    }
+    assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::Request { .. })), 0, "nothing reached the device");
+    let raw = dir.path().join("tone.raw");
+    let bytes = std::fs::read(&wav).unwrap();
+    std::fs::write(&raw, &bytes[44..]).unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["play", "--raw-format", "s16le:8000:1"]).arg(&raw).arg(url(&sim));
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("played 0.5 s"), "{}", stderr(&out));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_speech_from_espeak_plays() {
     let sim = sim::start(binary_sim_config()).await.unwrap();

@@ -145,3 +145,30 @@ async fn the_sims_console_says_how_to_get_a_doorbell() {
     let _ = child.wait();
     assert!(said.contains("has no doorbell; start it with --profile doorbell"), "{said}");
 }
+
+/// `--version --json`, at the top and on a subcommand: one JSON object with the name, the
+/// version and the features built in (#20 item 16); without --json the plain line as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_with_json_is_one_object() {
+    for args in [&["--version", "--json"][..], &["--json", "-V"], &["play", "--json", "--version"]] {
+        let mut cmd = hiktalk();
+        cmd.args(args);
+        let (out, _) = run_to_end(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.lines().count(), 1, "{args:?}: one line: {text:?}");
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{args:?}: {text:?}: {e}"));
+        assert_eq!(v["name"], "hiktalk", "{v}");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{v}");
+        assert_eq!(v["exit_code"], 0, "{v}");
+        let features: Vec<&str> = v["features"].as_array().expect("features").iter().map(|f| f.as_str().unwrap()).collect();
+        assert_eq!(features, ["aac", "opus", "echo-cancel"], "the default build's features: {v}");
+    }
+    let (out, _) = run_to_end({
+        let mut cmd = hiktalk();
+        cmd.arg("--version");
+        cmd
+    })
+    .await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("hiktalk {}\n", env!("CARGO_PKG_VERSION")));
+}

@@ -32,6 +32,8 @@ pub enum AudioError {
     Read { what: String, source: io::Error },
     #[error("{what}: {reason}; convert it first, e.g. `ffmpeg -i INPUT -ac 1 out.wav`, or give --raw-format for headerless PCM")]
     Unsupported { what: String, reason: String },
+    #[error("{what} is {format} audio with its own header, and --raw-format is only for headerless samples; drop --raw-format")]
+    HasHeader { what: String, format: &'static str },
     #[error("{what} is damaged: {reason}; check the file or re-export it")]
     Corrupt { what: String, reason: String },
     #[error("{what} contains no audio; check that the file (or the program feeding stdin) produced sound")]
@@ -196,6 +198,7 @@ fn open_stream<R: Read + Send + Sync + 'static>(mut stream: R, what: &str, raw: 
     }
     Ok(match raw {
         Some(format) => {
+            headerless(&head, what)?;
             let reader = Cursor::new(head).chain(stream);
             Box::new(RawSource { what: what.to_string(), reader, format, total: None, carry: Vec::new() })
         }
@@ -213,20 +216,22 @@ fn open_stream<R: Read + Send + Sync + 'static>(mut stream: R, what: &str, raw: 
 fn open_file(path: &Path, what: &str, raw: Option<RawFormat>) -> Result<Box<dyn Source>, AudioError> {
     let open = || File::open(path).map_err(|source| AudioError::Open { what: what.to_string(), source });
     let file = open()?;
+    // Only a regular file has a length; a FIFO or a character device reports 0 while data flows.
+    let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    let mut reader = BufReader::new(file);
+    let head = read_head(&mut reader, what)?;
+    if head.is_empty() {
+        return Err(AudioError::Empty { what: what.to_string() });
+    }
     if let Some(format) = raw {
-        // Only a regular file has a length; a FIFO or a character device reports 0 while data flows.
-        let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        headerless(&head, what)?;
         let frame = (format.sample.bytes() * usize::from(format.channels)) as u64;
         let total = len.map(|l| l / frame);
         if total == Some(0) {
             return Err(AudioError::Empty { what: what.to_string() });
         }
-        return Ok(Box::new(RawSource { what: what.to_string(), reader: BufReader::new(file), format, total, carry: Vec::new() }));
-    }
-    let mut reader = BufReader::new(file);
-    let head = read_head(&mut reader, what)?;
-    if head.is_empty() {
-        return Err(AudioError::Empty { what: what.to_string() });
+        let reader = Cursor::new(head).chain(reader);
+        return Ok(Box::new(RawSource { what: what.to_string(), reader, format, total, carry: Vec::new() }));
     }
     if is_wav(&head) {
         let (header, align) = wav_header(&mut reader, head, what)?;
@@ -249,6 +254,19 @@ fn read_head(r: &mut impl Read, what: &str) -> Result<Vec<u8>, AudioError> {
     let mut head = Vec::with_capacity(12);
     r.take(12).read_to_end(&mut head).map_err(|source| AudioError::Read { what: what.to_string(), source })?;
     Ok(head)
+}
+
+/// Refuses `--raw-format` for an input that starts with a header of a format hiktalk reads by
+/// itself: its header would be played as samples (a 3 s WAV tone became 16 s of noise).
+fn headerless(head: &[u8], what: &str) -> Result<(), AudioError> {
+    let format = match head {
+        _ if is_wav(head) => "WAV",
+        [b'f', b'L', b'a', b'C', ..] => "FLAC",
+        [b'O', b'g', b'g', b'S', ..] => "Ogg",
+        [b'I', b'D', b'3', ..] => "MP3",
+        _ => return Ok(()),
+    };
+    Err(AudioError::HasHeader { what: what.to_string(), format })
 }
 
 fn is_wav(head: &[u8]) -> bool {
@@ -724,6 +742,19 @@ mod tests {
         std::fs::write(&empty, b"").unwrap();
         assert!(matches!(open(&Input::Path(empty.clone()), None), Err(AudioError::Empty { .. })));
         assert!(matches!(open(&Input::Path(empty), Some(fmt)), Err(AudioError::Empty { .. })));
+        // A file with a header is not raw: refused, not played as noise.
+        let wav = dir.path().join("tone.wav");
+        write_wav(
+            &wav,
+            hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int },
+            800,
+        );
+        let err = open(&Input::Path(wav.clone()), Some(fmt)).err().expect("refused");
+        assert!(matches!(err, AudioError::HasHeader { format: "WAV", .. }), "{err}");
+        assert!(err.to_string().contains("drop --raw-format"), "{err}");
+        let bytes: Arc<[u8]> = std::fs::read(&wav).unwrap().into();
+        let memory = Input::Memory { what: "stdin".into(), bytes };
+        assert!(matches!(open(&memory, Some(fmt)), Err(AudioError::HasHeader { .. })));
         let silent = dir.path().join("zero.wav");
         write_wav(
             &silent,

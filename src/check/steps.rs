@@ -30,6 +30,8 @@ const RATE_TOLERANCE: f64 = 0.25;
 const FIXED_LENGTH_SECS: u64 = 3600;
 /// What each tried upload style carries.
 const SILENCE_TRY: Duration = Duration::from_millis(500);
+/// How long a tried upload waits for the device to end it before the next one starts.
+const UPLOAD_END_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs every check on `device` (named `name` in the report).
 pub async fn run(device: &Device, name: &str, opts: &Options, stop: &Stop) -> Report {
@@ -441,7 +443,7 @@ async fn session_id(device: &Device, id: &str, sid: Option<&str>, params: CodecP
         Err(e) => Check::pass("session_id", format!("audioData needs the sessionId (refused without: {e}); hiktalk sends it"))
             .with(json!({ "given": true, "required": true })),
         Ok(u) => {
-            u.finish().await;
+            u.finish_seen(UPLOAD_END_WAIT).await;
             Check::pass("session_id", "open gives a sessionId; audioData takes the session without it too")
                 .with(json!({ "given": true, "required": false }))
         }
@@ -480,7 +482,7 @@ async fn try_upload(device: &Device, id: &str, sid: Option<&str>, params: CodecP
             u.send(&body).await
         }
     };
-    u.finish().await;
+    u.finish_seen(UPLOAD_END_WAIT).await;
     sent.map_err(|e| format!("{e:?}"))
 }
 

@@ -5,9 +5,11 @@
 use clap::ValueHint;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 /// The codec names `--codec` and friends offer (every spelling `Codec::from_str` knows works).
 pub const CODECS: &[&str] = &["ulaw", "alaw", "g726", "aac", "pcm", "opus"];
@@ -50,12 +52,34 @@ pub fn no_file_names(cmd: clap::Command) -> clap::Command {
     .mut_subcommands(no_file_names)
 }
 
+/// The `--config` given on the line being completed, if any (see [`config_on_line`]).
+static LINE_CONFIG: OnceLock<PathBuf> = OnceLock::new();
+
+/// Remembers the `--config FILE` (or `--config=FILE`) among the words of the line being
+/// completed (`words`: what the shell passes after `--`), so the camera names offered are the
+/// ones that command line would use. The shell passes words as typed: `~/` is expanded here.
+pub fn config_on_line(words: &[OsString]) {
+    let words: Vec<&str> = words.iter().filter_map(|w| w.to_str()).collect();
+    let given = words.windows(2).rev().find_map(|w| match w {
+        ["--config", path] => Some(*path),
+        [_, word] => word.strip_prefix("--config="),
+        _ => None,
+    });
+    let path = given.filter(|p| !p.is_empty()).map(|p| match (p.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(p),
+    });
+    if let Some(path) = path {
+        let _ = LINE_CONFIG.set(path);
+    }
+}
+
 /// Completes a camera argument with the config's cameras and groups, and `sim`. The config is
-/// the one `HIKTALK_CONFIG` names or the default: a `--config` on the line being completed is
-/// not seen.
+/// the one `--config` names on the line being completed, else `HIKTALK_CONFIG`, else the
+/// default, as when the line runs.
 pub fn cameras() -> ArgValueCandidates {
     ArgValueCandidates::new(|| {
-        let config = std::env::var_os("HIKTALK_CONFIG").map(std::path::PathBuf::from);
+        let config = LINE_CONFIG.get().cloned().or_else(|| std::env::var_os("HIKTALK_CONFIG").map(PathBuf::from));
         let (cameras, groups) = crate::config::names(config.as_deref());
         let tagged =
             |names: Vec<String>, what: &'static str| names.into_iter().map(move |n| CompletionCandidate::new(n).help(Some(what.into())));

@@ -70,7 +70,10 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
     ("13", "refused: the device refused a call or door command (invalidOperation, no such door), or to open an idle talk channel"),
     ("14", "ringing: play, say or speak found the doorbell ringing and sent nothing (--stop-ring stops the ring first)"),
     ("15", "check: at least one check failed (its line says what it means and what to do)"),
-    ("130", "interrupted by SIGINT, SIGTERM or SIGHUP (play, say; status and close too), or Ctrl-C at the password prompt"),
+    (
+        "130",
+        "interrupted by SIGINT, SIGTERM or SIGHUP (play, say; status, close, volume, unlock, hangup and reject too: a request cut short says what it may still do and the command that clears it), or Ctrl-C at the password prompt",
+    ),
 ];
 
 /// `hiktalk --help`'s closing words.

@@ -285,7 +285,9 @@ pub struct PlayArgs {
     pub login: Login,
     #[command(flatten)]
     pub talk: TalkArgs,
-    /// Raw stdin samples as FORMAT:RATE:CHANNELS (s16le, s16be, u8, f32le, mulaw, alaw), e.g. s16le:16000:1
+    /// Headerless samples (stdin or a raw file) as FORMAT:RATE:CHANNELS (s16le, s16be, u8,
+    /// f32le, mulaw, alaw), e.g. s16le:16000:1; refused (exit 3) for a WAV, MP3, FLAC or Ogg input,
+    /// whose header says its format
     #[arg(long, value_name = "SPEC")]
     pub raw_format: Option<RawFormat>,
     /// Repeat the file until stopped (reconnects after faults, like speak)

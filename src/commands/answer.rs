@@ -39,7 +39,7 @@ pub async fn run(args: AnswerArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         }
         Some(f) => {
             let input = if f == "-" { Input::Stdin } else { Input::Path(f.into()) };
-            Media::Message(play::open_input(&input, None, &ctx.stop).await?)
+            Media::Message(play::open_input(&input, None, ctx).await?)
         }
     };
     let mut c = super::connect_as(&args.camera, &args.login, ctx, super::SimAs::DoorStation(super::SimCall::Ringing)).await?;

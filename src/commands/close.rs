@@ -22,6 +22,8 @@ struct Closed {
 
 pub async fn run(args: CloseArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let members = fleet::connect_all(&args.cameras, &args.login, ctx).await?;
+    let names = args.cameras.iter().map(|c| crate::config::display_name(c)).collect::<Vec<_>>().join(" ");
+    let _closing = ctx.stop.hold(format!("{names}: a session may still be open: `hiktalk close {names}` clears it"));
     Ok(fleet::combine(fleet::each(members, || {}, close_one).await))
 }
 

@@ -18,20 +18,30 @@ pub fn run() -> anyhow::Result<Outcome> {
         })
         .collect();
     let mut outcome = Outcome::new(None, Ending::Done).with_figures(&serde_json::json!({ "devices": rows }));
-    outcome.stdout = Some(format!("{}\n{}", table("Inputs (speak --input)", &inputs), table("Outputs (listen --output)", &outputs)));
+    let columns = crate::output::stdout_columns();
+    let (inputs, outputs) = (table("Inputs (speak --input)", &inputs, columns), table("Outputs (listen --output)", &outputs, columns));
+    outcome.stdout = Some(format!("{inputs}\n{outputs}"));
     Ok(outcome)
 }
 
-fn table(title: &str, devices: &[AudioDevice]) -> String {
+/// One device per row, or on a terminal too narrow for the rows, one block per device (id,
+/// config, then the description wrapped under them).
+fn table(title: &str, devices: &[AudioDevice], columns: Option<usize>) -> String {
     if devices.is_empty() {
-        return format!("{title}: none found; connect a device, or check that your user may use audio (e.g. the `audio` group).\n");
+        let t = format!("{title}: none found; connect a device, or check that your user may use audio (e.g. the `audio` group).\n");
+        return columns.map_or_else(|| t.clone(), |c| crate::output::fit(&t, c));
     }
-    let id_width = devices.iter().map(|d| d.id.len()).max().unwrap_or(0).max(2);
+    let id_width = devices.iter().map(|d| d.id.chars().count()).max().unwrap_or(0).max(2);
     let mut t = format!("{title}:\n  {:>3}  {:<id_width$}  {:<20}  DESCRIPTION\n", "#", "ID", "DEFAULT CONFIG");
+    let mut blocks = format!("{title}:\n");
     for (index, d) in devices.iter().enumerate() {
         let mark = if d.is_default { '*' } else { ' ' };
         let config = format!("{} Hz {} {} ch", d.default_rate, d.default_format, d.channels);
         t.push_str(&format!("{mark} {index:>3}  {:<id_width$}  {config:<20}  {}\n", d.id, d.description));
+        blocks.push_str(&format!("{mark} {index:>3}  {}\n       {config}\n       {}\n", d.id, d.description));
     }
-    t
+    match columns {
+        Some(c) if t.lines().any(|l| l.chars().count() > c) => crate::output::fit(&blocks, c),
+        _ => t,
+    }
 }

@@ -7,6 +7,7 @@ use crate::isapi::intercom::{CallCmd, CallState};
 use crate::isapi::{Device, IsapiError};
 use crate::outcome::{Ending, Outcome};
 use crate::watch::{self, WatchOptions};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 /// When the simulated door station (`wait-ring sim`) rings: soon, but after the wait has begun.
@@ -59,6 +60,11 @@ pub async fn before_talk(device: &Device, name: &str, stop_ring: bool, ctx: &Con
 pub async fn signal(args: CallArgs, cmd: CallCmd, ctx: &Context) -> anyhow::Result<Outcome> {
     let call = if cmd == CallCmd::HangUp { SimCall::OnCall } else { SimCall::Ringing };
     let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(call)).await?;
+    let undone = match cmd {
+        CallCmd::Reject => format!("{n}: the doorbell may still ring: `hiktalk reject {n}` ends the ring", n = c.name),
+        _ => format!("{n}: the call may still be up: `hiktalk hangup {n}` ends it", n = c.name),
+    };
+    let _sending = ctx.stop.hold(undone);
     let result = send_signal(&c.device, cmd).await;
     finish(c, result).await
 }
@@ -118,6 +124,8 @@ async fn finish(c: Connected, result: Result<(String, serde_json::Value), Ending
 pub async fn unlock(args: UnlockArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(SimCall::Idle)).await?;
     let door = args.door;
+    // A request cut short may still open the door: nothing closes it, so it is said.
+    let _opening = ctx.stop.hold(format!("{}: door {door} may open anyway: the request was sent", c.name));
     let result = match c.device.open_door(door).await {
         Ok(d) => {
             let line = format!("door {door} opened; the device confirmed ({} via {})", d.status.summary(), d.api);
@@ -144,6 +152,12 @@ pub async fn wait_ring(args: WaitRingArgs, ctx: &Context) -> anyhow::Result<Outc
     let c = super::connect_as(&args.camera, &args.login, ctx, SimAs::DoorStation(SimCall::RingsIn(SIM_RING))).await?;
     let opts = watch_options(&args.watch);
     let limit = args.wait_timeout.map(Duration::from_secs_f64);
+    // A script gets the ring on stdout and nothing else; a person at a terminal is told what
+    // the silence means.
+    if std::io::stderr().is_terminal() {
+        let until = limit.map(|l| format!(" (at most {:.0} s)", l.as_secs_f64())).unwrap_or_default();
+        ctx.out.note(&format!("{}: waiting for a ring{until}; Ctrl-C to stop", c.name));
+    }
     let result = match watch::wait_ring(&c.device, &opts, &ctx.stop, limit).await {
         Ok(ring) => {
             let caller = c.device.caller_info().await.ok().flatten();

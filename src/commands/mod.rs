@@ -52,6 +52,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
     crate::outcome::install_panic_hook();
     // `COMPLETE=bash hiktalk` prints the completion script; the script calls back the same way.
     let completer = clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command);
+    if std::env::var_os("COMPLETE").is_some() {
+        crate::cli::complete::config_on_line(&args);
+    }
     match completer.try_complete(&args, std::env::current_dir().ok().as_deref()) {
         Ok(true) => return exit::OK,
         Ok(false) => {}
@@ -64,6 +67,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let json = args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(e) if json && e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            return Output { json, ..Output::default() }.report(&build_outcome());
+        }
         Err(e) if !json || !e.use_stderr() => {
             // Help and version go to stdout with exit 0; usage errors to stderr with exit 2.
             let _ = e.print();
@@ -82,6 +88,17 @@ pub fn main(args: Vec<OsString>) -> i32 {
             out.report(&Outcome::new(None, Ending::Internal { detail }))
         }
     }
+}
+
+/// `--version --json`: what was built, as one outcome object.
+fn build_outcome() -> Outcome {
+    let features: Vec<&str> =
+        [("aac", cfg!(feature = "aac")), ("opus", cfg!(feature = "opus")), ("echo-cancel", cfg!(feature = "echo-cancel"))]
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect();
+    let build = serde_json::json!({ "name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION"), "features": features });
+    Outcome::new(None, Ending::Done).with_figures(&build)
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -118,13 +135,13 @@ fn run(cli: Cli, out: Output) -> i32 {
             Command::Listen(args) => listen::run(args, &ctx).await,
             // The signal handlers swallow SIGINT/SIGTERM/SIGHUP, so the one-shot commands must
             // watch for them too, or Ctrl-C on a device that does not answer waits out the timeout.
-            Command::Status(args) => interruptible(&ctx.stop, status::run(args, &ctx)).await,
-            Command::Close(args) => interruptible(&ctx.stop, close::run(args, &ctx)).await,
+            Command::Status(args) => interruptible(&ctx.stop, device.clone(), status::run(args, &ctx)).await,
+            Command::Close(args) => interruptible(&ctx.stop, device.clone(), close::run(args, &ctx)).await,
             Command::Answer(args) => answer::run(args, &ctx).await,
-            Command::Hangup(args) => interruptible(&ctx.stop, doorbell::signal(args, CallCmd::HangUp, &ctx)).await,
-            Command::Reject(args) => interruptible(&ctx.stop, doorbell::signal(args, CallCmd::Reject, &ctx)).await,
-            Command::Unlock(args) => interruptible(&ctx.stop, doorbell::unlock(args, &ctx)).await,
-            Command::Volume(args) => interruptible(&ctx.stop, volume::run(args, &ctx)).await,
+            Command::Hangup(args) => interruptible(&ctx.stop, device.clone(), doorbell::signal(args, CallCmd::HangUp, &ctx)).await,
+            Command::Reject(args) => interruptible(&ctx.stop, device.clone(), doorbell::signal(args, CallCmd::Reject, &ctx)).await,
+            Command::Unlock(args) => interruptible(&ctx.stop, device.clone(), doorbell::unlock(args, &ctx)).await,
+            Command::Volume(args) => interruptible(&ctx.stop, device.clone(), volume::run(args, &ctx)).await,
             Command::WaitRing(args) => doorbell::wait_ring(args, &ctx).await,
             Command::Events(args) => events::run(args, &ctx).await,
             // Not `interruptible`: a stop reaches the talk session, which closes what it opened.
@@ -145,11 +162,22 @@ fn run(cli: Cli, out: Output) -> i32 {
     out.report(&outcome)
 }
 
-/// Runs a one-shot command (no session to close) unless the user stops it.
-async fn interruptible(stop: &Stop, f: impl Future<Output = anyhow::Result<Outcome>>) -> anyhow::Result<Outcome> {
+/// Runs a one-shot command unless the user stops it. A stop cuts its request short: what that
+/// may leave on the device (what the command holds on `stop`) is said with the command that
+/// clears it, on the line and as `left` in the JSON.
+async fn interruptible(stop: &Stop, device: Option<String>, f: impl Future<Output = anyhow::Result<Outcome>>) -> anyhow::Result<Outcome> {
     tokio::select! {
         r = f => r,
-        s = stop.wait() => Err(Ending::UserStop { signal: s.to_string() }.into()),
+        // Read while the request is still in flight: once select! picks this arm, it is dropped.
+        (s, left) = async { (stop.wait().await, stop.left_behind()) } => {
+            let ending = Ending::UserStop { signal: s.to_string() };
+            if left.is_empty() {
+                return Err(ending.into());
+            }
+            let mut outcome = Outcome::new(device, ending).with_figures(&serde_json::json!({ "left": left }));
+            outcome.line = Some(format!("stopped by {s} before the device answered; {}", left.join("; ")));
+            Ok(outcome)
+        }
     }
 }
 

@@ -38,7 +38,7 @@ async fn status_one(Connected { device, name, sim, .. }: Connected) -> Outcome {
     let outcome = match gather(&device, &name).await {
         Ok(status) => {
             let mut outcome = Outcome::new(Some(name), Ending::Done).with_figures(&status);
-            outcome.stdout = Some(table(&status));
+            outcome.stdout = Some(table(&status, crate::output::stdout_columns()));
             outcome
         }
         Err(ending) => Outcome::new(Some(name), ending),
@@ -74,7 +74,8 @@ async fn gather(device: &Device, name: &str) -> Result<Status, Ending> {
     Ok(Status { device: name.to_string(), info, channels, call_status, audio_out })
 }
 
-fn table(s: &Status) -> String {
+/// The status as text: a table of channels, laid out for `columns` when stdout is a terminal.
+fn table(s: &Status, columns: Option<usize>) -> String {
     let mut t = format!("device    {}\n", s.device);
     if let Some(i) = &s.info {
         let v = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
@@ -93,7 +94,9 @@ fn table(s: &Status) -> String {
         let n = |x: Option<u32>| x.map_or("-".to_string(), |v| v.to_string());
         t.push_str(&format!("volume    talk {}, speaker {} (AudioOut)\n", n(a.talk_volume), n(a.volume)));
     }
-    t.push_str("\nCHANNEL  CODEC        RATE     BITRATE  SPEAKER  MIC   SESSION\n");
+    // One row per channel, or on a terminal too narrow for the row, one block per channel.
+    let mut grid = String::from("\nCHANNEL  CODEC        RATE     BITRATE  SPEAKER  MIC   SESSION\n");
+    let mut blocks = String::new();
     for c in &s.channels {
         let ch = &c.channel;
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
@@ -103,22 +106,31 @@ fn table(s: &Status) -> String {
             Some(false) => "none",
             None => "unknown",
         };
-        t.push_str(&format!(
-            "{:<8} {:<12} {:<8} {:<8} {:<8} {:<5} {}\n",
-            ch.id,
+        let cells = [
             codec,
             opt(ch.sample_rate_hz().map(|r| format!("{r} Hz"))),
             opt(ch.bit_rate_kbps.map(|b| format!("{b}k"))),
             opt(ch.speaker_volume.map(|v| v.to_string())),
             opt(ch.microphone_volume.map(|v| v.to_string())),
-            session
-        ));
+            session.to_string(),
+        ];
+        let [codec, rate, bitrate, speaker, mic, session] = &cells;
+        grid.push_str(&format!("{:<8} {codec:<12} {rate:<8} {bitrate:<8} {speaker:<8} {mic:<5} {session}\n", ch.id));
+        blocks.push_str(&format!("\nchannel {}\n", ch.id));
+        for (label, value) in ["codec", "rate", "bitrate", "speaker", "mic", "session"].iter().zip(&cells) {
+            blocks.push_str(&format!("  {label:<9}{value}\n"));
+        }
     }
+    let narrow = columns.is_some_and(|c| grid.lines().any(|l| l.chars().count() > c));
+    t.push_str(if narrow { &blocks } else { &grid });
     for c in s.channels.iter().filter(|c| !c.channel.codec_options.is_empty()) {
         t.push_str(&format!("channel {} can speak {}\n", c.channel.id, c.channel.codec_options.join(", ")));
     }
     if s.channels.iter().any(|c| !c.supported) {
         t.push_str("(!) hiktalk cannot encode this codec; switch the channel with `hiktalk play --set-codec`\n");
     }
-    t
+    match columns {
+        Some(c) => crate::output::fit(&t, c),
+        None => t,
+    }
 }

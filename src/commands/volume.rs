@@ -8,6 +8,9 @@ use crate::outcome::{Ending, Outcome};
 
 pub async fn run(args: VolumeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let c = super::connect(&args.camera, &args.login, ctx).await?;
+    // A stop while a level is being set leaves it unknown: said, with how to look.
+    let _setting =
+        args.level.map(|_| ctx.stop.hold(format!("{n}: the volume may or may not be set: `hiktalk volume {n}` shows it", n = c.name)));
     let result = volume(&c.device, c.channel.as_deref(), &args).await;
     let outcome = match result {
         Ok((line, table, vols)) => {

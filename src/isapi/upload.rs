@@ -159,6 +159,16 @@ impl Upload {
     pub async fn finish(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.writer.shutdown()).await;
     }
+
+    /// [`Upload::finish`], then waits (at most `within`) for the device to close its side, so
+    /// that an upload started next on the session does not find this one still streaming.
+    pub async fn finish_seen(mut self, within: Duration) {
+        let _ = tokio::time::timeout(within, async {
+            let _ = self.writer.shutdown().await;
+            self.ended().await
+        })
+        .await;
+    }
 }
 
 /// Reads the socket until the device closes it and reports what it said on the way out,

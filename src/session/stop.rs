@@ -86,6 +86,11 @@ impl Stop {
         let _ = self.tx.send(Some(name));
     }
 
+    /// What exiting now would leave on the devices, each with the command that clears it.
+    pub fn left_behind(&self) -> Vec<String> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(_, w)| w.clone()).collect()
+    }
+
     /// What exiting now leaves, as the end of the second signal's sentence.
     fn left(&self) -> String {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());

@@ -132,7 +132,7 @@ impl Profile {
             Profile::AacOnly => ("DS-2CD1383G2-LIU", "V5.8.41", "build 240112", "IPCamera"),
         };
         DeviceInfo {
-            device_name: format!("hiktalk-sim {self}"),
+            device_name: format!("Simulated {self}"),
             model: model.to_string(),
             serial_number: "HIKTALKSIM0000000001".to_string(),
             firmware_version: firmware.to_string(),

@@ -198,7 +198,39 @@ pub fn on_a_terminal(cmd: Command) -> (Child, std::fs::File, std::thread::JoinHa
 
 /// `on_a_terminal`, on a terminal of `(columns, rows)` that is the child's controlling
 /// terminal (as in a login session: `/dev/tty` is the pty, and it is what size queries see).
-pub fn on_a_sized_terminal(mut cmd: Command, size: Option<(u16, u16)>) -> (Child, std::fs::File, std::thread::JoinHandle<String>) {
+pub fn on_a_sized_terminal(cmd: Command, size: Option<(u16, u16)>) -> (Child, std::fs::File, std::thread::JoinHandle<String>) {
+    let (child, keys, printed) = on_a_watched_terminal(cmd, size);
+    (child, keys, printed.thread)
+}
+
+/// What a program on a pseudo-terminal prints, readable while it runs.
+pub struct Printed {
+    so_far: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    thread: std::thread::JoinHandle<String>,
+}
+
+impl Printed {
+    /// Waits until the output contains `needle` (at most 15 s); all printed so far.
+    pub async fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = String::from_utf8_lossy(&self.so_far.lock().unwrap()).into_owned();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{needle:?} never printed; printed: {text:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything printed, once no process holds the terminal any more.
+    pub fn join(self) -> String {
+        self.thread.join().unwrap()
+    }
+}
+
+/// [`on_a_sized_terminal`], with the output readable while the child runs.
+pub fn on_a_watched_terminal(mut cmd: Command, size: Option<(u16, u16)>) -> (Child, std::fs::File, Printed) {
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     let (mut master, mut slave) = (0, 0);
@@ -227,20 +259,21 @@ pub fn on_a_sized_terminal(mut cmd: Command, size: Option<(u16, u16)>) -> (Child
     drop(cmd); // the parent's copies of the slave: the master sees EOF (EIO) when the child is gone
     let master = std::fs::File::from(master);
     let mut reader = master.try_clone().unwrap();
-    let printed = std::thread::spawn(move || {
+    let so_far = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let all = so_far.clone();
+    let thread = std::thread::spawn(move || {
         use std::io::Read;
-        let mut all = Vec::new();
         let mut buf = [0u8; 4096];
         // Ends with EIO once no process holds the slave.
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            all.extend_from_slice(&buf[..n]);
+            all.lock().unwrap().extend_from_slice(&buf[..n]);
         }
-        String::from_utf8_lossy(&all).into_owned()
+        String::from_utf8_lossy(&all.lock().unwrap()).into_owned()
     });
-    (child, master, printed)
+    (child, master, Printed { so_far, thread })
 }
 
 /// The internal id (for `recording`) of the last session the simulator opened.
