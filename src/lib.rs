@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod feed;
 pub mod isapi;
+pub mod job;
 pub mod listen;
 pub mod outcome;
 pub mod output;
