@@ -18,6 +18,7 @@ pub mod listen;
 pub mod outcome;
 pub mod output;
 pub mod prompt;
+pub mod serve;
 pub mod session;
 pub mod sim;
 pub mod watch;

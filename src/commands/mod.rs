@@ -9,6 +9,7 @@ pub mod events;
 pub mod listen;
 pub mod play;
 pub mod say;
+pub mod serve;
 pub mod sim;
 pub mod speak;
 pub mod status;
@@ -72,7 +73,9 @@ fn run(cli: Cli, out: Output) -> i32 {
     // switches per 20 ms frame). A call runs two real-time directions that must not wait for
     // each other, and the simulator serves many devices at once: they get the pool.
     let builder = match cli.command {
-        Command::Sim(_) | Command::Speak(_) | Command::Listen(_) | Command::Answer(_) => tokio::runtime::Builder::new_multi_thread(),
+        Command::Sim(_) | Command::Serve(_) | Command::Speak(_) | Command::Listen(_) | Command::Answer(_) => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
         _ => tokio::runtime::Builder::new_current_thread(),
     };
     let runtime = match { builder }.enable_all().build() {
@@ -110,6 +113,7 @@ fn run(cli: Cli, out: Output) -> i32 {
             Command::Events(args) => events::run(args, &ctx).await,
             Command::Devices => devices::run(),
             Command::Sim(args) => sim::run(*args, &ctx).await,
+            Command::Serve(args) => serve::run(*args, &ctx).await,
         };
         result.unwrap_or_else(|e| Outcome::failed(device, &e))
     };
