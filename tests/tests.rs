@@ -21,6 +21,7 @@ mod play;
 mod producer;
 mod reporting;
 mod say;
+mod serve;
 mod signals;
 mod sim_auth;
 mod sim_doorbell;

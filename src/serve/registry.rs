@@ -207,7 +207,8 @@ impl Registry {
                     Err(_) => return Err(Refused::Busy(name.clone())),
                 },
                 Queue::Interrupt => {
-                    self.live(name).iter().for_each(|s| s.stop());
+                    // The announcement playing stops; those queued behind it keep their turn.
+                    self.live(name).iter().filter(|s| s.state() != State::Queued).for_each(|s| s.stop());
                     held.push(None);
                 }
                 Queue::Wait => held.push(None),
