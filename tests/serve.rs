@@ -335,3 +335,68 @@ async fn hostile_clients_are_refused_without_reaching_a_device() {
     let (out, _) = run_to_end(cmd).await;
     assert_eq!((out.status.code(), json(&out)["reason"].as_str()), (Some(2), Some("usage")), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_the_lifecycle_and_metrics_count_it() {
+    let sim = device().await;
+    let s = serve(&[&sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = format!("@{}", tone_wav(&dir.path().join("t.wav"), 600.0, 1.0, 16000, 1, 0.4).display());
+    // An SSE client (curl -N), read line by line.
+    let mut sse =
+        std::process::Command::new("curl").args(["-s", "-N", &format!("{}/api/events", s.base)]).stdout(Stdio::piped()).spawn().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let lines = BufReader::new(sse.stdout.take().unwrap());
+    std::thread::spawn(move || lines.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    let next = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
+        tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.ok().flatten()
+    };
+    while next(&mut rx).await.expect("the subscription") != ": subscribed" {}
+
+    let a = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam0/play?wait=true", s.base)])).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let mut states = Vec::new();
+    while states.last().map(String::as_str) != Some("closed") {
+        let line = next(&mut rx).await.unwrap_or_else(|| panic!("the lifecycle so far: {states:?}"));
+        if let Some(data) = line.strip_prefix("data: ") {
+            let v: serde_json::Value = serde_json::from_str(data).unwrap();
+            assert_eq!(v["camera"], "cam0");
+            states.push(v["state"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(states, ["queued", "opening", "playing", "closed"]);
+    let _ = sse.kill();
+    let _ = sse.wait();
+
+    // The metrics, read by the Prometheus project's own Python parser.
+    let text = curl(args(&[&format!("{}/metrics", s.base)])).await;
+    assert_eq!(text.status, 200);
+    let script = "import sys, json\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
+        print(json.dumps({s.name + json.dumps(s.labels, sort_keys=True): s.value for f in parse(sys.stdin.read()) for s in f.samples}))";
+    let body = text.body.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut py = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        py.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+        py.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        parsed.status.success(),
+        "python3-prometheus-client parses it (apt-get install python3-prometheus-client): {}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    let cam = r#"{"camera": "cam0"}"#;
+    assert_eq!(m[format!("hiktalk_device_sessions_opened_total{cam}")], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_plays_ended_total{}", r#"{"camera": "cam0", "reason": "end_of_input"}"#)], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_plays_live{cam}")], 0.0, "{m}");
+    assert_eq!(m[format!("hiktalk_closes_unconfirmed_total{cam}")], serde_json::Value::Null, "{m}");
+}

@@ -10,6 +10,9 @@ use crate::serve::{App, Limits, router};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `/api/events` clients served at once.
+const SSE_CLIENTS: usize = 16;
+
 pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let invalid = |message: String| ConfigError::Invalid { camera: "serve".into(), message };
     let token = match &args.token_file {
@@ -43,7 +46,15 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     // The close a DELETE waits for: the device's answer within the request timeout, twice over.
     let close_within = Duration::from_secs_f64(args.login.timeout * 2.0 + 5.0);
     let registry = Arc::new(Registry::new(ctx.config.clone(), args.login.clone(), ctx.stop.clone()));
-    let app = Arc::new(App { registry: registry.clone(), talk: args.talk.clone(), cameras: cameras.clone(), groups, token, close_within });
+    let app = Arc::new(App {
+        registry: registry.clone(),
+        talk: args.talk.clone(),
+        cameras: cameras.clone(),
+        groups,
+        token,
+        close_within,
+        sse_clients: Arc::new(tokio::sync::Semaphore::new(SSE_CLIENTS)),
+    });
     ctx.out.note(&format!("serving {} on http://{addr}", cameras.join(", ")));
     let stop = ctx.stop.clone();
     let closing = registry.clone();

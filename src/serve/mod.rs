@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod go2rtc;
+pub mod metrics;
 pub mod native;
 pub mod registry;
 
@@ -15,12 +16,14 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use registry::Registry;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
+use tokio::sync::broadcast;
 
 /// Everything the handlers share.
 pub struct App {
@@ -35,6 +38,8 @@ pub struct App {
     pub token: Option<String>,
     /// How long a DELETE waits for the devices to confirm their closes.
     pub close_within: Duration,
+    /// Room for `/api/events` clients; one more is refused.
+    pub sse_clients: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -64,6 +69,8 @@ pub fn router(app: Arc<App>, limits: Limits) -> Router {
         .route("/api/sessions/{id}", get(native::session).delete(native::stop_session))
         .route("/api/streams", get(go2rtc::streams).post(go2rtc::play).delete(go2rtc::delete))
         .route("/api/ffmpeg", post(go2rtc::ffmpeg))
+        .route("/api/events", get(events))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(app.clone(), authorized))
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(limits.body))
@@ -85,4 +92,40 @@ async fn authorized(State(app): State<Arc<App>>, request: Request, next: Next) -
         }
     }
     next.run(request).await
+}
+
+/// `GET /api/events`: the session lifecycle as Server-Sent Events (`session`, one JSON object
+/// per state change: queued, opening, playing, closing, closed with its outcome).
+async fn events(State(app): State<Arc<App>>) -> Response {
+    let Ok(permit) = app.sse_clients.clone().try_acquire_owned() else {
+        return native::answer(503, serde_json::json!({ "reason": "too_many_clients", "message": "too many /api/events clients" }));
+    };
+    let (rx, stop) = (app.registry.subscribe(), app.registry.process_stop());
+    // The stream ends when the process stops, or the server would wait for it forever.
+    let stream = futures_util::stream::unfold((rx, stop, permit), |(mut rx, stop, permit)| async move {
+        loop {
+            let received = tokio::select! {
+                r = rx.recv() => r,
+                _ = stop.wait() => return None,
+            };
+            match received {
+                Ok(v) => {
+                    let event = Event::default().event("session").data(v.to_string());
+                    return Some((Ok::<_, std::convert::Infallible>(event), (rx, stop, permit)));
+                }
+                // A client that fell behind misses what it could not take, and goes on.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    // A first comment says the subscription is in place: what happens from here is sent.
+    let hello = futures_util::stream::once(async { Ok(Event::default().comment("subscribed")) });
+    Sse::new(futures_util::StreamExt::chain(hello, stream)).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// `GET /metrics`
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], app.registry.metrics.encode()).into_response()
 }

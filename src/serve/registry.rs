@@ -1,6 +1,7 @@
 //! The sessions `serve` runs and one queue per camera, shared by every front end of the process:
 //! a flood of requests opens at most one session per camera at a time.
 
+use super::metrics::Metrics;
 use crate::audio::decode::Input;
 use crate::cli::{Login, TalkArgs};
 use crate::codec::CodecParams;
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedMutexGuard, watch};
+use tokio::sync::{OwnedMutexGuard, broadcast, watch};
 
 /// Closed sessions kept for `GET /api/sessions` before the oldest are forgotten.
 const KEEP_CLOSED: usize = 100;
@@ -51,6 +52,7 @@ pub struct Session {
     stop: Stop,
     stopping: AtomicBool,
     progress: Arc<Progress>,
+    bus: broadcast::Sender<serde_json::Value>,
     state: watch::Sender<State>,
     codec: Mutex<Option<CodecParams>>,
     done: watch::Sender<Option<Outcome>>,
@@ -73,13 +75,16 @@ impl Session {
     /// Asks the session to close (once: a second trigger of a stop exits the process).
     pub fn stop(&self) {
         if !self.stopping.swap(true, Ordering::SeqCst) {
-            self.state.send_if_modified(|s| {
+            let closing = self.state.send_if_modified(|s| {
                 let live = *s != State::Closed;
                 if live {
                     *s = State::Closing;
                 }
                 live
             });
+            if closing {
+                self.publish();
+            }
             self.stop.trigger("DELETE");
         }
     }
@@ -119,18 +124,27 @@ impl Session {
             Event::Ended { .. } => return,
         };
         // A session asked to close stays closing whatever its job says meanwhile.
-        self.state.send_if_modified(|s| {
+        let moved = self.state.send_if_modified(|s| {
             let moves = !matches!(s, State::Closing | State::Closed) && *s != to;
             if moves {
                 *s = to;
             }
             moves
         });
+        if moved {
+            self.publish();
+        }
     }
 
     fn finish(&self, outcome: Outcome) {
         self.state.send_replace(State::Closed);
         self.done.send_replace(Some(outcome));
+        self.publish();
+    }
+
+    /// Tells `/api/events` the session as it is now (nobody listening is fine).
+    fn publish(&self) {
+        let _ = self.bus.send(self.to_json());
     }
 }
 
@@ -158,11 +172,36 @@ pub struct Registry {
     sessions: Mutex<BTreeMap<u64, Arc<Session>>>,
     queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     next: AtomicU64,
+    /// Session lifecycle for `/api/events`: every state change, once.
+    bus: broadcast::Sender<serde_json::Value>,
+    pub metrics: Metrics,
 }
+
+/// Lifecycle events an SSE client may fall behind by before it misses some.
+const BUS: usize = 256;
 
 impl Registry {
     pub fn new(config: Option<PathBuf>, login: Login, stop: Stop) -> Registry {
-        Registry { config, login, stop, sessions: Default::default(), queues: Default::default(), next: AtomicU64::new(1) }
+        Registry {
+            config,
+            login,
+            stop,
+            sessions: Default::default(),
+            queues: Default::default(),
+            next: AtomicU64::new(1),
+            bus: broadcast::channel(BUS).0,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The process's stop: long answers (SSE) end when it is asked for.
+    pub fn process_stop(&self) -> Stop {
+        self.stop.clone()
+    }
+
+    /// The session lifecycle from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<serde_json::Value> {
+        self.bus.subscribe()
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
@@ -225,11 +264,14 @@ impl Registry {
                 stop: self.stop.child(),
                 stopping: AtomicBool::new(false),
                 progress: Arc::default(),
+                bus: self.bus.clone(),
                 state: watch::channel(State::Queued).0,
                 codec: Mutex::new(None),
                 done,
             });
             self.insert(session.clone());
+            self.metrics.started(&name);
+            session.publish();
             let queue = self.queue(&name);
             tokio::spawn(self.clone().run(session.clone(), target, audio.clone(), queue, guard));
             started.push(session);
@@ -264,7 +306,8 @@ impl Registry {
                 g = queue.lock_owned() => Some(g),
                 s = ctx.stop.wait() => {
                     // Stopped while queued: nothing was opened.
-                    let outcome = Outcome::new(Some(name), Ending::UserStop { signal: s.to_string() });
+                    let outcome = Outcome::new(Some(name.clone()), Ending::UserStop { signal: s.to_string() });
+                    self.metrics.ended(&name, &outcome);
                     return session.finish(outcome);
                 }
             },
@@ -288,6 +331,8 @@ impl Registry {
         }
         .await;
         let _ = watcher.await;
-        session.finish(result.unwrap_or_else(|e| Outcome::failed(Some(name), &e)));
+        let outcome = result.unwrap_or_else(|e| Outcome::failed(Some(name.clone()), &e));
+        self.metrics.ended(&name, &outcome);
+        session.finish(outcome);
     }
 }
