@@ -400,3 +400,75 @@ async fn events_stream_the_lifecycle_and_metrics_count_it() {
     assert_eq!(m[format!("hiktalk_plays_live{cam}")], 0.0, "{m}");
     assert_eq!(m[format!("hiktalk_closes_unconfirmed_total{cam}")], serde_json::Value::Null, "{m}");
 }
+
+/// An HTTP server for audio files: `/NAME` answers `files[NAME]`; it counts the requests.
+async fn file_server(files: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let path = String::from_utf8_lossy(&head).split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+            let body = files.iter().find(|(n, _)| *n == path).map(|(_, b)| b.clone());
+            let reply = match &body {
+                Some(b) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", b.len()),
+                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+            };
+            let _ = conn.write_all(reply.as_bytes()).await;
+            let _ = conn.write_all(&body.unwrap_or_default()).await;
+        }
+    });
+    (base, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_urls_are_fetched_bounded_from_python_and_go2rtc_calls() {
+    let sim = device().await;
+    let s = serve(&[&sim], &["--max-body", "100000"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = std::fs::read(tone_wav(&dir.path().join("t.wav"), 700.0, 1.0, 16000, 1, 0.4)).unwrap();
+    let (files, hits) = file_server(vec![("chime.wav", wav), ("big.wav", vec![0u8; 200_000])]).await;
+
+    // Python's urllib, as an automation would send it: JSON with the URL, waiting for the end.
+    let script = "import json, sys, urllib.request, urllib.error\n\
+        req = urllib.request.Request(sys.argv[1], data=json.dumps({'url': sys.argv[2]}).encode(), headers={'Content-Type': 'application/json'}, method='POST')\n\
+        try:\n    r = urllib.request.urlopen(req, timeout=60); print(r.status); print(r.read().decode())\n\
+        except urllib.error.HTTPError as e:\n    print(e.code); print(e.read().decode())";
+    let py = |url: String| {
+        let play = format!("{}/api/cameras/cam0/play?wait=true", s.base);
+        tokio::task::spawn_blocking(move || std::process::Command::new("python3").args(["-c", script, &play, &url]).output().unwrap())
+    };
+    let out = py(format!("{files}/chime.wav")).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, body) = text.split_once('\n').unwrap_or_else(|| panic!("{text} {}", String::from_utf8_lossy(&out.stderr)));
+    let v: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!((status, v["reason"].as_str()), ("200", Some("end_of_input")), "{v}");
+    assert!((v["audio_seconds"].as_f64().unwrap() - 1.0).abs() < 0.05, "{v}");
+
+    // Larger than --max-body: refused before any device is touched.
+    let out = py(format!("{files}/big.wav")).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.starts_with("422\n") && text.contains("\"reason\":\"input\""), "{text}");
+    let out = py("file:///etc/passwd".into()).await.unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("400\n"), "only http(s)");
+    assert_eq!(opens_closes(&sim), (1, 1));
+
+    // go2rtc's ffmpeg:URL source, and its stop.
+    let play = curl(args(&["-X", "POST", &format!("{}/api/streams?dst=cam0&src=ffmpeg:{files}/chime.wav%23audio=pcma", s.base)])).await;
+    assert_eq!(play.status, 200, "{play:?}");
+    let stop = curl(args(&["-X", "DELETE", &format!("{}/api/streams?src=cam0", s.base)])).await;
+    assert_eq!(stop.status, 200, "{stop:?}");
+    assert_eq!(opens_closes(&sim), (2, 2));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3, "each URL fetched once");
+}

@@ -53,6 +53,7 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         groups,
         token,
         close_within,
+        max_body: args.max_body,
         sse_clients: Arc::new(tokio::sync::Semaphore::new(SSE_CLIENTS)),
     });
     ctx.out.note(&format!("serving {} on http://{addr}", cameras.join(", ")));

@@ -20,7 +20,7 @@ pub struct StreamQuery {
 }
 
 /// `POST /api/streams?dst=CAM&src=ffmpeg:SOURCE#audio=..#input=..`: plays SOURCE (a file on
-/// this machine) on CAM, answering with the stream once audio goes out; `src=` (empty) stops.
+/// this machine or an http(s) URL) on CAM, answering with the stream once audio goes out; `src=` (empty) stops.
 pub async fn play(State(app): State<Arc<App>>, Query(q): Query<StreamQuery>) -> Response {
     let Some(dst) = q.dst.filter(|d| !d.is_empty()) else { return native::refusal("", usage("dst= names the camera".into())) };
     let src = q.src.unwrap_or_default();
@@ -42,15 +42,16 @@ pub async fn play(State(app): State<Arc<App>>, Query(q): Query<StreamQuery>) -> 
 pub struct FfmpegQuery {
     dst: Option<String>,
     file: Option<String>,
+    live: Option<String>,
     text: Option<String>,
     voice: Option<String>,
 }
 
-/// `POST /api/ffmpeg?dst=CAM&file=PATH` or `&text=WORDS[&voice=NAME]`: 200 with an empty body
-/// once audio goes out.
+/// `POST /api/ffmpeg?dst=CAM&file=PATH|URL`, `&live=URL` or `&text=WORDS[&voice=NAME]`: 200 with
+/// an empty body once audio goes out.
 pub async fn ffmpeg(State(app): State<Arc<App>>, Query(q): Query<FfmpegQuery>) -> Response {
     let Some(dst) = q.dst.filter(|d| !d.is_empty()) else { return native::refusal("", usage("dst= names the camera".into())) };
-    let audio = match (q.file, q.text) {
+    let audio = match (q.file.or(q.live), q.text) {
         (Some(path), None) => file(&app, &dst, &path).await,
         (None, Some(text)) => {
             let speech = json!({ "text": text, "voice": q.voice });
@@ -59,7 +60,7 @@ pub async fn ffmpeg(State(app): State<Arc<App>>, Query(q): Query<FfmpegQuery>) -
                 Err(e) => Err(native::refusal(&dst, usage(e.to_string()))),
             }
         }
-        _ => Err(native::refusal(&dst, usage("give one of file= or text=".into()))),
+        _ => Err(native::refusal(&dst, usage("give one of file=, live= or text=".into()))),
     };
     match audio {
         Ok(audio) => started(&app, &dst, audio).await.unwrap_or_else(|| axum::http::StatusCode::OK.into_response()),
@@ -127,10 +128,11 @@ async fn stop(app: &App, camera: &str) -> Response {
     native::closed(app, live).await
 }
 
-/// A file on this machine as a play's audio.
+/// A file on this machine, or an http(s) URL fetched whole, as a play's audio.
 async fn file(app: &App, camera: &str, path: &str) -> Result<Audio, Response> {
     if path.starts_with("http://") || path.starts_with("https://") {
-        return Err(native::refusal(camera, usage("URL sources are not fetched by this version: give a file path".into())));
+        let input = super::fetch::fetch(path, app.max_body).await.map_err(|e| native::refusal(camera, e))?;
+        return Ok(Audio { input, source: format!("ffmpeg:{}", crate::config::redact(path)), talk: app.talk.clone() });
     }
     Ok(Audio { input: Input::Path(path.into()), source: format!("ffmpeg:{path}"), talk: app.talk.clone() })
 }

@@ -5,6 +5,7 @@
 // A helper's error is the answer that refuses the request: sent at once, never stored.
 #![allow(clippy::result_large_err)]
 
+pub mod fetch;
 pub mod go2rtc;
 pub mod metrics;
 pub mod native;
@@ -38,6 +39,8 @@ pub struct App {
     pub token: Option<String>,
     /// How long a DELETE waits for the devices to confirm their closes.
     pub close_within: Duration,
+    /// The largest upload or fetched audio, in bytes.
+    pub max_body: usize,
     /// Room for `/api/events` clients; one more is refused.
     pub sse_clients: Arc<tokio::sync::Semaphore>,
 }

@@ -35,11 +35,12 @@ pub struct PlayQuery {
     queue: Option<String>,
 }
 
-/// The JSON form of a play: words to speak.
+/// The JSON form of a play: words to speak, or an http(s) URL to fetch and play.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Speech {
-    text: String,
+    text: Option<String>,
+    url: Option<String>,
     voice: Option<String>,
     volume_db: Option<f32>,
 }
@@ -86,13 +87,19 @@ pub async fn spoken_audio(app: &App, s: Speech) -> Result<Audio, Ending> {
         }
         talk.volume = db;
     }
-    let voice = Voice { name: s.voice, rate: None };
-    let text = s.text;
-    let input = tokio::task::spawn_blocking(move || speech::synthesize(&text, &voice))
-        .await
-        .map_err(|e| Ending::Internal { detail: format!("the speech engine's thread failed: {e}") })?
-        .map_err(|e| Ending::from_error(&anyhow::Error::from(e)))?;
-    Ok(Audio { input, source: "text".into(), talk })
+    let (input, source) = match (s.text, s.url) {
+        (Some(text), None) => {
+            let voice = Voice { name: s.voice, rate: None };
+            let input = tokio::task::spawn_blocking(move || speech::synthesize(&text, &voice))
+                .await
+                .map_err(|e| Ending::Internal { detail: format!("the speech engine's thread failed: {e}") })?
+                .map_err(|e| Ending::from_error(&anyhow::Error::from(e)))?;
+            (input, "text".to_string())
+        }
+        (None, Some(url)) => (super::fetch::fetch(&url, app.max_body).await?, crate::config::redact(&url)),
+        _ => return Err(usage("give one of \"text\" or \"url\"".into())),
+    };
+    Ok(Audio { input, source, talk })
 }
 
 pub fn usage(detail: String) -> Ending {
