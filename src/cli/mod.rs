@@ -109,11 +109,11 @@ hiktalk listen frontdoor -o - | ffmpeg -i - porch.mp3")]
     /// Runs until SIGTERM or SIGINT, which close every session (each confirmed by its device)
     /// and exit 0; a second signal exits at once. Only the cameras and groups of the config file
     /// are reachable. Routes: POST /api/cameras/{camera|group}/play (audio body, or JSON
-    /// {"text", "voice", "volume_db"}; ?wait=true answers with the outcome, ?queue=interrupt|reject),
-    /// GET /api/sessions[/{id}], DELETE /api/sessions/{id} and /api/cameras/{camera}/sessions
-    /// (answered once the device confirmed the close, else 504), GET /api/events (SSE), GET /metrics,
-    /// GET /healthz; go2rtc's
-    /// POST|DELETE|GET /api/streams and POST /api/ffmpeg.
+    /// {"text" or "url", "voice", "volume_db"}; ?wait=true answers with the outcome,
+    /// ?queue=interrupt|reject), GET /api/sessions[/{id}], DELETE /api/sessions/{id} and
+    /// /api/cameras/{camera}/sessions (answered once the device confirmed the close, else 504),
+    /// GET /api/events (SSE), GET /metrics, GET /healthz; go2rtc's POST|DELETE|GET /api/streams
+    /// and POST /api/ffmpeg.
     #[command(after_help = "Examples:\n  hiktalk serve\n  hiktalk serve --listen 0.0.0.0:1984 --token-file /etc/hiktalk/token\n  \
 curl --data-binary @chime.wav 'http://127.0.0.1:1984/api/cameras/frontdoor/play?wait=true'")]
     Serve(Box<serve::ServeArgs>),
