@@ -472,3 +472,37 @@ async fn audio_urls_are_fetched_bounded_from_python_and_go2rtc_calls() {
     assert_eq!(opens_closes(&sim), (2, 2));
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3, "each URL fetched once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doorbell_routes_reject_hang_up_unlock_and_set_the_volume() {
+    let bell = sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
+    let s = serve(&[&bell], &[]).await;
+    let at = |what: &str| format!("{}/api/cameras/cam0/{what}", s.base);
+
+    // A ring, rejected: confirmed idle at the device.
+    bell.ring();
+    let r = curl(args(&["-X", "POST", &at("reject")])).await;
+    assert_eq!((r.status, r.json()["call_state"].as_str()), (200, Some("idle")), "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::CallSignal { cmd, accepted: true } if cmd == "reject")), 1);
+    // Nothing to hang up: the device's refusal, as its own status.
+    let r = curl(args(&["-X", "POST", &at("hangup")])).await;
+    assert_eq!((r.status, r.json()["reason"].as_str()), (409, Some("refused")), "{r:?}");
+    // A call answered elsewhere, hung up.
+    bell.ring();
+    bell.answer();
+    let r = curl(args(&["-X", "POST", &at("hangup")])).await;
+    assert_eq!((r.status, r.json()["call_state_before"].as_str()), (200, Some("onCall")), "{r:?}");
+
+    let r = curl(args(&["-X", "POST", &format!("{}?door=1", at("unlock"))])).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::DoorAction { door: 1, accepted: true, .. })), 1);
+
+    let r = curl(args(&[&at("volume")])).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.json()["volumes"].is_object(), "{r:?}");
+    let r = curl(args(&["-X", "PUT", &format!("{}?level=40&mic=true", at("volume"))])).await;
+    assert_eq!((r.status, r.json()["volumes"]["microphone"].as_u64()), (200, Some(40)), "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::Volume { to: 40, accepted: true, .. })), 1);
+    // A group is not a doorbell.
+    assert_eq!(curl(args(&["-X", "POST", &format!("{}/api/cameras/all/unlock", s.base)])).await.status, 400);
+}

@@ -112,6 +112,7 @@ hiktalk listen frontdoor -o - | ffmpeg -i - porch.mp3")]
     /// {"text" or "url", "voice", "volume_db"}; ?wait=true answers with the outcome,
     /// ?queue=interrupt|reject), GET /api/sessions[/{id}], DELETE /api/sessions/{id} and
     /// /api/cameras/{camera}/sessions (answered once the device confirmed the close, else 504),
+    /// POST /api/cameras/{camera}/hangup|reject|unlock, GET|PUT /api/cameras/{camera}/volume,
     /// GET /api/events (SSE), GET /metrics, GET /healthz; go2rtc's POST|DELETE|GET /api/streams
     /// and POST /api/ffmpeg.
     #[command(after_help = "Examples:\n  hiktalk serve\n  hiktalk serve --listen 0.0.0.0:1984 --token-file /etc/hiktalk/token\n  \

@@ -5,6 +5,7 @@
 //! human lines, JSON answers).
 
 pub mod connect;
+pub mod door;
 pub mod fleet;
 pub mod ring;
 

@@ -5,6 +5,7 @@
 // A helper's error is the answer that refuses the request: sent at once, never stored.
 #![allow(clippy::result_large_err)]
 
+pub mod doorbell;
 pub mod fetch;
 pub mod go2rtc;
 pub mod metrics;
@@ -68,6 +69,10 @@ pub fn router(app: Arc<App>, limits: Limits) -> Router {
     Router::new()
         .route("/api/cameras/{camera}/play", post(native::play))
         .route("/api/cameras/{camera}/sessions", delete(native::stop_camera))
+        .route("/api/cameras/{camera}/hangup", post(doorbell::hangup))
+        .route("/api/cameras/{camera}/reject", post(doorbell::reject))
+        .route("/api/cameras/{camera}/unlock", post(doorbell::unlock))
+        .route("/api/cameras/{camera}/volume", get(doorbell::volumes).put(doorbell::set_volume))
         .route("/api/sessions", get(native::sessions))
         .route("/api/sessions/{id}", get(native::session).delete(native::stop_session))
         .route("/api/streams", get(go2rtc::streams).post(go2rtc::play).delete(go2rtc::delete))
