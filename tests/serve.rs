@@ -327,6 +327,33 @@ async fn hostile_clients_are_refused_without_reaching_a_device() {
         assert_eq!(r.status, 404, "{name}: {r:?}");
         assert!(!r.body.contains("root:"), "{r:?}");
     }
+    // Headers beyond the bound: 431, from hyper itself.
+    let huge = format!("X-Filler: {}", "a".repeat(20_000));
+    let r = curl(args(&["-H", bearer, "-H", &huge, &format!("{}/api/sessions", s.base)])).await;
+    assert_eq!(r.status, 431, "{r:?}");
+    // A flood: 2000 requests, 50 at a time, with a bad token; every one refused, the service
+    // still answering afterwards.
+    let flood = tokio::task::spawn_blocking({
+        let url = format!("{}/api/sessions?[1-2000]", s.base);
+        move || {
+            let a =
+                ["-s", "-o", "/dev/null", "-w", "%{http_code}\n", "--parallel", "--parallel-max", "50", "-H", "Authorization: Bearer nope"];
+            std::process::Command::new("curl").args(a).arg(&url).output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let codes = String::from_utf8_lossy(&flood.stdout).into_owned();
+    assert_eq!(codes.lines().filter(|c| *c == "401").count(), 2000, "{}", codes.lines().take(5).collect::<Vec<_>>().join(" "));
+    assert_eq!(curl(args(&["-H", bearer, &format!("{}/api/sessions", s.base)])).await.status, 200);
+    // Slowloris: a request head that never ends is dropped after the head's time (10 s).
+    let mut slow = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://")).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut slow, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), tokio::io::AsyncReadExt::read_to_end(&mut slow, &mut buf)).await;
+    assert!(read.is_ok(), "the half-sent head still holds its connection after 30 s");
+    assert!(started.elapsed() >= Duration::from_secs(9), "dropped after the head's time, not before: {:?}", started.elapsed());
     assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::Request { .. })), 0, "nothing reached the device");
 
     // Reachable from other machines without a token: refused at start.

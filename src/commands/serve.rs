@@ -62,15 +62,13 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let closed = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = closed.clone();
     let routes = router(app, Limits { body: args.max_body, requests: args.max_requests });
-    axum::serve(listener, routes)
-        .with_graceful_shutdown(async move {
-            stop.wait().await;
-            // New plays are refused from here; every session is closed before the server stops.
-            let outcomes = closing.stop_all(None).await;
-            *record.lock().unwrap_or_else(|p| p.into_inner()) = outcomes;
-        })
-        .await
-        .map_err(|e| Ending::Internal { detail: format!("the HTTP server failed: {e}") })?;
+    crate::serve::listen::serve(listener, routes, async move {
+        stop.wait().await;
+        // New plays are refused from here; every session is closed before the server stops.
+        let outcomes = closing.stop_all(None).await;
+        *record.lock().unwrap_or_else(|p| p.into_inner()) = outcomes;
+    })
+    .await;
     let outcomes = std::mem::take(&mut *closed.lock().unwrap_or_else(|p| p.into_inner()));
     let unconfirmed = outcomes.iter().filter(|o| !crate::serve::native::close_confirmed(o)).count();
     let mut outcome = Outcome::new(None, Ending::Done)

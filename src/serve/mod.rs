@@ -8,6 +8,7 @@
 pub mod doorbell;
 pub mod fetch;
 pub mod go2rtc;
+pub mod listen;
 pub mod metrics;
 pub mod native;
 pub mod registry;
