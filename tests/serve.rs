@@ -533,3 +533,23 @@ async fn doorbell_routes_reject_hang_up_unlock_and_set_the_volume() {
     // A group is not a doorbell.
     assert_eq!(curl(args(&["-X", "POST", &format!("{}/api/cameras/all/unlock", s.base)])).await.status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_holds_a_bounded_queue_and_one_delete_clears_it() {
+    let sim = device().await;
+    let s = serve(&[&sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("@{}", tone_wav(&dir.path().join("long.wav"), 600.0, 20.0, 16000, 1, 0.4).display());
+    let url = format!("{}/api/cameras/cam0/play", s.base);
+    for i in 0..8 {
+        let r = curl(args(&["--data-binary", &long, &url])).await;
+        assert_eq!(r.status, 202, "play {i}: {r:?}");
+    }
+    let full = curl(args(&["--data-binary", &long, &url])).await;
+    assert_eq!((full.status, full.json()["reason"].as_str()), (429, Some("queue_full")), "{full:?}");
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    let del = curl(args(&["-X", "DELETE", &format!("{}/api/cameras/cam0/sessions", s.base)])).await;
+    assert_eq!((del.status, del.json()["sessions"].as_array().map(Vec::len)), (200, Some(8)), "{del:?}");
+    assert_eq!(opens_closes(&sim), (1, 1), "the queued plays never opened");
+    nothing_reconnects(&sim, Duration::from_secs(7)).await;
+}

@@ -131,6 +131,10 @@ pub async fn begin(app: &App, camera: &str, audio: Audio, queue: Queue) -> Resul
         Refused::Busy(name) => {
             refusal(&name, Ending::Busy { detail: format!("{name} is playing an announcement and the play asked queue=reject") })
         }
+        Refused::QueueFull(name) => answer(
+            429,
+            json!({ "reason": "queue_full", "device": name, "message": format!("{name} holds {} plays already; try again when one ended", super::registry::QUEUE_MAX) }),
+        ),
         Refused::ShuttingDown => {
             answer(503, json!({ "reason": "shutting_down", "message": "hiktalk serve is closing its sessions to exit" }))
         }

@@ -20,6 +20,8 @@ use tokio::sync::{OwnedMutexGuard, broadcast, watch};
 
 /// Closed sessions kept for `GET /api/sessions` before the oldest are forgotten.
 const KEEP_CLOSED: usize = 100;
+/// Plays a camera holds (playing and queued); one more is refused: each holds its audio.
+pub const QUEUE_MAX: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -162,6 +164,8 @@ pub enum Refused {
     Busy(String),
     /// The process is closing its sessions to exit.
     ShuttingDown,
+    /// This camera holds [`QUEUE_MAX`] plays already.
+    QueueFull(String),
 }
 
 pub struct Registry {
@@ -240,6 +244,9 @@ impl Registry {
         let names: Vec<String> = targets.iter().map(|t| t.name().to_string()).collect();
         let mut held: Vec<Option<OwnedMutexGuard<()>>> = Vec::new();
         for name in &names {
+            if self.live(name).len() >= QUEUE_MAX {
+                return Err(Refused::QueueFull(name.clone()));
+            }
             match queue {
                 Queue::Reject => match self.queue(name).try_lock_owned() {
                     Ok(guard) => held.push(Some(guard)),
