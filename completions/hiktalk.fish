@@ -35,6 +35,7 @@ complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "say" -d 'Say a text
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "speak" -d 'Talk through a camera with the microphone until Ctrl-C'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "listen" -d 'Hear what the device\'s microphone hears, through the speakers or into a file'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "devices" -d 'List audio inputs (for `speak --input`) and outputs (for `--output`)'
+complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "serve" -d 'Serve the configured cameras over HTTP: a native JSON API and a go2rtc-compatible subset'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "status" -d 'Show a device\'s model, firmware and talk channels'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "close" -d 'Close a stuck talk session left by any client'
 complete -c hiktalk -n "__fish_hiktalk_needs_command" -f -a "answer" -d 'Answer a ringing doorbell, then talk (or play a message) until either side hangs up'
@@ -183,6 +184,42 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -l json -d 'Pri
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s V -l version -d 'Print version'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l listen -d 'Address to listen on; anything but loopback needs --token-file' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l token-file -d 'File whose first line is the token every request but /healthz must send as `Authorization: Bearer TOKEN`' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l max-body -d 'Largest audio upload accepted, in bytes' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l max-requests -d 'Requests handled at once; more wait' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l connect-timeout -d 'Seconds allowed to connect' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l timeout -d 'Seconds allowed for each request and its whole answer; after a stop, for the close' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l retries -d 'Reconnect attempts after a fault the user did not cause (speak, listen, play --loop); restored after a minute of good audio, and never more than 20 in an hour' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l stall-timeout -d 'Seconds a device may stop reading (or sending) audio before the connection counts as dead' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l codec -d 'Encode with this codec whatever the channel says' -r -f -a "ulaw\t''
+alaw\t''
+g726\t''
+aac\t''
+pcm\t''
+opus\t''"
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l set-codec -d 'Switch the channel to this codec first; restored afterwards unless --keep-codec' -r -f -a "ulaw\t''
+alaw\t''
+g726\t''
+aac\t''
+pcm\t''
+opus\t''"
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l password-stdin -d 'Read the password from the first line of stdin'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l take-over -d 'Close another client\'s session on the channel before opening ours'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l keep-codec -d 'Keep the codec --set-codec chose'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l stop-ring -d 'Doorbells: stop the ring first (audio sent while the door unit rings is not played, so without this flag nothing is sent to a ringing unit: exit 14)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -s q -l quiet -d 'Print nothing but errors'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l json -d 'Print the outcome as one JSON object on stdout'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l channel -d 'Talk channel id [default: the device\'s first]' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand status" -l tls-fingerprint -d 'Trust the device\'s TLS certificate with this SHA-256 fingerprint' -r -f

@@ -123,10 +123,13 @@ pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> 
 /// The names of the configured cameras and groups, for shell completion: a missing or broken
 /// config has none.
 pub fn names(config: Option<&Path>) -> (Vec<String>, Vec<String>) {
-    match read(config) {
-        Ok((file, _)) => (file.cameras.into_keys().collect(), file.groups.into_keys().collect()),
-        Err(_) => Default::default(),
-    }
+    configured(config).unwrap_or_default()
+}
+
+/// The names of the configured cameras and groups (`serve`: the only ones it reaches).
+pub fn configured(config: Option<&Path>) -> Result<(Vec<String>, Vec<String>), ConfigError> {
+    let (file, _) = read(config)?;
+    Ok((file.cameras.into_keys().collect(), file.groups.into_keys().collect()))
 }
 
 /// Resolves camera arguments, expanding groups, into the devices they name, each once (the

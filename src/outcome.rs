@@ -46,6 +46,22 @@ pub mod exit {
     /// `play` was interrupted (SIGINT, SIGTERM, SIGHUP) before its input ended; `status` and
     /// `close` (and `volume`, `unlock`, `hangup`, `reject`) were stopped by one of them.
     pub const INTERRUPTED: i32 = 130;
+
+    /// The HTTP status `serve` answers an outcome with: the same table, read by an HTTP client.
+    /// The device's faults are the gateway's (502, 504 when it cannot be reached); a busy or
+    /// ringing device, a refused command and a stopped play conflict with the request (409).
+    pub fn http_status(code: i32) -> u16 {
+        match code {
+            OK => 200,
+            USAGE => 400,
+            INPUT | CODEC => 422,
+            AUTH => 403,
+            BUSY | RINGING | NOT_RINGING | REFUSED | INTERRUPTED => 409,
+            NETWORK | TIMED_OUT => 504,
+            HANGUP | PROTOCOL | SOME_FAILED => 502,
+            _ => 500,
+        }
+    }
 }
 
 /// How a command, a session or the attempt to start one ended.

@@ -22,6 +22,7 @@ mod play;
 mod producer;
 mod reporting;
 mod say;
+mod serve;
 mod signals;
 mod sim_auth;
 mod sim_doorbell;

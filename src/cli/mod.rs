@@ -3,6 +3,7 @@
 
 pub mod complete;
 pub mod manual;
+pub mod serve;
 pub mod sim;
 
 use crate::audio::decode::RawFormat;
@@ -103,6 +104,20 @@ hiktalk listen frontdoor -o - | ffmpeg -i - porch.mp3")]
     /// `index`.
     #[command(after_help = "Examples:\n  hiktalk devices\n  hiktalk devices --json | jq '.devices[] | select(.direction == \"input\")'")]
     Devices,
+    /// Serve the configured cameras over HTTP: a native JSON API and a go2rtc-compatible subset
+    ///
+    /// Runs until SIGTERM or SIGINT, which close every session (each confirmed by its device)
+    /// and exit 0; a second signal exits at once. Only the cameras and groups of the config file
+    /// are reachable. Routes: POST /api/cameras/{camera|group}/play (audio body, or JSON
+    /// {"text" or "url", "voice", "volume_db"}; ?wait=true answers with the outcome,
+    /// ?queue=interrupt|reject), GET /api/sessions[/{id}], DELETE /api/sessions/{id} and
+    /// /api/cameras/{camera}/sessions (answered once the device confirmed the close, else 504),
+    /// POST /api/cameras/{camera}/hangup|reject|unlock, GET|PUT /api/cameras/{camera}/volume,
+    /// GET /api/events (SSE), GET /metrics, GET /healthz; go2rtc's POST|DELETE|GET /api/streams
+    /// and POST /api/ffmpeg.
+    #[command(after_help = "Examples:\n  hiktalk serve\n  hiktalk serve --listen 0.0.0.0:1984 --token-file /etc/hiktalk/token\n  \
+curl --data-binary @chime.wav 'http://127.0.0.1:1984/api/cameras/frontdoor/play?wait=true'")]
+    Serve(Box<serve::ServeArgs>),
     /// Show a device's model, firmware and talk channels
     ///
     /// For each talk channel: its codec, rate, bitrate, volumes, whether a session is open, and
@@ -198,7 +213,7 @@ impl Command {
             Command::Events(a) => std::slice::from_ref(&a.camera),
             Command::Volume(a) => std::slice::from_ref(&a.camera),
             Command::Check(a) => &a.cameras,
-            Command::Devices | Command::Sim(_) => &[],
+            Command::Devices | Command::Sim(_) | Command::Serve(_) => &[],
         }
     }
 }

@@ -3,12 +3,13 @@
 //! every way out (Ctrl-C, SIGTERM, SIGHUP, the end of the message, the far side hanging up):
 //! the talk session closed, `hangUp` sent, the doorbell confirmed idle from callStatus.
 
-use super::doorbell::{CONFIRM_WITHIN, confirm, watch_options};
+use super::doorbell::watch_options;
 use super::{Context, fleet, play, speak};
 use crate::audio::decode::Input;
 use crate::cli::AnswerArgs;
 use crate::isapi::intercom::{CallCmd, CallState};
 use crate::isapi::{Device, IsapiError};
+use crate::job::door::{CONFIRM_WITHIN, confirm};
 use crate::outcome::{Ending, Outcome};
 use crate::session::Stop;
 use std::time::Duration;

@@ -1,10 +1,10 @@
 //! `hiktalk hangup`, `reject`, `wait-ring` and `unlock`: one doorbell request each, confirmed
-//! from what the device says afterwards; and the ring check before `speak` / `play`.
+//! from what the device says afterwards.
 
 use super::{Connected, Context, SimAs, SimCall};
 use crate::cli::{CallArgs, UnlockArgs, WaitRingArgs, WatchArgs};
-use crate::isapi::intercom::{CallCmd, CallState};
-use crate::isapi::{Device, IsapiError};
+use crate::isapi::intercom::CallCmd;
+use crate::job::door;
 use crate::outcome::{Ending, Outcome};
 use crate::watch::{self, WatchOptions};
 use std::io::IsTerminal;
@@ -13,10 +13,6 @@ use std::time::Duration;
 /// When the simulated door station (`wait-ring sim`) rings: soon, but after the wait has begun.
 const SIM_RING: Duration = Duration::from_secs(2);
 
-/// How long a call state change may take to show in callStatus after a 200.
-pub const CONFIRM_WITHIN: Duration = Duration::from_secs(3);
-const CONFIRM_EVERY: Duration = Duration::from_millis(100);
-
 /// The watcher's options from the command line.
 pub fn watch_options(w: &WatchArgs) -> WatchOptions {
     WatchOptions {
@@ -24,36 +20,6 @@ pub fn watch_options(w: &WatchArgs) -> WatchOptions {
         poll: Duration::from_secs_f64(w.poll_interval),
         ..WatchOptions::default()
     }
-}
-
-/// Reads callStatus until it says `want` or `within` passes; the last state read.
-pub async fn confirm(device: &Device, want: &CallState, within: Duration) -> Result<CallState, IsapiError> {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let state = device.call_state().await?;
-        if &state == want || tokio::time::Instant::now() >= deadline {
-            return Ok(state);
-        }
-        tokio::time::sleep(CONFIRM_EVERY).await;
-    }
-}
-
-/// Before talking to a doorbell: a ring in progress is stopped with `--stop-ring`, else the talk
-/// is not sent ([`Ending::Ringing`]: the unit would take the audio and play none of it).
-/// Devices without call control say nothing.
-pub async fn before_talk(device: &Device, name: &str, stop_ring: bool, ctx: &Context) -> Result<(), Ending> {
-    let ringing = tokio::time::timeout(Duration::from_secs(2), device.call_state()).await;
-    if !matches!(ringing, Ok(Ok(CallState::Ring))) {
-        return Ok(());
-    }
-    if !stop_ring {
-        return Err(Ending::Ringing);
-    }
-    match device.stop_ring().await {
-        Ok(()) => ctx.out.note(&format!("{name}: stopped the ring (DELETE /ISAPI/VideoIntercom/ring)")),
-        Err(e) => ctx.out.warn(&format!("{name}: could not stop the ring: {e}; the audio may not be played until it stops")),
-    }
-    Ok(())
 }
 
 /// `hangup` (a call in progress) and `reject` (a ring).
@@ -65,43 +31,8 @@ pub async fn signal(args: CallArgs, cmd: CallCmd, ctx: &Context) -> anyhow::Resu
         _ => format!("{n}: the call may still be up: `hiktalk hangup {n}` ends it", n = c.name),
     };
     let _sending = ctx.stop.hold(undone);
-    let result = send_signal(&c.device, cmd).await;
+    let result = door::signal(&c.device, cmd).await;
     finish(c, result).await
-}
-
-/// Sends `cmd` and confirms the doorbell went idle. The outcome's line says what moved.
-async fn send_signal(device: &Device, cmd: CallCmd) -> Result<(String, serde_json::Value), Ending> {
-    let isapi = |e: IsapiError| Ending::from_isapi(&e);
-    let before = device.call_state().await.map_err(isapi)?;
-    if let Err(e) = device.call_signal(cmd).await {
-        if !e.is_invalid_operation() {
-            return Err(Ending::from_isapi(&e));
-        }
-        let now = device.call_state().await.map(|s| s.to_string()).unwrap_or_else(|_| before.to_string());
-        let hint = match (cmd, now.as_str()) {
-            (CallCmd::HangUp, "ring") => "the doorbell is ringing, not in a call: `hiktalk reject` ends a ring",
-            (CallCmd::Reject, "onCall") => "the call was answered: `hiktalk hangup` ends it",
-            (_, "idle") => "there is no call or ring to end",
-            _ => "the call is not in a state where this applies",
-        };
-        let status = match &e {
-            IsapiError::Status { status: Some(s), .. } => s.summary(),
-            other => other.to_string(),
-        };
-        return Err(Ending::Refused { detail: format!("the doorbell refused {}: {status}; call state {now}: {hint}", cmd.as_str()) });
-    }
-    let after = confirm(device, &CallState::Idle, CONFIRM_WITHIN).await.map_err(isapi)?;
-    let figures = serde_json::json!({ "command": cmd.as_str(), "call_state_before": before, "call_state": after });
-    if after != CallState::Idle {
-        return Err(Ending::Refused {
-            detail: format!(
-                "the doorbell accepted {} but callStatus still says {after} after {} s (with an indoor station the call may be held there)",
-                cmd.as_str(),
-                CONFIRM_WITHIN.as_secs()
-            ),
-        });
-    }
-    Ok((format!("{} sent; call state {before} -> idle (confirmed)", cmd.as_str()), figures))
 }
 
 /// One device's outcome from a one-shot result; the embedded simulator, if any, is stopped.
@@ -126,24 +57,7 @@ pub async fn unlock(args: UnlockArgs, ctx: &Context) -> anyhow::Result<Outcome> 
     let door = args.door;
     // A request cut short may still open the door: nothing closes it, so it is said.
     let _opening = ctx.stop.hold(format!("{}: door {door} may open anyway: the request was sent", c.name));
-    let result = match c.device.open_door(door).await {
-        Ok(d) => {
-            let line = format!("door {door} opened; the device confirmed ({} via {})", d.status.summary(), d.api);
-            Ok((line, serde_json::json!({ "door": door, "api": d.api, "status": d.status })))
-        }
-        // A 4xx, or a 2xx whose status says no (statusCode 4 invalidOperation): a refusal.
-        Err(IsapiError::Status { http, status, .. })
-            if (400..500).contains(&http) || (200..300).contains(&http) && status.as_ref().is_some_and(|s| !s.is_ok()) =>
-        {
-            Err(Ending::Refused {
-                detail: format!(
-                    "the device refused to open door {door} (HTTP {http}{}); check --door against the unit's doors",
-                    status.map(|s| format!(": {}", s.summary())).unwrap_or_default()
-                ),
-            })
-        }
-        Err(e) => Err(Ending::from_isapi(&e)),
-    };
+    let result = door::unlock(&c.device, door).await;
     finish(c, result).await
 }
 

@@ -4,20 +4,15 @@
 use super::{Context, fleet};
 use crate::audio::decode::{Input, RawFormat};
 use crate::cli::{Login, PlayArgs, TalkArgs};
-use crate::feed::Feed;
 use crate::feed::file::Opened;
-use crate::outcome::{Ending, Outcome};
-use crate::session::{Clock, Progress, Stop, TalkOptions};
+use crate::job::Events;
+use crate::outcome::Outcome;
+use crate::session::{Progress, Stop};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-/// How far ahead of real time a file runs: a cushion against network hiccups for the device,
-/// topped up in batches (the device holds 100-180 ms; the clock wakes every 80 ms, not 20).
-const LEAD: Duration = Duration::from_millis(100);
-const BATCH: Duration = Duration::from_millis(60);
 
 /// Where the audio goes and how: what `play` and `say` share.
 pub struct Delivery<'a> {
@@ -55,7 +50,8 @@ pub async fn deliver(input: Input, d: Delivery<'_>, ctx: &Context) -> anyhow::Re
     send(opened, members, d.talk, d.repeat, ctx).await
 }
 
-/// Plays an opened input to every member from one clock (`play`, `say`, `answer --play`).
+/// Plays an opened input to every member from one clock (`play`, `say`, `answer --play`), with
+/// a progress bar on a terminal.
 pub async fn send(
     opened: Opened,
     members: Vec<fleet::Member>,
@@ -63,57 +59,17 @@ pub async fn send(
     repeat: bool,
     ctx: &Context,
 ) -> anyhow::Result<Outcome> {
-    let out = ctx.out;
-    let describe = opened.describe();
-    let source = opened.start(repeat)?;
-    let total = source.duration;
-    // Decoded, resampled and encoded once; every device gets the same frames on one schedule,
-    // starting together.
-    let clock = Clock::start(Feed::new(source, talk_args.volume), LEAD, BATCH);
-    clock.gather(members.len(), Duration::from_secs_f64(talk_args.sync_wait));
-    let several = members.len() > 1;
-    let board = Board::new(members.iter().map(|m| m.name.clone()).collect(), total, out.interactive());
-    let talk = fleet::Talk {
-        clock: &clock,
-        listen: None,
-        verb: "played",
-        ending: Ending::EndOfInput,
-        stop_is_normal: false,
-        stall: Duration::from_secs_f64(talk_args.session.stall_timeout),
-        stop_ring: talk_args.stop_ring,
-    };
+    let total = opened.duration().filter(|_| !repeat);
+    let board = Board::new(members.iter().map(|m| m.name.clone()).collect(), total, ctx.out.interactive());
     let ticker = board.bar.clone().map(|bar| tokio::spawn(tick(bar, board.clone(), ctx.stop.clone())));
-    let outcomes = fleet::each(
-        members,
-        || clock.absent(),
-        |c| {
-            let (progress, describe, label) = (board.progress(&c.name), describe.clone(), c.name.clone());
-            let opts = TalkOptions {
-                reconnect: repeat,
-                // One line per device when it opens would drown a page to many devices.
-                on_open: Arc::new(move |channel, params| {
-                    if several {
-                        return;
-                    }
-                    out.note(&format!(
-                        "{label}: channel {channel} speaks {} at {} Hz; playing {describe}",
-                        params.codec, params.sample_rate
-                    ));
-                }),
-                ..super::talk_options(talk_args, c.channel.clone(), c.codec, progress)
-            };
-            let talk = &talk;
-            async move { talk.run(c, opts, ctx).await }
-        },
-    )
-    .await;
+    let outcome = crate::job::play(opened, members, talk_args, repeat, ctx, Events::default(), |name| board.progress(name)).await;
     if let Some(t) = ticker {
         t.abort();
         // Stopped for sure (it may be drawing on another thread) before the line is cleared.
         let _ = t.await;
     }
     crate::output::clear_live();
-    Ok(fleet::combine(outcomes))
+    outcome
 }
 
 /// What a terminal shows while playing: one bar for the message, and with several devices how
@@ -140,35 +96,16 @@ impl Board {
     }
 }
 
-/// Opens the input and reads its first chunk off the async threads (stdin may wait for a
-/// writer indefinitely), unless the user stops first. Stdin that is a terminal is said to be
-/// awaited: a forgotten pipe would otherwise look like a hang.
+/// The job's input, opened; stdin that is a terminal is said to be awaited first: a
+/// forgotten pipe would otherwise look like a hang.
 pub async fn open_input(input: &Input, raw: Option<RawFormat>, ctx: &Context) -> anyhow::Result<Opened> {
-    let stop = &ctx.stop;
-    let stdin = *input == Input::Stdin;
-    if stdin && std::io::stdin().is_terminal() {
+    if *input == Input::Stdin && std::io::stdin().is_terminal() {
         ctx.out.note(
             "waiting for audio on standard input, which is this terminal: pipe it in \
              (`espeak-ng --stdout Hello | hiktalk play - CAMERA`), or Ctrl-C to stop",
         );
     }
-    let input = input.clone();
-    let opening = tokio::task::spawn_blocking(move || Opened::open(&input, raw));
-    let opened = tokio::select! {
-        biased;
-        s = stop.wait() => return Err(Ending::UserStop { signal: s.to_string() }.into()),
-        r = opening => r.map_err(|e| Ending::Internal { detail: format!("the input reader failed: {e}") })?,
-    };
-    match opened {
-        Ok(x) => Ok(x),
-        Err(e) if !stdin => Err(e.into()),
-        // Ctrl-C in a shell pipeline (`gen | hiktalk play - cam`) also ends the writer, and its
-        // end of input can arrive a moment before the signal: the stop is what happened.
-        Err(e) => match tokio::time::timeout(Duration::from_millis(200), stop.wait()).await {
-            Ok(s) => Err(Ending::UserStop { signal: s.to_string() }.into()),
-            Err(_) => Err(e.into()),
-        },
-    }
+    crate::job::open_input(input, raw, &ctx.stop).await
 }
 
 /// The longest device name the bar shows; the bar is one line, whatever the names.

@@ -112,6 +112,7 @@ pub async fn call(
         stop_is_normal: true,
         stall: Duration::from_secs_f64(talk_args.session.stall_timeout),
         stop_ring: talk_args.stop_ring,
+        events: crate::job::Events::default(),
     };
     let keys = keys_available.then(|| KeyReader::start(state.clone(), stop.clone(), args.ptt));
     let meter = bar.clone().map(|bar| tokio::spawn(meter(bar, state.clone(), progress.clone(), args.ptt, stop.clone())));

@@ -28,6 +28,11 @@ impl Opened {
         Ok(Opened { input: input.clone(), raw, decoder, first })
     }
 
+    /// How long the input plays, when its container says.
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        self.decoder.duration()
+    }
+
     /// Starts the decoding thread. With `repeat`, the file is played again from the start at
     /// each end (stdin cannot be replayed).
     pub fn start(self, repeat: bool) -> Result<Source, Ending> {

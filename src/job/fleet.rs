@@ -2,7 +2,8 @@
 //! each is prepared and run on its own, all in parallel, none stopping or delaying the others,
 //! and their outcomes are combined into one, with one exit-code rule for every command.
 
-use super::{Connected, Context, connect_target, finish, read_password_line};
+use super::connect::{Connected, SimAs, connect_target, read_password_line};
+use super::{Context, Event, Events, finish};
 use crate::cli::Login;
 use crate::config;
 use crate::listen::Inlet;
@@ -26,7 +27,7 @@ pub async fn connect_all(cameras: &[String], login: &Login, ctx: &Context) -> an
     let mut members = Vec::with_capacity(targets.len());
     for target in targets {
         let name = target.name().to_string();
-        let connected = match connect_target(target, login, stdin.as_deref(), ctx, super::SimAs::Camera).await {
+        let connected = match connect_target(target, login, stdin.as_deref(), ctx, SimAs::Camera).await {
             // Ctrl-C at one camera's password prompt stops the command, not only that camera.
             Err(e) if matches!(e.downcast_ref::<config::ConfigError>(), Some(config::ConfigError::Interrupted)) => return Err(e),
             other => other,
@@ -69,14 +70,21 @@ pub struct Talk<'a> {
     pub stall: Duration,
     /// Doorbells: stop a ring before talking (`--stop-ring`); without it a ring is only said.
     pub stop_ring: bool,
+    pub events: Events,
 }
 
 impl Talk<'_> {
     /// One device's sessions from the shared clock: its channel negotiated, its sessions
     /// opened, fed and closed, its outcome. The clock hears when the device is out, so that a
     /// gathered start does not wait for it.
-    pub async fn run(&self, c: Connected, opts: TalkOptions, ctx: &Context) -> Outcome {
+    pub async fn run(&self, c: Connected, mut opts: TalkOptions, ctx: &Context) -> Outcome {
         let Connected { device, name, sim, .. } = c;
+        self.events.send(Event::Opening { device: name.clone() });
+        let (on_open, events, label) = (opts.on_open.clone(), self.events.clone(), name.clone());
+        opts.on_open = std::sync::Arc::new(move |channel, params| {
+            events.send(Event::Playing { device: label.clone(), channel: channel.to_string(), codec: params });
+            on_open(channel, params);
+        });
         let device = device.with_stall(self.stall);
         let mut report = Report::new(&name, self.ending.clone());
         let ready = match session::negotiate(&device, &name, &opts, &ctx.stop).await {
@@ -84,7 +92,7 @@ impl Talk<'_> {
                 report = Report::new(&name, ending);
                 None
             }
-            Ok(neg) => match super::doorbell::before_talk(&device, &name, self.stop_ring, ctx).await {
+            Ok(neg) => match super::ring::before_talk(&device, &name, self.stop_ring, ctx).await {
                 Ok(()) => Some(neg),
                 // Not talking after all: a channel `--set-codec` switched is put back.
                 Err(ending) => {
@@ -99,7 +107,9 @@ impl Talk<'_> {
             session::talk(&device, &mut neg, &opts, media, &ctx.stop, &mut report).await;
         }
         self.clock.absent();
-        finish(&report, self.verb, self.stop_is_normal, ctx, sim).await
+        let outcome = finish(&report, self.verb, self.stop_is_normal, ctx, sim).await;
+        self.events.send(Event::Ended { device: name, outcome: outcome.clone() });
+        outcome
     }
 }
 

@@ -1,0 +1,140 @@
+//! `serve`: the configured cameras as an HTTP service. A router that reads as a table of
+//! routes, its state in one [`App`], the native handlers in `native`, go2rtc's in `go2rtc`, and
+//! the sessions of every front end in one [`registry::Registry`].
+
+// A helper's error is the answer that refuses the request: sent at once, never stored.
+#![allow(clippy::result_large_err)]
+
+pub mod doorbell;
+pub mod fetch;
+pub mod go2rtc;
+pub mod listen;
+pub mod metrics;
+pub mod native;
+pub mod registry;
+
+use crate::cli::TalkArgs;
+use crate::config::{self, Target};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use registry::Registry;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tokio::sync::broadcast;
+
+/// Everything the handlers share.
+pub struct App {
+    pub registry: Arc<Registry>,
+    /// How every session talks (serve's own flags).
+    pub talk: TalkArgs,
+    /// The configured cameras (not groups): go2rtc's streams.
+    pub cameras: Vec<String>,
+    /// The configured groups.
+    pub groups: Vec<String>,
+    /// `Authorization: Bearer` wants this, when set.
+    pub token: Option<String>,
+    /// How long a DELETE waits for the devices to confirm their closes.
+    pub close_within: Duration,
+    /// The largest upload or fetched audio, in bytes.
+    pub max_body: usize,
+    /// Room for `/api/events` clients; one more is refused.
+    pub sse_clients: Arc<tokio::sync::Semaphore>,
+}
+
+impl App {
+    /// The devices a configured camera or group names; anything else (a URL, `sim`, a path) is
+    /// not reachable through the API: 404.
+    pub fn targets(&self, name: &str) -> Result<Vec<Target>, Response> {
+        if !self.cameras.iter().chain(&self.groups).any(|c| c == name) {
+            return Err(native::not_found("camera", name));
+        }
+        config::resolve_all(&[name.to_string()], self.registry.config.as_deref())
+            .map_err(|e| native::refusal(name, crate::outcome::Ending::from_error(&e.into())))
+    }
+}
+
+/// Limits on what one client can make the service hold.
+pub struct Limits {
+    pub body: usize,
+    pub requests: usize,
+}
+
+/// The routes.
+pub fn router(app: Arc<App>, limits: Limits) -> Router {
+    Router::new()
+        .route("/api/cameras/{camera}/play", post(native::play))
+        .route("/api/cameras/{camera}/sessions", delete(native::stop_camera))
+        .route("/api/cameras/{camera}/hangup", post(doorbell::hangup))
+        .route("/api/cameras/{camera}/reject", post(doorbell::reject))
+        .route("/api/cameras/{camera}/unlock", post(doorbell::unlock))
+        .route("/api/cameras/{camera}/volume", get(doorbell::volumes).put(doorbell::set_volume))
+        .route("/api/sessions", get(native::sessions))
+        .route("/api/sessions/{id}", get(native::session).delete(native::stop_session))
+        .route("/api/streams", get(go2rtc::streams).post(go2rtc::play).delete(go2rtc::delete))
+        .route("/api/ffmpeg", post(go2rtc::ffmpeg))
+        .route("/api/events", get(events))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(app.clone(), authorized))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .layer(DefaultBodyLimit::max(limits.body))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(limits.requests))
+        .with_state(app)
+}
+
+/// With a token, every route but `/healthz` wants `Authorization: Bearer TOKEN`, compared in
+/// constant time.
+async fn authorized(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &app.token {
+        let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(token.as_bytes())));
+        if !ok {
+            let body = serde_json::json!({ "reason": "unauthorized", "message": "this hiktalk serve wants Authorization: Bearer TOKEN (see --token-file)" });
+            let mut r = native::answer(401, body);
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    }
+    next.run(request).await
+}
+
+/// `GET /api/events`: the session lifecycle as Server-Sent Events (`session`, one JSON object
+/// per state change: queued, opening, playing, closing, closed with its outcome).
+async fn events(State(app): State<Arc<App>>) -> Response {
+    let Ok(permit) = app.sse_clients.clone().try_acquire_owned() else {
+        return native::answer(503, serde_json::json!({ "reason": "too_many_clients", "message": "too many /api/events clients" }));
+    };
+    let (rx, stop) = (app.registry.subscribe(), app.registry.process_stop());
+    // The stream ends when the process stops, or the server would wait for it forever.
+    let stream = futures_util::stream::unfold((rx, stop, permit), |(mut rx, stop, permit)| async move {
+        loop {
+            let received = tokio::select! {
+                r = rx.recv() => r,
+                _ = stop.wait() => return None,
+            };
+            match received {
+                Ok(v) => {
+                    let event = Event::default().event("session").data(v.to_string());
+                    return Some((Ok::<_, std::convert::Infallible>(event), (rx, stop, permit)));
+                }
+                // A client that fell behind misses what it could not take, and goes on.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    // A first comment says the subscription is in place: what happens from here is sent.
+    let hello = futures_util::stream::once(async { Ok(Event::default().comment("subscribed")) });
+    Sse::new(futures_util::StreamExt::chain(hello, stream)).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// `GET /metrics`
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], app.registry.metrics.encode()).into_response()
+}

@@ -1,0 +1,555 @@
+//! `hiktalk serve`: the real binary, simulated devices named in a config file, and real HTTP
+//! clients (curl). Judged at the devices: one close per open, and nothing after a stop.
+
+use crate::util::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A running `hiktalk serve`, its address, and everything it printed on stderr so far.
+struct Serve {
+    child: Option<Child>,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A config naming each simulator `cam0`, `cam1`, ... and a group `all` of them.
+fn config(dir: &Path, sims: &[&SimHandle]) -> PathBuf {
+    let mut text = String::new();
+    for (i, sim) in sims.iter().enumerate() {
+        text.push_str(&format!("[cameras.cam{i}]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"admin\"\n", sim.addr().port()));
+    }
+    let names: Vec<String> = (0..sims.len()).map(|i| format!("\"cam{i}\"")).collect();
+    text.push_str(&format!("[groups.all]\ncameras = [{}]\n", names.join(", ")));
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts serve on an ephemeral loopback port and waits for its "serving" line.
+async fn serve(sims: &[&SimHandle], extra: &[&str]) -> Serve {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), sims);
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "--config"]).arg(&cfg).args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let lines = BufReader::new(child.stderr.take().unwrap());
+    let log = stderr.clone();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in lines.lines().map_while(Result::ok) {
+            if let Some(addr) = line.split(" on http://").nth(1).filter(|_| line.contains("serving"))
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.to_string());
+            }
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(20), rx).await.expect("serve starts").expect("a serving line");
+    wait_for_signal_handlers(&child).await;
+    Serve { child: Some(child), base: format!("http://{addr}"), stderr, _dir: dir }
+}
+
+/// What an HTTP answer said.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+}
+
+/// curl with `args`, off the async threads.
+async fn curl(args: Vec<String>) -> Answer {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl").args(["-s", "-S", "-i", "--max-time", "60"]).args(&args).output().expect("curl runs")
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) =
+        text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no answer: {text:?} {}", String::from_utf8_lossy(&out.stderr)));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Answer { status, headers: head.to_ascii_lowercase(), body: body.to_string() }
+}
+
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+/// Session opens and client closes at a device.
+fn opens_closes(sim: &SimHandle) -> (usize, usize) {
+    let events = sim.events();
+    (count(&events, opened), count(&events, closed_by_client))
+}
+
+/// A device whose idle hang-up comes after 3 s, as the issue's window asks.
+async fn device() -> SimHandle {
+    sim::start(SimConfig { idle_timeout: Duration::from_secs(3), ..binary_sim_config() }).await.unwrap()
+}
+
+/// Nothing opens on `sim` for `window` (longer than the device's idle hang-up): the stop held.
+async fn nothing_reconnects(sim: &SimHandle, window: Duration) {
+    let since = sim.events().last().map_or(0.0, |e| e.t);
+    let late = sim.wait_for(|e| opened(&e.kind) && e.t > since, window).await;
+    assert!(late.is_none(), "a session opened after the stop: {late:?}");
+    assert!(leaks(&sim.events()).is_empty(), "{:?}", leaks(&sim.events()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go2rtc_call_shapes_play_show_and_stop_with_one_close_per_open() {
+    let sim = device().await;
+    let s = serve(&[&sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("chime.wav"), 800.0, 20.0, 16000, 1, 0.4);
+    let wav = wav.display().to_string();
+
+    // Play, with the options sent as %23 (what clients that encode send): 200 with the stream.
+    let play = curl(args(&["-X", "POST", &format!("{}/api/streams?dst=cam0&src=ffmpeg:{wav}%23audio=pcma%23input=file", s.base)])).await;
+    assert_eq!(play.status, 200, "{play:?}");
+    assert_eq!(play.json()["producers"][0]["url"], format!("ffmpeg:{wav}"), "{play:?}");
+    // A poller sees it playing, in go2rtc's shape, one stream and all.
+    let one = curl(args(&[&format!("{}/api/streams?src=cam0", s.base)])).await.json();
+    assert_eq!(one["producers"].as_array().map(Vec::len), Some(1), "{one}");
+    let all = curl(args(&[&format!("{}/api/streams", s.base)])).await.json();
+    assert_eq!(all["cam0"]["producers"].as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(curl(args(&[&format!("{}/api/streams?src=nosuch", s.base)])).await.status, 404);
+
+    // DELETE, what many automations send: it stops, confirmed, and the camera stays configured.
+    let stop = curl(args(&["-X", "DELETE", &format!("{}/api/streams?src=cam0", s.base)])).await;
+    assert_eq!((stop.status, stop.json()["closed"].as_bool()), (200, Some(true)), "{stop:?}");
+    assert_eq!(opens_closes(&sim), (1, 1));
+    let idle = curl(args(&[&format!("{}/api/streams?src=cam0", s.base)])).await.json();
+    assert_eq!(idle["producers"].as_array().map(Vec::len), Some(0), "{idle}");
+
+    // The `#` sent raw: curl keeps the fragment to itself, and the file plays all the same.
+    let raw = curl(args(&["-X", "POST", &format!("{}/api/streams?dst=cam0&src=ffmpeg:{wav}#audio=pcma#input=file", s.base)])).await;
+    assert_eq!(raw.status, 200, "{raw:?}");
+    // An empty src stops.
+    let empty = curl(args(&["-X", "POST", &format!("{}/api/streams?dst=cam0&src=", s.base)])).await;
+    assert_eq!(empty.status, 200, "{empty:?}");
+    assert_eq!(opens_closes(&sim), (2, 2));
+
+    // /api/ffmpeg?file= answers 200 with an empty body once audio goes out.
+    let ff = curl(args(&["-X", "POST", &format!("{}/api/ffmpeg?dst=cam0&file={wav}", s.base)])).await;
+    assert_eq!((ff.status, ff.body.as_str()), (200, ""), "{ff:?}");
+    let stop = curl(args(&["-X", "DELETE", &format!("{}/api/streams?src=cam0", s.base)])).await;
+    assert_eq!(stop.status, 200, "{stop:?}");
+    assert_eq!(opens_closes(&sim), (3, 3));
+    // Over more than twice the device's idle hang-up, nothing comes back.
+    nothing_reconnects(&sim, Duration::from_secs(7)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_during_open_and_mid_stream_closes_once_and_for_good() {
+    let slow = sim::start(SimConfig {
+        faults: vec!["slow=open:1500".parse().unwrap()],
+        idle_timeout: Duration::from_secs(3),
+        ..binary_sim_config()
+    })
+    .await
+    .unwrap();
+    let sim = device().await;
+    let s = serve(&[&slow, &sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(&dir.path().join("long.wav"), 600.0, 20.0, 16000, 1, 0.4);
+    let upload = format!("@{}", wav.display());
+
+    // Mid-stream: 202 with a Location; the session plays; DELETE answers once the device closed.
+    let play = curl(args(&["--data-binary", &upload, &format!("{}/api/cameras/cam1/play", s.base)])).await;
+    assert_eq!(play.status, 202, "{play:?}");
+    let location = play.headers.lines().find_map(|l| l.strip_prefix("location: ")).expect("a Location").trim().to_string();
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    let state = curl(args(&[&format!("{}{location}", s.base)])).await.json();
+    assert_eq!((state["state"].as_str(), state["camera"].as_str()), (Some("playing"), Some("cam1")), "{state}");
+    let del = curl(args(&["-X", "DELETE", &format!("{}{location}", s.base)])).await;
+    assert_eq!((del.status, del.json()["closed"].as_bool()), (200, Some(true)), "{del:?}");
+    // The answer came after the device's close, not before.
+    assert_eq!(opens_closes(&sim), (1, 1));
+    assert_eq!(del.json()["sessions"][0]["reason"], "user_stop", "{del:?}");
+
+    // During the open (the device takes 1.5 s to answer it): the camera's sessions are deleted.
+    let play = curl(args(&["--data-binary", &upload, &format!("{}/api/cameras/cam0/play", s.base)])).await;
+    assert_eq!(play.status, 202, "{play:?}");
+    slow.wait_for(|e| matches!(&e.kind, EventKind::FaultFired { fault } if fault.starts_with("slow")), Duration::from_secs(15))
+        .await
+        .expect("the open");
+    let del = curl(args(&["-X", "DELETE", &format!("{}/api/cameras/cam0/sessions", s.base)])).await;
+    assert_eq!((del.status, del.json()["closed"].as_bool()), (200, Some(true)), "{del:?}");
+    let (opens, closes) = opens_closes(&slow);
+    assert_eq!(opens, closes, "one close per open");
+    assert_eq!(count(&slow.events(), |e| matches!(e, EventKind::AudioStarted { .. })), 0, "no audio after the stop");
+    let gone = curl(args(&[&format!("{}/api/sessions", s.base)])).await.json();
+    assert!(gone["sessions"].as_array().unwrap().iter().all(|s| s["state"] == "closed"), "{gone}");
+    nothing_reconnects(&slow, Duration::from_secs(7)).await;
+    nothing_reconnects(&sim, Duration::from_millis(100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_queue_per_camera_waits_interrupts_or_rejects() {
+    let sim = device().await;
+    let s = serve(&[&sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("@{}", tone_wav(&dir.path().join("long.wav"), 600.0, 20.0, 16000, 1, 0.4).display());
+    let short = format!("@{}", tone_wav(&dir.path().join("short.wav"), 900.0, 1.0, 16000, 1, 0.4).display());
+    let url = format!("{}/api/cameras/cam0/play", s.base);
+
+    let first = curl(args(&["--data-binary", &long, &url])).await;
+    assert_eq!(first.status, 202, "{first:?}");
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    // reject: 409, the camera's own reason, nothing sent.
+    let rejected = curl(args(&["--data-binary", &short, &format!("{url}?queue=reject")])).await;
+    assert_eq!((rejected.status, rejected.json()["reason"].as_str()), (409, Some("busy")), "{rejected:?}");
+    // The default waits its turn.
+    let queued = curl(args(&["--data-binary", &short, &url])).await;
+    assert_eq!(queued.status, 202);
+    let id = queued.json()["sessions"][0].as_str().unwrap().to_string();
+    assert_eq!(curl(args(&[&format!("{}/api/sessions/{id}", s.base)])).await.json()["state"], "queued");
+    // interrupt: the first stops; the queued one and this one play after it, one at a time.
+    let now = curl(args(&["--data-binary", &short, &format!("{url}?queue=interrupt&wait=true")])).await;
+    assert_eq!((now.status, now.json()["reason"].as_str()), (200, Some("end_of_input")), "{now:?}");
+    let first_id = first.json()["sessions"][0].as_str().unwrap().to_string();
+    let first = curl(args(&[&format!("{}/api/sessions/{first_id}", s.base)])).await.json();
+    assert_eq!((first["state"].as_str(), first["reason"].as_str()), (Some("closed"), Some("user_stop")), "{first}");
+    assert_eq!(curl(args(&[&format!("{}/api/sessions/{id}", s.base)])).await.json()["reason"], "end_of_input");
+    let events = sim.events();
+    assert_eq!((count(&events, opened), count(&events, closed_by_client)), (3, 3));
+    assert_eq!(count(&events, |e| matches!(e, EventKind::Request { status: 403 | 409, .. })), 0, "never two sessions at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_password_is_its_own_status_and_reaches_the_device_once() {
+    let sim = sim::start(SimConfig { password: "another-password".into(), ..binary_sim_config() }).await.unwrap();
+    let s = serve(&[&sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = format!("@{}", tone_wav(&dir.path().join("t.wav"), 600.0, 1.0, 16000, 1, 0.4).display());
+    let a = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam0/play?wait=true", s.base)])).await;
+    assert_eq!((a.status, a.json()["reason"].as_str(), a.json()["exit_code"].as_i64()), (403, Some("auth"), Some(4)), "{a:?}");
+    assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::AuthFailed { reason, .. } if reason == "bad_password")), 1, "never retried");
+    assert!(!a.body.contains(PASSWORD) && !s.stderr.lock().unwrap().contains(PASSWORD), "no password in any answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_plays_to_twenty_devices_and_a_group() {
+    let mut sims = Vec::new();
+    for _ in 0..20 {
+        sims.push(device().await);
+    }
+    let refs: Vec<&SimHandle> = sims.iter().collect();
+    let s = serve(&refs, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = format!("@{}", tone_wav(&dir.path().join("t.wav"), 600.0, 1.5, 16000, 1, 0.4).display());
+    let plays = (0..20).map(|i| curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam{i}/play?wait=true", s.base)])));
+    for (i, a) in futures_util::future::join_all(plays).await.iter().enumerate() {
+        assert_eq!((a.status, a.json()["reason"].as_str()), (200, Some("end_of_input")), "cam{i}: {a:?}");
+    }
+    // A group: one session per member, one outcome with each device's.
+    let group = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/all/play?wait=true", s.base)])).await;
+    assert_eq!((group.status, group.json()["devices_total"].as_u64()), (200, Some(20)), "{group:?}");
+    for sim in &sims {
+        assert_eq!(opens_closes(sim), (2, 2));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_five_open_sessions_then_exits_0() {
+    let mut sims = Vec::new();
+    for _ in 0..5 {
+        sims.push(device().await);
+    }
+    let refs: Vec<&SimHandle> = sims.iter().collect();
+    let mut s = serve(&refs, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = format!("@{}", tone_wav(&dir.path().join("long.wav"), 600.0, 30.0, 16000, 1, 0.4).display());
+    let group = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/all/play", s.base)])).await;
+    assert_eq!(group.status, 202, "{group:?}");
+    for sim in &sims {
+        sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    }
+    let child = s.child.take().unwrap();
+    signal(&child, libc::SIGTERM);
+    let out = tokio::time::timeout(Duration::from_secs(30), wait_child(child)).await.expect("serve exits");
+    let v = json(&out);
+    assert_eq!((out.status.code(), v["sessions_closed"].as_u64(), v["closes_unconfirmed"].as_u64()), (Some(0), Some(5), Some(0)), "{v}");
+    for sim in &sims {
+        assert_eq!(opens_closes(sim), (1, 1));
+        assert!(leaks(&sim.events()).is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_clients_are_refused_without_reaching_a_device() {
+    let sim = device().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "0123456789abcdef-secret\n").unwrap();
+    let token_arg = token.display().to_string();
+    let s = serve(&[&sim], &["--token-file", &token_arg, "--max-body", "100000"]).await;
+    let play = format!("{}/api/cameras/cam0/play", s.base);
+    let bearer = "Authorization: Bearer 0123456789abcdef-secret";
+
+    assert_eq!(curl(args(&[&format!("{}/healthz", s.base)])).await.status, 200, "no token for /healthz");
+    for bad in [None, Some("Authorization: Bearer wrong"), Some("Authorization: Basic YWRtaW46YWRtaW4=")] {
+        let mut a = args(&["--data-binary", "x"]);
+        if let Some(h) = bad {
+            a.extend(args(&["-H", h]));
+        }
+        a.push(play.clone());
+        let r = curl(a).await;
+        assert_eq!((r.status, r.json()["reason"].as_str()), (401, Some("unauthorized")), "{bad:?}: {r:?}");
+    }
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![0u8; 200_000]).unwrap();
+    let r = curl(args(&["-H", bearer, "--data-binary", &format!("@{}", big.display()), &play])).await;
+    assert_eq!(r.status, 413, "an oversized body: {r:?}");
+    for name in ["..%2F..%2Fetc%2Fpasswd", "http:%2F%2F127.0.0.1:1", "sim", "%2Fetc%2Fpasswd"] {
+        let r = curl(args(&["-H", bearer, "--data-binary", "x", &format!("{}/api/cameras/{name}/play", s.base)])).await;
+        assert_eq!(r.status, 404, "{name}: {r:?}");
+        assert!(!r.body.contains("root:"), "{r:?}");
+    }
+    // Headers beyond the bound: 431, from hyper itself.
+    let huge = format!("X-Filler: {}", "a".repeat(20_000));
+    let r = curl(args(&["-H", bearer, "-H", &huge, &format!("{}/api/sessions", s.base)])).await;
+    assert_eq!(r.status, 431, "{r:?}");
+    // A flood: 2000 requests, 50 at a time, with a bad token; every one refused, the service
+    // still answering afterwards.
+    let flood = tokio::task::spawn_blocking({
+        let url = format!("{}/api/sessions?[1-2000]", s.base);
+        move || {
+            let a =
+                ["-s", "-o", "/dev/null", "-w", "%{http_code}\n", "--parallel", "--parallel-max", "50", "-H", "Authorization: Bearer nope"];
+            std::process::Command::new("curl").args(a).arg(&url).output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let codes = String::from_utf8_lossy(&flood.stdout).into_owned();
+    assert_eq!(codes.lines().filter(|c| *c == "401").count(), 2000, "{}", codes.lines().take(5).collect::<Vec<_>>().join(" "));
+    assert_eq!(curl(args(&["-H", bearer, &format!("{}/api/sessions", s.base)])).await.status, 200);
+    // Slowloris: a request head that never ends is dropped after the head's time (10 s).
+    let mut slow = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://")).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut slow, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), tokio::io::AsyncReadExt::read_to_end(&mut slow, &mut buf)).await;
+    assert!(read.is_ok(), "the half-sent head still holds its connection after 30 s");
+    assert!(started.elapsed() >= Duration::from_secs(9), "dropped after the head's time, not before: {:?}", started.elapsed());
+    assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::Request { .. })), 0, "nothing reached the device");
+
+    // Reachable from other machines without a token: refused at start.
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "serve", "--listen", "0.0.0.0:0"]);
+    let (out, _) = run_to_end(cmd).await;
+    assert_eq!((out.status.code(), json(&out)["reason"].as_str()), (Some(2), Some("usage")), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_the_lifecycle_and_metrics_count_it() {
+    let sim = device().await;
+    let s = serve(&[&sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = format!("@{}", tone_wav(&dir.path().join("t.wav"), 600.0, 1.0, 16000, 1, 0.4).display());
+    // An SSE client (curl -N), read line by line.
+    let mut sse =
+        std::process::Command::new("curl").args(["-s", "-N", &format!("{}/api/events", s.base)]).stdout(Stdio::piped()).spawn().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let lines = BufReader::new(sse.stdout.take().unwrap());
+    std::thread::spawn(move || lines.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    let next = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
+        tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.ok().flatten()
+    };
+    while next(&mut rx).await.expect("the subscription") != ": subscribed" {}
+
+    let a = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam0/play?wait=true", s.base)])).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let mut states = Vec::new();
+    while states.last().map(String::as_str) != Some("closed") {
+        let line = next(&mut rx).await.unwrap_or_else(|| panic!("the lifecycle so far: {states:?}"));
+        if let Some(data) = line.strip_prefix("data: ") {
+            let v: serde_json::Value = serde_json::from_str(data).unwrap();
+            assert_eq!(v["camera"], "cam0");
+            states.push(v["state"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(states, ["queued", "opening", "playing", "closed"]);
+    let _ = sse.kill();
+    let _ = sse.wait();
+
+    // The metrics, read by the Prometheus project's own Python parser.
+    let text = curl(args(&[&format!("{}/metrics", s.base)])).await;
+    assert_eq!(text.status, 200);
+    let script = "import sys, json\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
+        print(json.dumps({s.name + json.dumps(s.labels, sort_keys=True): s.value for f in parse(sys.stdin.read()) for s in f.samples}))";
+    let body = text.body.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut py = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python"))
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        py.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+        py.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        parsed.status.success(),
+        "prometheus-client parses it (installed by `sh .ci/deps test`): {}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    let cam = r#"{"camera": "cam0"}"#;
+    assert_eq!(m[format!("hiktalk_device_sessions_opened_total{cam}")], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_plays_ended_total{}", r#"{"camera": "cam0", "reason": "end_of_input"}"#)], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_plays_live{cam}")], 0.0, "{m}");
+    assert_eq!(m[format!("hiktalk_closes_unconfirmed_total{cam}")], serde_json::Value::Null, "{m}");
+}
+
+/// An HTTP server for audio files: `/NAME` answers `files[NAME]`; it counts the requests.
+async fn file_server(files: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let path = String::from_utf8_lossy(&head).split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+            let body = files.iter().find(|(n, _)| *n == path).map(|(_, b)| b.clone());
+            let reply = match &body {
+                Some(b) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", b.len()),
+                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+            };
+            let _ = conn.write_all(reply.as_bytes()).await;
+            let _ = conn.write_all(&body.unwrap_or_default()).await;
+        }
+    });
+    (base, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_urls_are_fetched_bounded_from_python_and_go2rtc_calls() {
+    let sim = device().await;
+    let s = serve(&[&sim], &["--max-body", "100000"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = std::fs::read(tone_wav(&dir.path().join("t.wav"), 700.0, 1.0, 16000, 1, 0.4)).unwrap();
+    let (files, hits) = file_server(vec![("chime.wav", wav), ("big.wav", vec![0u8; 200_000])]).await;
+
+    // Python's urllib, as an automation would send it: JSON with the URL, waiting for the end.
+    let script = "import json, sys, urllib.request, urllib.error\n\
+        req = urllib.request.Request(sys.argv[1], data=json.dumps({'url': sys.argv[2]}).encode(), headers={'Content-Type': 'application/json'}, method='POST')\n\
+        try:\n    r = urllib.request.urlopen(req, timeout=60); print(r.status); print(r.read().decode())\n\
+        except urllib.error.HTTPError as e:\n    print(e.code); print(e.read().decode())";
+    let py = |url: String| {
+        let play = format!("{}/api/cameras/cam0/play?wait=true", s.base);
+        tokio::task::spawn_blocking(move || std::process::Command::new("python3").args(["-c", script, &play, &url]).output().unwrap())
+    };
+    let out = py(format!("{files}/chime.wav")).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, body) = text.split_once('\n').unwrap_or_else(|| panic!("{text} {}", String::from_utf8_lossy(&out.stderr)));
+    let v: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!((status, v["reason"].as_str()), ("200", Some("end_of_input")), "{v}");
+    assert!((v["audio_seconds"].as_f64().unwrap() - 1.0).abs() < 0.05, "{v}");
+
+    // Larger than --max-body: refused before any device is touched.
+    let out = py(format!("{files}/big.wav")).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.starts_with("422\n") && text.contains("\"reason\":\"input\""), "{text}");
+    let out = py("file:///etc/passwd".into()).await.unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("400\n"), "only http(s)");
+    assert_eq!(opens_closes(&sim), (1, 1));
+
+    // go2rtc's ffmpeg:URL source, and its stop.
+    let play = curl(args(&["-X", "POST", &format!("{}/api/streams?dst=cam0&src=ffmpeg:{files}/chime.wav%23audio=pcma", s.base)])).await;
+    assert_eq!(play.status, 200, "{play:?}");
+    let stop = curl(args(&["-X", "DELETE", &format!("{}/api/streams?src=cam0", s.base)])).await;
+    assert_eq!(stop.status, 200, "{stop:?}");
+    assert_eq!(opens_closes(&sim), (2, 2));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3, "each URL fetched once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doorbell_routes_reject_hang_up_unlock_and_set_the_volume() {
+    let bell = sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
+    let s = serve(&[&bell], &[]).await;
+    let at = |what: &str| format!("{}/api/cameras/cam0/{what}", s.base);
+
+    // A ring, rejected: confirmed idle at the device.
+    bell.ring();
+    let r = curl(args(&["-X", "POST", &at("reject")])).await;
+    assert_eq!((r.status, r.json()["call_state"].as_str()), (200, Some("idle")), "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::CallSignal { cmd, accepted: true } if cmd == "reject")), 1);
+    // Nothing to hang up: the device's refusal, as its own status.
+    let r = curl(args(&["-X", "POST", &at("hangup")])).await;
+    assert_eq!((r.status, r.json()["reason"].as_str()), (409, Some("refused")), "{r:?}");
+    // A call answered elsewhere, hung up.
+    bell.ring();
+    bell.answer();
+    let r = curl(args(&["-X", "POST", &at("hangup")])).await;
+    assert_eq!((r.status, r.json()["call_state_before"].as_str()), (200, Some("onCall")), "{r:?}");
+
+    let r = curl(args(&["-X", "POST", &format!("{}?door=1", at("unlock"))])).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::DoorAction { door: 1, accepted: true, .. })), 1);
+
+    let r = curl(args(&[&at("volume")])).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.json()["volumes"].is_object(), "{r:?}");
+    let r = curl(args(&["-X", "PUT", &format!("{}?level=40&mic=true", at("volume"))])).await;
+    assert_eq!((r.status, r.json()["volumes"]["microphone"].as_u64()), (200, Some(40)), "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::Volume { to: 40, accepted: true, .. })), 1);
+    // A group is not a doorbell.
+    assert_eq!(curl(args(&["-X", "POST", &format!("{}/api/cameras/all/unlock", s.base)])).await.status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_holds_a_bounded_queue_and_one_delete_clears_it() {
+    let sim = device().await;
+    let s = serve(&[&sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("@{}", tone_wav(&dir.path().join("long.wav"), 600.0, 20.0, 16000, 1, 0.4).display());
+    let url = format!("{}/api/cameras/cam0/play", s.base);
+    for i in 0..8 {
+        let r = curl(args(&["--data-binary", &long, &url])).await;
+        assert_eq!(r.status, 202, "play {i}: {r:?}");
+    }
+    let full = curl(args(&["--data-binary", &long, &url])).await;
+    assert_eq!((full.status, full.json()["reason"].as_str()), (429, Some("queue_full")), "{full:?}");
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    let del = curl(args(&["-X", "DELETE", &format!("{}/api/cameras/cam0/sessions", s.base)])).await;
+    assert_eq!((del.status, del.json()["sessions"].as_array().map(Vec::len)), (200, Some(8)), "{del:?}");
+    assert_eq!(opens_closes(&sim), (1, 1), "the queued plays never opened");
+    nothing_reconnects(&sim, Duration::from_secs(7)).await;
+}
