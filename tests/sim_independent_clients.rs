@@ -47,7 +47,7 @@ async fn python_go2rtc_sequence_is_accepted_and_recorded() {
     expect(&sim, "session_closed by client", |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")).await;
 
     // What the speaker got is the 1 kHz tone Python encoded, within one mu-law step.
-    let received = sim.upload_of(&sid).expect("recording kept");
+    let received = sim.upload_of(&sid).await.expect("recording kept");
     assert_eq!(received.sample_rate, 8000);
     let rec = received.samples;
     assert_eq!(rec.len(), 8000);
@@ -203,13 +203,13 @@ async fn hik_isapi_audio_plays_a_file_where_its_sequence_can_work() {
         let out = run_tool(python, vec!["-c".into(), CLIENT.into(), sim.addr().port().to_string(), file.display().to_string()]).await;
         assert!(out.status.success(), "{profile}: {}", String::from_utf8_lossy(&out.stderr));
         let ev = sim.events();
-        let heard: f64 = sim.received().iter().map(|r| r.listened.audio_seconds - r.listened.unheard_seconds).sum();
+        let heard: f64 = sim.received().await.iter().map(|r| r.listened.audio_seconds - r.listened.unheard_seconds).sum();
         match profile {
             // A camera takes the token, needs no sessionId, and plays the whole file.
             Profile::Modern => {
                 assert!(count(&ev, |k| matches!(k, EventKind::Token { used: true })) == 1, "{ev:#?}");
                 assert!((heard - 1.0).abs() < 1e-9, "{profile}: {heard} s heard");
-                let received = &sim.received()[0];
+                let received = &sim.received().await[0];
                 let (pcm, _) = crate::util::ffmpeg::decode_received(received);
                 assert!(crate::util::sine_snr_db(&pcm, 8000, 1000.0, 800) > 30.0);
                 assert!(count(&ev, |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")) == 1);

@@ -125,7 +125,7 @@ async fn a_pinned_self_signed_certificate_carries_control_and_audio() {
         .collect();
     assert_eq!(opened.len(), 1, "{ev:#?}");
     assert_eq!(count(&ev, |e| matches!(e, EventKind::SessionClosed { by, .. } if by == "client")), 1, "{ev:#?}");
-    let (samples, _) = crate::util::ffmpeg::heard(&sim, &opened[0]);
+    let (samples, _) = crate::util::ffmpeg::heard(&sim, &opened[0]).await;
     assert!(samples.len() as f64 / 8000.0 > 0.8, "about a second of audio arrived: {} samples", samples.len());
     assert!(sine_snr_db(&samples, 8000, 440.0, 400) > 20.0, "the tone survived TLS");
 

@@ -71,7 +71,7 @@ impl<'a> Recorder<'a> {
         params: Option<CodecParams>,
         dir: Option<&Path>,
         (channel, session_id, upload): (u32, &str, u32),
-        buffer: Duration,
+        (buffer, answered): (Duration, Instant),
     ) -> (Recorder<'a>, Vec<String>) {
         let mut problems = Vec::new();
         let decoder = match params.map(codec::decoder) {
@@ -115,7 +115,8 @@ impl<'a> Recorder<'a> {
             raw_path,
             wav_path,
         };
-        let rec = Recorder { received, echo: None, decoder, playout: Playout::new(params, buffer), raw_file, wav, scratch: Vec::new() };
+        let rec =
+            Recorder { received, echo: None, decoder, playout: Playout::new(params, buffer, answered), raw_file, wav, scratch: Vec::new() };
         (rec, problems)
     }
 

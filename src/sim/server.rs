@@ -113,6 +113,7 @@ pub(crate) async fn start(cfg: SimConfig) -> Result<(Arc<Shared>, tokio::task::J
         alert_streams: Mutex::new(0),
         alert_stream_ids: Default::default(),
         alert_serial: Default::default(),
+        receiving: watch::channel(0).0,
         log,
         cfg,
     });

@@ -49,12 +49,36 @@ pub(crate) struct Shared {
     pub alert_stream_ids: AtomicU32,
     /// The intercom's event serial number (`serialNo`).
     pub alert_serial: AtomicU64,
+    /// Uploads being received now: a recording is read once they have all been kept.
+    pub receiving: watch::Sender<usize>,
+}
+
+/// Counts one upload as being received until it has been kept and logged.
+pub(crate) struct Receiving<'a>(&'a Shared);
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.0.receiving.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Shared {
     /// The uploads received so far (the most recent `MAX_RECEIVED`).
     pub(crate) fn received(&self) -> Vec<Received> {
         lock(&self.state).received.iter().cloned().collect()
+    }
+
+    /// An upload is being received from now until the guard drops.
+    pub(crate) fn receiving(&self) -> Receiving<'_> {
+        self.receiving.send_modify(|n| *n += 1);
+        Receiving(self)
+    }
+
+    /// Waits (up to `within`) until no upload is being received, so that every upload that
+    /// has begun has been kept; false if one still runs.
+    pub(crate) async fn uploads_settled(&self, within: std::time::Duration) -> bool {
+        let mut rx = self.receiving.subscribe();
+        matches!(tokio::time::timeout(within, rx.wait_for(|n| *n == 0)).await, Ok(Ok(_)))
     }
 
     /// A connection was accepted; returns a guard that counts it until dropped.
