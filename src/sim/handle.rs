@@ -1,6 +1,6 @@
 //! [`SimHandle`]: a running simulated device, as a test or `hiktalk sim` holds it.
 
-use super::alarm::Alert;
+use super::alarm::Detection;
 use super::call::{self, By, Cmd};
 use super::config::SimConfig;
 use super::events::{Event, Summary};
@@ -75,9 +75,16 @@ impl SimHandle {
         door::act(&self.shared, u64::from(door), door::Cmd::Open, "local").is_ok()
     }
 
-    /// Cameras: a motion alarm on the alertStream now. The door station ignores it.
+    /// The camera sees motion now (VMD on the alertStream, active for the alarm duration);
+    /// nothing when its motion detection is off.
     pub fn motion(&self) {
-        self.shared.publish(Alert::Motion);
+        let _ = self.shared.detect(Detection::Motion);
+    }
+
+    /// The device detects `what` now; Err when it has no such detection or motion detection
+    /// is off.
+    pub fn detect(&self, what: Detection) -> Result<(), String> {
+        self.shared.detect(what)
     }
 
     /// Carries out one line of local control (what `hiktalk sim` reads on stdin: `ring`,

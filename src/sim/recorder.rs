@@ -39,6 +39,13 @@ pub struct Received {
     pub wav_path: Option<PathBuf>,
 }
 
+impl Received {
+    /// The audio it holds in memory, raw and decoded.
+    pub fn memory_bytes(&self) -> usize {
+        self.raw.len() + self.samples.len() * 2
+    }
+}
+
 /// The raw file's extension for a codec: what `ffmpeg -f` calls it, where it has a name.
 pub fn raw_extension(codec: Codec) -> &'static str {
     match codec {

@@ -2,7 +2,7 @@
 //! state, auth, faults, the alarm bus, shutdown, and the answers shaped from them (status
 //! documents, the 401 challenge). Every connection task holds an `Arc<Shared>`.
 
-use super::alarm::Alert;
+use super::alarm::{Alert, AlertFormat, Detection};
 use super::auth::Auth;
 use super::config::SimConfig;
 use super::events::{EventKind, EventLog, lock};
@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
+
+/// How often a detection that goes on is posted again.
+const REPOST: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) struct Shared {
     pub addr: SocketAddr,
@@ -63,7 +66,7 @@ impl Drop for Receiving<'_> {
 }
 
 impl Shared {
-    /// The uploads received so far (the most recent `MAX_RECEIVED`).
+    /// The uploads kept so far (see `State::keep`).
     pub(crate) fn received(&self) -> Vec<Received> {
         lock(&self.state).received.iter().cloned().collect()
     }
@@ -134,17 +137,73 @@ impl Shared {
         });
     }
 
-    /// Sends an alarm to every open alertStream (and logs it); alarms the device cannot have
-    /// (motion on the door station as played here, a ring on a camera) are dropped.
+    /// Sends an alarm to every open alertStream (and logs it); a ring or a door event on a
+    /// device that is no door station is dropped.
     pub(crate) fn publish(&self, alert: Alert) {
-        let doorbell = self.cfg.profile.is_doorbell();
-        if doorbell != alert.minor().is_some() {
+        if !self.cfg.profile.is_doorbell() && alert.minor().is_some() {
             return;
         }
         let streams = self.alerts.receiver_count();
-        self.log.log(EventKind::Alert { kind: alert.kind().into(), door: alert.door(), streams });
+        let (kind, state, count) = (alert.kind().into(), alert.state().into(), alert.count());
+        self.log.log(EventKind::Alert { kind, state, count, door: alert.door(), streams });
         // No stream open is normal.
         let _ = self.alerts.send(alert);
+    }
+
+    /// How the alertStream is written.
+    pub(crate) fn alert_format(&self) -> AlertFormat {
+        self.cfg.alert_format.unwrap_or(self.cfg.profile.alert_format())
+    }
+
+    /// The device detects `what` now: `active` parts about every second (counting up) until
+    /// `alarm_duration` after the last detection, then one `inactive`. Err: the device has no
+    /// such detection, or (motion) its motion detection is off.
+    pub(crate) fn detect(self: &Arc<Self>, what: Detection) -> Result<(), String> {
+        let profile = self.cfg.profile;
+        if !profile.detections().contains(&what) {
+            return Err(format!("this simulated device (profile {profile}) has no {} alarm", what.event_type()));
+        }
+        let until = Instant::now() + self.cfg.alarm_duration;
+        {
+            let mut st = lock(&self.state);
+            if what == Detection::Motion && !st.motion_detection {
+                return Err("motion detection is off (motionDetection enabled=false)".into());
+            }
+            if let Some(end) = st.detections.get_mut(&what) {
+                // Already going on: it lasts longer.
+                *end = (*end).max(until);
+                return Ok(());
+            }
+            st.detections.insert(what, until);
+        }
+        self.publish(Alert::Detected { what, active: true, count: 1 });
+        let shared = self.clone();
+        self.rt.spawn(async move {
+            let mut count = 1;
+            let mut next = Instant::now() + REPOST;
+            loop {
+                let end = {
+                    let mut st = lock(&shared.state);
+                    let end = st.detections.get(&what).copied().unwrap_or_else(Instant::now);
+                    if Instant::now() >= end {
+                        st.detections.remove(&what);
+                        break;
+                    }
+                    end
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next.min(end)) => {}
+                    _ = shared.shutting_down() => return,
+                }
+                if Instant::now() >= next && Instant::now() < end {
+                    count += 1;
+                    next += REPOST;
+                    shared.publish(Alert::Detected { what, active: true, count });
+                }
+            }
+            shared.publish(Alert::Detected { what, active: false, count });
+        });
+        Ok(())
     }
 
     /// The speaker's recent audio on `channel`, when echo is on.

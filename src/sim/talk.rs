@@ -359,7 +359,7 @@ pub(crate) async fn upload(
     };
     let received = rec.finish();
     let (raw, wav, listened) = (received.raw_path.clone(), received.wav_path.clone(), received.listened.clone());
-    lock(&shared.state).keep(received);
+    lock(&shared.state).keep(received, shared.cfg.keep_audio_bytes);
     let seconds = listened.audio_seconds;
     shared.log.log(EventKind::AudioEnded { channel, session_id, upload, bytes, seconds, reason: reason.into(), raw, wav, listened });
     Next::Close
