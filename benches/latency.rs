@@ -69,7 +69,7 @@ async fn talk(onsets: usize) -> (Vec<f64>, u32) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     tokio::task::spawn_blocking(move || stop(child)).await.unwrap();
     sim.wait_for(|e| matches!(e.kind, EventKind::SessionClosed { .. }), Duration::from_secs(5)).await;
-    let received = sim.received().pop().expect("an upload");
+    let received = sim.received().await.pop().expect("an upload");
     let (pcm, _) = ffmpeg::decode_received(&received);
     let l = &received.listened;
     let first_audio = sim.origin() + Duration::from_secs_f64(l.first_audio_at.unwrap());

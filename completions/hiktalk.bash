@@ -1185,7 +1185,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__sim)
-            opts="-q -v -h -V --listen --user --password --profile --devices --profile-mix --device-fault --device-password --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --channels --codec --basic-challenge --ring-after --ring-every --ring-at --bell-timeout --ring-duration --no-call-control --call-signal-style --doors --door-api --door-open-time --heartbeat --event-every --header-timeout --buffer --require-session-id --expect --call-status-xml --mic --inbound-codec --mic-aac --mic-framing --mic-echo --config --quiet --json --verbose --help --version"
+            opts="-q -v -h -V --listen --user --password --profile --devices --profile-mix --device-fault --device-password --idle-timeout --stale-expiry --lockout-attempts --lockout-secs --nonce-lifetime --busy-style --no-hangup-body --fault --events --record-dir --keep-audio --channels --codec --basic-challenge --ring-after --ring-every --ring-at --bell-timeout --ring-duration --no-call-control --call-signal-style --doors --door-api --door-open-time --heartbeat --event-every --alarm-duration --alert-format --no-event-config --header-timeout --buffer --require-session-id --expect --call-status-xml --mic --inbound-codec --mic-aac --mic-framing --mic-echo --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1312,6 +1312,13 @@ _hiktalk() {
                     fi
                     return 0
                     ;;
+                --keep-audio)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 --channels)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -1392,6 +1399,17 @@ _hiktalk() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
                     fi
+                    return 0
+                    ;;
+                --alarm-duration)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --alert-format)
+                    COMPREPLY=($(compgen -W "xml json" -- "${cur}"))
                     return 0
                     ;;
                 --header-timeout)

@@ -418,6 +418,7 @@ in-progress\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l fault -d 'Inject a fault (repeatable), e.g. http500=open,times=1; see --help' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l events -d 'Write every event as a JSON line to this file (`-` for stdout)' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l record-dir -d 'Record each session\'s received audio as a WAV file in this directory' -r -f -a "(__fish_complete_directories)"
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l keep-audio -d 'Megabytes of received audio kept in memory (raw and decoded, the newest uploads; at most 64 uploads, the newest always): a simulator left running drops the oldest instead of growing (an hour of G.711 is about 86 MB). --record-dir keeps everything on disk' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l channels -d 'Number of talk channels' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l codec -d 'Initial channel codec instead of G.711ulaw' -r -f -a "ulaw\t''
 alaw\t''
@@ -436,7 +437,10 @@ remote-open-door\t''
 both\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l door-open-time -d 'Doorbell: seconds an opened door stays unlocked before it relocks' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l heartbeat -d 'Seconds between alertStream heartbeats (videoloss, inactive); clients take 40-60 s without a part for a dead stream' -r -f
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l event-every -d 'Cameras: a motion (VMD) alarm, then a line crossing, and so on, on the alertStream every SECS seconds' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l event-every -d 'A detection every SECS seconds, each of the profile\'s in turn: motion (VMD), line crossing, intrusion (fielddetection), tamper, alarm input (IO) on cameras; motion and IO on the door station; motion, tamper and IO on legacy' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l alarm-duration -d 'Seconds a detection lasts: `active` parts (activePostCount 1, 2, ...) about every second, then one `inactive`; a new detection meanwhile extends it' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l alert-format -d 'The alertStream\'s format: xml (EventNotificationAlert, as cameras) or json (as door stations); default: the profile\'s. A door station in xml sends its ring as alarm input 1 (IO), which camera event clients track, and no door events' -r -f -a "xml\t''
+json\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l header-timeout -d 'Seconds allowed for a request\'s headers to arrive (slow clients are dropped)' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l buffer -d 'Seconds of audio the speaker buffers; audio arriving beyond it is lost and counted as overflow, as a real speaker would lose it' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l require-session-id -d 'Refuse audioData and close without the sessionId open returned (or with another); [default: on for the doorbell profile, off for cameras, which work without it]' -r -f -a "true\t''
@@ -459,6 +463,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l config -d 'Confi
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-hangup-body -d 'Close the audioData socket without a ResponseStatus body on a device hang-up'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l basic-challenge -d 'Add a second `WWW-Authenticate: Basic` header to challenges, as some devices do'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-call-control -d 'Doorbell: play an old unit (DS-KB6003) without call control: callStatus, callSignal, callerInfo and DELETE ring answer 404 "Can\'t locate the url". Rings still end talk'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l no-event-config -d 'Answer 404 on /ISAPI/Event/triggers and .../motionDetection, as units without them (event integrations then track no event)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l call-status-xml -d 'Doorbell: answer callStatus in XML even when asked for JSON, as old firmware does'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand sim" -l json -d 'Print the outcome as one JSON object on stdout'

@@ -59,7 +59,7 @@ async fn both_directions_on_one_session_with_one_close() {
     assert!(leaks(&events).is_empty(), "{:?}", leaks(&events));
 
     // The device heard the user: 440 Hz, clean.
-    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id).await;
     let body = &pcm[rate as usize / 5..pcm.len() - rate as usize / 10];
     let snr = sine_snr_db(body, rate, TALK_HZ, 0);
     assert!(snr >= 30.0, "the device heard the user with SNR {snr:.1} dB");

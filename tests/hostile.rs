@@ -469,7 +469,7 @@ async fn raw_samples_from_a_fifo_are_played() {
     let (out, _) = run_to_end(cmd).await;
     writer.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (rec, _) = crate::util::ffmpeg::heard(&sim, &last_session_id(&sim));
+    let (rec, _) = crate::util::ffmpeg::heard(&sim, &last_session_id(&sim)).await;
     assert!(rec.len() >= 7900, "{} samples recorded", rec.len());
 }
 

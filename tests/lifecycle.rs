@@ -316,7 +316,7 @@ async fn the_legacy_profile_plays_end_to_end() {
         ev.iter().all(|e| !matches!(&e.kind, EventKind::Request { query, .. } if query.contains("sessionId"))),
         "no sessionId may be sent to a device that gave none"
     );
-    let (pcm, _) = crate::util::ffmpeg::heard(&sim, &last_session_id(&sim));
+    let (pcm, _) = crate::util::ffmpeg::heard(&sim, &last_session_id(&sim)).await;
     assert!((pcm.len() as f64 / 8000.0 - 1.0).abs() < 0.1, "{} samples", pcm.len());
     assert!(sine_snr_db(&pcm, 8000, 440.0, 800) > 25.0);
     assert_no_leak(&sim);
@@ -349,7 +349,7 @@ async fn silence_in_a_pause_keeps_stateful_codecs_in_step() {
         drop(stdin);
         let out = wait_child(child).await;
         assert_eq!(out.status.code(), Some(0), "{codec}: {}", stderr(&out));
-        let received = sim.upload_of(&last_session_id(&sim)).unwrap();
+        let received = sim.upload_of(&last_session_id(&sim)).await.unwrap();
         assert!(received.listened.audio_seconds > 3.0, "{codec}: {:?}", received.listened);
         let (pcm, rate) = crate::util::ffmpeg::decode_received(&received);
         let rate_us = rate as usize;
@@ -385,7 +385,7 @@ async fn after_a_stalled_write_there_is_no_burst_beyond_the_lead() {
     let (out, _) = run_to_end(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
-    let l = sim.upload_of(&last_session_id(&sim)).unwrap().listened;
+    let l = sim.upload_of(&last_session_id(&sim)).await.unwrap().listened;
     println!("after a 2 s stall: {l:?}; hiktalk dropped {} frames", report["dropped_frames"]);
     // The pause was heard as a gap (nothing hiktalk can do about a device that stops reading)...
     assert!(l.underrun_ms > 1000.0, "{l:?}");

@@ -16,7 +16,7 @@ async fn play_tone(config: SimConfig, extra: &[&str]) -> (serde_json::Value, Sim
     assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
     let report = json(&out);
     let id = last_session_id(&sim);
-    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id);
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id).await;
     (report, sim, pcm, rate)
 }
 
@@ -149,7 +149,7 @@ async fn codec_overrides_put_their_own_codec_on_the_wire() {
             assert_eq!(used["bitrate"], 32000, "G.726 at its own rate, not the channel's 64 kbit/s: {report}");
         }
         // The channel says G.711; decode what arrived as what hiktalk says it sent.
-        let mut received = sim.upload_of(&last_session_id(&sim)).unwrap();
+        let mut received = sim.upload_of(&last_session_id(&sim)).await.unwrap();
         let rate = used["sample_rate"].as_u64().unwrap() as u32;
         received.params = Some(CodecParams { codec, sample_rate: rate, bitrate: used["bitrate"].as_u64().map(|b| b as u32) });
         let (pcm, rate) = crate::util::ffmpeg::decode_received(&received);

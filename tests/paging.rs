@@ -86,7 +86,7 @@ async fn twenty_devices_play_in_step_and_the_failures_are_their_own() {
         }
         assert_eq!((count(&events, opened), count(&events, closed_by_client)), (1, 1), "device {i}");
         let id = last_session_id(sim);
-        let l = sim.upload_of(&id).unwrap().listened;
+        let l = sim.upload_of(&id).await.unwrap().listened;
         assert!((l.audio_seconds - 3.0).abs() < 0.05 && l.underruns == 0, "device {i} heard the whole file: {l:?}");
         starts.push(first_audio(sim).unwrap());
     }
@@ -152,7 +152,7 @@ async fn speak_pages_the_microphone_to_several_devices() {
         let events = sim.events();
         assert_eq!((count(&events, opened), count(&events, closed_by_client)), (1, 1), "device {i}");
         assert!(leaks(&events).is_empty(), "device {i}");
-        let (pcm, rate) = crate::util::ffmpeg::heard(sim, &last_session_id(sim));
+        let (pcm, rate) = crate::util::ffmpeg::heard(sim, &last_session_id(sim)).await;
         let snr = sine_snr_db(&pcm[rate as usize / 5..pcm.len() - rate as usize / 10], rate, 440.0, 0);
         assert!(snr >= 30.0, "device {i} heard the microphone: SNR {snr:.1} dB");
         starts.push(first_audio(sim).unwrap());

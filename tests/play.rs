@@ -24,19 +24,29 @@ async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
         _ => None,
     });
     let session = session.expect("a session");
-    // What the device heard, by its own measure: no gap, no loss, never more ahead than the
-    // lead (100 ms), a batch (60 ms) and the frame in hand (20 ms), with 40 ms for the device's
-    // own clock: it starts at the first arrival, which a loaded 2-core machine can delay;
-    // frames arrived in small batches, 80 ms apart (plus up to 40 ms of scheduling on a loaded
-    // machine, within the 100 ms the device holds), not in bursts.
-    let l = sim.upload_of(&session).unwrap().listened;
+    // What the device heard, by its own measure: no gap, no loss. The client's schedule never
+    // runs ahead of real time by more than the lead (100 ms), a batch (60 ms) and the frame in
+    // hand (20 ms), counted from the upload's answer (its clock cannot start before it): that
+    // bound holds however late the device's first read comes. The speaker's own lead adds that
+    // lateness once (on a loaded 2-core machine, 40-70 ms were measured between the answer and
+    // the first read, with the lead then flat for the whole file): it is bounded by the time from
+    // the answer to the first arrival, and it must not grow (no drift): the last second holds
+    // no more than the first.
+    let l = sim.upload_of(&session).await.unwrap().listened;
     assert_eq!((l.underruns, l.overflow_ms), (0, 0.0), "{l:?}");
-    assert!(l.max_lead_ms <= 220.0, "{l:?}");
+    assert!(l.max_lead_after_answer_ms <= 180.0 + 1e-6, "{l:?}");
     assert!((l.audio_seconds - 10.0).abs() < 0.05, "{l:?}");
+    let leads = lead_at_arrivals_ms(&l.arrivals, 8000.0);
+    let settled = |from: f64, to: f64| leads.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, l)| *l).fold(0.0, f64::max);
+    let (early, late) = (settled(0.5, 1.5), settled(8.5, 9.5));
+    assert!(late <= early + 20.0, "the lead grew from {early:.1} ms to {late:.1} ms: the pacing drifts");
     let jitter = arrival_jitter_ms(&l.arrivals, 0.2);
-    assert!(jitter.1 <= 120.0, "the longest wait between arrivals after the lead: {jitter:?}");
+    // Frames come in batches, 80 ms apart on average, not in bursts; one read the device makes
+    // late (a loaded machine) lengthens one gap, never beyond what the device holds.
+    assert!(jitter.0 <= 90.0, "the mean wait between arrivals after the lead: {jitter:?}");
+    assert!(jitter.1 <= 180.0, "the longest wait between arrivals after the lead: {jitter:?}");
     assert_eq!(count(&events, |e| matches!(e, EventKind::ExpectContinue { .. })), 0, "hiktalk never sends Expect");
-    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &session);
+    let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &session).await;
     assert_eq!(rate, 8000);
     let secs = pcm.len() as f64 / rate as f64;
     assert!((secs - 10.0).abs() < 0.1, "recorded {secs} s");
@@ -49,8 +59,9 @@ async fn a_ten_second_file_is_one_paced_session_that_matches_the_source() {
     assert_eq!(challenges, 1, "{requests} requests");
     assert!(requests >= 5, "channels, open, audioData, close at least: {requests}");
     println!(
-        "measured at the device: wall {wall:?}, SNR {snr:.1} dB, lead at most {:.1} ms, {} underruns, arrival gaps mean {:.1} ms max {:.1} ms, first audio {:.0} ms after the first accept; {requests} requests, 1 challenge",
+        "measured at the device: wall {wall:?}, SNR {snr:.1} dB, lead at most {:.1} ms ({:.1} ms of it the client's schedule, {early:.1} ms after 1 s, {late:.1} ms after 9 s), {} underruns, arrival gaps mean {:.1} ms max {:.1} ms, first audio {:.0} ms after the first accept; {requests} requests, 1 challenge",
         l.max_lead_ms,
+        l.max_lead_after_answer_ms,
         l.underruns,
         jitter.0,
         jitter.1,
@@ -186,7 +197,7 @@ async fn volume_scales_and_limits() {
         cmd.args(["play", "--volume", gain]).arg(&wav).arg(url(&sim));
         let (out, _) = run_to_end(cmd).await;
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let (pcm, _) = crate::util::ffmpeg::heard(&sim, &last_session_id(&sim));
+        let (pcm, _) = crate::util::ffmpeg::heard(&sim, &last_session_id(&sim)).await;
         levels.push(pcm.iter().map(|&s| (s as i32).abs()).max().unwrap());
     }
     let ratio = levels[1] as f64 / levels[0] as f64;

@@ -52,7 +52,7 @@ async fn say_pages_speech_that_matches_espeak_by_duration_and_envelope() {
     let want = envelope(&expected, 8000);
     for sim in [&a, &b] {
         assert!(leaks(&sim.events()).is_empty(), "{:?}", leaks(&sim.events()));
-        let (pcm, rate) = heard(sim, &last_session_id(sim));
+        let (pcm, rate) = heard(sim, &last_session_id(sim)).await;
         assert_eq!(rate, 8000);
         let (got, want_secs) = (pcm.len() as f64 / 8000.0, expected.len() as f64 / 8000.0);
         assert!((got - want_secs).abs() <= 0.1, "recorded {got:.2} s, espeak-ng makes {want_secs:.2} s");

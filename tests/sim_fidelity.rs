@@ -132,7 +132,7 @@ async fn the_device_measures_underruns_lead_and_overflow() {
     assert!(l.overflow_ms > 400.0 && l.overflow_ms < 700.0, "{l:?}");
     assert!((l.max_lead_ms - 500.0).abs() < 1e-6, "{l:?}");
     assert!(l.first_audio_after_accept_ms.is_some());
-    let received = sim.upload_of(&last_session(&sim)).unwrap();
+    let received = sim.upload_of(&last_session(&sim)).await.unwrap();
     assert!(received.listened.arrivals.len() >= 20, "{:?}", received.listened.arrivals.len());
     assert_eq!(received.raw.len(), 1280 + 25 * 160 + 8000);
 }

@@ -47,7 +47,7 @@ async fn python_go2rtc_sequence_is_accepted_and_recorded() {
     expect(&sim, "session_closed by client", |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")).await;
 
     // What the speaker got is the 1 kHz tone Python encoded, within one mu-law step.
-    let received = sim.upload_of(&sid).expect("recording kept");
+    let received = sim.upload_of(&sid).await.expect("recording kept");
     assert_eq!(received.sample_rate, 8000);
     let rec = received.samples;
     assert_eq!(rec.len(), 8000);
@@ -203,13 +203,13 @@ async fn hik_isapi_audio_plays_a_file_where_its_sequence_can_work() {
         let out = run_tool(python, vec!["-c".into(), CLIENT.into(), sim.addr().port().to_string(), file.display().to_string()]).await;
         assert!(out.status.success(), "{profile}: {}", String::from_utf8_lossy(&out.stderr));
         let ev = sim.events();
-        let heard: f64 = sim.received().iter().map(|r| r.listened.audio_seconds - r.listened.unheard_seconds).sum();
+        let heard: f64 = sim.received().await.iter().map(|r| r.listened.audio_seconds - r.listened.unheard_seconds).sum();
         match profile {
             // A camera takes the token, needs no sessionId, and plays the whole file.
             Profile::Modern => {
                 assert!(count(&ev, |k| matches!(k, EventKind::Token { used: true })) == 1, "{ev:#?}");
                 assert!((heard - 1.0).abs() < 1e-9, "{profile}: {heard} s heard");
-                let received = &sim.received()[0];
+                let received = &sim.received().await[0];
                 let (pcm, _) = crate::util::ffmpeg::decode_received(received);
                 assert!(crate::util::sine_snr_db(&pcm, 8000, 1000.0, 800) > 30.0);
                 assert!(count(&ev, |k| matches!(k, EventKind::SessionClosed { by, .. } if by == "client")) == 1);
@@ -234,5 +234,77 @@ async fn hik_isapi_audio_plays_a_file_where_its_sequence_can_work() {
                 assert_eq!(heard, 0.0);
             }
         }
+    }
+}
+
+/// pyhik (PyPI, pinned in .ci/deps), the event client of Home Assistant's hikvision
+/// integration, against `hiktalk sim`: it names the device from deviceInfo, tracks what
+/// /ISAPI/Event/triggers lists, switches motion detection off and on, and sees the camera's
+/// motion (typed on the sim's console) go on and off; a door station in XML rings as its
+/// alarm input (`I/O`).
+#[test]
+fn pyhik_tracks_the_sims_motion_and_ring_as_a_cameras() {
+    use std::io::Write;
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python");
+    assert!(std::path::Path::new(python).exists(), "pyhik is not installed: run `sh .ci/deps test`");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sim_scripts/pyhik_events.py");
+    // The sim's flags, what is typed on its console, the sensors watched, the sensors tracked.
+    type Case<'a> = (&'a [&'a str], &'a str, &'a [&'a str], &'a [&'a str]);
+    let cases: [Case; 2] = [
+        (&["--profile", "modern"], "motion\n", &["Motion"], &["Field Detection", "I/O", "Line Crossing", "Motion", "Tamper Detection"]),
+        (&["--profile", "doorbell", "--alert-format", "xml"], "motion\nring\n", &["Motion", "I/O"], &["I/O", "Motion"]),
+    ];
+    for (args, typed, sensors, tracked) in cases {
+        let mut sim = std::process::Command::new(env!("CARGO_BIN_EXE_hiktalk"))
+            .args(["sim", "--listen", "127.0.0.1:0", "--alarm-duration", "1.5", "--heartbeat", "1"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut sim_out = BufReader::new(sim.stdout.take().unwrap());
+        // A failed assertion must not leave the device running.
+        struct Reap(u32);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("kill").args(["-INT", &self.0.to_string()]).status();
+            }
+        }
+        let _reap = Reap(sim.id());
+        let mut first = String::new();
+        sim_out.read_line(&mut first).unwrap();
+        let port = first.trim().rsplit_once(':').map(|(_, p)| p.to_string()).unwrap_or_else(|| panic!("first line: {first:?}"));
+        let mut client = std::process::Command::new(python)
+            .args([script, &port, "admin", "hiktalk-sim"])
+            .args(sensors)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            BufReader::new(client.stdout.take().unwrap()).lines().map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap());
+        let ready = lines.next().expect("pyhik's ready line");
+        assert_eq!(ready["ready"], true, "{args:?}: {ready}");
+        assert!(ready["name"].as_str().unwrap().starts_with("Simulated "), "{ready}");
+        assert!(ready["id"].as_str().unwrap().len() > 10, "the deviceID names it: {ready}");
+        assert_eq!(ready["type"], "CAM", "one video channel: a camera, not an NVR: {ready}");
+        assert_eq!(ready["sensors"], serde_json::json!(tracked), "{args:?}: what the triggers list");
+        assert_eq!((ready["motion_off"].as_bool(), ready["motion_on"].as_bool()), (Some(false), Some(true)), "{ready}");
+        sim.stdin.as_mut().unwrap().write_all(typed.as_bytes()).unwrap();
+        let mut changes: Vec<(String, bool)> = Vec::new();
+        let done = loop {
+            let line = lines.next().expect("pyhik's output ended before done");
+            if let Some(done) = line["done"].as_bool() {
+                break done;
+            }
+            changes.push((line["sensor"].as_str().unwrap().to_string(), line["on"].as_bool().unwrap()));
+        };
+        assert!(done, "{args:?}: every sensor on, then off: {changes:?}");
+        for sensor in sensors {
+            let seen: Vec<bool> = changes.iter().filter(|(s, _)| s == sensor).map(|(_, on)| *on).collect();
+            assert_eq!(seen, [true, false], "{args:?}: {sensor}");
+        }
+        assert!(client.wait().unwrap().success());
+        drop(_reap);
+        assert!(sim.wait().unwrap().success());
     }
 }

@@ -332,7 +332,7 @@ async fn the_inbound_codec_is_written_and_is_the_microphone_codec() {
     let r = c.request("GET", &format!("{CHANNELS}/1"), "").await;
     assert!(
         r.body.contains(
-            "<audioCompressionType>G.711ulaw</audioCompressionType><audioInboundCompressionType>G.711alaw</audioInboundCompressionType>"
+            "<audioCompressionType>G.711ulaw</audioCompressionType>\r\n  <audioInboundCompressionType>G.711alaw</audioInboundCompressionType>"
         ),
         "{}",
         r.body

@@ -50,7 +50,7 @@ async fn legacy_unit_has_no_session_id_and_psia_namespace() {
     a.write_all(&[0xFF; 320]).await.unwrap();
     drop(a);
     expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { bytes: 320, .. })).await;
-    assert_eq!(sim.upload_of(&id).unwrap().samples.len(), 320);
+    assert_eq!(sim.upload_of(&id).await.unwrap().samples.len(), 320);
     // A second open is refused with 401 on this firmware.
     assert_eq!(c.request("PUT", &format!("{CHANNELS}/1/open"), "").await.status, 401);
 }

@@ -191,7 +191,7 @@ async fn huge_content_length_upload_streams_and_close_ends_it() {
     assert_eq!(ctl.close().await.status, 200);
     let ended = expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { .. })).await;
     assert!(matches!(&ended, EventKind::AudioEnded { reason, bytes: 800, .. } if reason == "session_closed"), "{ended:?}");
-    assert_eq!(sim.upload_of(&sid).unwrap().samples.len(), 800);
+    assert_eq!(sim.upload_of(&sid).await.unwrap().samples.len(), 800);
 }
 
 #[tokio::test]
@@ -237,7 +237,7 @@ async fn channel_codec_change_to_alaw_is_what_the_recorder_decodes() {
     a.write_all(&[0xD5; 400]).await.unwrap();
     drop(a);
     expect(&sim, "ended", |k| matches!(k, EventKind::AudioEnded { bytes: 400, .. })).await;
-    let rec = sim.upload_of(&sid).unwrap().samples;
+    let rec = sim.upload_of(&sid).await.unwrap().samples;
     assert_eq!(rec.len(), 400);
     assert!(rec.iter().all(|s| s.abs() <= 8), "{:?}", &rec[..8]);
 }

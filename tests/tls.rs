@@ -19,7 +19,8 @@ struct Front {
     addr: SocketAddr,
     fingerprint: String,
     handshakes: Arc<AtomicU64>,
-    failed_handshakes: Arc<AtomicU64>,
+    /// Counted when the front's side of a handshake has failed (after the client's, maybe).
+    failed_handshakes: Arc<tokio::sync::watch::Sender<u64>>,
     /// Bytes of plaintext forwarded client -> simulator.
     upstream_bytes: Arc<AtomicU64>,
     /// Local addresses of the front's connections to the simulator (the `peer` the sim logs).
@@ -45,7 +46,7 @@ async fn front(target: SocketAddr) -> Front {
         addr: listener.local_addr().unwrap(),
         fingerprint,
         handshakes: Arc::default(),
-        failed_handshakes: Arc::default(),
+        failed_handshakes: Arc::new(tokio::sync::watch::channel(0).0),
         upstream_bytes: Arc::default(),
         upstream_peers: Arc::default(),
     };
@@ -57,7 +58,7 @@ async fn front(target: SocketAddr) -> Front {
                 let tls = match acceptor.accept(tcp).await {
                     Ok(s) => s,
                     Err(_) => {
-                        bad.fetch_add(1, Ordering::SeqCst);
+                        bad.send_modify(|n| *n += 1);
                         return;
                     }
                 };
@@ -125,7 +126,7 @@ async fn a_pinned_self_signed_certificate_carries_control_and_audio() {
         .collect();
     assert_eq!(opened.len(), 1, "{ev:#?}");
     assert_eq!(count(&ev, |e| matches!(e, EventKind::SessionClosed { by, .. } if by == "client")), 1, "{ev:#?}");
-    let (samples, _) = crate::util::ffmpeg::heard(&sim, &opened[0]);
+    let (samples, _) = crate::util::ffmpeg::heard(&sim, &opened[0]).await;
     assert!(samples.len() as f64 / 8000.0 > 0.8, "about a second of audio arrived: {} samples", samples.len());
     assert!(sine_snr_db(&samples, 8000, 440.0, 400) > 20.0, "the tone survived TLS");
 
@@ -176,7 +177,10 @@ async fn an_unpinned_or_changed_certificate_is_refused_and_says_how_to_pin_it() 
 
     // Nothing reached the device: no request got past the handshake.
     assert_eq!(f.handshakes.load(Ordering::SeqCst), 0);
-    assert!(f.failed_handshakes.load(Ordering::SeqCst) >= 2);
+    // The client exits once its own side fails; the front counts its side a moment later.
+    let mut failed = f.failed_handshakes.subscribe();
+    let counted = tokio::time::timeout(Duration::from_secs(5), failed.wait_for(|n| *n >= 2)).await;
+    assert!(counted.is_ok_and(|r| r.is_ok()), "two refused handshakes: {}", *f.failed_handshakes.borrow());
     assert!(sim.events().iter().all(|e| !matches!(e.kind, EventKind::Request { .. })), "{:#?}", sim.events());
 
     // --insecure accepts any certificate (and still goes over TLS).

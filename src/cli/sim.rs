@@ -3,7 +3,8 @@
 use super::complete::choices;
 use crate::codec::Codec;
 use crate::sim::{
-    BusyStyle, CallSignalStyle, DoorApi, Fault, ForDevice, MicAac, MicEcho, MicFraming, Profile, ProfileMix, SimConfig, Variation,
+    AlertFormat, BusyStyle, CallSignalStyle, DoorApi, Fault, ForDevice, MicAac, MicEcho, MicFraming, Profile, ProfileMix, SimConfig,
+    Variation,
 };
 use clap::{Args, ValueHint};
 use std::net::SocketAddr;
@@ -124,6 +125,11 @@ pub struct SimArgs {
     /// Record each session's received audio as a WAV file in this directory.
     #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub record_dir: Option<PathBuf>,
+    /// Megabytes of received audio kept in memory (raw and decoded, the newest uploads; at
+    /// most 64 uploads, the newest always): a simulator left running drops the oldest instead
+    /// of growing (an hour of G.711 is about 86 MB). --record-dir keeps everything on disk.
+    #[arg(long, default_value_t = 64, value_name = "MB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub keep_audio: u32,
     /// Number of talk channels.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
     pub channels: u32,
@@ -169,10 +175,24 @@ pub struct SimArgs {
     /// without a part for a dead stream.
     #[arg(long, default_value = "10", value_parser = seconds, value_name = "SECS")]
     pub heartbeat: Duration,
-    /// Cameras: a motion (VMD) alarm, then a line crossing, and so on, on the alertStream
-    /// every SECS seconds.
+    /// A detection every SECS seconds, each of the profile's in turn: motion (VMD), line
+    /// crossing, intrusion (fielddetection), tamper, alarm input (IO) on cameras; motion and
+    /// IO on the door station; motion, tamper and IO on legacy.
     #[arg(long, value_parser = seconds, value_name = "SECS")]
     pub event_every: Option<Duration>,
+    /// Seconds a detection lasts: `active` parts (activePostCount 1, 2, ...) about every
+    /// second, then one `inactive`; a new detection meanwhile extends it.
+    #[arg(long, default_value = "3", value_parser = seconds, value_name = "SECS")]
+    pub alarm_duration: Duration,
+    /// The alertStream's format: xml (EventNotificationAlert, as cameras) or json (as door
+    /// stations); default: the profile's. A door station in xml sends its ring as alarm
+    /// input 1 (IO), which camera event clients track, and no door events.
+    #[arg(long, value_name = "FORMAT", value_parser = choices::<AlertFormat>(&["xml", "json"]))]
+    pub alert_format: Option<AlertFormat>,
+    /// Answer 404 on /ISAPI/Event/triggers and .../motionDetection, as units without them
+    /// (event integrations then track no event).
+    #[arg(long)]
+    pub no_event_config: bool,
     /// Seconds allowed for a request's headers to arrive (slow clients are dropped).
     #[arg(long, default_value = "10", value_parser = seconds, value_name = "SECS")]
     pub header_timeout: Duration,
@@ -257,6 +277,10 @@ impl From<SimArgs> for SimConfig {
             door_open_time: a.door_open_time,
             heartbeat: a.heartbeat,
             event_every: a.event_every,
+            alarm_duration: a.alarm_duration,
+            alert_format: a.alert_format,
+            event_config: !a.no_event_config,
+            keep_audio_bytes: a.keep_audio as usize * 1024 * 1024,
             header_timeout: a.header_timeout,
             buffer: a.buffer,
             require_session_id: a.require_session_id,

@@ -1,25 +1,30 @@
 //! `GET /ISAPI/Event/notification/alertStream`: a response that never ends, a
 //! `multipart/mixed` body of one part per alarm.
 //!
-//! Cameras: `boundary=hikboundary`, each part an `EventNotificationAlert` in XML (the profile's
-//! namespace). Door stations: parts split on `--MIME_boundary`, JSON with an
-//! `AccessControllerEvent` (major 5; minor 0x25 doorbell ringing, 0x15 door unlocked, 0x16
-//! locked, 0x19 / 0x1a door contact open / closed), `currentEvent` true (false would be
-//! replayed history). Every part carries its Content-Type and Content-Length.
+//! XML (cameras): `boundary=hikboundary`, each part an `EventNotificationAlert` (the profile's
+//! namespace, pretty-printed: line-based clients need it). JSON (door stations): parts split on
+//! `--MIME_boundary`, a ring or door event as an `AccessControllerEvent` (major 5; minor 0x25
+//! doorbell ringing, 0x15 door unlocked, 0x16 locked, 0x19 / 0x1a door contact open / closed),
+//! `currentEvent` true (false would be replayed history). A door station switched to XML
+//! (`alert_format`) sends its ring as alarm input 1 (`IO`) and no door events. Every part
+//! carries its Content-Type and Content-Length.
 //!
 //! A heartbeat (`videoloss`, `inactive`) goes out every `heartbeat` on an absolute schedule
-//! from the answer: clients take 40-60 s without a part for a dead stream. Motion (VMD) and
-//! line crossing come on cue on cameras (`event_every`, `SimHandle::motion`). At most
+//! from the answer: clients take 40-60 s without a part for a dead stream. Detections (VMD,
+//! linedetection, fielddetection, tamperdetection, IO: the profile's) come on cue
+//! (`event_every`, the console, `SimHandle::detect`): `active` with `activePostCount` 1, 2, ...
+//! about every second while they last, then one `inactive` (see `Shared::detect`). At most
 //! `MAX_STREAMS` streams are open at once; more are refused with 503 Device Busy, so a client
 //! reconnecting in a loop cannot exhaust the device. The alertStream faults (`no-heartbeat`,
 //! `cut-mid-part`, `oversized-part`, `no-boundary`, `doubled-boundary`, `jpeg-part`) are picked
 //! per stream when it opens.
 
-use super::alarm::Alert;
+use super::alarm::{Alert, AlertFormat, Detection};
 use super::config::MIN_PERIOD;
 use super::events::{EventKind, lock};
 use super::faults::{AlertFault, Fault};
 use super::http::{Next, Request};
+use super::profile::MAC_ADDRESS;
 use super::shared::Shared;
 use super::xml::{EventAlert, ResponseStatus};
 use serde::Serialize;
@@ -40,25 +45,25 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const OVERSIZE: usize = 24;
 /// The picture a door station sends with an event (`jpeg-part`): an 8x8 grey JPEG.
 const SNAPSHOT: &[u8] = include_bytes!("data/snapshot.jpg");
-/// The device's MAC address in every part (Hikvision's OUI; the rest marks it simulated).
-const MAC_ADDRESS: &str = "44:19:b6:51:4d:01";
 const HEARTBEAT: (&str, &str, &str) = ("videoloss", "inactive", "videoloss alarm");
 /// The intercom's event type and its description.
 const ACCESS_CONTROLLER: (&str, &str) = ("AccessControllerEvent", "Access Controller Event");
 /// `majorEventType` of the events below: 5, "event".
 const MAJOR_EVENT: u32 = 5;
 
-/// `--event-every`: motion, then line crossing, and so on, on cameras.
+/// `--event-every`: each of the profile's detections in turn.
 pub(crate) fn schedule(shared: &Arc<Shared>) {
-    let Some(every) = shared.cfg.event_every.filter(|_| !shared.cfg.profile.is_doorbell()) else { return };
+    let Some(every) = shared.cfg.event_every else { return };
     let every = every.max(MIN_PERIOD);
     let shared = shared.clone();
     tokio::spawn(async move {
         let start = Instant::now();
+        let kinds = shared.cfg.profile.detections();
         for n in 1u32.. {
             tokio::select! {
                 _ = tokio::time::sleep_until(start + every * n) => {
-                    shared.publish(if n % 2 == 1 { Alert::Motion } else { Alert::LineCrossing });
+                    // Motion switched off is not detected; the schedule goes on.
+                    let _ = shared.detect(kinds[(n as usize - 1) % kinds.len()]);
                 }
                 _ = shared.shutting_down() => return,
             }
@@ -122,8 +127,8 @@ pub(crate) async fn serve(shared: &Arc<Shared>, stream: &mut TcpStream, peer: So
     let _slot = Slot(shared);
     let id = shared.alert_stream_ids.fetch_add(1, Ordering::Relaxed) + 1;
     let faults = Faults::pick(shared);
-    let profile = shared.cfg.profile;
-    let boundary = profile.alert_boundary();
+    let format = shared.alert_format();
+    let boundary = format.boundary();
     let content_type = if faults.no_boundary { "multipart/mixed".to_string() } else { format!("multipart/mixed; boundary={boundary}") };
     let head =
         format!("HTTP/1.1 200 OK\r\nServer: App-webs/\r\nMIME-Version: 1.0\r\nConnection: close\r\nContent-Type: {content_type}\r\n\r\n");
@@ -162,7 +167,9 @@ pub(crate) async fn serve(shared: &Arc<Shared>, stream: &mut TcpStream, peer: So
                 Err(broadcast::error::RecvError::Closed) => break "shutdown",
             },
         };
-        let mut out = vec![part(&faults, boundary, profile.alert_content_type(), body(shared, alert).as_bytes())];
+        // A part the format has no shape for (a door event in XML) is not sent.
+        let Some(body) = body(shared, format, alert) else { continue };
+        let mut out = vec![part(&faults, boundary, format.content_type(), body.as_bytes())];
         if alert.is_some() && faults.jpeg {
             out.push(part(&Faults { oversized: false, ..faults }, boundary, "image/jpeg", SNAPSHOT));
         }
@@ -206,38 +213,40 @@ fn part(faults: &Faults, boundary: &str, content_type: &str, body: &[u8]) -> Vec
     out
 }
 
-/// A part's body: the alarm, or (None) a heartbeat, in the profile's format.
-fn body(shared: &Shared, alert: Option<Alert>) -> String {
+/// A part's body: the alarm, or (None) a heartbeat, in `format`; None when the format has no
+/// shape for it.
+fn body(shared: &Shared, format: AlertFormat, alert: Option<Alert>) -> Option<String> {
     let profile = shared.cfg.profile;
     let (event_type, event_state, description) = match alert {
         None => HEARTBEAT,
-        Some(a) => match a.camera() {
-            Some((t, d)) => (t, "active", d),
-            None => (ACCESS_CONTROLLER.0, "active", ACCESS_CONTROLLER.1),
-        },
+        Some(Alert::Detected { what, .. }) => (what.event_type(), alert.map_or("active", Alert::state), what.description()),
+        Some(_) if format == AlertFormat::Xml => return None,
+        Some(_) => (ACCESS_CONTROLLER.0, "active", ACCESS_CONTROLLER.1),
     };
-    let active_post_count = if alert.is_some() { 1 } else { profile.heartbeat_post_count() };
+    let active_post_count = alert.map_or(profile.heartbeat_post_count(), Alert::count);
     let date_time = date_time(SystemTime::now());
-    if !profile.is_doorbell() {
+    if format == AlertFormat::Xml {
         let doc = EventAlert {
             ip_address: shared.addr.ip().to_string(),
             port_no: shared.addr.port(),
             mac_address: MAC_ADDRESS.into(),
             channel_id: 1,
+            input_port: matches!(alert, Some(Alert::Detected { what: Detection::Io, .. })).then_some(1),
             date_time,
             active_post_count,
             event_type: event_type.into(),
             event_state: event_state.into(),
             event_description: description.into(),
         };
-        return doc.to_xml(shared.ns);
+        return Some(doc.to_xml(shared.ns));
     }
     let access = alert.and_then(|a| {
+        let minor = a.minor()?;
         let serial = shared.alert_serial.fetch_add(1, Ordering::Relaxed) + 1;
         Some(AccessControllerEvent {
             device_name: "Door Station",
             major_event_type: MAJOR_EVENT,
-            sub_event_type: a.minor()?,
+            sub_event_type: minor,
             door_no: a.door(),
             serial_no: serial,
             current_event: true,
@@ -258,7 +267,7 @@ fn body(shared: &Shared, alert: Option<Alert>) -> String {
         event_description: description,
         access_controller_event: access,
     };
-    pretty(&doc)
+    Some(pretty(&doc))
 }
 
 /// An intercom's part, fields in the devices' order.

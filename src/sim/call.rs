@@ -9,7 +9,7 @@
 //! (clients read `callStatus` again). A ring always rings, even over a call in progress, and
 //! ends talk sessions (a DS-KV6113 does); talk while ringing is taken but not played.
 
-use super::alarm::Alert;
+use super::alarm::{Alert, AlertFormat, Detection};
 use super::config::MIN_PERIOD;
 use super::events::{Event, EventKind, lock};
 use super::http::{Request, Response};
@@ -120,6 +120,10 @@ pub(crate) fn ring(shared: &Arc<Shared>, by: By) {
         st.ring_generation
     };
     shared.publish(Alert::Ring);
+    // In XML, the call button is alarm input 1: what a camera-event client can see.
+    if shared.alert_format() == AlertFormat::Xml {
+        let _ = shared.detect(Detection::Io);
+    }
     let shared = shared.clone();
     shared.rt.clone().spawn(async move {
         tokio::select! {

@@ -1,6 +1,7 @@
 //! Everything the simulated device can be told: [`SimConfig`], the shape of an
 //! `Expect: 100-continue` answer, and the shortest timer period.
 
+use super::alarm::AlertFormat;
 use super::faults::Fault;
 use super::profile::{BusyStyle, CallSignalStyle, DoorApi, MicAac, MicFraming, Profile};
 use super::room::MicEcho;
@@ -62,8 +63,19 @@ pub struct SimConfig {
     pub door_open_time: Duration,
     /// alertStream: a heartbeat part this often.
     pub heartbeat: Duration,
-    /// Cameras: a motion (then line crossing, alternately) alarm on the alertStream this often.
+    /// A detection this often, each of the profile's in turn (motion, line crossing, ...).
     pub event_every: Option<Duration>,
+    /// How long a detection lasts: `active` parts about every second, then one `inactive`.
+    pub alarm_duration: Duration,
+    /// How the alertStream is written; `None`: the profile's (XML on cameras, JSON on the
+    /// door station; a door station in XML sends its ring as alarm input 1, `IO`).
+    pub alert_format: Option<AlertFormat>,
+    /// `/ISAPI/Event/triggers` and the motion detection settings exist (event integrations
+    /// read them before they listen); without, they answer 404 as on units that lack them.
+    pub event_config: bool,
+    /// Finished uploads kept in memory (the newest first), at most this many bytes of audio
+    /// (raw and decoded) in all; the newest upload is always kept. `--record-dir` keeps all.
+    pub keep_audio_bytes: usize,
     /// Time allowed for a request's headers (and body) to arrive, and for an idle keep-alive.
     pub header_timeout: Duration,
     /// The speaker's buffer: audio arriving beyond it is lost (counted as overflow).
@@ -143,6 +155,10 @@ impl Default for SimConfig {
             door_open_time: Duration::from_secs(5),
             heartbeat: Duration::from_secs(10),
             event_every: None,
+            alarm_duration: Duration::from_secs(3),
+            alert_format: None,
+            event_config: true,
+            keep_audio_bytes: KEEP_AUDIO_BYTES,
             header_timeout: Duration::from_secs(10),
             buffer: Duration::from_secs(1),
             require_session_id: None,
@@ -156,6 +172,10 @@ impl Default for SimConfig {
         }
     }
 }
+
+/// The default of [`SimConfig::keep_audio_bytes`]: an hour of G.711 is about 86 MB raw and
+/// decoded, so a demo left on keeps its last few minutes.
+pub const KEEP_AUDIO_BYTES: usize = 64 * 1024 * 1024;
 
 /// The shortest period of a repeating timer (heartbeat, ring or event schedule): a zero
 /// would spin.

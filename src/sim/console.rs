@@ -1,7 +1,7 @@
 //! Local control: what happens at the door and at the indoor station, typed on the sim's
 //! stdin (`hiktalk sim`) or called through `SimHandle::command`.
 
-use super::alarm::Alert;
+use super::alarm::Detection;
 use super::call::{self, By, Cmd};
 use super::door;
 use super::shared::Shared;
@@ -13,7 +13,11 @@ ring        a visitor presses the doorbell button (ends talk sessions)
 answer      the resident answers the ringing call
 hangup      the resident hangs up (a ringing call is rejected)
 unlock [N]  the resident opens door N (default 1)
-motion      a camera sees motion (an alarm on the alertStream)
+motion      the camera sees motion (VMD on the alertStream, for the alarm duration)
+line        a line crossing (linedetection)
+field       an intrusion (fielddetection)
+tamper      the camera is covered (tamperdetection)
+io          alarm input 1 fires (IO)
 help        this list";
 
 /// Runs one line; Ok says what happened, Err why nothing did.
@@ -49,12 +53,10 @@ pub(crate) fn run(shared: &Arc<Shared>, line: &str) -> Result<String, String> {
             }
         }
         "ring" | "answer" | "hangup" | "hang-up" | "unlock" | "open" => no_bell(),
-        "motion" if !doorbell => {
-            shared.publish(Alert::Motion);
-            Ok("motion".into())
-        }
-        "motion" => Err("motion: the door station has no motion alarm here".into()),
         "help" | "?" => Ok(format!("commands:\n{COMMANDS}")),
-        _ => Err(format!("unknown command {cmd:?}; commands:\n{COMMANDS}")),
+        word => match Detection::ALL.into_iter().find(|d| d.command() == word) {
+            Some(what) => shared.detect(what).map(|()| format!("{word}: {} active", what.event_type())).map_err(|e| format!("{word}: {e}")),
+            None => Err(format!("unknown command {cmd:?}; commands:\n{COMMANDS}")),
+        },
     }
 }

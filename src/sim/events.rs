@@ -211,12 +211,21 @@ pub enum EventKind {
         open: usize,
     },
     /// An alarm went out on the alertStream (heartbeats are not logged). `kind`: ring,
-    /// doorUnlocked, doorLocked, doorContactOpen, doorContactClosed, VMD, linedetection;
-    /// `streams`: clients it went to.
+    /// doorUnlocked, doorLocked, doorContactOpen, doorContactClosed (door station), or a
+    /// detection's eventType: VMD, linedetection, fielddetection, tamperdetection, IO; `state`:
+    /// active or inactive (a detection's last part), `count` its activePostCount; `streams`:
+    /// clients it went to.
     Alert {
         kind: String,
+        state: String,
+        count: u32,
         door: Option<u32>,
         streams: usize,
+    },
+    /// Motion detection was switched (`PUT .../motionDetection`).
+    MotionDetection {
+        channel: u32,
+        enabled: bool,
     },
     ChannelUpdated {
         channel: u32,

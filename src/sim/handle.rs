@@ -1,6 +1,6 @@
 //! [`SimHandle`]: a running simulated device, as a test or `hiktalk sim` holds it.
 
-use super::alarm::Alert;
+use super::alarm::Detection;
 use super::call::{self, By, Cmd};
 use super::config::SimConfig;
 use super::events::{Event, Summary};
@@ -11,6 +11,9 @@ use super::{console, door};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long a recording is waited for (see [`SimHandle::received`]).
+const SETTLE: Duration = Duration::from_secs(10);
 
 /// Binds, then serves until [`SimHandle::shutdown`] (or until the handle is dropped).
 pub async fn start(config: SimConfig) -> Result<SimHandle, StartError> {
@@ -72,9 +75,16 @@ impl SimHandle {
         door::act(&self.shared, u64::from(door), door::Cmd::Open, "local").is_ok()
     }
 
-    /// Cameras: a motion alarm on the alertStream now. The door station ignores it.
+    /// The camera sees motion now (VMD on the alertStream, active for the alarm duration);
+    /// nothing when its motion detection is off.
     pub fn motion(&self) {
-        self.shared.publish(Alert::Motion);
+        let _ = self.shared.detect(Detection::Motion);
+    }
+
+    /// The device detects `what` now; Err when it has no such detection or motion detection
+    /// is off.
+    pub fn detect(&self, what: Detection) -> Result<(), String> {
+        self.shared.detect(what)
     }
 
     /// Carries out one line of local control (what `hiktalk sim` reads on stdin: `ring`,
@@ -84,15 +94,19 @@ impl SimHandle {
         console::run(&self.shared, line)
     }
 
-    /// Every finished upload, in order (the most recent 64): the raw bytes, what a listener
-    /// heard of them, and the simulator's own decode.
-    pub fn received(&self) -> Vec<Received> {
+    /// Every finished upload, in order (the most recent ones, see [`SimConfig::keep_audio`]):
+    /// the raw bytes, what a listener heard of them, and the simulator's own decode. Read once
+    /// no upload is being received (waiting up to 10 s): a client that exits after its close
+    /// was answered may leave its upload's socket for the device to find closed a moment later.
+    pub async fn received(&self) -> Vec<Received> {
+        self.shared.uploads_settled(SETTLE).await;
         self.shared.received()
     }
 
-    /// The last finished upload of a session (by the `id` in its events).
-    pub fn upload_of(&self, session_id: &str) -> Option<Received> {
-        self.received().into_iter().rev().find(|r| r.session_id == session_id)
+    /// The last finished upload of a session (by the `id` in its events), read as
+    /// [`SimHandle::received`] reads.
+    pub async fn upload_of(&self, session_id: &str) -> Option<Received> {
+        self.received().await.into_iter().rev().find(|r| r.session_id == session_id)
     }
 
     pub fn summary(&self) -> Summary {

@@ -32,11 +32,37 @@
 //!
 //! Every profile: a channel PUT may set `speakerVolume` / `microphoneVolume` (0-100, checked),
 //! and `GET /ISAPI/Event/notification/alertStream` is a never-ending `multipart/mixed` of
-//! alarms (`alert`): XML `EventNotificationAlert`s on cameras (`boundary=hikboundary`; motion
-//! and line crossing with `event_every` or [`SimHandle::motion`]), JSON
+//! alarms (`alert`): XML `EventNotificationAlert`s on cameras (`boundary=hikboundary`), JSON
 //! `AccessControllerEvent`s on the door station (`--MIME_boundary`; ring, door unlocked and
-//! locked, door contact), a heartbeat every `heartbeat`, at most [`MAX_ALERT_STREAMS`] at
-//! once, and the alertStream faults ([`AlertFault`]) to break clients' parsers with.
+//! locked, door contact), switchable with `alert_format` (`--alert-format`; a door station in
+//! XML sends its ring as alarm input 1, `IO`, and no door events: unconfirmed on hardware, and
+//! what lets a camera-event client see a ring). A heartbeat every `heartbeat`, at most
+//! [`MAX_ALERT_STREAMS`] at once, and the alertStream faults ([`AlertFault`]) to break clients'
+//! parsers with. Every XML answer and part is pretty-printed (one element per CRLF line), as
+//! cameras write them: line-based event clients depend on it.
+//!
+//! What event integrations (pyhik, Home Assistant's hikvision) read before they listen
+//! (`event_config`; `--no-event-config` makes the two paths 404, as units without them):
+//! - `GET /ISAPI/System/deviceInfo` with `deviceName`, `deviceID` (UUID-like), `model`,
+//!   `serialNumber` (model + build date + serial), `macAddress`, firmware, `deviceType`
+//!   (`IPCamera`; `DoorStation` on the door station).
+//! - `GET /ISAPI/Event/triggers`: one `EventTrigger` per detection the profile has
+//!   ([`Detection`], [`Profile::detections`]: VMD, linedetection, fielddetection,
+//!   tamperdetection, IO on cameras; VMD, tamperdetection, IO on legacy; VMD and IO on the door
+//!   station) and videoloss, each on video channel 1 (IO: input port 1) notifying `center` and
+//!   `record`.
+//! - `GET/PUT /ISAPI/System/Video/inputs/channels/1/motionDetection`: `MotionDetection` with
+//!   `enabled` (and a grid layout); a PUT's `enabled` persists in the device's state (logged as
+//!   `motion_detection`), and with motion detection off no VMD is raised.
+//! - Detections come on cue (`event_every` cycles through the profile's; the console's
+//!   `motion`, `line`, `field`, `tamper`, `io`; [`SimHandle::detect`]) and last
+//!   `alarm_duration`: `eventState` `active` with `activePostCount` 1, 2, ... about every
+//!   second, then one `inactive` (a new detection meanwhile extends it).
+//!
+//! Recordings: finished uploads are kept in memory for tests and the summary, the newest up to
+//! `keep_audio_bytes` of audio (`--keep-audio`, default 64 MB; at most 64 uploads, the newest
+//! always); `--record-dir` keeps every upload on disk. [`SimHandle::received`] reads them once
+//! no upload is still being received.
 //! Local control (what a visitor or the resident does): [`SimHandle::command`], which
 //! `hiktalk sim` feeds with its stdin's lines.
 //!
@@ -104,8 +130,9 @@ mod talk;
 mod volume;
 mod xml;
 
+pub use alarm::{AlertFormat, Detection};
 pub use alert::MAX_STREAMS as MAX_ALERT_STREAMS;
-pub use config::{Expect, SimConfig};
+pub use config::{Expect, KEEP_AUDIO_BYTES, SimConfig};
 pub use console::COMMANDS;
 pub use events::{Event, EventKind, Summary};
 pub use faults::{AlertFault, Endpoint, Fault, FaultParseError};

@@ -22,8 +22,13 @@ pub struct Listened {
     /// Times the speaker ran dry before more audio came, and for how long in all.
     pub underruns: u32,
     pub underrun_ms: f64,
-    /// The most audio the device held ahead of what it was playing.
+    /// The most audio the device held ahead of what it was playing (its speaker starts at the
+    /// first arrival, so a first read that comes late, on a loaded machine, adds to it).
     pub max_lead_ms: f64,
+    /// The most audio received beyond real time counted from the moment the upload's answer
+    /// went out: how far the client's schedule ran ahead. A client cannot start its clock
+    /// before it has the answer, so this holds whenever the first read happens.
+    pub max_lead_after_answer_ms: f64,
     /// Audio lost because it arrived beyond the device's buffer.
     pub overflow_ms: f64,
     /// From the TCP accept of the client's first request to the first audio byte.
@@ -116,18 +121,22 @@ pub(crate) struct Playout {
     queued: f64,
     first: Option<Instant>,
     last: Instant,
+    /// When the upload's answer was written.
+    answered: Instant,
     listened: Listened,
 }
 
 impl Playout {
-    /// `params`: the channel's codec, when the device knows it; `buffer`: the speaker's buffer.
-    pub(crate) fn new(params: Option<CodecParams>, buffer: Duration) -> Playout {
+    /// `params`: the channel's codec, when the device knows it; `buffer`: the speaker's buffer;
+    /// `answered`: when the upload's answer went out (taken before it was written).
+    pub(crate) fn new(params: Option<CodecParams>, buffer: Duration, answered: Instant) -> Playout {
         Playout {
             framing: params.map(Framing::new),
             limit: buffer.as_secs_f64(),
             queued: 0.0,
             first: None,
             last: Instant::now(),
+            answered,
             listened: Listened::default(),
         }
     }
@@ -146,6 +155,9 @@ impl Playout {
         });
         self.listened.arrivals.push((now.duration_since(first).as_secs_f64(), bytes.len()));
         self.listened.audio_seconds += seconds;
+        let since_answer = now.saturating_duration_since(self.answered).as_secs_f64();
+        let ahead = (self.listened.audio_seconds - since_answer) * 1000.0;
+        self.listened.max_lead_after_answer_ms = self.listened.max_lead_after_answer_ms.max(ahead);
         if !audible {
             self.listened.unheard_seconds += seconds;
             return;
@@ -180,8 +192,9 @@ mod tests {
 
     #[test]
     fn a_paced_stream_with_a_lead_never_runs_dry() {
-        let mut p = Playout::new(g711(), Duration::from_secs(1));
         let t0 = Instant::now();
+        // The answer went out 40 ms before the first read.
+        let mut p = Playout::new(g711(), Duration::from_secs(1), t0 - Duration::from_millis(40));
         // 160 ms at once, then one 20 ms frame every 20 ms.
         p.arrive(t0, &[0xFF; 1280], true, None, 0.0);
         for n in 1..100u32 {
@@ -191,13 +204,14 @@ mod tests {
         assert_eq!((l.underruns, l.overflow_ms), (0, 0.0));
         assert!((l.audio_seconds - 2.14).abs() < 1e-9);
         assert!((l.max_lead_ms - 160.0).abs() < 1e-6, "{}", l.max_lead_ms);
+        assert!((l.max_lead_after_answer_ms - 120.0).abs() < 1e-6, "{}", l.max_lead_after_answer_ms);
         assert_eq!(l.arrivals.len(), 100);
     }
 
     #[test]
     fn gaps_are_underruns_and_bursts_overflow() {
-        let mut p = Playout::new(g711(), Duration::from_secs(1));
         let t0 = Instant::now();
+        let mut p = Playout::new(g711(), Duration::from_secs(1), t0);
         p.arrive(t0, &[0xFF; 800], true, None, 0.0); // 100 ms
         p.arrive(t0 + Duration::from_millis(300), &[0xFF; 8000 * 2], true, None, 0.0); // 200 ms gap, then 2 s at once
         let l = p.finish();
@@ -230,8 +244,8 @@ mod tests {
 
     #[test]
     fn audio_while_ringing_is_received_but_not_heard() {
-        let mut p = Playout::new(g711(), Duration::from_secs(1));
         let t0 = Instant::now();
+        let mut p = Playout::new(g711(), Duration::from_secs(1), t0);
         p.arrive(t0, &[0xFF; 8000], false, None, 0.0);
         let l = p.finish();
         assert_eq!((l.audio_seconds, l.unheard_seconds, l.max_lead_ms), (1.0, 1.0, 0.0));

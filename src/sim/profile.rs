@@ -2,6 +2,7 @@
 //! variations between firmwares (how a busy open is refused, how callSignal answers, which door
 //! API there is, how the microphone stream is framed).
 
+use super::alarm::{AlertFormat, Detection};
 use super::xml::{DeviceInfo, Namespace};
 use crate::codec::Codec;
 use std::fmt;
@@ -92,20 +93,23 @@ impl Profile {
         }
     }
 
-    /// The alertStream's multipart boundary: cameras name theirs, intercoms split parts on
-    /// `--MIME_boundary`.
-    pub(crate) fn alert_boundary(self) -> &'static str {
+    /// How the alertStream is written unless configured otherwise: XML on cameras, JSON on
+    /// intercoms.
+    pub fn alert_format(self) -> AlertFormat {
         match self {
-            Profile::Doorbell => "MIME_boundary",
-            _ => "hikboundary",
+            Profile::Doorbell => AlertFormat::Json,
+            _ => AlertFormat::Xml,
         }
     }
 
-    /// The Content-Type of an alertStream part: XML on cameras, JSON on intercoms.
-    pub(crate) fn alert_content_type(self) -> &'static str {
+    /// What the device detects, each listed in `/ISAPI/Event/triggers` as notifying the
+    /// surveillance center: a camera's motion, line crossing, intrusion, tamper and alarm
+    /// input; an old camera has no smart events; a door station has motion and its input.
+    pub fn detections(self) -> &'static [Detection] {
         match self {
-            Profile::Doorbell => "application/json; charset=\"UTF-8\"",
-            _ => "application/xml; charset=\"UTF-8\"",
+            Profile::Modern | Profile::AacOnly => &Detection::ALL,
+            Profile::Legacy => &[Detection::Motion, Detection::Tamper, Detection::Io],
+            Profile::Doorbell => &[Detection::Motion, Detection::Io],
         }
     }
 
@@ -125,22 +129,30 @@ impl Profile {
     /// The `/ISAPI/System/deviceInfo` answer. Models and versions are those of the devices the
     /// public reports behind each profile came from; the serial number marks it as simulated.
     pub(crate) fn device_info(self) -> DeviceInfo {
-        let (model, firmware, date, kind) = match self {
-            Profile::Modern => ("DS-2CD2386G2-IU", "V5.7.15", "build 230425", "IPCamera"),
-            Profile::Doorbell => ("DS-KV6113-WPE1(C)", "V2.2.65", "build 231218", "VideoIntercom"),
-            Profile::Legacy => ("DS-2CD2032-I", "V5.3.0", "build 150513", "IPCamera"),
-            Profile::AacOnly => ("DS-2CD1383G2-LIU", "V5.8.41", "build 240112", "IPCamera"),
+        let (model, firmware, date, kind, n) = match self {
+            Profile::Modern => ("DS-2CD2386G2-IU", "V5.7.15", "build 230425", "IPCamera", 1),
+            Profile::Doorbell => ("DS-KV6113-WPE1(C)", "V2.2.65", "build 231218", "DoorStation", 2),
+            Profile::Legacy => ("DS-2CD2032-I", "V5.3.0", "build 150513", "IPCamera", 3),
+            Profile::AacOnly => ("DS-2CD1383G2-LIU", "V5.8.41", "build 240112", "IPCamera", 4),
         };
+        // Model, production date and serial, as devices write it; the serial marks it simulated.
+        let serial = format!("{}{}AAWRSIM{n:08}", model.split('(').next().unwrap_or(model), &date[date.len() - 6..]);
         DeviceInfo {
             device_name: format!("Simulated {self}"),
+            device_id: format!("48494b54-414c-4b53-494d-0000000000{n:02}"),
             model: model.to_string(),
-            serial_number: "HIKTALKSIM0000000001".to_string(),
+            serial_number: serial,
+            mac_address: MAC_ADDRESS.to_string(),
             firmware_version: firmware.to_string(),
             firmware_released_date: date.to_string(),
             device_type: kind.to_string(),
         }
     }
 }
+
+/// The device's MAC address, in deviceInfo and every alertStream part (Hikvision's OUI; the
+/// rest marks it simulated).
+pub(crate) const MAC_ADDRESS: &str = "44:19:b6:51:4d:01";
 
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

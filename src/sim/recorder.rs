@@ -39,6 +39,13 @@ pub struct Received {
     pub wav_path: Option<PathBuf>,
 }
 
+impl Received {
+    /// The audio it holds in memory, raw and decoded.
+    pub fn memory_bytes(&self) -> usize {
+        self.raw.len() + self.samples.len() * 2
+    }
+}
+
 /// The raw file's extension for a codec: what `ffmpeg -f` calls it, where it has a name.
 pub fn raw_extension(codec: Codec) -> &'static str {
     match codec {
@@ -71,7 +78,7 @@ impl<'a> Recorder<'a> {
         params: Option<CodecParams>,
         dir: Option<&Path>,
         (channel, session_id, upload): (u32, &str, u32),
-        buffer: Duration,
+        (buffer, answered): (Duration, Instant),
     ) -> (Recorder<'a>, Vec<String>) {
         let mut problems = Vec::new();
         let decoder = match params.map(codec::decoder) {
@@ -115,7 +122,8 @@ impl<'a> Recorder<'a> {
             raw_path,
             wav_path,
         };
-        let rec = Recorder { received, echo: None, decoder, playout: Playout::new(params, buffer), raw_file, wav, scratch: Vec::new() };
+        let rec =
+            Recorder { received, echo: None, decoder, playout: Playout::new(params, buffer, answered), raw_file, wav, scratch: Vec::new() };
         (rec, problems)
     }
 

@@ -2,6 +2,7 @@
 //! faults and the channel settings. Each route's behaviour lives in its own module (`talk`,
 //! `mic`, `call`, `door`, `volume`, `alert`).
 
+use super::alarm::Detection;
 use super::auth::{Auth, AuthFailure, Verdict};
 use super::config::SimConfig;
 use super::events::{EventKind, EventLog, lock};
@@ -113,6 +114,7 @@ pub(crate) async fn start(cfg: SimConfig) -> Result<(Arc<Shared>, tokio::task::J
         alert_streams: Mutex::new(0),
         alert_stream_ids: Default::default(),
         alert_serial: Default::default(),
+        receiving: watch::channel(0).0,
         log,
         cfg,
     });
@@ -238,6 +240,8 @@ enum Route {
     AudioOut(u32),
     AudioOutCapabilities,
     AlertStream,
+    Triggers,
+    MotionDetection(u32),
     Token,
     Unknown,
 }
@@ -247,6 +251,7 @@ impl Route {
         const TALK: &str = "/ISAPI/System/TwoWayAudio/channels";
         const DOOR: &str = "/ISAPI/AccessControl/RemoteControl/door/";
         const AUDIO_OUT: &str = "/ISAPI/System/Audio/AudioOut/channels/";
+        const VIDEO_IN: &str = "/ISAPI/System/Video/inputs/channels/";
         match path {
             "/ISAPI/System/deviceInfo" => return Route::DeviceInfo,
             "/ISAPI/VideoIntercom/callStatus" => return Route::CallStatus,
@@ -259,6 +264,7 @@ impl Route {
             "/ISAPI/AccessControl/RemoteControl/door/capabilities" => return Route::DoorCapabilities,
             "/ISAPI/System/Audio/AudioOut/capabilities" => return Route::AudioOutCapabilities,
             "/ISAPI/Event/notification/alertStream" => return Route::AlertStream,
+            "/ISAPI/Event/triggers" => return Route::Triggers,
             "/ISAPI/Security/token" => return Route::Token,
             TALK => return Route::Channels,
             _ => {}
@@ -269,6 +275,9 @@ impl Route {
         }
         if let Some(n) = path.strip_prefix(AUDIO_OUT).and_then(|n| n.parse().ok()) {
             return Route::AudioOut(n);
+        }
+        if let Some(n) = path.strip_prefix(VIDEO_IN).and_then(|r| r.strip_suffix("/motionDetection")).and_then(|n| n.parse().ok()) {
+            return Route::MotionDetection(n);
         }
         let Some(rest) = path.strip_prefix(TALK).and_then(|r| r.strip_prefix('/')) else { return Route::Unknown };
         let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
@@ -298,7 +307,7 @@ impl Route {
             Route::Door(_) | Route::DoorCapabilities | Route::RemoteOpenDoor => Endpoint::Door,
             Route::AudioOut(_) | Route::AudioOutCapabilities => Endpoint::AudioOut,
             Route::AlertStream => Endpoint::AlertStream,
-            Route::Token | Route::Unknown => Endpoint::Any,
+            Route::Triggers | Route::MotionDetection(_) | Route::Token | Route::Unknown => Endpoint::Any,
         }
     }
 }
@@ -477,9 +486,39 @@ fn control(shared: &Arc<Shared>, req: &Request, route: Route, body: &[u8]) -> Re
         (Route::AudioOutCapabilities, "GET") => volume::capabilities(shared),
         (Route::AudioOut(id), "GET") => volume::get(shared, id).unwrap_or_else(|| shared.not_supported(req)),
         (Route::AudioOut(id), "PUT") => volume::put(shared, req, id, body).unwrap_or_else(|| shared.not_supported(req)),
+        (Route::Triggers | Route::MotionDetection(_), _) if !shared.cfg.event_config => shared.not_supported(req),
+        (Route::Triggers, "GET") => Response::xml(200, xml::triggers_to_xml(&triggers(shared), ns)),
+        // One video input: the camera's (a door station's) own.
+        (Route::MotionDetection(1), "GET") => Response::xml(200, xml::motion_detection_to_xml(lock(&shared.state).motion_detection, ns)),
+        (Route::MotionDetection(1), "PUT") => put_motion_detection(shared, req, body),
+        (Route::MotionDetection(_), _) => shared.not_supported(req),
         (Route::Unknown, _) => shared.not_supported(req),
         (Route::Token, _) if !shared.cfg.profile.has_token() => shared.not_supported(req),
         _ => method_not_allowed(shared, req),
+    }
+}
+
+/// The event types `/ISAPI/Event/triggers` lists (each with whether it is an alarm input):
+/// the profile's detections and the heartbeat's videoloss.
+fn triggers(shared: &Shared) -> Vec<(&'static str, bool)> {
+    let mut list: Vec<(&str, bool)> = shared.cfg.profile.detections().iter().map(|d| (d.event_type(), *d == Detection::Io)).collect();
+    list.push(("videoloss", false));
+    list
+}
+
+/// Switches motion detection on or off; the rest of the document is taken as it is.
+fn put_motion_detection(shared: &Shared, req: &Request, body: &[u8]) -> Response {
+    match xml::parse_motion_detection(&String::from_utf8_lossy(body)) {
+        Ok(enabled) => {
+            lock(&shared.state).motion_detection = enabled;
+            shared.log.log(EventKind::MotionDetection { channel: 1, enabled });
+            shared.status_xml(200, ResponseStatus::ok(&req.path))
+        }
+        Err(e) => {
+            let mut rs = ResponseStatus::new(&req.path, 5, "Invalid XML Format", "badXmlContent");
+            rs.description = Some(e.to_string());
+            shared.status_xml(400, rs)
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! state, auth, faults, the alarm bus, shutdown, and the answers shaped from them (status
 //! documents, the 401 challenge). Every connection task holds an `Arc<Shared>`.
 
-use super::alarm::Alert;
+use super::alarm::{Alert, AlertFormat, Detection};
 use super::auth::Auth;
 use super::config::SimConfig;
 use super::events::{EventKind, EventLog, lock};
@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
+
+/// How often a detection that goes on is posted again.
+const REPOST: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) struct Shared {
     pub addr: SocketAddr,
@@ -49,12 +52,36 @@ pub(crate) struct Shared {
     pub alert_stream_ids: AtomicU32,
     /// The intercom's event serial number (`serialNo`).
     pub alert_serial: AtomicU64,
+    /// Uploads being received now: a recording is read once they have all been kept.
+    pub receiving: watch::Sender<usize>,
+}
+
+/// Counts one upload as being received until it has been kept and logged.
+pub(crate) struct Receiving<'a>(&'a Shared);
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.0.receiving.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Shared {
-    /// The uploads received so far (the most recent `MAX_RECEIVED`).
+    /// The uploads kept so far (see `State::keep`).
     pub(crate) fn received(&self) -> Vec<Received> {
         lock(&self.state).received.iter().cloned().collect()
+    }
+
+    /// An upload is being received from now until the guard drops.
+    pub(crate) fn receiving(&self) -> Receiving<'_> {
+        self.receiving.send_modify(|n| *n += 1);
+        Receiving(self)
+    }
+
+    /// Waits (up to `within`) until no upload is being received, so that every upload that
+    /// has begun has been kept; false if one still runs.
+    pub(crate) async fn uploads_settled(&self, within: std::time::Duration) -> bool {
+        let mut rx = self.receiving.subscribe();
+        matches!(tokio::time::timeout(within, rx.wait_for(|n| *n == 0)).await, Ok(Ok(_)))
     }
 
     /// A connection was accepted; returns a guard that counts it until dropped.
@@ -110,17 +137,73 @@ impl Shared {
         });
     }
 
-    /// Sends an alarm to every open alertStream (and logs it); alarms the device cannot have
-    /// (motion on the door station as played here, a ring on a camera) are dropped.
+    /// Sends an alarm to every open alertStream (and logs it); a ring or a door event on a
+    /// device that is no door station is dropped.
     pub(crate) fn publish(&self, alert: Alert) {
-        let doorbell = self.cfg.profile.is_doorbell();
-        if doorbell != alert.minor().is_some() {
+        if !self.cfg.profile.is_doorbell() && alert.minor().is_some() {
             return;
         }
         let streams = self.alerts.receiver_count();
-        self.log.log(EventKind::Alert { kind: alert.kind().into(), door: alert.door(), streams });
+        let (kind, state, count) = (alert.kind().into(), alert.state().into(), alert.count());
+        self.log.log(EventKind::Alert { kind, state, count, door: alert.door(), streams });
         // No stream open is normal.
         let _ = self.alerts.send(alert);
+    }
+
+    /// How the alertStream is written.
+    pub(crate) fn alert_format(&self) -> AlertFormat {
+        self.cfg.alert_format.unwrap_or(self.cfg.profile.alert_format())
+    }
+
+    /// The device detects `what` now: `active` parts about every second (counting up) until
+    /// `alarm_duration` after the last detection, then one `inactive`. Err: the device has no
+    /// such detection, or (motion) its motion detection is off.
+    pub(crate) fn detect(self: &Arc<Self>, what: Detection) -> Result<(), String> {
+        let profile = self.cfg.profile;
+        if !profile.detections().contains(&what) {
+            return Err(format!("this simulated device (profile {profile}) has no {} alarm", what.event_type()));
+        }
+        let until = Instant::now() + self.cfg.alarm_duration;
+        {
+            let mut st = lock(&self.state);
+            if what == Detection::Motion && !st.motion_detection {
+                return Err("motion detection is off (motionDetection enabled=false)".into());
+            }
+            if let Some(end) = st.detections.get_mut(&what) {
+                // Already going on: it lasts longer.
+                *end = (*end).max(until);
+                return Ok(());
+            }
+            st.detections.insert(what, until);
+        }
+        self.publish(Alert::Detected { what, active: true, count: 1 });
+        let shared = self.clone();
+        self.rt.spawn(async move {
+            let mut count = 1;
+            let mut next = Instant::now() + REPOST;
+            loop {
+                let end = {
+                    let mut st = lock(&shared.state);
+                    let end = st.detections.get(&what).copied().unwrap_or_else(Instant::now);
+                    if Instant::now() >= end {
+                        st.detections.remove(&what);
+                        break;
+                    }
+                    end
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next.min(end)) => {}
+                    _ = shared.shutting_down() => return,
+                }
+                if Instant::now() >= next && Instant::now() < end {
+                    count += 1;
+                    next += REPOST;
+                    shared.publish(Alert::Detected { what, active: true, count });
+                }
+            }
+            shared.publish(Alert::Detected { what, active: false, count });
+        });
+        Ok(())
     }
 
     /// The speaker's recent audio on `channel`, when echo is on.

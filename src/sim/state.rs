@@ -2,11 +2,12 @@
 //! doorbell's call state. Everything here runs under one mutex; events are logged as state
 //! changes so the log order matches what the device did.
 
+use super::alarm::Detection;
 use super::events::{EventKind, EventLog};
 use super::recorder::Received;
 use super::xml::{AudioOut, Channel};
 use crate::codec::{Codec, CodecParams};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -156,6 +157,10 @@ pub(crate) struct State {
     /// Doorbell: doors 1..=N.
     pub doors: Vec<Door>,
     pub audio_out: AudioOut,
+    /// Motion detection is on (`motionDetection` `enabled`): off, no motion is detected.
+    pub motion_detection: bool,
+    /// The detections going on, and when each ends (a new one extends it).
+    pub detections: HashMap<Detection, Instant>,
 }
 
 impl State {
@@ -167,6 +172,8 @@ impl State {
             ring_generation: 0,
             doors: (0..doors).map(|_| Door { lock: Lock::Locked, contact_open: false, generation: 0 }).collect(),
             audio_out,
+            motion_detection: true,
+            detections: HashMap::new(),
         }
     }
 
@@ -175,10 +182,15 @@ impl State {
         self.doors.get_mut((door as usize).checked_sub(1)?)
     }
 
-    pub(crate) fn keep(&mut self, received: Received) {
+    /// Keeps a finished upload; the oldest go once more than `MAX_RECEIVED` are kept or their
+    /// audio passes `max_bytes` in all (the newest always stays).
+    pub(crate) fn keep(&mut self, received: Received, max_bytes: usize) {
         self.received.push_back(received);
-        while self.received.len() > MAX_RECEIVED {
-            self.received.pop_front();
+        let mut bytes: usize = self.received.iter().map(Received::memory_bytes).sum();
+        while self.received.len() > 1 && (self.received.len() > MAX_RECEIVED || bytes > max_bytes) {
+            if let Some(old) = self.received.pop_front() {
+                bytes -= old.memory_bytes();
+            }
         }
     }
 

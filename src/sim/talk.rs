@@ -208,6 +208,10 @@ pub(crate) async fn upload(
             out
         }
     };
+    // Counted from before the answer, so a client that has it knows its recording will be kept.
+    let _receiving = shared.receiving();
+    // Taken before the write: the client cannot have the answer (and start its clock) earlier.
+    let answered = Instant::now();
     let written = stream.write_all(&out).await.is_ok();
     if body_len.is_none() {
         shared.log_request(peer, req, resp.status);
@@ -218,7 +222,8 @@ pub(crate) async fn upload(
     }
     shared.log.log(EventKind::AudioStarted { channel, session_id: session_id.clone() });
 
-    let (mut rec, problems) = Recorder::new(params, shared.cfg.record_dir.as_deref(), (channel, &session_id, upload), shared.cfg.buffer);
+    let (mut rec, problems) =
+        Recorder::new(params, shared.cfg.record_dir.as_deref(), (channel, &session_id, upload), (shared.cfg.buffer, answered));
     if let Some(line) = shared.echo_line(channel) {
         rec = rec.echo_into(line, shared.cfg.buffer);
     }
@@ -364,7 +369,7 @@ pub(crate) async fn upload(
     };
     let received = rec.finish();
     let (raw, wav, listened) = (received.raw_path.clone(), received.wav_path.clone(), received.listened.clone());
-    lock(&shared.state).keep(received);
+    lock(&shared.state).keep(received, shared.cfg.keep_audio_bytes);
     let seconds = listened.audio_seconds;
     shared.log.log(EventKind::AudioEnded { channel, session_id, upload, bytes, seconds, reason: reason.into(), raw, wav, listened });
     Next::Close

@@ -222,6 +222,8 @@ pub(crate) struct EventAlert {
     pub port_no: u16,
     pub mac_address: String,
     pub channel_id: u32,
+    /// An alarm input's number (IO alarms).
+    pub input_port: Option<u32>,
     pub date_time: String,
     pub active_post_count: u32,
     pub event_type: String,
@@ -238,6 +240,7 @@ impl EventAlert {
         w.field("protocol", Some("HTTP"));
         w.field("macAddress", Some(&self.mac_address));
         w.field("channelID", Some(self.channel_id));
+        w.field("inputIOPortID", self.input_port);
         w.field("dateTime", Some(&self.date_time));
         w.field("activePostCount", Some(self.active_post_count));
         w.field("eventType", Some(&self.event_type));
@@ -246,6 +249,70 @@ impl EventAlert {
         w.close("EventNotificationAlert");
         w.finish()
     }
+}
+
+/// `EventNotification` (`GET /ISAPI/Event/triggers`): one trigger per event type, on video
+/// channel 1 (IO alarms: input port 1), each notifying the surveillance center and recording.
+pub(crate) fn triggers_to_xml(event_types: &[(&str, bool)], ns: Namespace) -> String {
+    let mut w = Writer::document();
+    w.open("EventNotification", ns);
+    w.start("EventTriggerList");
+    for &(event_type, io) in event_types {
+        w.start("EventTrigger");
+        w.field("id", Some(format!("{event_type}-1")));
+        w.field("eventType", Some(event_type));
+        w.field("eventDescription", Some(format!("{event_type} Event trigger Information")));
+        w.field(if io { "inputIOPortID" } else { "videoInputChannelID" }, Some(1));
+        w.start("EventTriggerNotificationList");
+        for method in ["center", "record"] {
+            w.start("EventTriggerNotification");
+            w.field("id", Some(method));
+            w.field("notificationMethod", Some(method));
+            w.field("notificationRecurrence", Some("beginning"));
+            w.close("EventTriggerNotification");
+        }
+        w.close("EventTriggerNotificationList");
+        w.close("EventTrigger");
+    }
+    w.close("EventTriggerList");
+    w.close("EventNotification");
+    w.finish()
+}
+
+/// `MotionDetection` (`/ISAPI/System/Video/inputs/channels/1/motionDetection`): whether it is
+/// on, and a grid covering the whole picture.
+pub(crate) fn motion_detection_to_xml(enabled: bool, ns: Namespace) -> String {
+    let mut w = Writer::document();
+    w.open("MotionDetection", ns);
+    w.field("id", Some(1));
+    w.field("enabled", Some(enabled));
+    w.field("enableHighlight", Some(false));
+    w.field("samplingInterval", Some(2));
+    w.field("startTriggerTime", Some(500));
+    w.field("endTriggerTime", Some(500));
+    w.field("regionType", Some("grid"));
+    w.start("Grid");
+    w.field("rowGranularity", Some(18));
+    w.field("columnGranularity", Some(22));
+    w.close("Grid");
+    w.start("MotionDetectionLayout");
+    w.field("sensitivityLevel", Some(60));
+    w.start("layout");
+    w.field(
+        "gridMap",
+        Some("fffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffcfffffc"),
+    );
+    w.close("layout");
+    w.close("MotionDetectionLayout");
+    w.close("MotionDetection");
+    w.finish()
+}
+
+/// The `enabled` of a `MotionDetection` PUT (the rest of the document is taken as it is).
+pub(crate) fn parse_motion_detection(xml: &str) -> Result<bool, XmlError> {
+    let doc = parse(xml)?;
+    let r = root(&doc, "MotionDetection")?;
+    boolean(r, "enabled").ok_or(XmlError::Missing("enabled"))
 }
 
 /// The answer to an open on firmware that hands out a session id.
@@ -331,8 +398,10 @@ impl UserCheck {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct DeviceInfo {
     pub device_name: String,
+    pub device_id: String,
     pub model: String,
     pub serial_number: String,
+    pub mac_address: String,
     pub firmware_version: String,
     pub firmware_released_date: String,
     pub device_type: String,
@@ -343,8 +412,10 @@ impl DeviceInfo {
         let mut w = Writer::document();
         w.open("DeviceInfo", ns);
         w.field("deviceName", Some(&self.device_name));
+        w.field("deviceID", Some(&self.device_id));
         w.field("model", Some(&self.model));
         w.field("serialNumber", Some(&self.serial_number));
+        w.field("macAddress", Some(&self.mac_address));
         w.field("firmwareVersion", Some(&self.firmware_version));
         w.field("firmwareReleasedDate", Some(&self.firmware_released_date));
         w.field("deviceType", Some(&self.device_type));
@@ -353,36 +424,54 @@ impl DeviceInfo {
     }
 }
 
-/// Builds a document as one string; every text and attribute value is escaped.
-struct Writer(String);
+/// Builds a document as one string, pretty-printed as cameras write it: the declaration, then
+/// one element per line (CRLF), children indented by two spaces (line-based event clients find
+/// a part by its lines). Every text and attribute value is escaped.
+struct Writer {
+    out: String,
+    depth: usize,
+}
 
 impl Writer {
     fn document() -> Writer {
-        Writer(String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#))
+        Writer { out: String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#), depth: 0 }
+    }
+
+    /// A new line at the current depth.
+    fn line(&mut self) {
+        self.out.push_str("\r\n");
+        self.out.push_str(&"  ".repeat(self.depth));
     }
 
     /// An element that carries the namespace (`version` and `xmlns`).
     fn open(&mut self, name: &str, ns: Namespace) {
-        self.0.push_str(&format!(r#"<{name} version="{}" xmlns="{}">"#, ns.version(), ns.uri()));
+        self.line();
+        self.out.push_str(&format!(r#"<{name} version="{}" xmlns="{}">"#, ns.version(), ns.uri()));
+        self.depth += 1;
     }
 
     /// An element inside a document (no namespace of its own).
     fn start(&mut self, name: &str) {
-        self.0.push_str(&format!("<{name}>"));
+        self.line();
+        self.out.push_str(&format!("<{name}>"));
+        self.depth += 1;
     }
 
     fn close(&mut self, name: &str) {
-        self.0.push_str(&format!("</{name}>"));
+        self.depth = self.depth.saturating_sub(1);
+        self.line();
+        self.out.push_str(&format!("</{name}>"));
     }
 
     /// `<name a="v" .../>`: a capability with nothing but attributes.
     fn empty(&mut self, name: &str, attrs: &[(&str, String)]) {
-        self.0.push('<');
-        self.0.push_str(name);
+        self.line();
+        self.out.push('<');
+        self.out.push_str(name);
         for (attr, v) in attrs {
-            self.0.push_str(&format!(r#" {attr}="{}""#, escape(v)));
+            self.out.push_str(&format!(r#" {attr}="{}""#, escape(v)));
         }
-        self.0.push_str("/>");
+        self.out.push_str("/>");
     }
 
     /// `<name>value</name>`, nothing when the value is absent.
@@ -393,18 +482,20 @@ impl Writer {
     /// `<name a="v" ...>value</name>`, nothing when the value is absent.
     fn field_with(&mut self, name: &str, attrs: &[(&str, String)], value: Option<impl Display>) {
         let Some(value) = value else { return };
-        self.0.push('<');
-        self.0.push_str(name);
+        self.line();
+        self.out.push('<');
+        self.out.push_str(name);
         for (attr, v) in attrs {
-            self.0.push_str(&format!(r#" {attr}="{}""#, escape(v)));
+            self.out.push_str(&format!(r#" {attr}="{}""#, escape(v)));
         }
-        self.0.push('>');
-        self.0.push_str(&escape(&value.to_string()));
-        self.0.push_str(&format!("</{name}>"));
+        self.out.push('>');
+        self.out.push_str(&escape(&value.to_string()));
+        self.out.push_str(&format!("</{name}>"));
     }
 
-    fn finish(self) -> String {
-        self.0
+    fn finish(mut self) -> String {
+        self.out.push_str("\r\n");
+        self.out
     }
 }
 
@@ -554,9 +645,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn documents_are_pretty_printed_one_element_a_line() {
+        let xml = motion_detection_to_xml(true, Namespace::Hikvision);
+        let lines: Vec<&str> = xml.split("\r\n").collect();
+        assert_eq!(lines[1], r#"<MotionDetection version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema">"#);
+        assert_eq!(lines[3], "  <enabled>true</enabled>");
+        assert!(lines.contains(&"    <rowGranularity>18</rowGranularity>"), "{xml}");
+        assert_eq!(lines[lines.len() - 2], "</MotionDetection>");
+        assert!(parse_motion_detection(&xml).unwrap());
+        let put = r#"<ns0:MotionDetection xmlns:ns0="http://www.hikvision.com/ver20/XMLSchema"><ns0:enabled>false</ns0:enabled></ns0:MotionDetection>"#;
+        assert!(!parse_motion_detection(put).unwrap(), "a prefixed document, as Python's ElementTree writes it");
+    }
+
     /// The root element of `xml`, checked for the prolog and the namespace attributes.
     fn checked_root<'a>(doc: &'a roxmltree::Document<'a>, xml: &str, name: &str, ns: Namespace) -> roxmltree::Node<'a, 'a> {
-        assert!(xml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><"#), "{xml}");
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<"), "{xml}");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), name);
         assert_eq!(root.tag_name().namespace(), Some(ns.uri()));
@@ -617,7 +721,7 @@ mod tests {
         let inbound = Channel { inbound_codec: Some("AAC".into()), ..camera_channel() }.to_xml(Namespace::Hikvision);
         let doc = roxmltree::Document::parse(&inbound).unwrap();
         assert_eq!(child_names(doc.root_element())[2..4], ["audioCompressionType", "audioInboundCompressionType"]);
-        assert!(inbound.contains("<audioCompressionType>G.711ulaw</audioCompressionType><audioInboundCompressionType>AAC</"));
+        assert!(inbound.contains("<audioCompressionType>G.711ulaw</audioCompressionType>\r\n  <audioInboundCompressionType>AAC</"));
         let caps = capabilities_to_xml(
             &Channel { inbound_codec: Some("AAC".into()), ..camera_channel() },
             &["G.711ulaw", "AAC"],
@@ -627,7 +731,7 @@ mod tests {
         let bare = Channel { id: "2".into(), ..Default::default() };
         assert_eq!(
             bare.to_xml(Namespace::Isapi),
-            r#"<?xml version="1.0" encoding="UTF-8"?><TwoWayAudioChannel version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema"><id>2</id><audioCompressionType></audioCompressionType></TwoWayAudioChannel>"#
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<TwoWayAudioChannel version=\"2.0\" xmlns=\"http://www.isapi.org/ver20/XMLSchema\">\r\n  <id>2</id>\r\n  <audioCompressionType></audioCompressionType>\r\n</TwoWayAudioChannel>\r\n"
         );
     }
 
@@ -652,7 +756,7 @@ mod tests {
         }
         assert_eq!(
             channel_list_to_xml(&[], Namespace::Psia),
-            r#"<?xml version="1.0" encoding="UTF-8"?><TwoWayAudioChannelList version="1.0" xmlns="urn:psialliance-org"></TwoWayAudioChannelList>"#
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<TwoWayAudioChannelList version=\"1.0\" xmlns=\"urn:psialliance-org\">\r\n</TwoWayAudioChannelList>\r\n"
         );
     }
 
@@ -716,7 +820,7 @@ mod tests {
             assert_eq!(child(root, "model").and_then(|n| n.text()), Some("DS-2CD2386G2-IU"));
         }
         // An empty requestURL (real devices' close answer) is still written.
-        assert!(ResponseStatus::ok("").to_xml(Namespace::Hikvision).contains("<requestURL></requestURL><statusCode>1</statusCode>"));
+        assert!(ResponseStatus::ok("").to_xml(Namespace::Hikvision).contains("<requestURL></requestURL>\r\n  <statusCode>1</statusCode>"));
     }
 
     #[test]

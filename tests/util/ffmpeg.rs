@@ -119,6 +119,6 @@ pub fn decode_received(r: &Received) -> (Vec<i16>, u32) {
 }
 
 /// What a listener heard of the last upload of session `id` (see `decode_received`).
-pub fn heard(sim: &SimHandle, id: &str) -> (Vec<i16>, u32) {
-    decode_received(&sim.upload_of(id).unwrap_or_else(|| panic!("no upload for session {id}")))
+pub async fn heard(sim: &SimHandle, id: &str) -> (Vec<i16>, u32) {
+    decode_received(&sim.upload_of(id).await.unwrap_or_else(|| panic!("no upload for session {id}")))
 }

@@ -144,6 +144,19 @@ pub fn count(events: &[sim::Event], pred: impl Fn(&EventKind) -> bool) -> usize 
     events.iter().filter(|e| pred(&e.kind)).count()
 }
 
+/// The device's lead at each arrival: audio received so far minus the time since the first
+/// arrival (seconds, ms), for a codec of `bytes_per_second`.
+pub fn lead_at_arrivals_ms(arrivals: &[(f64, usize)], bytes_per_second: f64) -> Vec<(f64, f64)> {
+    let mut sent = 0.0;
+    arrivals
+        .iter()
+        .map(|&(t, n)| {
+            sent += n as f64 / bytes_per_second;
+            (t, (sent - t) * 1000.0)
+        })
+        .collect()
+}
+
 /// Mean and largest gap (ms) between audio arrivals at the device, from `after` seconds on
 /// (the first moments carry the lead at once).
 pub fn arrival_jitter_ms(arrivals: &[(f64, usize)], after: f64) -> (f64, f64) {
