@@ -417,11 +417,30 @@ async fn hostile_clients_are_refused_without_reaching_a_device() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_the_lifecycle_and_metrics_count_it() {
-    let sim = device().await;
-    let s = serve(&[&sim], &[]).await;
+    // A watched camera whose first event stream is cut in its second part (heartbeats rare
+    // enough that the parts are the motion alarms sent below).
+    let faults = vec!["cut-mid-part,times=1".parse().unwrap()];
+    let cfg = SimConfig { idle_timeout: Duration::from_secs(3), heartbeat: Duration::from_secs(30), faults, ..binary_sim_config() };
+    let sim = sim::start(cfg).await.unwrap();
+    let s = serve_with(&[&sim], &[], "events = true\n").await;
     let dir = tempfile::tempdir().unwrap();
     let wav = format!("@{}", tone_wav(&dir.path().join("t.wav"), 600.0, 1.0, 16000, 1, 0.4).display());
     let mut sse = Sse::open(&s.base).await;
+    sim.wait_for(|e| matches!(e.kind, EventKind::AlertStreamOpened { .. }), Duration::from_secs(20)).await.expect("the alertStream");
+    sim.motion();
+    sim.motion();
+    // The first alarm arrives, the second cuts the stream: the watcher reconnects.
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("connected") || !seen.iter().any(|t| t == "reconnecting") {
+        let (kind, v) = sse.event().await.unwrap_or_else(|| panic!("device events so far: {seen:?}"));
+        if kind == "device" {
+            assert_eq!(v["camera"], "cam0", "{v}");
+            seen.push(v["type"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    let alarm = seen.iter().position(|t| !["connected", "note", "reconnecting"].contains(&t.as_str()));
+    assert!(alarm.is_some_and(|a| a < seen.iter().position(|t| t == "reconnecting").unwrap()), "{seen:?}");
+    assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::AlertStreamOpened { .. })), 2, "one watcher, reconnected once");
     let a = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam0/play?wait=true", s.base)])).await;
     assert_eq!(a.status, 200, "{a:?}");
     let mut states = Vec::new();
@@ -466,6 +485,8 @@ async fn events_stream_the_lifecycle_and_metrics_count_it() {
     assert_eq!(m[format!("hiktalk_plays_ended_total{}", r#"{"camera": "cam0", "reason": "end_of_input"}"#)], 1.0, "{m}");
     assert_eq!(m[format!("hiktalk_plays_live{cam}")], 0.0, "{m}");
     assert_eq!(m[format!("hiktalk_closes_unconfirmed_total{cam}")], serde_json::Value::Null, "{m}");
+    assert_eq!(m[format!("hiktalk_event_stream_reconnects_total{cam}")], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_up{cam}")], 1.0, "{m}");
 }
 
 /// An HTTP server for audio files: `/NAME` answers `files[NAME]`; it counts the requests.
