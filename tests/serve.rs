@@ -562,7 +562,7 @@ async fn audio_urls_are_fetched_bounded_from_python_and_go2rtc_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn doorbell_routes_reject_hang_up_unlock_and_set_the_volume() {
+async fn doorbell_routes_reject_answer_hang_up_unlock_and_set_the_volume() {
     let bell = sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
     let s = serve(&[&bell], &[]).await;
     let at = |what: &str| format!("{}/api/cameras/cam0/{what}", s.base);
@@ -575,11 +575,16 @@ async fn doorbell_routes_reject_hang_up_unlock_and_set_the_volume() {
     // Nothing to hang up: the device's refusal, as its own status.
     let r = curl(args(&["-X", "POST", &at("hangup")])).await;
     assert_eq!((r.status, r.json()["reason"].as_str()), (409, Some("refused")), "{r:?}");
-    // A call answered elsewhere, hung up.
+    // A ring answered through the API (confirmed on a call at the device), then hung up.
+    let r = curl(args(&["-X", "POST", &at("answer")])).await;
+    assert_eq!((r.status, r.json()["reason"].as_str()), (409, Some("refused")), "nothing rings: {r:?}");
     bell.ring();
-    bell.answer();
+    let r = curl(args(&["-X", "POST", &at("answer")])).await;
+    assert_eq!((r.status, r.json()["call_state"].as_str()), (200, Some("onCall")), "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::CallSignal { cmd, accepted: true } if cmd == "answer")), 1);
     let r = curl(args(&["-X", "POST", &at("hangup")])).await;
     assert_eq!((r.status, r.json()["call_state_before"].as_str()), (200, Some("onCall")), "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::CallSignal { cmd, accepted: true } if cmd == "hangUp")), 1);
 
     let r = curl(args(&["-X", "POST", &format!("{}?door=1", at("unlock"))])).await;
     assert_eq!(r.status, 200, "{r:?}");

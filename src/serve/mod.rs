@@ -71,6 +71,7 @@ pub fn router(app: Arc<App>, limits: Limits) -> Router {
     Router::new()
         .route("/api/cameras/{camera}/play", post(native::play))
         .route("/api/cameras/{camera}/sessions", delete(native::stop_camera))
+        .route("/api/cameras/{camera}/answer", post(doorbell::answer))
         .route("/api/cameras/{camera}/hangup", post(doorbell::hangup))
         .route("/api/cameras/{camera}/reject", post(doorbell::reject))
         .route("/api/cameras/{camera}/unlock", post(doorbell::unlock))
