@@ -83,6 +83,9 @@ pub struct CameraConfig {
     pub tls_fingerprint: Option<String>,
     #[serde(default)]
     pub insecure: bool,
+    /// `serve` watches its device events (ring, call state, motion) for `/api/events`.
+    #[serde(default)]
+    pub events: bool,
 }
 
 /// A camera ready to connect to (apart from its password).
@@ -99,6 +102,8 @@ pub struct Camera {
     pub channel: Option<String>,
     pub codec: Option<Codec>,
     pub trust: Trust,
+    /// `events = true`: `serve` watches it.
+    pub events: bool,
 }
 
 /// What a camera argument names.
@@ -292,6 +297,7 @@ fn from_url(name: &str, url: &str, cam: &CameraConfig) -> Result<Camera, ConfigE
         channel,
         codec,
         trust,
+        events: cam.events,
     })
 }
 

@@ -25,11 +25,12 @@ impl Drop for Serve {
     }
 }
 
-/// A config naming each simulator `cam0`, `cam1`, ... and a group `all` of them.
-fn config(dir: &Path, sims: &[&SimHandle]) -> PathBuf {
+/// A config naming each simulator `cam0`, `cam1`, ... (each table ending with `table`) and a
+/// group `all` of them.
+fn config(dir: &Path, sims: &[&SimHandle], table: &str) -> PathBuf {
     let mut text = String::new();
     for (i, sim) in sims.iter().enumerate() {
-        text.push_str(&format!("[cameras.cam{i}]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"admin\"\n", sim.addr().port()));
+        text.push_str(&format!("[cameras.cam{i}]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"admin\"\n{table}", sim.addr().port()));
     }
     let names: Vec<String> = (0..sims.len()).map(|i| format!("\"cam{i}\"")).collect();
     text.push_str(&format!("[groups.all]\ncameras = [{}]\n", names.join(", ")));
@@ -40,8 +41,13 @@ fn config(dir: &Path, sims: &[&SimHandle]) -> PathBuf {
 
 /// Starts serve on an ephemeral loopback port and waits for its "serving" line.
 async fn serve(sims: &[&SimHandle], extra: &[&str]) -> Serve {
+    serve_with(sims, extra, "").await
+}
+
+/// [`serve`], each camera's config table ending with `table`.
+async fn serve_with(sims: &[&SimHandle], extra: &[&str], table: &str) -> Serve {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), sims);
+    let cfg = config(dir.path(), sims, table);
     let mut cmd = hiktalk();
     cmd.args(["--json", "--config"]).arg(&cfg).args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -63,6 +69,52 @@ async fn serve(sims: &[&SimHandle], extra: &[&str]) -> Serve {
     let addr = tokio::time::timeout(Duration::from_secs(20), rx).await.expect("serve starts").expect("a serving line");
     wait_for_signal_handlers(&child).await;
     Serve { child: Some(child), base: format!("http://{addr}"), stderr, _dir: dir }
+}
+
+/// An SSE client (`curl -N /api/events`), subscribed once [`Sse::open`] returns.
+struct Sse {
+    child: Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Sse {
+    async fn open(base: &str) -> Sse {
+        let mut child =
+            std::process::Command::new("curl").args(["-s", "-N", &format!("{base}/api/events")]).stdout(Stdio::piped()).spawn().unwrap();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+        let mut sse = Sse { child, lines };
+        while sse.line().await.expect("the subscription") != ": subscribed" {}
+        sse
+    }
+
+    async fn line(&mut self) -> Option<String> {
+        tokio::time::timeout(Duration::from_secs(20), self.lines.recv()).await.ok().flatten()
+    }
+
+    /// The next event's name and data, within 20 s (keep-alive comments do not count).
+    async fn event(&mut self) -> Option<(String, serde_json::Value)> {
+        let mut kind = String::from("message");
+        let next = async {
+            loop {
+                let line = self.lines.recv().await?;
+                if let Some(k) = line.strip_prefix("event: ") {
+                    kind = k.to_string();
+                } else if let Some(data) = line.strip_prefix("data: ") {
+                    return Some((kind, serde_json::from_str(data).unwrap()));
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), next).await.ok().flatten()
+    }
+}
+
+impl Drop for Sse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// What an HTTP answer said.
@@ -365,35 +417,42 @@ async fn hostile_clients_are_refused_without_reaching_a_device() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_the_lifecycle_and_metrics_count_it() {
-    let sim = device().await;
-    let s = serve(&[&sim], &[]).await;
+    // A watched camera whose first event stream is cut in its second part (heartbeats rare
+    // enough that the parts are the motion alarms sent below).
+    let faults = vec!["cut-mid-part,times=1".parse().unwrap()];
+    let cfg = SimConfig { idle_timeout: Duration::from_secs(3), heartbeat: Duration::from_secs(30), faults, ..binary_sim_config() };
+    let sim = sim::start(cfg).await.unwrap();
+    let s = serve_with(&[&sim], &[], "events = true\n").await;
     let dir = tempfile::tempdir().unwrap();
     let wav = format!("@{}", tone_wav(&dir.path().join("t.wav"), 600.0, 1.0, 16000, 1, 0.4).display());
-    // An SSE client (curl -N), read line by line.
-    let mut sse =
-        std::process::Command::new("curl").args(["-s", "-N", &format!("{}/api/events", s.base)]).stdout(Stdio::piped()).spawn().unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let lines = BufReader::new(sse.stdout.take().unwrap());
-    std::thread::spawn(move || lines.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
-    let next = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
-        tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.ok().flatten()
-    };
-    while next(&mut rx).await.expect("the subscription") != ": subscribed" {}
-
+    let mut sse = Sse::open(&s.base).await;
+    sim.wait_for(|e| matches!(e.kind, EventKind::AlertStreamOpened { .. }), Duration::from_secs(20)).await.expect("the alertStream");
+    sim.motion();
+    sim.motion();
+    // The first alarm arrives, the second cuts the stream: the watcher reconnects.
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("connected") || !seen.iter().any(|t| t == "reconnecting") {
+        let (kind, v) = sse.event().await.unwrap_or_else(|| panic!("device events so far: {seen:?}"));
+        if kind == "device" {
+            assert_eq!(v["camera"], "cam0", "{v}");
+            seen.push(v["type"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    let alarm = seen.iter().position(|t| !["connected", "note", "reconnecting"].contains(&t.as_str()));
+    assert!(alarm.is_some_and(|a| a < seen.iter().position(|t| t == "reconnecting").unwrap()), "{seen:?}");
+    assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::AlertStreamOpened { .. })), 2, "one watcher, reconnected once");
     let a = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam0/play?wait=true", s.base)])).await;
     assert_eq!(a.status, 200, "{a:?}");
     let mut states = Vec::new();
     while states.last().map(String::as_str) != Some("closed") {
-        let line = next(&mut rx).await.unwrap_or_else(|| panic!("the lifecycle so far: {states:?}"));
-        if let Some(data) = line.strip_prefix("data: ") {
-            let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        let (kind, v) = sse.event().await.unwrap_or_else(|| panic!("the lifecycle so far: {states:?}"));
+        if kind == "session" {
             assert_eq!(v["camera"], "cam0");
             states.push(v["state"].as_str().unwrap().to_string());
         }
     }
     assert_eq!(states, ["queued", "opening", "playing", "closed"]);
-    let _ = sse.kill();
-    let _ = sse.wait();
+    drop(sse);
 
     // The metrics, read by the Prometheus project's own Python parser.
     let text = curl(args(&[&format!("{}/metrics", s.base)])).await;
@@ -426,6 +485,8 @@ async fn events_stream_the_lifecycle_and_metrics_count_it() {
     assert_eq!(m[format!("hiktalk_plays_ended_total{}", r#"{"camera": "cam0", "reason": "end_of_input"}"#)], 1.0, "{m}");
     assert_eq!(m[format!("hiktalk_plays_live{cam}")], 0.0, "{m}");
     assert_eq!(m[format!("hiktalk_closes_unconfirmed_total{cam}")], serde_json::Value::Null, "{m}");
+    assert_eq!(m[format!("hiktalk_event_stream_reconnects_total{cam}")], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_up{cam}")], 1.0, "{m}");
 }
 
 /// An HTTP server for audio files: `/NAME` answers `files[NAME]`; it counts the requests.
@@ -501,7 +562,7 @@ async fn audio_urls_are_fetched_bounded_from_python_and_go2rtc_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn doorbell_routes_reject_hang_up_unlock_and_set_the_volume() {
+async fn doorbell_routes_reject_answer_hang_up_unlock_and_set_the_volume() {
     let bell = sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
     let s = serve(&[&bell], &[]).await;
     let at = |what: &str| format!("{}/api/cameras/cam0/{what}", s.base);
@@ -514,11 +575,16 @@ async fn doorbell_routes_reject_hang_up_unlock_and_set_the_volume() {
     // Nothing to hang up: the device's refusal, as its own status.
     let r = curl(args(&["-X", "POST", &at("hangup")])).await;
     assert_eq!((r.status, r.json()["reason"].as_str()), (409, Some("refused")), "{r:?}");
-    // A call answered elsewhere, hung up.
+    // A ring answered through the API (confirmed on a call at the device), then hung up.
+    let r = curl(args(&["-X", "POST", &at("answer")])).await;
+    assert_eq!((r.status, r.json()["reason"].as_str()), (409, Some("refused")), "nothing rings: {r:?}");
     bell.ring();
-    bell.answer();
+    let r = curl(args(&["-X", "POST", &at("answer")])).await;
+    assert_eq!((r.status, r.json()["call_state"].as_str()), (200, Some("onCall")), "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::CallSignal { cmd, accepted: true } if cmd == "answer")), 1);
     let r = curl(args(&["-X", "POST", &at("hangup")])).await;
     assert_eq!((r.status, r.json()["call_state_before"].as_str()), (200, Some("onCall")), "{r:?}");
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::CallSignal { cmd, accepted: true } if cmd == "hangUp")), 1);
 
     let r = curl(args(&["-X", "POST", &format!("{}?door=1", at("unlock"))])).await;
     assert_eq!(r.status, 200, "{r:?}");
@@ -552,4 +618,43 @@ async fn a_camera_holds_a_bounded_queue_and_one_delete_clears_it() {
     assert_eq!((del.status, del.json()["sessions"].as_array().map(Vec::len)), (200, Some(8)), "{del:?}");
     assert_eq!(opens_closes(&sim), (1, 1), "the queued plays never opened");
     nothing_reconnects(&sim, Duration::from_secs(7)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_doorbell_rings_on_api_events_once_from_one_watcher() {
+    let bell = sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
+    let s = serve_with(&[&bell], &[], "events = true\n").await;
+    // The watcher is in place: its stream open, its first callStatus read.
+    let within = Duration::from_secs(20);
+    bell.wait_for(|e| matches!(e.kind, EventKind::AlertStreamOpened { .. }), within).await.expect("the alertStream");
+    bell.wait_for(|e| matches!(&e.kind, EventKind::Request { path, status: 200, .. } if path.ends_with("callStatus")), within)
+        .await
+        .expect("a callStatus read");
+    let mut sse = Sse::open(&s.base).await;
+    bell.ring();
+    let (mut rings, mut states) = (0, Vec::new());
+    // Until the ring is rejected and the doorbell reads idle: one ring (the stream's sighting
+    // and the polled one merged), the call state moving ring -> idle.
+    while states.last().map(String::as_str) != Some("idle") {
+        let (kind, v) =
+            sse.event().await.unwrap_or_else(|| panic!("device events so far: {rings} rings, {states:?}; {}", s.stderr.lock().unwrap()));
+        if kind != "device" {
+            continue;
+        }
+        assert_eq!(v["camera"], "cam0", "{v}");
+        match v["type"].as_str() {
+            Some("ring") => rings += 1,
+            Some("callStatus") => {
+                states.push(v["state"].as_str().unwrap().to_string());
+                // The polled call state saw the ring too: it is rejected through the API.
+                if v["state"] == "ring" {
+                    let r = curl(args(&["-X", "POST", &format!("{}/api/cameras/cam0/reject", s.base)])).await;
+                    assert_eq!(r.status, 200, "{r:?}");
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((rings, states), (1, vec!["ring".to_string(), "idle".to_string()]));
+    assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::AlertStreamOpened { .. })), 1, "one watcher, one stream");
 }

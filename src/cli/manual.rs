@@ -23,6 +23,7 @@ channel = \"1\"                # optional: the talk channel
 codec = \"G.711ulaw\"          # optional: what hiktalk encodes
 tls_fingerprint = \"...\"      # https: the certificate's SHA-256, as hiktalk prints it
 # insecure = true            # https: accept any certificate instead
+# events = true              # serve: its rings, call state and motion in /api/events
 
 [groups.downstairs]          # a group is usable wherever a camera is
 cameras = [\"frontdoor\", \"garage\", \"http://10.0.0.7\"]";

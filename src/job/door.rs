@@ -23,8 +23,10 @@ pub async fn confirm(device: &Device, want: &CallState, within: Duration) -> Res
     }
 }
 
-/// Sends `cmd` and confirms the doorbell went idle. The outcome's line says what moved.
+/// Sends `cmd` and confirms the doorbell went idle (on a call, for `answer`). The outcome's
+/// line says what moved.
 pub async fn signal(device: &Device, cmd: CallCmd) -> Result<(String, serde_json::Value), Ending> {
+    let want = if cmd == CallCmd::Answer { CallState::OnCall } else { CallState::Idle };
     let isapi = |e: IsapiError| Ending::from_isapi(&e);
     let before = device.call_state().await.map_err(isapi)?;
     if let Err(e) = device.call_signal(cmd).await {
@@ -33,6 +35,7 @@ pub async fn signal(device: &Device, cmd: CallCmd) -> Result<(String, serde_json
         }
         let now = device.call_state().await.map(|s| s.to_string()).unwrap_or_else(|_| before.to_string());
         let hint = match (cmd, now.as_str()) {
+            (CallCmd::Answer, _) => "only a ringing doorbell can be answered",
             (CallCmd::HangUp, "ring") => "the doorbell is ringing, not in a call: `hiktalk reject` ends a ring",
             (CallCmd::Reject, "onCall") => "the call was answered: `hiktalk hangup` ends it",
             (_, "idle") => "there is no call or ring to end",
@@ -44,9 +47,9 @@ pub async fn signal(device: &Device, cmd: CallCmd) -> Result<(String, serde_json
         };
         return Err(Ending::Refused { detail: format!("the doorbell refused {}: {status}; call state {now}: {hint}", cmd.as_str()) });
     }
-    let after = confirm(device, &CallState::Idle, CONFIRM_WITHIN).await.map_err(isapi)?;
+    let after = confirm(device, &want, CONFIRM_WITHIN).await.map_err(isapi)?;
     let figures = serde_json::json!({ "command": cmd.as_str(), "call_state_before": before, "call_state": after });
-    if after != CallState::Idle {
+    if after != want {
         return Err(Ending::Refused {
             detail: format!(
                 "the doorbell accepted {} but callStatus still says {after} after {} s (with an indoor station the call may be held there)",
@@ -55,7 +58,7 @@ pub async fn signal(device: &Device, cmd: CallCmd) -> Result<(String, serde_json
             ),
         });
     }
-    Ok((format!("{} sent; call state {before} -> idle (confirmed)", cmd.as_str()), figures))
+    Ok((format!("{} sent; call state {before} -> {want} (confirmed)", cmd.as_str()), figures))
 }
 
 /// Opens `door` and says what the device answered.

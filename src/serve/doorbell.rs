@@ -1,6 +1,6 @@
 //! Doorbell and device routes: one request each to one configured camera, confirmed from what
 //! the device says afterwards (the library's `job::door`, as `hangup`, `reject`, `unlock` and
-//! `volume` use it).
+//! `volume` use it; `answer` without its talk).
 
 use super::App;
 use super::native::{outcome, refusal, usage};
@@ -14,6 +14,12 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use std::sync::Arc;
+
+/// `POST /api/cameras/{camera}/answer`: picks up a ring (confirmed on a call; no audio is
+/// sent: `hangup` ends it).
+pub async fn answer(State(app): State<Arc<App>>, Path(camera): Path<String>) -> Response {
+    one(&app, &camera, |c| async move { door::signal(&c.device, CallCmd::Answer).await }).await
+}
 
 /// `POST /api/cameras/{camera}/hangup`: ends the call in progress (confirmed idle).
 pub async fn hangup(State(app): State<Arc<App>>, Path(camera): Path<String>) -> Response {

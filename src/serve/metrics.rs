@@ -1,5 +1,6 @@
 //! `GET /metrics`: what the sessions did, per camera, in the Prometheus text format (through
-//! the Prometheus project's own client crate). Fed once per session, when it ends.
+//! the Prometheus project's own client crate). Fed once per session, when it ends, and by the
+//! event watchers as their streams open and drop.
 
 use crate::outcome::Outcome;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -27,6 +28,8 @@ pub struct Metrics {
     reconnects: Family<Camera, Counter>,
     failed_logins: Family<Camera, Counter>,
     live: Family<Camera, Gauge>,
+    stream_reconnects: Family<Camera, Counter>,
+    up: Family<Camera, Gauge>,
 }
 
 impl Default for Metrics {
@@ -39,6 +42,8 @@ impl Default for Metrics {
             reconnects: Family::default(),
             failed_logins: Family::default(),
             live: Family::default(),
+            stream_reconnects: Family::default(),
+            up: Family::default(),
             registry: Registry::default(),
         };
         registry.register("device_sessions_opened", "Talk sessions the devices opened", m.opened.clone());
@@ -47,6 +52,12 @@ impl Default for Metrics {
         registry.register("reconnects", "Sessions reopened after a fault", m.reconnects.clone());
         registry.register("failed_logins", "Plays that ended with the credentials rejected or locked out", m.failed_logins.clone());
         registry.register("plays_live", "Plays queued or in progress", m.live.clone());
+        registry.register(
+            "event_stream_reconnects",
+            "Event streams of watched cameras reopened after a fault",
+            m.stream_reconnects.clone(),
+        );
+        registry.register("up", "1 while a watched camera's event stream is open", m.up.clone());
         Metrics { registry, ..m }
     }
 }
@@ -71,6 +82,22 @@ impl Metrics {
             self.failed_logins.get_or_create(&c).inc();
         }
         self.ended.get_or_create(&Ended { camera: camera.to_string(), reason }).inc();
+    }
+
+    /// A watched camera's event stream opened (`true`) or its watcher ended.
+    pub fn stream_up(&self, camera: &str, up: bool) {
+        self.up.get_or_create(&label(camera)).set(i64::from(up));
+    }
+
+    /// A watched camera's event stream dropped (or would not open): it is tried again.
+    pub fn stream_reconnecting(&self, camera: &str) {
+        self.stream_reconnects.get_or_create(&label(camera)).inc();
+        self.stream_up(camera, false);
+    }
+
+    /// A watcher's login was rejected.
+    pub fn failed_login(&self, camera: &str) {
+        self.failed_logins.get_or_create(&label(camera)).inc();
     }
 
     pub fn encode(&self) -> String {

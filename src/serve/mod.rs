@@ -5,6 +5,7 @@
 // A helper's error is the answer that refuses the request: sent at once, never stored.
 #![allow(clippy::result_large_err)]
 
+pub mod devices;
 pub mod doorbell;
 pub mod fetch;
 pub mod go2rtc;
@@ -70,6 +71,7 @@ pub fn router(app: Arc<App>, limits: Limits) -> Router {
     Router::new()
         .route("/api/cameras/{camera}/play", post(native::play))
         .route("/api/cameras/{camera}/sessions", delete(native::stop_camera))
+        .route("/api/cameras/{camera}/answer", post(doorbell::answer))
         .route("/api/cameras/{camera}/hangup", post(doorbell::hangup))
         .route("/api/cameras/{camera}/reject", post(doorbell::reject))
         .route("/api/cameras/{camera}/unlock", post(doorbell::unlock))
@@ -104,7 +106,8 @@ async fn authorized(State(app): State<Arc<App>>, request: Request, next: Next) -
 }
 
 /// `GET /api/events`: the session lifecycle as Server-Sent Events (`session`, one JSON object
-/// per state change: queued, opening, playing, closing, closed with its outcome).
+/// per state change: queued, opening, playing, closing, closed with its outcome), and what the
+/// watched cameras say (`device`: ring, call state, motion, the stream up or reconnecting).
 async fn events(State(app): State<Arc<App>>) -> Response {
     let Ok(permit) = app.sse_clients.clone().try_acquire_owned() else {
         return native::answer(503, serde_json::json!({ "reason": "too_many_clients", "message": "too many /api/events clients" }));
@@ -119,7 +122,7 @@ async fn events(State(app): State<Arc<App>>) -> Response {
             };
             match received {
                 Ok(v) => {
-                    let event = Event::default().event("session").data(v.to_string());
+                    let event = Event::default().event(v.kind).data(v.data.to_string());
                     return Some((Ok::<_, std::convert::Infallible>(event), (rx, stop, permit)));
                 }
                 // A client that fell behind misses what it could not take, and goes on.

@@ -54,7 +54,7 @@ pub struct Session {
     stop: Stop,
     stopping: AtomicBool,
     progress: Arc<Progress>,
-    bus: broadcast::Sender<serde_json::Value>,
+    bus: broadcast::Sender<Published>,
     state: watch::Sender<State>,
     codec: Mutex<Option<CodecParams>>,
     done: watch::Sender<Option<Outcome>>,
@@ -146,8 +146,15 @@ impl Session {
 
     /// Tells `/api/events` the session as it is now (nobody listening is fine).
     fn publish(&self) {
-        let _ = self.bus.send(self.to_json());
+        let _ = self.bus.send(Published { kind: "session", data: self.to_json() });
     }
+}
+
+/// One event on the bus: its SSE event name (`session`, `device`) and its JSON.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub kind: &'static str,
+    pub data: serde_json::Value,
 }
 
 /// The audio of one play, shared by the sessions of a group.
@@ -176,8 +183,8 @@ pub struct Registry {
     sessions: Mutex<BTreeMap<u64, Arc<Session>>>,
     queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     next: AtomicU64,
-    /// Session lifecycle for `/api/events`: every state change, once.
-    bus: broadcast::Sender<serde_json::Value>,
+    /// Session lifecycle and device events for `/api/events`: each once.
+    bus: broadcast::Sender<Published>,
     pub metrics: Metrics,
 }
 
@@ -203,9 +210,14 @@ impl Registry {
         self.stop.clone()
     }
 
-    /// The session lifecycle from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<serde_json::Value> {
+    /// The session lifecycle and device events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.bus.subscribe()
+    }
+
+    /// Tells `/api/events` what a device said (nobody listening is fine).
+    pub fn publish_device(&self, data: serde_json::Value) {
+        let _ = self.bus.send(Published { kind: "device", data });
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
