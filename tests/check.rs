@@ -189,6 +189,50 @@ async fn faults_give_fails_and_leave_nothing_behind() {
     }
 }
 
+/// Every other fault the simulator has, on the modern camera: the check that meets it fails
+/// (exit 15), or, where hiktalk rides it out, everything passes (exit 0); never a panic, and
+/// nothing is left behind either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_other_fault_gives_its_report_and_leaves_nothing_behind() {
+    let cases: [(&str, Option<&str>); 12] = [
+        ("hangup-after-secs=1", Some("talk")),
+        ("reset-after-bytes=4000", Some("talk")),
+        ("reset-after-secs=1", Some("talk")),
+        ("freeze-after-bytes=4000", Some("talk")),
+        ("truncated-xml=channels", Some("channels")),
+        ("slow=open:3000", Some("talk")),
+        ("pause-after-bytes=4000:1000", None),
+        ("slow=open:300", None),
+        ("cut-mid-part", None),
+        ("no-boundary", None),
+        ("doubled-boundary", None),
+        ("jpeg-part", None),
+    ];
+    let sims = futures_util::future::join_all(cases.map(|(fault, _)| async move {
+        let fault: Fault = fault.parse().unwrap();
+        sim::start(SimConfig { faults: vec![fault], ..config(Profile::Modern) }).await.unwrap()
+    }))
+    .await;
+    let runs = sims.iter().map(|sim| {
+        let u = url(sim);
+        async move { check(&["--json", "--timeout", "2", &u]).await }
+    });
+    let outs = futures_util::future::join_all(runs).await;
+    for (((fault, failing), sim), (out, _)) in cases.iter().zip(&sims).zip(outs) {
+        let r = json(&out);
+        let failed: Vec<&str> =
+            r["checks"].as_array().unwrap().iter().filter(|c| c["verdict"] == "fail").filter_map(|c| c["name"].as_str()).collect();
+        match failing {
+            Some(check) => {
+                assert_eq!(out.status.code(), Some(15), "{fault}: {r}");
+                assert!(failed.contains(check), "{fault}: {check} should fail: {r}");
+            }
+            None => assert_eq!((out.status.code(), failed), (Some(0), vec![]), "{fault}: {r}"),
+        }
+        nothing_left(sim);
+    }
+}
+
 /// A server that answers every request with 200 and a line of text.
 async fn nonsense_device() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

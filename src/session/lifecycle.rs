@@ -24,6 +24,8 @@ const TAKE_OVER_PAUSE: Duration = Duration::from_millis(500);
 struct Held {
     /// The device's sessionId, when it gave one (a lost answer is closed without one).
     session_id: Option<String>,
+    /// The open's answer never came: the device may still be opening the session.
+    lost: bool,
 }
 
 /// How an open turned out.
@@ -77,6 +79,13 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
         report.add(&done);
         report.add_heard(&heard);
         if let Some(held) = held {
+            // A device slow to answer an open still opens the session after the client gave
+            // up, and a close sent before that is a no-op: the blind close waits one more
+            // `--timeout` for the device to finish what it was asked (after a stop, the open
+            // has had that time already, in `open_or_stop`).
+            if held.lost && stop.requested().is_none() {
+                tokio::time::sleep(device.timeouts.request).await;
+            }
             close(device, &neg.channel.id, held.session_id.as_deref(), report).await;
         }
         drop(left);
@@ -188,7 +197,12 @@ async fn attempt(
             report.sessions_opened += 1;
             session_id
         }
-        Opened::Unknown(e) => return (stopped.unwrap_or_else(|| Ending::from_isapi(&e)), Some(Held { session_id: None })),
+        Opened::Unknown(e) => {
+            return (
+                stopped.unwrap_or_else(|| Ending::from_isapi(&e)),
+                Some(Held { session_id: None, lost: matches!(e, IsapiError::Timeout { .. }) }),
+            );
+        }
         Opened::Refused(e) => {
             let ending = match stopped {
                 Some(stopped) => stopped,
@@ -197,7 +211,7 @@ async fn attempt(
             return (ending, None);
         }
     };
-    let held = Some(Held { session_id: session_id.clone() });
+    let held = Some(Held { session_id: session_id.clone(), lost: false });
     if let Some(stopped) = stopped {
         return (stopped, held);
     }
