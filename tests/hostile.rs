@@ -611,7 +611,10 @@ async fn a_stream_that_closes_at_once_is_reopened_ever_more_slowly() {
         let ceiling = 2f64.powi(i as i32).min(30.0);
         assert!(*d >= (ceiling / 2.0).max(1.0) - 0.05 && *d <= ceiling + 0.05, "delay {i} was {d} s: {delays:?}");
     }
-    assert_eq!(v["heartbeats"].as_u64(), Some(opened as u64), "{v}");
+    // Every stream's one part was read, but for one the SIGINT may catch between the device
+    // taking the request and hiktalk reading its part.
+    let heartbeats = v["heartbeats"].as_u64().unwrap() as usize;
+    assert!(heartbeats == opened || heartbeats + 1 == opened, "{heartbeats} parts read from {opened} streams: {v}");
 }
 
 /// Item 5: one junk byte a second is not life: only a whole part is, so the stream is declared
