@@ -23,22 +23,29 @@ struct Broker {
     port: u16,
     dir: tempfile::TempDir,
     log: Arc<Mutex<String>>,
+    tls: bool,
 }
 
 impl Broker {
     async fn start() -> Broker {
+        Broker::start_with(None).await
+    }
+
+    /// [`Broker::start`]; with `tls`, the listener speaks TLS with that certificate and key
+    /// (PEM) and the clients check it against `ca.pem`.
+    async fn start_with(tls: Option<(String, String, String)>) -> Broker {
         // A free port may be taken by another test's broker before this one binds it: then
         // mosquitto exits, and another port is tried.
         for _ in 0..5 {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            if let Some(b) = Broker::on(port).await {
+            if let Some(b) = Broker::on(port, tls.clone()).await {
                 return b;
             }
         }
         panic!("mosquitto did not start on five free ports");
     }
 
-    async fn on(port: u16) -> Option<Broker> {
+    async fn on(port: u16, tls: Option<(String, String, String)>) -> Option<Broker> {
         let dir = tempfile::tempdir().unwrap();
         tool("mosquitto_passwd", "mosquitto");
         let pw = dir.path().join("passwd");
@@ -48,8 +55,16 @@ impl Broker {
             "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nlog_dest stderr\npersistence false\n",
             pw.display()
         );
+        let mut conf = conf;
+        if let Some((ca, cert, key)) = &tls {
+            for (name, pem) in [("ca.pem", ca), ("server.pem", cert), ("server.key", key)] {
+                std::fs::write(dir.path().join(name), pem).unwrap();
+            }
+            let d = dir.path().display();
+            conf = conf.replacen('\n', &format!("\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n"), 1);
+        }
         std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
-        let mut b = Broker { child: None, port, dir, log: Default::default() };
+        let mut b = Broker { child: None, port, dir, log: Default::default(), tls: tls.is_some() };
         b.run().await.then_some(b)
     }
 
@@ -91,7 +106,7 @@ impl Broker {
     /// `mosquitto_pub` with `args` (as our user), to its end.
     async fn publish(&self, args: &[&str], stdin: Option<String>) {
         let mut cmd = Command::new("mosquitto_pub");
-        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-u", USER, "-P", BROKER_PASSWORD, "-q", "1"]).args(args);
+        cmd.args(self.client_args()).args(["-q", "1"]).args(args);
         let out = tokio::task::spawn_blocking(move || {
             let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
             if let Some(text) = stdin {
@@ -102,6 +117,16 @@ impl Broker {
         .await
         .unwrap();
         assert!(out.status.success(), "mosquitto_pub {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// How mosquitto's clients reach it, as our user.
+    fn client_args(&self) -> Vec<String> {
+        let mut a: Vec<String> =
+            ["-h", "127.0.0.1", "-p", &self.port.to_string(), "-u", USER, "-P", BROKER_PASSWORD].map(String::from).into();
+        if self.tls {
+            a.extend(["--cafile".to_string(), self.dir.path().join("ca.pem").display().to_string()]);
+        }
+        a
     }
 
     async fn command(&self, camera: &str, name: &str, payload: &str) {
@@ -142,7 +167,8 @@ impl Sub {
         let marker = format!("test/marker/{}", std::process::id() as u128 * 1000 + Instant::now().elapsed().as_nanos());
         broker.publish(&["-r", "-t", &marker, "-m", "here"], None).await;
         let mut child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-u", USER, "-P", BROKER_PASSWORD, "-t", "#", "-F", "%r %t %p"])
+            .args(broker.client_args())
+            .args(["-t", "#", "-F", "%r %t %p"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -222,6 +248,11 @@ impl Drop for Serve {
 /// serve with cameras `cam0`.. (one per simulator; `events = true` on each) on `broker`; the
 /// broker password from the environment, as a user would give it.
 async fn serve(broker: &Broker, sims: &[&SimHandle], extra: &[&str]) -> Serve {
+    serve_as(broker, sims, extra, BROKER_PASSWORD).await
+}
+
+/// [`serve`] with `password` for the broker, over TLS if the broker speaks it.
+async fn serve_as(broker: &Broker, sims: &[&SimHandle], extra: &[&str], password: &str) -> Serve {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
     for (i, sim) in sims.iter().enumerate() {
@@ -230,10 +261,11 @@ async fn serve(broker: &Broker, sims: &[&SimHandle], extra: &[&str]) -> Serve {
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, text).unwrap();
     let mut cmd = hiktalk();
-    cmd.env("HIKTALK_MQTT_PASSWORD", BROKER_PASSWORD)
+    let scheme = if broker.tls { "mqtts" } else { "mqtt" };
+    cmd.env("HIKTALK_MQTT_PASSWORD", password)
         .args(["--json", "--config"])
         .arg(&cfg)
-        .args(["serve", "--listen", "127.0.0.1:0", "--mqtt", &format!("mqtt://{USER}@127.0.0.1:{}", broker.port)])
+        .args(["serve", "--listen", "127.0.0.1:0", "--mqtt", &format!("{scheme}://{USER}@127.0.0.1:{}", broker.port)])
         .args(extra);
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = Arc::new(Mutex::new(String::new()));
@@ -477,4 +509,58 @@ async fn a_flood_of_a_thousand_commands_opens_one_session_and_a_retained_one_is_
     assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::Request { status: 403 | 409, .. })), 0, "never two at once");
     let answered = sub.seen.iter().filter(|m| m.topic == "hiktalk/cam0/result/sound").count();
     assert!(answered < 30, "results bounded by the rate: {answered}");
+}
+
+/// A CA, and a certificate for 127.0.0.1 it signed, with its key: PEM each.
+fn certificates() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "hiktalk test CA");
+    let issuer = rcgen::CertifiedIssuer::self_signed(ca, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().signed_by(&key, &issuer).unwrap();
+    (issuer.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// Waits until `serve` has printed `needle` on stderr (at most 20 s); all of it.
+async fn printed(s: &Serve, needle: &str) -> String {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let text = s.stderr.lock().unwrap().clone();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} within 20 s: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_checks_the_broker_against_its_ca_and_a_refused_password_is_tried_once() {
+    let broker = Broker::start_with(Some(certificates())).await;
+    let sim = sim::start(binary_sim_config()).await.unwrap();
+    let ca = broker.dir.path().join("ca.pem").display().to_string();
+    let mut sub = Sub::open(&broker).await;
+    let s = serve(&broker, &[&sim], &["--mqtt-ca", &ca]).await;
+    discovered(&mut sub, "sensor", "session").await;
+    broker.command("cam0", "stop", "PRESS").await;
+    let r = sub.topic("hiktalk/cam0/result/stop").await.json();
+    assert_eq!((r["closed"].as_bool(), r["sessions"].as_array().map(Vec::len)), (Some(true), Some(0)), "{r}");
+    // The system's authorities do not know this CA: refused, and said.
+    let untrusted = serve(&broker, &[&sim], &["--mqtt-topic", "untrusted"]).await;
+    let log = printed(&untrusted, "trying again in").await;
+    assert!(log.contains("certificate"), "{log}");
+    drop(untrusted);
+
+    // A wrong password: refused by the broker, said, never tried again.
+    let wrong = serve_as(&broker, &[&sim], &["--mqtt-ca", &ca, "--mqtt-topic", "wrong"], "not-the-password").await;
+    let log = printed(&wrong, "refused the login").await;
+    assert!(!log.contains("not-the-password") && !log.contains(BROKER_PASSWORD), "{log}");
+    // Longer than the first backoff: nothing more arrives from that client (mosquitto names no
+    // client in its refusals; every other client here has the right password).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let refusals = broker.log.lock().unwrap().lines().filter(|l| l.contains("not authorised")).count();
+    assert_eq!(refusals, 1, "{}", broker.log.lock().unwrap());
+    assert!(!s.stderr.lock().unwrap().contains(BROKER_PASSWORD));
 }
