@@ -218,7 +218,7 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
             [CompletionResult]::new('--mqtt', '--mqtt', [CompletionResultType]::ParameterName, 'Also publish and obey MQTT, with Home Assistant discovery: mqtt://[USER@]HOST[:PORT], or mqtts:// for TLS; the password from HIKTALK_MQTT_PASSWORD or --mqtt-password-file')
             [CompletionResult]::new('--mqtt-password-file', '--mqtt-password-file', [CompletionResultType]::ParameterName, 'File whose first line is the broker password')
             [CompletionResult]::new('--mqtt-ca', '--mqtt-ca', [CompletionResultType]::ParameterName, 'PEM certificates of the authorities an mqtts:// broker is checked against [default: the system''s]')
-            [CompletionResult]::new('--mqtt-topic', '--mqtt-topic', [CompletionResultType]::ParameterName, 'Topic under which hiktalk''s state, command and result topics live')
+            [CompletionResult]::new('--mqtt-topic', '--mqtt-topic', [CompletionResultType]::ParameterName, 'Topic under which hiktalk''s state, command and result topics live (and its client id: two serves on one broker want two topics)')
             [CompletionResult]::new('--mqtt-discovery-prefix', '--mqtt-discovery-prefix', [CompletionResultType]::ParameterName, 'Home Assistant''s discovery prefix')
             [CompletionResult]::new('--mqtt-queue', '--mqtt-queue', [CompletionResultType]::ParameterName, 'Announcements an MQTT command may queue behind the one a camera plays; more are refused as busy')
             [CompletionResult]::new('--sounds', '--sounds', [CompletionResultType]::ParameterName, 'Directory of sounds the `sound` entity plays by name (file names without their extension)')

@@ -209,7 +209,7 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand --mqtt 'Also publish and obey MQTT, with Home Assistant discovery: mqtt://[USER@]HOST[:PORT], or mqtts:// for TLS; the password from HIKTALK_MQTT_PASSWORD or --mqtt-password-file'
             cand --mqtt-password-file 'File whose first line is the broker password'
             cand --mqtt-ca 'PEM certificates of the authorities an mqtts:// broker is checked against [default: the system''s]'
-            cand --mqtt-topic 'Topic under which hiktalk''s state, command and result topics live'
+            cand --mqtt-topic 'Topic under which hiktalk''s state, command and result topics live (and its client id: two serves on one broker want two topics)'
             cand --mqtt-discovery-prefix 'Home Assistant''s discovery prefix'
             cand --mqtt-queue 'Announcements an MQTT command may queue behind the one a camera plays; more are refused as busy'
             cand --sounds 'Directory of sounds the `sound` entity plays by name (file names without their extension)'

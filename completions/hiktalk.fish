@@ -212,7 +212,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l volume -d 'Gai
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt -d 'Also publish and obey MQTT, with Home Assistant discovery: mqtt://[USER@]HOST[:PORT], or mqtts:// for TLS; the password from HIKTALK_MQTT_PASSWORD or --mqtt-password-file' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-password-file -d 'File whose first line is the broker password' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-ca -d 'PEM certificates of the authorities an mqtts:// broker is checked against [default: the system\'s]' -r -F
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-topic -d 'Topic under which hiktalk\'s state, command and result topics live' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-topic -d 'Topic under which hiktalk\'s state, command and result topics live (and its client id: two serves on one broker want two topics)' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-discovery-prefix -d 'Home Assistant\'s discovery prefix' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-queue -d 'Announcements an MQTT command may queue behind the one a camera plays; more are refused as busy' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l sounds -d 'Directory of sounds the `sound` entity plays by name (file names without their extension)' -r -f -a "(__fish_complete_directories)"

@@ -45,7 +45,8 @@ pub struct MqttArgs {
     /// system's]
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "mqtt")]
     pub mqtt_ca: Option<PathBuf>,
-    /// Topic under which hiktalk's state, command and result topics live
+    /// Topic under which hiktalk's state, command and result topics live (and its client id:
+    /// two serves on one broker want two topics)
     #[arg(long, default_value = "hiktalk", value_name = "TOPIC")]
     pub mqtt_topic: String,
     /// Home Assistant's discovery prefix
@@ -56,6 +57,6 @@ pub struct MqttArgs {
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=7))]
     pub mqtt_queue: u8,
     /// Directory of sounds the `sound` entity plays by name (file names without their extension)
-    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath, requires = "mqtt")]
     pub sounds: Option<PathBuf>,
 }
