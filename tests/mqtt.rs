@@ -362,6 +362,7 @@ async fn discovery_has_each_entitys_required_keys_and_a_ring_reaches_the_broker_
     let ring = sub.topic("hiktalk/cam0/ring").await;
     let took = rang.elapsed();
     assert!(took < Duration::from_secs(1), "the ring took {took:?}");
+    eprintln!("the ring on the broker {} ms after the press", took.as_millis());
     let v = ring.json();
     assert_eq!((v["event_type"].as_str(), ring.retained), (Some("ring"), false), "{v}");
     assert_eq!(v["caller"]["floorNo"], 1, "{v}");
@@ -509,6 +510,7 @@ async fn a_flood_of_a_thousand_commands_opens_one_session_and_a_retained_one_is_
     assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::Request { status: 403 | 409, .. })), 0, "never two at once");
     let answered = sub.seen.iter().filter(|m| m.topic == "hiktalk/cam0/result/sound").count();
     assert!(answered < 30, "results bounded by the rate: {answered}");
+    eprintln!("1000 sound commands: {opens} session, {answered} results");
 }
 
 /// A CA, and a certificate for 127.0.0.1 it signed, with its key: PEM each.
