@@ -345,6 +345,13 @@ async fn discovery_has_each_entitys_required_keys_and_a_ring_reaches_the_broker_
             assert!(!v[key].is_null(), "{topic} lacks {key}: {v}");
         }
         assert!(ids.insert(v["unique_id"].as_str().expect("a unique_id").to_string()), "unique_id repeated: {v}");
+        // Not `object_id`, which Home Assistant stopped reading in 2026.4.
+        let (kind, id) = object.split_once('/').unwrap();
+        assert_eq!(
+            (v["default_entity_id"].as_str(), v.get("object_id")),
+            (Some(format!("{kind}.hiktalk_cam0_{id}").as_str()), None),
+            "{v}"
+        );
         assert_eq!(v["device"]["identifiers"][0], "hiktalk_cam0", "{v}");
         assert_eq!((v["device"]["name"].as_str(), v["device"]["manufacturer"].as_str()), (Some("cam0"), Some("Hikvision")), "{v}");
         let avail: Vec<&str> = v["availability"].as_array().unwrap().iter().map(|a| a["topic"].as_str().unwrap()).collect();

@@ -39,11 +39,12 @@ pub fn entities(prefix: &str, cam: &Camera, probe: &Probe, sounds: &[String]) ->
     if let Some(f) = &probe.firmware {
         device["sw_version"] = f.clone().into();
     }
-    let base = |object: &str, name: &str| {
+    let base = |component: &str, object: &str, name: &str| {
         json!({
             "name": name,
             "unique_id": format!("hiktalk_{slug}_{object}"),
-            "object_id": format!("hiktalk_{slug}_{object}"),
+            // `object_id` stopped working in Home Assistant 2026.4 (deprecated in 2025.10).
+            "default_entity_id": format!("{component}.hiktalk_{slug}_{object}"),
             "device": device,
             "origin": { "name": "hiktalk", "sw_version": env!("CARGO_PKG_VERSION") },
             "availability": [{ "topic": cam.topics.status }, { "topic": cam.topics.availability }],
@@ -63,37 +64,41 @@ pub fn entities(prefix: &str, cam: &Camera, probe: &Probe, sounds: &[String]) ->
     let command = |what: &str| cam.topics.command(what);
     if cam.watched && probe.doorbell {
         let ring = json!({ "state_topic": cam.topics.ring, "event_types": ["ring"], "device_class": "doorbell" });
-        add("event", "ring", with(base("ring", "Ring"), ring));
+        add("event", "ring", with(base("event", "ring", "Ring"), ring));
         let call = json!({ "state_topic": cam.topics.call_state, "icon": "mdi:phone-ring" });
-        add("sensor", "call_state", with(base("call_state", "Call state"), call));
+        add("sensor", "call_state", with(base("sensor", "call_state", "Call state"), call));
     }
     if probe.doorbell {
         for (object, name) in [("answer", "Answer"), ("hangup", "Hang up"), ("reject", "Reject")] {
-            add("button", object, with(base(object, name), json!({ "command_topic": command(object) })));
+            add("button", object, with(base("button", object, name), json!({ "command_topic": command(object) })));
         }
     }
     for door in 1..=probe.doors {
         let object = format!("unlock_{door}");
         let name = if probe.doors == 1 { "Unlock".to_string() } else { format!("Unlock door {door}") };
         let press = json!({ "command_topic": command("unlock"), "payload_press": door.to_string(), "icon": "mdi:door-open" });
-        add("button", &object, with(base(&object, &name), press));
+        add("button", &object, with(base("button", &object, &name), press));
     }
-    add("button", "stop", with(base("stop", "Stop announcements"), json!({ "command_topic": command("stop"), "icon": "mdi:stop" })));
+    add(
+        "button",
+        "stop",
+        with(base("button", "stop", "Stop announcements"), json!({ "command_topic": command("stop"), "icon": "mdi:stop" })),
+    );
     if let Some((_, min, max)) = probe.volume {
         let number = json!({
             "command_topic": command("volume"), "state_topic": cam.topics.volume,
             "min": min, "max": max, "step": 1, "mode": "slider", "icon": "mdi:volume-high",
         });
-        add("number", "talk_volume", with(base("talk_volume", "Talk volume"), number));
+        add("number", "talk_volume", with(base("number", "talk_volume", "Talk volume"), number));
     }
     let say = json!({ "command_topic": command("say"), "max": super::command::MAX_TEXT, "mode": "text", "icon": "mdi:account-voice" });
-    add("text", "say", with(base("say", "Say"), say));
+    add("text", "say", with(base("text", "say", "Say"), say));
     if !sounds.is_empty() {
         let select = json!({ "command_topic": command("sound"), "options": sounds, "icon": "mdi:music" });
-        add("select", "sound", with(base("sound", "Play sound"), select));
+        add("select", "sound", with(base("select", "sound", "Play sound"), select));
     }
     let session =
         json!({ "state_topic": cam.topics.session, "json_attributes_topic": cam.topics.session_attributes, "icon": "mdi:bullhorn" });
-    add("sensor", "session", with(base("session", "Announcement"), session));
+    add("sensor", "session", with(base("sensor", "session", "Announcement"), session));
     out
 }
