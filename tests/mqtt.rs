@@ -410,7 +410,7 @@ async fn say_through_the_text_entity_is_heard_at_the_device_as_espeak_says_it() 
     let broker = Broker::start().await;
     let sim = sim::start(binary_sim_config()).await.unwrap();
     let mut sub = Sub::open(&broker).await;
-    let _s = serve(&broker, &[&sim], &[]).await;
+    let mut s = serve(&broker, &[&sim], &[]).await;
     discovered(&mut sub, "text", "say").await;
     let text = "The parcel goes behind the blue gate.";
     broker.command("cam0", "say", text).await;
@@ -436,6 +436,17 @@ async fn say_through_the_text_entity_is_heard_at_the_device_as_espeak_says_it() 
     let (got, want) = (pcm.len() as f64 / f64::from(rate), want.len() as f64 / f64::from(rate));
     assert!((got - want).abs() <= 0.15, "recorded {got:.2} s, espeak-ng makes {want:.2} s");
     assert!(rms(&pcm) > 500.0, "speech, not silence: rms {}", rms(&pcm));
+    // SIGTERM: `offline` said (retained) before the exit, not left to the last will.
+    let child = s.child.take().unwrap();
+    signal(&child, libc::SIGTERM);
+    sub.until(|m| m.topic == "hiktalk/status" && m.payload == "offline").await;
+    let out = tokio::time::timeout(WITHIN, wait_child(child)).await.expect("serve exits");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        broker.log.lock().unwrap().contains("hiktalk-hiktalkstatus disconnected."),
+        "a clean disconnect: {}",
+        broker.log.lock().unwrap()
+    );
 }
 
 fn rms(pcm: &[i16]) -> f64 {
