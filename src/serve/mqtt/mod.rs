@@ -187,7 +187,8 @@ struct Front {
     /// Retained topics and what they say now: published again on every connection (a broker
     /// restarted without persistence forgot them).
     retained: Mutex<BTreeMap<String, Vec<u8>>>,
-    rates: Mutex<HashMap<usize, Rate>>,
+    /// Per camera: the rate of `stop`, and of every other command.
+    rates: Mutex<HashMap<(usize, bool), Rate>>,
     /// Per camera: the announcements MQTT started that are not over, and the lock that admits
     /// one at a time.
     announcing: Vec<tokio::sync::Mutex<Vec<Arc<Session>>>>,
@@ -354,11 +355,9 @@ impl Front {
         // Topics of cameras that are not configured are no one's: nothing to answer.
         let Some(i) = self.cameras.iter().position(|c| c.slug == slug) else { return };
         let name = if command::NAMES.contains(&name) { name.to_string() } else { "invalid".to_string() };
-        // `stop` is the way out of a flood: it only ever ends sessions, so no rate holds it.
-        let admitted = match name.as_str() {
-            "stop" => Admit::Yes,
-            _ => self.rates.lock().unwrap_or_else(|p| p.into_inner()).entry(i).or_default().admit(),
-        };
+        // `stop` is the way out of a flood of the others: it has a rate of its own.
+        let key = (i, name == "stop");
+        let admitted = self.rates.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().admit();
         match admitted {
             Admit::Yes => {}
             Admit::NoSay => return self.send(self.cameras[i].topics.result(&name), command::rate_refusal()),
