@@ -209,6 +209,13 @@ pcm\t''
 opus\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt -d 'Also publish and obey MQTT, with Home Assistant discovery: mqtt://[USER@]HOST[:PORT], or mqtts:// for TLS; the password from HIKTALK_MQTT_PASSWORD or --mqtt-password-file' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-password-file -d 'File whose first line is the broker password' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-ca -d 'PEM certificates of the authorities an mqtts:// broker is checked against [default: the system\'s]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-topic -d 'Topic under which hiktalk\'s state, command and result topics live (and its client id: two serves on one broker want two topics)' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-discovery-prefix -d 'Home Assistant\'s discovery prefix' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-queue -d 'Announcements an MQTT command may queue behind the one a camera plays; more are refused as busy' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l sounds -d 'Directory of sounds the `sound` entity plays by name (file names without their extension)' -r -f -a "(__fish_complete_directories)"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'

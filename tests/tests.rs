@@ -16,6 +16,7 @@ mod halfdead;
 mod hostile;
 mod lifecycle;
 mod listen;
+mod mqtt;
 mod negotiation;
 mod paging;
 mod play;

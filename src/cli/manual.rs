@@ -38,6 +38,7 @@ HIKTALK_PASSWORD, or a prompt on a terminal (an empty answer is refused, Ctrl-C 
 pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("HIKTALK_CONFIG", "the config file, as --config"),
     ("HIKTALK_PASSWORD", "the password for cameras that name none of their own"),
+    ("HIKTALK_MQTT_PASSWORD", "the broker password of `serve --mqtt` (or --mqtt-password-file)"),
     ("HIKTALK_SIM_PASSWORD", "the password `hiktalk sim` accepts, as its --password"),
     ("XDG_CONFIG_HOME", "where the default config file is (default: ~/.config)"),
     ("PATH", "where `say` finds espeak-ng"),

@@ -26,4 +26,37 @@ pub struct ServeArgs {
     /// How every session talks
     #[command(flatten)]
     pub talk: TalkArgs,
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
+}
+
+/// `serve --mqtt`: the broker, and what the Home Assistant entities offer.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "MQTT (Home Assistant)")]
+pub struct MqttArgs {
+    /// Also publish and obey MQTT, with Home Assistant discovery: mqtt://[USER@]HOST[:PORT], or
+    /// mqtts:// for TLS; the password from HIKTALK_MQTT_PASSWORD or --mqtt-password-file
+    #[arg(long, value_name = "URL")]
+    pub mqtt: Option<String>,
+    /// File whose first line is the broker password
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "mqtt")]
+    pub mqtt_password_file: Option<PathBuf>,
+    /// PEM certificates of the authorities an mqtts:// broker is checked against [default: the
+    /// system's]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "mqtt")]
+    pub mqtt_ca: Option<PathBuf>,
+    /// Topic under which hiktalk's state, command and result topics live (and its client id:
+    /// two serves on one broker want two topics)
+    #[arg(long, default_value = "hiktalk", value_name = "TOPIC")]
+    pub mqtt_topic: String,
+    /// Home Assistant's discovery prefix
+    #[arg(long, default_value = "homeassistant", value_name = "PREFIX")]
+    pub mqtt_discovery_prefix: String,
+    /// Announcements an MQTT command may queue behind the one a camera plays; more are refused
+    /// as busy
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=7))]
+    pub mqtt_queue: u8,
+    /// Directory of sounds the `sound` entity plays by name (file names without their extension)
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath, requires = "mqtt")]
+    pub sounds: Option<PathBuf>,
 }

@@ -39,6 +39,8 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     }
     cameras.sort();
     groups.sort();
+    let resolved: Vec<_> = cameras.iter().filter_map(|c| config::resolve(c, ctx.config.as_deref()).ok()).collect();
+    let mqtt = crate::serve::mqtt::setup(&args.mqtt, resolved.clone(), &ctx.out)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Ending::Internal { detail: format!("cannot listen on {}: {e}", args.listen) })?;
@@ -56,8 +58,8 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         max_body: args.max_body,
         sse_clients: Arc::new(tokio::sync::Semaphore::new(SSE_CLIENTS)),
     });
-    let watched = cameras.iter().filter_map(|c| config::resolve(c, ctx.config.as_deref()).ok()).collect();
-    crate::serve::devices::spawn(&registry, watched);
+    crate::serve::devices::spawn(&registry, resolved);
+    let mqtt = mqtt.map(|m| tokio::spawn(crate::serve::mqtt::run(app.clone(), m, ctx.out)));
     ctx.out.note(&format!("serving {} on http://{addr}", cameras.join(", ")));
     let stop = ctx.stop.clone();
     let closing = registry.clone();
@@ -71,6 +73,10 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         *record.lock().unwrap_or_else(|p| p.into_inner()) = outcomes;
     })
     .await;
+    // The MQTT front says `offline` and closes its connection once the sessions are closed.
+    if let Some(m) = mqtt {
+        let _ = tokio::time::timeout(Duration::from_secs(5), m).await;
+    }
     let outcomes = std::mem::take(&mut *closed.lock().unwrap_or_else(|p| p.into_inner()));
     let unconfirmed = outcomes.iter().filter(|o| !crate::serve::native::close_confirmed(o)).count();
     let mut outcome = Outcome::new(None, Ending::Done)

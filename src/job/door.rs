@@ -4,7 +4,7 @@
 
 use crate::isapi::intercom::{CallCmd, CallState, Volumes};
 use crate::isapi::{Device, IsapiError};
-use crate::outcome::Ending;
+use crate::outcome::{Ending, Outcome};
 use std::time::Duration;
 
 /// How long a call state change may take to show in callStatus after a 200.
@@ -166,4 +166,26 @@ pub async fn volume(device: &Device, channel: Option<&str>, set: Option<Level>) 
     }
     let old = old.map_or("-".into(), |v| v.to_string());
     Ok((Some(format!("{what} {old} -> {level} (read back)")), after))
+}
+
+/// Runs one of these requests on a resolved camera, from connecting to its outcome (`serve`'s
+/// doorbell routes and its MQTT commands: the same outcome `--json` prints for the shell's).
+pub async fn on_target<F, Fut>(target: crate::config::Target, login: &crate::cli::Login, ctx: &super::Context, f: F) -> Outcome
+where
+    F: FnOnce(super::Connected) -> Fut,
+    Fut: Future<Output = Result<(String, serde_json::Value), Ending>>,
+{
+    let name = target.name().to_string();
+    let connected = match super::connect::connect_target(target, login, None, ctx, super::SimAs::Camera).await {
+        Ok(c) => c,
+        Err(e) => return Outcome::failed(Some(name), &e),
+    };
+    match f(connected).await {
+        Ok((line, figures)) => {
+            let mut o = Outcome::new(Some(name), Ending::Done).with_figures(&figures);
+            o.line = Some(line);
+            o
+        }
+        Err(ending) => Outcome::new(Some(name), ending),
+    }
 }

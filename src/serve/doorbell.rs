@@ -5,10 +5,10 @@
 use super::App;
 use super::native::{outcome, refusal, usage};
 use crate::isapi::intercom::CallCmd;
-use crate::job::connect::{Connected, connect_target};
+use crate::job::Context;
+use crate::job::connect::Connected;
 use crate::job::door::{self, Level};
-use crate::job::{Context, SimAs};
-use crate::outcome::{Ending, Outcome};
+use crate::outcome::Ending;
 use crate::output::Output;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -83,23 +83,11 @@ where
         Ok(t) => t,
         Err(r) => return r,
     };
-    let name = target.name().to_string();
     let ctx = Context {
         config: app.registry.config.clone(),
         out: Output { quiet: true, json: false, verbose: false },
         stop: app.registry.process_stop().child(),
     };
-    let connected = match connect_target(target, &app.registry.login, None, &ctx, SimAs::Camera).await {
-        Ok(c) => c,
-        Err(e) => return outcome(&Outcome::failed(Some(name), &e)),
-    };
-    let o = match f(connected).await {
-        Ok((line, figures)) => {
-            let mut o = Outcome::new(Some(name.clone()), Ending::Done).with_figures(&figures);
-            o.line = Some(line);
-            o
-        }
-        Err(ending) => Outcome::new(Some(name), ending),
-    };
+    let o = door::on_target(target, &app.registry.login, &ctx, f).await;
     outcome(&o)
 }

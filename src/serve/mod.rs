@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod go2rtc;
 pub mod listen;
 pub mod metrics;
+pub mod mqtt;
 pub mod native;
 pub mod registry;
 
