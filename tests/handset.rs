@@ -1,0 +1,366 @@
+//! The handset page of `hiktalk serve` in a real browser: Debian's chromium driven through
+//! chromium-driver by selenium (tests/handset_browser.py), its microphone Chromium's fake
+//! capture device playing a WAV, talking to simulated devices. Judged at the devices: what
+//! they recorded (decoded by ffmpeg), their call and door states, one close per open; and
+//! what the page says it received.
+
+use crate::util::ffmpeg::{heard, tool};
+use crate::util::*;
+use hiktalk::sim::Profile;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The fake microphone's tone.
+const TONE_HZ: f64 = 1000.0;
+/// The simulated microphone's tone (src/sim/room.rs).
+const DEVICE_TONE_HZ: f64 = 440.0;
+/// The service's bound on a quiet socket (src/serve/handset.rs).
+const QUIET: Duration = Duration::from_secs(3);
+
+/// A running `hiktalk serve` and what it printed on stderr.
+struct Serve {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve` for `sim` named `cam0` (its table ending with `table`), with `extra` flags and
+/// environment, on an ephemeral loopback port; `scheme` is what its serving line says.
+async fn serve(sim: &SimHandle, table: &str, extra: &[&str], env: &[(&str, &Path)], scheme: &str) -> Serve {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, format!("[cameras.cam0]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"admin\"\n{table}", sim.addr().port())).unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "--config"]).arg(&cfg).args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let lines = BufReader::new(child.stderr.take().unwrap());
+    let (log, marker) = (stderr.clone(), format!(" on {scheme}://"));
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in lines.lines().map_while(Result::ok) {
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(addr) = line.split(&marker).nth(1).filter(|_| line.contains("serving"))
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(20), rx)
+        .await
+        .expect("serve starts")
+        .unwrap_or_else(|_| panic!("{}", stderr.lock().unwrap()));
+    wait_for_signal_handlers(&child).await;
+    Serve { child, base: format!("{scheme}://{addr}"), stderr, _dir: dir }
+}
+
+/// Chromium through tests/handset_browser.py: one command a line, one JSON answer a line.
+struct Browser {
+    child: Child,
+    stdin: ChildStdin,
+    answers: std::sync::mpsc::Receiver<String>,
+}
+
+impl Browser {
+    fn start(wav: &Path, shots: &Path) -> Browser {
+        tool("chromium", "chromium");
+        tool("chromedriver", "chromium-driver");
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/venv/bin/python");
+        assert!(python.exists(), "selenium's venv is missing: run `sh .ci/deps test`");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/handset_browser.py");
+        let mut child = Command::new(python).arg(script).arg(wav).arg(shots).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let (tx, answers) = std::sync::mpsc::channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+        let stdin = child.stdin.take().unwrap();
+        let mut b = Browser { child, stdin, answers };
+        assert_eq!(b.answer(Duration::from_secs(60)), Ok(Value::from("ready")));
+        b
+    }
+
+    fn answer(&mut self, within: Duration) -> Result<Value, String> {
+        let line = self.answers.recv_timeout(within).map_err(|e| format!("the browser script said nothing: {e}"))?;
+        let v: Value = serde_json::from_str(&line).map_err(|e| format!("{e}: {line}"))?;
+        match v.get("error") {
+            Some(e) => Err(e.as_str().unwrap_or_default().to_string()),
+            None => Ok(v["ok"].clone()),
+        }
+    }
+
+    /// Runs one command (off the async threads: the script may take seconds).
+    async fn cmd(&mut self, line: &str) -> Result<Value, String> {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+        tokio::task::block_in_place(|| self.answer(Duration::from_secs(60)))
+    }
+
+    async fn ok(&mut self, line: &str) -> Value {
+        self.cmd(line).await.unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where the screenshots go (kept after the run).
+fn shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("handset");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The one session the device opened, its internal id, once audio arrives.
+async fn call_opened(sim: &SimHandle) -> String {
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(20))
+        .await
+        .expect("the call's audio at the device");
+    last_session_id(sim)
+}
+
+/// When the device saw its session closed by the client, after `since` (its log's seconds).
+async fn closed_after(sim: &SimHandle, since: f64, within: Duration) -> Option<f64> {
+    sim.wait_for(|e| e.t > since && closed_by_client(&e.kind), within).await.map(|e| e.t)
+}
+
+/// The loud part of a recording: from the first sample above `threshold`, `secs` long.
+fn loud(x: &[i16], rate: u32, threshold: i16, secs: f64) -> &[i16] {
+    let start = x.iter().position(|s| s.unsigned_abs() > threshold as u16).unwrap_or(x.len());
+    let skip = start + rate as usize / 10;
+    &x[skip.min(x.len())..(skip + (secs * f64::from(rate)) as usize).min(x.len())]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_answers_a_ring_talks_hears_unlocks_and_hangs_up() {
+    tool("ffmpeg", "ffmpeg");
+    let bell = sim::start(SimConfig { profile: Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token = "handset-token-0123456789abcdef";
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, token).unwrap();
+    let s = serve(&bell, "events = true\n", &["--token-file", token_file.to_str().unwrap()], &[], "http").await;
+    let wav = tone_wav(&dir.path().join("mouth.wav"), TONE_HZ, 30.0, 48_000, 1, 0.5);
+    let shots = shots();
+    let mut b = Browser::start(&wav, &shots);
+
+    // The token is asked for once and kept; the camera shows, idle.
+    b.ok(&format!("open {}/", s.base)).await;
+    b.ok("wait !document.getElementById('login').hidden 20").await;
+    b.ok(&format!("eval (document.getElementById('token').value = {token:?}, document.querySelector('#login button').click(), true)"))
+        .await;
+    b.ok("wait document.querySelector('.camera[data-camera=\"cam0\"][data-state=\"idle\"]') && document.getElementById('link').textContent === 'live' 20").await;
+    assert_eq!(b.ok(&format!("eval localStorage.getItem('hiktalk.token') === {token:?}")).await, true);
+    // The watcher is in place before the visitor rings.
+    let within = Duration::from_secs(20);
+    bell.wait_for(|e| matches!(e.kind, EventKind::AlertStreamOpened { .. }), within).await.expect("the alertStream");
+    bell.wait_for(|e| matches!(&e.kind, EventKind::Request { path, status: 200, .. } if path.ends_with("callStatus")), within)
+        .await
+        .expect("callStatus");
+
+    // A ring shows at once, with Answer / Reject.
+    bell.ring();
+    let rang = Instant::now();
+    b.ok("wait !document.getElementById('ring').hidden 10").await;
+    let shown = rang.elapsed();
+    b.ok("shot phone-ring 390 844").await;
+
+    // Answered: the call opens at the device, the doorbell on a call.
+    b.ok("click answer").await;
+    let id = call_opened(&bell).await;
+    b.ok("wait window.hiktalk.state === 'talking' 20").await;
+    // The device's microphone is heard on the page: a second of it, its tone and level.
+    b.ok("wait window.hiktalk.rxSamples >= 48000 && window.hiktalk.rxLevelDb > -30 20").await;
+    let rate = b.ok("eval window.hiktalk.rate").await.as_u64().unwrap() as u32;
+    let rx: Vec<i16> = serde_json::from_value(b.ok("eval window.hiktalk.rxLast(24000)").await).unwrap();
+    let (rx_snr, rx_amp) = (sine_snr_db(&rx, rate, DEVICE_TONE_HZ, rate as usize / 20), amplitude(&rx, rate, DEVICE_TONE_HZ));
+    // Talk (toggle mode) for two seconds of audio sent.
+    b.ok("click toggle").await;
+    b.ok("click talk").await;
+    b.ok("wait window.hiktalk.sent.length >= 100 20").await;
+    b.ok("shot phone-call 390 844").await;
+    b.ok("shot desktop-call 1280 800").await;
+
+    // Unlock, confirmed: the first tap only asks.
+    b.ok("click unlock").await;
+    assert_eq!(b.ok("eval document.getElementById('unlock').textContent").await, "Tap again to unlock");
+    assert!(!bell.events().iter().any(|e| matches!(e.kind, EventKind::DoorAction { .. })), "one tap opened the door");
+    b.ok("click unlock").await;
+    b.ok("wait document.body.dataset.unlocked === 'yes' 20").await;
+
+    // Hang up: the session closed (confirmed) and the call ended at the device.
+    let since = bell.events().last().map_or(0.0, |e| e.t);
+    b.ok("click hangup").await;
+    b.ok("wait window.hiktalk.state === 'ended' && window.hiktalk.outcome 20").await;
+    let outcome = b.ok("eval window.hiktalk.outcome").await;
+    assert!(closed_after(&bell, since, Duration::from_secs(10)).await.is_some(), "the device saw no close");
+    let note = b.ok("eval document.getElementById('call-note').textContent").await;
+    assert!(note.as_str().unwrap().contains("device confirmed"), "{note}");
+    assert_eq!(outcome["call"]["hung_up"], true, "{outcome}");
+
+    let t = transitions(&bell);
+    assert_eq!(
+        t,
+        vec![step("idle", "ring", "ring", "local"), step("ring", "onCall", "answer", "client"), step("onCall", "idle", "hangUp", "client")],
+        "{}",
+        s.stderr.lock().unwrap()
+    );
+    let doors: Vec<_> = bell.events().into_iter().filter(|e| matches!(e.kind, EventKind::DoorAction { accepted: true, .. })).collect();
+    assert_eq!(doors.len(), 1, "{doors:?}");
+
+    // What the device heard, decoded by ffmpeg: the fake microphone's tone, at its level.
+    let (pcm, device_rate) = heard(&bell, &id).await;
+    let peak = pcm.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    let sent = b.ok("eval JSON.stringify(window.hiktalk.sent.slice(-5))").await;
+    assert!(peak > 2000, "the device heard nothing louder than {peak} in {} samples; the page sent {sent}", pcm.len());
+    let talk = loud(&pcm, device_rate, 2000, 1.0);
+    let (snr, amp) = (sine_snr_db(talk, device_rate, TONE_HZ, 0), amplitude(talk, device_rate, TONE_HZ));
+    eprintln!(
+        "handset: ring shown after {:.0} ms; device heard {TONE_HZ} Hz at amplitude {amp:.0} (SNR {snr:.1} dB); page heard {DEVICE_TONE_HZ} Hz at amplitude {rx_amp:.0} (SNR {rx_snr:.1} dB) at {rate} Hz",
+        shown.as_secs_f64() * 1000.0
+    );
+    assert!(shown < Duration::from_secs(3), "the ring took {shown:?} to show");
+    assert!(snr > 20.0 && (8000.0..24000.0).contains(&amp), "the device heard {amp:.0} at {snr:.1} dB SNR");
+    // The simulated microphone's tone is 8000 peak (src/sim/room.rs), through G.711 and resampling.
+    assert!(rx_snr > 20.0 && (5000.0..11000.0).contains(&rx_amp), "the page heard {rx_amp:.0} at {rx_snr:.1} dB SNR");
+    assert!(leaks(&bell.events()).is_empty(), "{:?}", leaks(&bell.events()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_tab_or_a_silent_socket_ends_the_call_at_the_device() {
+    let cam = sim::start(binary_sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(&cam, "", &[], &[], "http").await;
+    let wav = tone_wav(&dir.path().join("mouth.wav"), TONE_HZ, 30.0, 48_000, 1, 0.5);
+    let mut b = Browser::start(&wav, &shots());
+    let talk = "document.querySelector('.camera[data-camera=\"cam0\"] button').click()";
+
+    // The tab closes mid-call: the socket closes with it, and the device sees the close at once.
+    b.ok(&format!("open {}/", s.base)).await;
+    b.ok("wait document.querySelector('.camera[data-state=\"idle\"]') 20").await;
+    b.ok(&format!("eval {talk}")).await;
+    call_opened(&cam).await;
+    let since = cam.events().last().map_or(0.0, |e| e.t);
+    let t0 = Instant::now();
+    b.ok("closetab").await;
+    assert!(closed_after(&cam, since, Duration::from_secs(10)).await.is_some(), "no close after the tab closed");
+    let tab = t0.elapsed();
+
+    // The network goes (the socket stays, nothing comes): ended after the quiet bound.
+    b.ok(&format!("open {}/", s.base)).await;
+    b.ok("wait document.querySelector('.camera[data-state=\"idle\"]') 20").await;
+    b.ok(&format!("eval {talk}")).await;
+    let before = cam.events().len();
+    cam.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }) && e.t > since, Duration::from_secs(20))
+        .await
+        .expect("the second call");
+    assert!(cam.events().len() > before);
+    let since = cam.events().last().map_or(0.0, |e| e.t);
+    let t0 = Instant::now();
+    b.ok("eval window.hiktalk.freeze()").await;
+    assert!(closed_after(&cam, since, QUIET + Duration::from_secs(7)).await.is_some(), "no close after the socket went quiet");
+    let quiet = t0.elapsed();
+    eprintln!(
+        "handset: closed tab -> device close {:.0} ms; silent socket -> device close {:.0} ms",
+        tab.as_secs_f64() * 1000.0,
+        quiet.as_secs_f64() * 1000.0
+    );
+    assert!(tab < Duration::from_secs(3), "the closed tab's session closed after {tab:?}");
+    assert!(
+        quiet >= QUIET - Duration::from_millis(200) && quiet < QUIET + Duration::from_secs(4),
+        "the silent socket's session closed after {quiet:?}"
+    );
+
+    // The page says so, and nothing reconnects.
+    b.ok("wait window.hiktalk.state === 'ended' 10").await;
+    let late = cam.wait_for(|e| opened(&e.kind) && e.t > since, Duration::from_secs(4)).await;
+    assert!(late.is_none(), "a session opened after the call ended: {late:?}");
+    assert_eq!(count(&cam.events(), opened), 2);
+    assert!(leaks(&cam.events()).is_empty(), "{:?}", leaks(&cam.events()));
+}
+
+/// `GET path` over TLS to `base`'s port, trusting only `fingerprint`: the status line and body.
+async fn https_get(base: &str, path: &str, fingerprint: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let trust = hiktalk::isapi::tls::Trust::pinned(fingerprint).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(hiktalk::isapi::tls::client_config(trust)));
+    let addr = base.trim_start_matches("https://");
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await?;
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    let mut answer = Vec::new();
+    tls.read_to_end(&mut answer).await?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// The fingerprint serve printed at start.
+fn printed_fingerprint(s: &Serve) -> String {
+    let log = s.stderr.lock().unwrap().clone();
+    let line = log.lines().find(|l| l.contains("SHA-256 fingerprint")).unwrap_or_else(|| panic!("no fingerprint in {log}"));
+    line.rsplit(' ').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_tls_makes_its_certificate_once_and_serves_the_page_with_it() {
+    let cam = sim::start(binary_sim_config()).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let env = [("XDG_DATA_HOME", data.path())];
+    let first = serve(&cam, "", &["--tls"], &env, "https").await;
+    let fingerprint = printed_fingerprint(&first);
+    assert!(first.stderr.lock().unwrap().contains("made now"), "{}", first.stderr.lock().unwrap());
+    let page = https_get(&first.base, "/", &fingerprint).await.expect("the page over TLS");
+    assert!(page.starts_with("HTTP/1.1 200") && page.contains("<title>hiktalk handset</title>"), "{page}");
+    // Another certificate's fingerprint is refused: the pin is what is checked.
+    let other = "00".repeat(32);
+    assert!(https_get(&first.base, "/", &other).await.is_err(), "a wrong pin was accepted");
+    drop(first);
+
+    // Kept: a second start serves the same certificate, its key readable by the user only.
+    let dir = data.path().join("hiktalk");
+    let (cert, key) = (dir.join("serve-cert.pem"), dir.join("serve-key.pem"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let again = serve(&cam, "", &["--tls"], &env, "https").await;
+    assert_eq!(printed_fingerprint(&again), fingerprint);
+    assert!(!again.stderr.lock().unwrap().contains("made now"));
+    drop(again);
+
+    // The user's own files (these same ones, given by name) serve as well.
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let given = serve(&cam, "", &["--tls", "--tls-cert", c, "--tls-key", k], &[], "https").await;
+    assert_eq!(printed_fingerprint(&given), fingerprint);
+    let healthz = https_get(&given.base, "/healthz", &fingerprint).await.unwrap();
+    assert!(healthz.starts_with("HTTP/1.1 200"), "{healthz}");
+}
