@@ -364,3 +364,104 @@ async fn serve_tls_makes_its_certificate_once_and_serves_the_page_with_it() {
     let healthz = https_get(&given.base, "/healthz", &fingerprint).await.unwrap();
     assert!(healthz.starts_with("HTTP/1.1 200"), "{healthz}");
 }
+
+/// A WAV of 440 Hz (`freq`) bursts, 150 ms every 500 ms from its start.
+fn bursts_wav(path: &Path, freq: f64, secs: f64, rate: u32) -> PathBuf {
+    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(secs * f64::from(rate)) as u64 {
+        let t = i as f64 / f64::from(rate);
+        let on = t % 0.5 < 0.15;
+        let v = if on { 0.5 * (2.0 * std::f64::consts::PI * freq * t).sin() * 32767.0 } else { 0.0 };
+        w.write_sample(v as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    path.to_path_buf()
+}
+
+/// Milliseconds since the Unix epoch of `at`.
+fn epoch_ms(at: Instant) -> f64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0;
+    now - at.elapsed().as_secs_f64() * 1000.0
+}
+
+/// For each of `later` (ms), how long after the latest of `earlier` before it (within 400 ms).
+fn pair_delays(earlier: &[f64], later: &[f64]) -> Vec<f64> {
+    later.iter().filter_map(|l| earlier.iter().rev().find(|e| *e <= l && l - *e < 400.0).map(|e| l - e)).collect()
+}
+
+/// Mouth to device: the browser stamps each piece it sends (when its first sample entered the
+/// audio graph), the device logs when each byte arrived; a burst's onset is found in both.
+/// Device to ear: the device logs when its microphone stream's first byte went out (sample i
+/// is due i/rate later), the page when each piece came and what was ahead of it (its jitter
+/// buffer and the output's latency). One clock: the machine's, on loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handset_latency_mouth_to_device_and_device_to_ear_on_loopback() {
+    use crate::util::latency;
+    tool("ffmpeg", "ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let room = bursts_wav(&dir.path().join("room.wav"), DEVICE_TONE_HZ, 60.0, 8000);
+    let cam = sim::start(SimConfig { mic: Some(room), ..binary_sim_config() }).await.unwrap();
+    let s = serve(&cam, "", &[], &[], "http").await;
+    let mouth = bursts_wav(&dir.path().join("mouth.wav"), TONE_HZ, 30.0, 48_000);
+    let mut b = Browser::start(&mouth, &shots());
+    b.ok(&format!("open {}/", s.base)).await;
+    b.ok("wait document.querySelector('.camera[data-state=\"idle\"]') 20").await;
+    b.ok("eval document.querySelector('.camera[data-camera=\"cam0\"] button').click()").await;
+    let id = call_opened(&cam).await;
+    b.ok("wait window.hiktalk.state === 'talking' 20").await;
+    b.ok("click toggle").await;
+    b.ok("click talk").await;
+    b.ok("wait window.hiktalk.sent.length >= 300 30").await;
+    let sent: Vec<(f64, f64, i64)> = serde_json::from_value(b.ok("eval window.hiktalk.sent").await).unwrap();
+    let arrived: Vec<(f64, f64, u64, f64, f64, i64)> = serde_json::from_value(b.ok("eval window.hiktalk.arrived").await).unwrap();
+    let rate = b.ok("eval window.hiktalk.rate").await.as_f64().unwrap();
+    b.ok("click hangup").await;
+    b.ok("wait window.hiktalk.state === 'ended' 20").await;
+
+    // Mouth -> device.
+    let mouth_onsets: Vec<f64> =
+        sent.windows(2).filter(|w| w[0].2 < 0 && w[1].2 >= 0).map(|w| w[1].0 + w[1].2 as f64 * 1000.0 / rate).collect();
+    let received = cam.upload_of(&id).await.unwrap();
+    let (pcm, device_rate) = heard(&cam, &id).await;
+    assert_eq!(device_rate, 8000, "G.711: a sample's index is its byte's offset");
+    let first_audio = cam.origin() + Duration::from_secs_f64(received.listened.first_audio_at.unwrap());
+    let arrivals: Vec<f64> = latency::onsets(&pcm, 1600, device_rate as usize / 10)
+        .iter()
+        .filter_map(|&i| latency::arrival_of(i, first_audio, &received.listened.arrivals))
+        .map(epoch_ms)
+        .collect();
+    let up = pair_delays(&mouth_onsets, &arrivals);
+
+    // Device -> ear.
+    let mic_start = cam
+        .events()
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::MicStarted { first_byte_at, .. } => Some(*first_byte_at),
+            _ => None,
+        })
+        .expect("the microphone stream");
+    let origin = epoch_ms(cam.origin());
+    let due: Vec<f64> = (0..200).map(|k| origin + (mic_start + 0.5 * f64::from(k)) * 1000.0).collect();
+    let ears: Vec<f64> =
+        arrived.windows(2).filter(|w| w[0].5 < 0 && w[1].5 >= 0).map(|w| w[1].0 + (w[1].5 as f64 / rate + w[1].4) * 1000.0).collect();
+    let down = pair_delays(&due, &ears);
+    let ((up_mean, up_max), (down_mean, down_max)) = (latency::mean_max(&up), latency::mean_max(&down));
+    eprintln!(
+        "handset latency: mouth->device mean {up_mean:.1} max {up_max:.1} ms ({} bursts); device->ear mean {down_mean:.1} max {down_max:.1} ms ({} bursts)",
+        up.len(),
+        down.len()
+    );
+    let head = |v: &[f64]| v.iter().take(4).map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
+    assert!(
+        up.len() >= 4 && down.len() >= 4,
+        "bursts paired: up {up:.0?}, down {down:.0?}; onsets sent [{}], arrived [{}]",
+        head(&mouth_onsets),
+        head(&arrivals)
+    );
+    // The bounds, on a loaded 2-core machine's mean.
+    assert!(up_mean <= 80.0, "mouth->device {up:.0?}");
+    assert!(down_mean <= 150.0, "device->ear {down:.0?}");
+    assert!(leaks(&cam.events()).is_empty(), "{:?}", leaks(&cam.events()));
+}

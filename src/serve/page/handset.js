@@ -232,32 +232,41 @@ async function startCall(name, answered) {
 function send({ pcm: f32, t }) {
   const ws = call && call.ws;
   if (!ws || ws.readyState !== WebSocket.OPEN || call.frozen) return;
-  const ts = call.ctx.getOutputTimestamp();
-  const stamp = ts.performanceTime ? performance.timeOrigin + ts.performanceTime + (t - ts.contextTime) * 1000 : now();
+  // currentTime is where rendering is now (the output's timestamp lags it by the output's
+  // latency): the piece reached the graph this long ago.
+  const stamp = now() - Math.max(0, call.ctx.currentTime - t) * 1000;
   const buf = new ArrayBuffer(8 + f32.length * 2);
   new DataView(buf).setFloat64(0, stamp, true);
   const pcm = new Int16Array(buf, 8);
-  let peak = 0;
+  let peak = 0, loud = -1;
   for (let i = 0; i < f32.length; i++) {
     const s = Math.max(-1, Math.min(1, f32[i]));
     peak = Math.max(peak, Math.abs(s));
+    if (loud < 0 && Math.abs(s) > 0.1) loud = i;
     pcm[i] = call.talking ? s * 32767 : 0;
   }
   probe.txLevelDb = db(peak);
   $('tx-meter').value = call.talking ? probe.txLevelDb : -60;
-  if (call.talking) keep(probe.sent, [stamp, db(peak)], 3000);
+  // For latency: when the piece started, its level, where it first got loud (-1: it did not).
+  if (call.talking) keep(probe.sent, [stamp, db(peak), loud], 3000);
   ws.send(buf);
 }
 
 function heard(buf) {
   const stamp = new DataView(buf).getFloat64(0, true);
   const pcm = new Int16Array(buf.slice(8));
-  let peak = 0;
-  for (let i = 0; i < pcm.length; i++) peak = Math.max(peak, Math.abs(pcm[i]));
+  let peak = 0, loud = -1;
+  for (let i = 0; i < pcm.length; i++) {
+    peak = Math.max(peak, Math.abs(pcm[i]));
+    if (loud < 0 && Math.abs(pcm[i]) > 3277) loud = i;
+  }
   probe.rxLevelDb = db(peak / 32768);
   $('rx-meter').value = probe.rxLevelDb;
   document.body.dataset.rxLevel = probe.rxLevelDb.toFixed(1);
-  keep(probe.arrived, [now(), stamp, pcm.length, probe.rxLevelDb, probe.buffered], 3000);
+  // For latency: when it came, the service's stamp, its length, level, where it first got
+  // loud, and what was ahead of it on the way to the ear (the jitter buffer, the output).
+  const ahead = probe.buffered + (call.ctx.outputLatency || call.ctx.baseLatency || 0);
+  keep(probe.arrived, [now(), stamp, pcm.length, probe.rxLevelDb, ahead, loud], 3000);
   for (let i = 0; i < pcm.length; i++) rxRing[(probe.rxSamples + i) % rxRing.length] = pcm[i];
   probe.rxSamples += pcm.length;
   call.playback.port.postMessage(pcm);
