@@ -465,3 +465,97 @@ async fn handset_latency_mouth_to_device_and_device_to_ear_on_loopback() {
     assert!(down_mean <= 150.0, "device->ear {down:.0?}");
     assert!(leaks(&cam.events()).is_empty(), "{:?}", leaks(&cam.events()));
 }
+
+/// A WebSocket client that is not a browser: the call of `cam0` at `base`, `protocols` offered.
+async fn socket(
+    base: &str,
+    protocols: &str,
+) -> Result<
+    (tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, String),
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/api/cameras/cam0/call?rate=16000", base.replacen("http://", "ws://", 1));
+    let mut request = url.into_client_request().unwrap();
+    if !protocols.is_empty() {
+        request.headers_mut().insert("sec-websocket-protocol", protocols.parse().unwrap());
+    }
+    let (ws, answer) = tokio_tungstenite::connect_async(request).await?;
+    let chosen = answer.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    Ok((ws, chosen))
+}
+
+/// 20 ms at 16 kHz of a 440 Hz tone, stamped, as the page sends it.
+fn piece(n: usize) -> Vec<u8> {
+    let mut b = 0f64.to_le_bytes().to_vec();
+    for i in 0..320 {
+        let t = (n * 320 + i) as f64 / 16000.0;
+        b.extend_from_slice(&((0.3 * (2.0 * std::f64::consts::PI * 440.0 * t).sin() * 32767.0) as i16).to_le_bytes());
+    }
+    b
+}
+
+/// The HTTP status a refused WebSocket handshake got.
+fn refused_with(r: Result<impl Sized, tokio_tungstenite::tungstenite::Error>) -> u16 {
+    match r {
+        Err(tokio_tungstenite::tungstenite::Error::Http(answer)) => answer.status().as_u16(),
+        Err(e) => panic!("not an HTTP refusal: {e}"),
+        Ok(_) => panic!("the handshake was accepted"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_call_socket_wants_the_token_holds_one_call_and_ends_on_a_bad_frame() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let cam = sim::start(binary_sim_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token = "socket-token-0123456789abcdef";
+    std::fs::write(dir.path().join("token"), token).unwrap();
+    let s = serve(&cam, "", &["--token-file", dir.path().join("token").to_str().unwrap()], &[], "http").await;
+    let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+    let good = format!("hiktalk, hiktalk.bearer.{hex}");
+
+    // No token, or a wrong one: 401 before anything reaches the device.
+    assert_eq!(refused_with(socket(&s.base, "hiktalk").await), 401);
+    assert_eq!(refused_with(socket(&s.base, "hiktalk, hiktalk.bearer.00ff").await), 401);
+    assert_eq!(count(&cam.events(), |e| matches!(e, EventKind::Request { .. })), 0);
+
+    // The token as a subprotocol: the call opens, and the service speaks `hiktalk`.
+    let (mut ws, chosen) = socket(&s.base, &good).await.expect("the call");
+    assert_eq!(chosen, "hiktalk");
+    for n in 0..25 {
+        ws.send(Message::binary(piece(n))).await.unwrap();
+    }
+    cam.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(20)).await.expect("the call's audio");
+    // One call per camera: a second is refused while the first is up.
+    assert_eq!(refused_with(socket(&s.base, &good).await), 409);
+
+    // A message beyond the bound ends the call, closed at the device.
+    let since = cam.events().last().map_or(0.0, |e| e.t);
+    let _ = ws.send(Message::binary(vec![0u8; 20_000])).await;
+    assert!(closed_after(&cam, since, Duration::from_secs(10)).await.is_some(), "an oversized frame left the call up");
+
+    // A frame that is not a stamp and whole samples: closed with 1003, and at the device.
+    let (mut ws, _) = socket(&s.base, &good).await.expect("a new call once the first ended");
+    for n in 0..25 {
+        ws.send(Message::binary(piece(n))).await.unwrap();
+    }
+    let since = cam.events().last().map_or(0.0, |e| e.t);
+    cam.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }) && e.t > since - 5.0, Duration::from_secs(20)).await.expect("audio");
+    ws.send(Message::binary(vec![0u8; 9])).await.unwrap();
+    let close = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(m) = ws.next().await {
+            if let Ok(Message::Close(f)) = m {
+                return f.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the service closes the socket");
+    assert_eq!(close, Some(1003));
+    assert_eq!(count(&cam.events(), opened), 2);
+    assert_eq!(count(&cam.events(), closed_by_client), 2);
+    assert!(leaks(&cam.events()).is_empty(), "{:?}", leaks(&cam.events()));
+}
