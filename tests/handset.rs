@@ -474,8 +474,20 @@ async fn socket(
     (tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, String),
     tokio_tungstenite::tungstenite::Error,
 > {
+    socket_to(base, "", protocols).await
+}
+
+/// [`socket`] with `query` after the rate.
+async fn socket_to(
+    base: &str,
+    query: &str,
+    protocols: &str,
+) -> Result<
+    (tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, String),
+    tokio_tungstenite::tungstenite::Error,
+> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!("{}/api/cameras/cam0/call?rate=16000", base.replacen("http://", "ws://", 1));
+    let url = format!("{}/api/cameras/cam0/call?rate=16000{query}", base.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().unwrap();
     if !protocols.is_empty() {
         request.headers_mut().insert("sec-websocket-protocol", protocols.parse().unwrap());
@@ -558,4 +570,49 @@ async fn the_call_socket_wants_the_token_holds_one_call_and_ends_on_a_bad_frame(
     assert_eq!(count(&cam.events(), opened), 2);
     assert_eq!(count(&cam.events(), closed_by_client), 2);
     assert!(leaks(&cam.events()).is_empty(), "{:?}", leaks(&cam.events()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_ends_when_the_doorbell_leaves_it() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let bell = sim::start(SimConfig { profile: Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
+    let s = serve(&bell, "", &[], &[], "http").await;
+    bell.ring();
+    let (mut ws, _) = socket_to(&s.base, "&answer=true", "hiktalk").await.expect("the call");
+    // The page's audio goes on while the test waits: the socket must not go quiet.
+    let feeding = tokio::spawn(async move {
+        let mut n = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if ws.send(Message::binary(piece(n))).await.is_err() {
+                        return None;
+                    }
+                    n += 1;
+                }
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) => return Some(serde_json::from_str::<Value>(&t).unwrap()),
+                    Some(Ok(_)) => {}
+                    _ => return None,
+                },
+            }
+        }
+    });
+    bell.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(20)).await.expect("the call's audio");
+    // The resident takes the call at the indoor station's side and hangs up: the far side.
+    assert!(bell.hang_up());
+    let ended = tokio::time::timeout(Duration::from_secs(15), feeding).await.expect("the page hears the end").unwrap();
+    let ended = ended.expect("an ended message before the close");
+    assert_eq!(ended["type"], "ended");
+    assert_eq!(ended["outcome"]["call"]["ended_by"], "device", "{ended}");
+    assert_eq!(ended["outcome"]["call"]["call_state"], "idle", "{ended}");
+    let t = transitions(&bell);
+    assert_eq!(
+        t,
+        vec![step("idle", "ring", "ring", "local"), step("ring", "onCall", "answer", "client"), step("onCall", "idle", "hangUp", "local")]
+    );
+    assert_eq!((count(&bell.events(), opened), count(&bell.events(), closed_by_client)), (1, 1));
+    assert!(leaks(&bell.events()).is_empty(), "{:?}", leaks(&bell.events()));
 }

@@ -113,16 +113,38 @@ pub async fn call(State(app): State<Arc<App>>, Path(camera): Path<String>, Query
             events,
         };
         let opts = TalkOptions { reconnect: true, ..job::talk_options(&talk_args, c.channel.clone(), c.codec, progress) };
-        let outcome = talk.run(c, opts, &ctx).await;
+        // The talk has a stop of its own, asked once: the session's (a hang-up, the socket
+        // gone), or an answered call's doorbell leaving the call (the visitor went, the indoor
+        // station took it). Either way the talk is closed as any stop closes it.
+        let talk_ctx = Context { config: ctx.config.clone(), out: ctx.out, stop: ctx.stop.child() };
+        let talking = talk.run(c, opts, &talk_ctx);
+        tokio::pin!(talking);
+        let (mut far_side, mut stopped) = (None, false);
+        let outcome = loop {
+            tokio::select! {
+                o = &mut talking => break o,
+                s = ctx.stop.wait(), if !stopped => {
+                    stopped = true;
+                    talk_ctx.stop.trigger(s);
+                }
+                s = left_the_call(&control), if answering && !stopped => {
+                    (far_side, stopped) = (Some(s), true);
+                    talk_ctx.stop.trigger(FAR_SIDE);
+                }
+            }
+        };
         if !answering {
             return Ok(outcome);
         }
         // The talk is closed; the call it answered is ended too, confirmed idle.
-        let hung_up = door::signal(&control, CallCmd::HangUp).await;
-        let call = match &hung_up {
-            Ok((line, _)) => serde_json::json!({ "answered": true, "hung_up": true, "line": line }),
-            Err(e) => serde_json::json!({ "answered": true, "hung_up": false, "line": e.describe() }),
-        };
+        let hung_up = door::hang_up(&control).await;
+        let call = serde_json::json!({
+            "answered": true,
+            "ended_by": if far_side.is_some() { "device" } else { "hiktalk" },
+            "hung_up": matches!(hung_up, Ok((true, _))),
+            "call_state": hung_up.as_ref().ok().map(|(_, s)| s.to_string()),
+            "hang_up_error": hung_up.as_ref().err(),
+        });
         Ok(outcome.with_figures(&serde_json::json!({ "call": call })))
     };
     let session = match app.registry.call(&camera, job) {
@@ -145,6 +167,25 @@ pub async fn call(State(app): State<Arc<App>>, Path(camera): Path<String>, Query
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| run(socket, guard, tx, heard, rate, close_within))
+}
+
+/// How often an answered call's state is read, and what its stop is called when the doorbell
+/// left it.
+const CALL_POLL: Duration = Duration::from_secs(1);
+const FAR_SIDE: &str = "the far side hanging up";
+
+/// Resolves with the doorbell's state once it is no longer on a call.
+async fn left_the_call(control: &crate::isapi::Device) -> crate::isapi::intercom::CallState {
+    let mut tick = tokio::time::interval(CALL_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Ok(state) = control.call_state().await
+            && state != crate::isapi::intercom::CallState::OnCall
+        {
+            return state;
+        }
+    }
 }
 
 /// Ends its session when dropped, whatever way the socket's task ends.
