@@ -497,6 +497,25 @@ async fn socket_to(
     Ok((ws, chosen))
 }
 
+/// Until `GET /api/handset` lists no live session (within 20 s).
+async fn no_live_sessions(base: &str, token: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    for _ in 0..200 {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!("GET /api/handset HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap();
+        if body["sessions"].as_array().is_some_and(Vec::is_empty) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the call's session is still live");
+}
+
 /// 20 ms at 16 kHz of a 440 Hz tone, stamped, as the page sends it.
 fn piece(n: usize) -> Vec<u8> {
     let mut b = 0f64.to_le_bytes().to_vec();
@@ -547,6 +566,8 @@ async fn the_call_socket_wants_the_token_holds_one_call_and_ends_on_a_bad_frame(
     let since = cam.events().last().map_or(0.0, |e| e.t);
     let _ = ws.send(Message::binary(vec![0u8; 20_000])).await;
     assert!(closed_after(&cam, since, Duration::from_secs(10)).await.is_some(), "an oversized frame left the call up");
+    // The camera's turn is free once the session is over (its outcome made), not before.
+    no_live_sessions(&s.base, token).await;
 
     // A frame that is not a stamp and whole samples: closed with 1003, and at the device.
     let (mut ws, _) = socket(&s.base, &good).await.expect("a new call once the first ended");
