@@ -255,7 +255,7 @@ async fn a_phone_answers_a_ring_talks_hears_unlocks_and_hangs_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_tab_or_a_silent_socket_ends_the_call_at_the_device() {
+async fn a_closed_tab_or_a_silent_socket_ends_the_call_at_the_device_and_announcements_play() {
     let cam = sim::start(binary_sim_config()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s = serve(&cam, "", &[], &[], "http").await;
@@ -304,6 +304,27 @@ async fn a_closed_tab_or_a_silent_socket_ends_the_call_at_the_device() {
     let late = cam.wait_for(|e| opened(&e.kind) && e.t > since, Duration::from_secs(4)).await;
     assert!(late.is_none(), "a session opened after the call ended: {late:?}");
     assert_eq!(count(&cam.events(), opened), 2);
+
+    // Announcements from the page: words said, then a file played, each heard at the device.
+    tool("espeak-ng", "espeak-ng");
+    let chime = tone_wav(&dir.path().join("chime.wav"), 700.0, 1.0, 16_000, 1, 0.4);
+    for (i, step) in [
+        vec!["eval document.getElementById('text').value = 'Parcel for you'".to_string(), "click say".into()],
+        vec![format!("file file {}", chime.display()), "click play".into()],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let since = cam.events().last().map_or(0.0, |e| e.t);
+        for line in step {
+            b.ok(line).await;
+        }
+        let ended = cam.wait_for(|e| e.t > since && matches!(e.kind, EventKind::AudioEnded { .. }), Duration::from_secs(30)).await;
+        assert!(ended.is_some(), "announcement {i} never reached the device");
+        let note = b.ok("eval document.getElementById('announce-note').textContent").await;
+        assert_eq!(note, "cam0: playing", "announcement {i}");
+    }
+    assert_eq!(count(&cam.events(), opened), 4);
     assert!(leaks(&cam.events()).is_empty(), "{:?}", leaks(&cam.events()));
 }
 

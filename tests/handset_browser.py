@@ -7,6 +7,7 @@ line on stdout ({"ok": value} or {"error": text}):
     eval JS                  the value of `return (JS)` in the page
     wait JS SECONDS          until `return (JS)` is truthy
     click ID                 clicks #ID (a real pointer click: a user gesture)
+    file ID PATH             chooses PATH in the file input #ID
     shot NAME WIDTH HEIGHT   a PNG of the page at that size, as a phone (WIDTH < 600) or not
     closetab                 closes the tab (the first, blank one stays: the browser lives on)
     quit
@@ -61,6 +62,10 @@ def run(cmd, rest):
             time.sleep(0.05)
     if cmd == "click":
         driver.find_element(By.ID, rest).click()
+        return True
+    if cmd == "file":
+        id, path = rest.split(" ", 1)
+        driver.find_element(By.ID, id).send_keys(path)
         return True
     if cmd == "shot":
         name, width, height = rest.split()
