@@ -201,6 +201,8 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
         'hiktalk;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on; anything but loopback needs --token-file')
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'File whose first line is the token every request but /healthz must send as `Authorization: Bearer TOKEN`')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'The certificate chain for --tls, PEM')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'The private key of --tls-cert, PEM')
             [CompletionResult]::new('--max-body', '--max-body', [CompletionResultType]::ParameterName, 'Largest audio upload accepted, in bytes')
             [CompletionResult]::new('--max-requests', '--max-requests', [CompletionResultType]::ParameterName, 'Requests handled at once; more wait')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name [default: from the config or URL, else admin]')
@@ -223,6 +225,7 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
             [CompletionResult]::new('--mqtt-queue', '--mqtt-queue', [CompletionResultType]::ParameterName, 'Announcements an MQTT command may queue behind the one a camera plays; more are refused as busy')
             [CompletionResult]::new('--sounds', '--sounds', [CompletionResultType]::ParameterName, 'Directory of sounds the `sound` entity plays by name (file names without their extension)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Serve HTTPS (browsers give the handset page a microphone only on a secure origin): with --tls-cert and --tls-key, that certificate; without, a self-signed one made on first use and kept in the data directory. Its SHA-256 fingerprint is printed at start')
             [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any TLS certificate (prefer tls_fingerprint in the config)')
             [CompletionResult]::new('--take-over', '--take-over', [CompletionResultType]::ParameterName, 'Close another client''s session on the channel before opening ours')

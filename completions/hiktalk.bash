@@ -1042,7 +1042,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__serve)
-            opts="-u -q -v -h -V --listen --token-file --max-body --max-requests --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --stop-ring --mqtt --mqtt-password-file --mqtt-ca --mqtt-topic --mqtt-discovery-prefix --mqtt-queue --sounds --config --quiet --json --verbose --help --version"
+            opts="-u -q -v -h -V --listen --token-file --tls --tls-cert --tls-key --max-body --max-requests --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --stop-ring --mqtt --mqtt-password-file --mqtt-ca --mqtt-topic --mqtt-discovery-prefix --mqtt-queue --sounds --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1056,6 +1056,36 @@ _hiktalk() {
                     return 0
                     ;;
                 --token-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --tls-cert)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --tls-key)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
                         oldifs="$IFS"

@@ -192,6 +192,8 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
         &'hiktalk;serve'= {
             cand --listen 'Address to listen on; anything but loopback needs --token-file'
             cand --token-file 'File whose first line is the token every request but /healthz must send as `Authorization: Bearer TOKEN`'
+            cand --tls-cert 'The certificate chain for --tls, PEM'
+            cand --tls-key 'The private key of --tls-cert, PEM'
             cand --max-body 'Largest audio upload accepted, in bytes'
             cand --max-requests 'Requests handled at once; more wait'
             cand -u 'User name [default: from the config or URL, else admin]'
@@ -214,6 +216,7 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand --mqtt-queue 'Announcements an MQTT command may queue behind the one a camera plays; more are refused as busy'
             cand --sounds 'Directory of sounds the `sound` entity plays by name (file names without their extension)'
             cand --config 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]'
+            cand --tls 'Serve HTTPS (browsers give the handset page a microphone only on a secure origin): with --tls-cert and --tls-key, that certificate; without, a self-signed one made on first use and kept in the data directory. Its SHA-256 fingerprint is printed at start'
             cand --password-stdin 'Read the password from the first line of stdin'
             cand --insecure 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
             cand --take-over 'Close another client''s session on the channel before opening ours'

@@ -186,6 +186,8 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s h -l help -d
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand devices" -s V -l version -d 'Print version'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l listen -d 'Address to listen on; anything but loopback needs --token-file' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l token-file -d 'File whose first line is the token every request but /healthz must send as `Authorization: Bearer TOKEN`' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l tls-cert -d 'The certificate chain for --tls, PEM' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l tls-key -d 'The private key of --tls-cert, PEM' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l max-body -d 'Largest audio upload accepted, in bytes' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l max-requests -d 'Requests handled at once; more wait' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -s u -l user -d 'User name [default: from the config or URL, else admin]' -r -f
@@ -217,6 +219,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-discovery
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-queue -d 'Announcements an MQTT command may queue behind the one a camera plays; more are refused as busy' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l sounds -d 'Directory of sounds the `sound` entity plays by name (file names without their extension)' -r -f -a "(__fish_complete_directories)"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l tls -d 'Serve HTTPS (browsers give the handset page a microphone only on a secure origin): with --tls-cert and --tls-key, that certificate; without, a self-signed one made on first use and kept in the data directory. Its SHA-256 fingerprint is printed at start'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l take-over -d 'Close another client\'s session on the channel before opening ours'

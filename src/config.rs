@@ -119,6 +119,12 @@ fn default_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("hiktalk").join("config.toml"))
 }
 
+/// Where hiktalk keeps what it makes for itself (`serve --tls`'s certificate):
+/// `$XDG_DATA_HOME/hiktalk` (`~/.local/share/hiktalk`), or the platform's data directory.
+pub fn data_dir() -> Option<PathBuf> {
+    dirs::data_dir().map(|d| d.join("hiktalk"))
+}
+
 /// Resolves a camera argument: `sim`, a URL, a config name, or a bare host.
 pub fn resolve(arg: &str, config: Option<&Path>) -> Result<Target, ConfigError> {
     let (file, path) = read(config)?;

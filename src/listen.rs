@@ -63,9 +63,9 @@ pub struct ListenStats {
 }
 
 /// Decoded audio from a device at its rate.
-struct Heard {
-    pcm: Vec<i16>,
-    rate: u32,
+pub struct Heard {
+    pub pcm: Vec<i16>,
+    pub rate: u32,
 }
 
 /// The running sink. Its one [`Inlet`] is the only way audio comes in, so handing the inlet
@@ -107,6 +107,13 @@ impl Inlet {
                 .unwrap_or_else(|| Ending::Internal { detail: "the listener thread stopped".into() })),
         }
     }
+}
+
+/// An inlet whose audio the caller takes itself, as it comes (the handset page's WebSocket):
+/// the same bounded queue and counters as a sink's, without its thread.
+pub fn tap() -> (Inlet, mpsc::Receiver<Heard>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (Inlet { tx, stats: Arc::default() }, rx)
 }
 
 impl Listener {

@@ -13,6 +13,7 @@ mod config_e2e;
 mod doorbell;
 mod generated;
 mod halfdead;
+mod handset;
 mod hostile;
 mod lifecycle;
 mod listen;

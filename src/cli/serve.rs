@@ -14,6 +14,17 @@ pub struct ServeArgs {
     /// `Authorization: Bearer TOKEN`
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub token_file: Option<PathBuf>,
+    /// Serve HTTPS (browsers give the handset page a microphone only on a secure origin): with
+    /// --tls-cert and --tls-key, that certificate; without, a self-signed one made on first use
+    /// and kept in the data directory. Its SHA-256 fingerprint is printed at start
+    #[arg(long)]
+    pub tls: bool,
+    /// The certificate chain for --tls, PEM
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires_all = ["tls", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires_all = ["tls", "tls_cert"])]
+    pub tls_key: Option<PathBuf>,
     /// Largest audio upload accepted, in bytes
     #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,

@@ -41,6 +41,13 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     groups.sort();
     let resolved: Vec<_> = cameras.iter().filter_map(|c| config::resolve(c, ctx.config.as_deref()).ok()).collect();
     let mqtt = crate::serve::mqtt::setup(&args.mqtt, resolved.clone(), &ctx.out)?;
+    let tls = match args.tls {
+        true => Some(
+            crate::serve::tls::load(args.tls_cert.as_deref(), args.tls_key.as_deref(), args.listen.ip())
+                .map_err(|e| invalid(e.to_string()))?,
+        ),
+        false => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Ending::Internal { detail: format!("cannot listen on {}: {e}", args.listen) })?;
@@ -60,13 +67,18 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     });
     crate::serve::devices::spawn(&registry, resolved);
     let mqtt = mqtt.map(|m| tokio::spawn(crate::serve::mqtt::run(app.clone(), m, ctx.out)));
-    ctx.out.note(&format!("serving {} on http://{addr}", cameras.join(", ")));
+    if let Some(t) = &tls {
+        ctx.out.note(&format!("TLS certificate {}; SHA-256 fingerprint {}", t.describe, t.fingerprint));
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    ctx.out.note(&format!("the handset page: {scheme}://{addr}/"));
+    ctx.out.note(&format!("serving {} on {scheme}://{addr}", cameras.join(", ")));
     let stop = ctx.stop.clone();
     let closing = registry.clone();
     let closed = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = closed.clone();
     let routes = router(app, Limits { body: args.max_body, requests: args.max_requests });
-    crate::serve::listen::serve(listener, routes, async move {
+    crate::serve::listen::serve(listener, routes, tls.map(|t| t.acceptor), async move {
         stop.wait().await;
         // New plays are refused from here; every session is closed before the server stops.
         let outcomes = closing.stop_all(None).await;

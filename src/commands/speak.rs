@@ -3,20 +3,15 @@
 use super::{Context, fleet};
 use crate::audio::echo::EchoCanceller;
 use crate::cli::{MicArgs, SpeakArgs, TalkArgs};
-use crate::feed::Feed;
 use crate::feed::mic::{MicState, Microphone, VOICE_DBFS, Vad};
 use crate::listen::{Listener, Sink};
 use crate::outcome::Outcome;
-use crate::session::{self, Clock, Ending, Progress, Stop, TalkOptions};
+use crate::session::{self, Ending, Progress, Stop, TalkOptions};
 use indicatif::ProgressBar;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Live audio runs only this far ahead of real time, and frames go as they come (no batch):
-/// every frame of lead is latency at the speaker.
-const LEAD: Duration = Duration::from_millis(40);
 
 pub async fn run(args: SpeakArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     check_keys(&args.mic, &args.cameras)?;
@@ -99,8 +94,7 @@ pub async fn call(
         None => (None, None),
     };
     let describe = mic.describe.clone();
-    let clock = Clock::start(Feed::new(mic.source(), talk_args.volume), LEAD, Duration::ZERO);
-    clock.gather(members.len(), Duration::from_secs_f64(talk_args.sync_wait));
+    let clock = crate::job::live_clock(mic.source(), talk_args, members.len());
     let progress = Arc::new(Progress::default());
     // The meter's line is redrawn in place: anything printed meanwhile goes around it.
     let bar = out.interactive().then(crate::output::live_meter);

@@ -189,3 +189,22 @@ where
         Err(ending) => Outcome::new(Some(name), ending),
     }
 }
+
+/// The end of an answered call (`answer`, the handset): sends hangUp if the doorbell is still in
+/// the call, and reads the state until idle. Ok: (sent hangUp, the state confirmed).
+pub async fn hang_up(control: &Device) -> Result<(bool, CallState), String> {
+    let state = control.call_state().await.map_err(|e| format!("reading the call state failed: {e}"))?;
+    let sent = state == CallState::OnCall;
+    if sent && let Err(e) = control.call_signal(CallCmd::HangUp).await {
+        // Already over (the far side was quicker): not an error.
+        if !e.is_invalid_operation() {
+            return Err(format!("hangUp failed: {e}"));
+        }
+    }
+    match confirm(control, &CallState::Idle, CONFIRM_WITHIN).await {
+        Ok(CallState::Ring) if !sent => Ok((false, CallState::Ring)),
+        Ok(s) if s == CallState::Idle => Ok((sent, s)),
+        Ok(s) => Err(format!("after hangUp the doorbell still reports {s}")),
+        Err(e) => Err(format!("reading the call state failed: {e}")),
+    }
+}

@@ -61,6 +61,19 @@ impl Events {
     }
 }
 
+/// Live audio (a microphone: `speak`'s, or the handset page's over its WebSocket) runs only
+/// this far ahead of real time, and frames go as they come (no batch): every frame of lead is
+/// latency at the speaker.
+const LIVE_LEAD: Duration = Duration::from_millis(40);
+
+/// The one clock of a live source to `devices` devices: shaped and encoded once, paced as a
+/// microphone is (`speak`, `answer`, the handset).
+pub fn live_clock(source: crate::feed::Source, talk_args: &TalkArgs, devices: usize) -> Clock {
+    let clock = Clock::start(Feed::new(source, talk_args.volume), LIVE_LEAD, Duration::ZERO);
+    clock.gather(devices, Duration::from_secs_f64(talk_args.sync_wait));
+    clock
+}
+
 /// How far ahead of real time a file runs: a cushion against network hiccups for the device,
 /// topped up in batches (the device holds 100-180 ms; the clock wakes every 80 ms, not 20).
 const LEAD: Duration = Duration::from_millis(100);

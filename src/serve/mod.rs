@@ -9,11 +9,14 @@ pub mod devices;
 pub mod doorbell;
 pub mod fetch;
 pub mod go2rtc;
+pub mod handset;
 pub mod listen;
 pub mod metrics;
 pub mod mqtt;
 pub mod native;
+pub mod page;
 pub mod registry;
+pub mod tls;
 
 use crate::cli::TalkArgs;
 use crate::config::{self, Target};
@@ -83,19 +86,28 @@ pub fn router(app: Arc<App>, limits: Limits) -> Router {
         .route("/api/ffmpeg", post(go2rtc::ffmpeg))
         .route("/api/events", get(events))
         .route("/metrics", get(metrics))
+        .route("/api/handset", get(page::overview))
+        .route("/api/cameras/{camera}/call", get(handset::call))
         .route_layer(middleware::from_fn_with_state(app.clone(), authorized))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", get(page::index))
+        .route("/handset.js", get(page::script))
+        .route("/handset.css", get(page::style))
+        .route("/worklet.js", get(page::worklet))
         .layer(DefaultBodyLimit::max(limits.body))
         .layer(tower::limit::ConcurrencyLimitLayer::new(limits.requests))
         .with_state(app)
 }
 
-/// With a token, every route but `/healthz` wants `Authorization: Bearer TOKEN`, compared in
+/// With a token, every route but `/healthz` and the page's files wants `Authorization: Bearer
+/// TOKEN` (a browser's WebSocket: the token as a subprotocol, see `handset`), compared in
 /// constant time.
 async fn authorized(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     if let Some(token) = &app.token {
-        let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(token.as_bytes())));
+        let headers = request.headers();
+        let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let given = bearer.map(|g| g.as_bytes().to_vec()).or_else(|| handset::subprotocol_token(headers));
+        let ok = given.is_some_and(|g| bool::from(g.ct_eq(token.as_bytes())));
         if !ok {
             let body = serde_json::json!({ "reason": "unauthorized", "message": "this hiktalk serve wants Authorization: Bearer TOKEN (see --token-file)" });
             let mut r = native::answer(401, body);

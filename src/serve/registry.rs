@@ -49,6 +49,8 @@ pub enum Queue {
 pub struct Session {
     pub id: u64,
     pub camera: String,
+    /// `play` (an announcement) or `call` (the handset's live talk).
+    pub kind: &'static str,
     /// What it plays, as the go2rtc routes show it (`ffmpeg:...`, `upload`, `text`).
     pub source: String,
     stop: Stop,
@@ -76,6 +78,11 @@ impl Session {
 
     /// Asks the session to close (once: a second trigger of a stop exits the process).
     pub fn stop(&self) {
+        self.stop_for("DELETE");
+    }
+
+    /// [`Session::stop`], saying why (the outcome's `signal`: `DELETE`, `hangup`, ...).
+    pub fn stop_for(&self, why: &'static str) {
         if !self.stopping.swap(true, Ordering::SeqCst) {
             let closing = self.state.send_if_modified(|s| {
                 let live = *s != State::Closed;
@@ -87,7 +94,7 @@ impl Session {
             if closing {
                 self.publish();
             }
-            self.stop.trigger("DELETE");
+            self.stop.trigger(why);
         }
     }
 
@@ -107,7 +114,7 @@ impl Session {
         serde_json::json!({
             "id": self.id.to_string(),
             "camera": self.camera,
-            "kind": "play",
+            "kind": self.kind,
             "state": state,
             "seconds": self.progress.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0,
             "codec": codec,
@@ -275,27 +282,58 @@ impl Registry {
         let audio = Arc::new(audio);
         let mut started = Vec::new();
         for ((target, name), guard) in targets.into_iter().zip(names).zip(held) {
-            let (done, _) = watch::channel(None);
-            let session = Arc::new(Session {
-                id: self.next.fetch_add(1, Ordering::Relaxed),
-                camera: name.clone(),
-                source: audio.source.clone(),
-                stop: self.stop.child(),
-                stopping: AtomicBool::new(false),
-                progress: Arc::default(),
-                bus: self.bus.clone(),
-                state: watch::channel(State::Queued).0,
-                codec: Mutex::new(None),
-                done,
-            });
-            self.insert(session.clone());
-            self.metrics.started(&name);
-            session.publish();
-            let queue = self.queue(&name);
-            tokio::spawn(self.clone().run(session.clone(), target, audio.clone(), queue, guard));
+            let session = self.open(&name, &audio.source, "play");
+            let (registry, audio) = (self.clone(), audio.clone());
+            let job = move |ctx: Context, events: Events, progress: Arc<Progress>| async move {
+                let opened = job::open_input(&audio.input, None, &ctx.stop).await?;
+                let connected = job::connect::connect_target(target, &registry.login, None, &ctx, SimAs::Camera).await;
+                let members = vec![Member { name: name.clone(), connected }];
+                job::play(opened, members, &audio.talk, false, &ctx, events, move |_| progress.clone()).await
+            };
+            let queue = self.queue(&session.camera);
+            tokio::spawn(self.clone().run(session.clone(), queue, guard, job));
             started.push(session);
         }
         Ok(started)
+    }
+
+    /// Starts a live call on `camera` (the handset): `job` runs in the camera's turn, which it
+    /// takes now or not at all (one call per camera, and a call does not wait behind an
+    /// announcement). It gets the session's context (its stop), where its events go, and the
+    /// session's live counters.
+    pub fn call<F, Fut>(self: &Arc<Self>, camera: &str, job: F) -> Result<Arc<Session>, Refused>
+    where
+        F: FnOnce(Context, Events, Arc<Progress>) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<Outcome>> + Send + 'static,
+    {
+        if self.stop.requested().is_some() {
+            return Err(Refused::ShuttingDown);
+        }
+        let guard = self.queue(camera).try_lock_owned().map_err(|_| Refused::Busy(camera.to_string()))?;
+        let session = self.open(camera, "handset", "call");
+        tokio::spawn(self.clone().run(session.clone(), self.queue(camera), Some(guard), job));
+        Ok(session)
+    }
+
+    /// A new session of `camera`, queued, registered and announced.
+    fn open(&self, camera: &str, source: &str, kind: &'static str) -> Arc<Session> {
+        let session = Arc::new(Session {
+            id: self.next.fetch_add(1, Ordering::Relaxed),
+            camera: camera.to_string(),
+            kind,
+            source: source.to_string(),
+            stop: self.stop.child(),
+            stopping: AtomicBool::new(false),
+            progress: Arc::default(),
+            bus: self.bus.clone(),
+            state: watch::channel(State::Queued).0,
+            codec: Mutex::new(None),
+            done: watch::channel(None).0,
+        });
+        self.insert(session.clone());
+        self.metrics.started(camera);
+        session.publish();
+        session
     }
 
     fn insert(&self, session: Arc<Session>) {
@@ -307,15 +345,18 @@ impl Registry {
         }
     }
 
-    /// One session from its turn in the camera's queue to its outcome: the same job as `play`.
-    async fn run(
+    /// One session from its turn in the camera's queue to its outcome: its `job` (the same
+    /// jobs as the shell's), its events turned into the session's states.
+    async fn run<F, Fut>(
         self: Arc<Self>,
         session: Arc<Session>,
-        target: Target,
-        audio: Arc<Audio>,
         queue: Arc<tokio::sync::Mutex<()>>,
         guard: Option<OwnedMutexGuard<()>>,
-    ) {
+        job: F,
+    ) where
+        F: FnOnce(Context, Events, Arc<Progress>) -> Fut,
+        Fut: Future<Output = anyhow::Result<Outcome>>,
+    {
         let name = session.camera.clone();
         let ctx =
             Context { config: self.config.clone(), out: Output { quiet: true, json: false, verbose: false }, stop: session.stop.clone() };
@@ -340,15 +381,7 @@ impl Registry {
                 }
             })
         };
-        let events = Events::to(tx);
-        let result = async {
-            let opened = job::open_input(&audio.input, None, &ctx.stop).await?;
-            let connected = job::connect::connect_target(target, &self.login, None, &ctx, SimAs::Camera).await;
-            let progress = session.progress.clone();
-            let members = vec![Member { name: name.clone(), connected }];
-            job::play(opened, members, &audio.talk, false, &ctx, events, move |_| progress.clone()).await
-        }
-        .await;
+        let result = job(ctx, Events::to(tx), session.progress.clone()).await;
         let _ = watcher.await;
         let outcome = result.unwrap_or_else(|e| Outcome::failed(Some(name.clone()), &e));
         self.metrics.ended(&name, &outcome);
