@@ -208,21 +208,62 @@ async fn go2rtc_call_shapes_play_show_and_stop_with_one_close_per_open() {
     let stop = curl(args(&["-X", "DELETE", &format!("{}/api/streams?src=cam0", s.base)])).await;
     assert_eq!(stop.status, 200, "{stop:?}");
     assert_eq!(opens_closes(&sim), (3, 3));
-    // Over more than twice the device's idle hang-up, nothing comes back.
-    nothing_reconnects(&sim, Duration::from_secs(7)).await;
+    // (What follows a go2rtc DELETE is watched for 30 s in delete_on_every_path_....)
+    nothing_reconnects(&sim, Duration::from_millis(100)).await;
+}
+
+/// Close requests the device answered: with [`opens_closes`]'s opens, one close per open even
+/// for a session the device ended itself.
+fn close_requests(sim: &SimHandle) -> usize {
+    count(
+        &sim.events(),
+        |e| matches!(e, EventKind::Request { method, path, status: 200, .. } if method == "PUT" && path.ends_with("/close")),
+    )
+}
+
+/// A device with these faults, hanging up after 3 s without audio.
+async fn faulty(faults: &[&str]) -> SimHandle {
+    let faults = faults.iter().map(|f| f.parse().unwrap()).collect();
+    sim::start(SimConfig { faults, idle_timeout: Duration::from_secs(3), ..binary_sim_config() }).await.unwrap()
+}
+
+/// Plays `upload` on `camera`, whose device hangs up the first session after a second, and
+/// stops it with `delete` while serve waits out the backoff before reopening: the answer
+/// comes before the backoff would have ended, and the device saw one session.
+async fn delete_during_the_backoff(s: &Serve, sse: &mut Sse, sim: &SimHandle, camera: &str, upload: &str, delete: &str) {
+    let play = curl(args(&["--data-binary", upload, &format!("{}/api/cameras/{camera}/play", s.base)])).await;
+    assert_eq!(play.status, 202, "{play:?}");
+    let id = play.json()["sessions"][0].as_str().unwrap().to_string();
+    // The session says it will reconnect, and after how long.
+    let delay = loop {
+        let (kind, v) = sse.event().await.unwrap_or_else(|| panic!("{camera}: no reconnect announced"));
+        let note = v["note"].as_str().unwrap_or_default();
+        if kind == "session" && v["id"] == id.as_str() && note.contains("reconnecting in") {
+            let secs = note.split("reconnecting in ").nth(1).and_then(|r| r.split(' ').next()).and_then(|d| d.parse::<f64>().ok());
+            break Duration::from_secs_f64(secs.unwrap_or_else(|| panic!("{note}")));
+        }
+    };
+    let hangup = sim.wait_for(|e| matches!(e.kind, EventKind::Hangup { .. }), Duration::from_secs(1)).await.expect("the device's hang-up");
+    let del = curl(args(&["-X", "DELETE", &format!("{}{}", s.base, delete.replace("{id}", &id))])).await;
+    let answered = std::time::Instant::now();
+    assert_eq!((del.status, del.json()["closed"].as_bool()), (200, Some(true)), "{camera}: {del:?}");
+    let outcome = &del.json()["sessions"][0];
+    assert_eq!((outcome["reason"].as_str(), outcome["retries"].as_u64()), (Some("user_stop"), Some(1)), "{camera}: {outcome}");
+    // The backoff began after the hang-up: an answer that waited it out would come later.
+    let backoff_over = sim.origin() + Duration::from_secs_f64(hangup.t) + delay;
+    assert!(answered < backoff_over, "{camera}: answered {:?} after the backoff", answered - backoff_over);
+    assert_eq!((opens_closes(sim).0, close_requests(sim)), (1, 1), "{camera}: one session, closed once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_during_open_and_mid_stream_closes_once_and_for_good() {
-    let slow = sim::start(SimConfig {
-        faults: vec!["slow=open:1500".parse().unwrap()],
-        idle_timeout: Duration::from_secs(3),
-        ..binary_sim_config()
-    })
-    .await
-    .unwrap();
-    let sim = device().await;
-    let s = serve(&[&slow, &sim], &[]).await;
+async fn delete_on_every_path_closes_once_and_nothing_reconnects_for_30_s() {
+    // cam0 answers opens after 1.5 s; cam2 and cam4 hang up their first session after a second.
+    let slow = faulty(&["slow=open:1500"]).await;
+    let (mid, go2rtc) = (device().await, device().await);
+    let (flaky, flaky_go2rtc) = (faulty(&["hangup-after-secs=1,times=1"]).await, faulty(&["hangup-after-secs=1,times=1"]).await);
+    let sims = [&slow, &mid, &flaky, &go2rtc, &flaky_go2rtc];
+    let s = serve(&sims, &[]).await;
+    let mut sse = Sse::open(&s.base).await;
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("long.wav"), 600.0, 20.0, 16000, 1, 0.4);
     let upload = format!("@{}", wav.display());
@@ -231,13 +272,13 @@ async fn delete_during_open_and_mid_stream_closes_once_and_for_good() {
     let play = curl(args(&["--data-binary", &upload, &format!("{}/api/cameras/cam1/play", s.base)])).await;
     assert_eq!(play.status, 202, "{play:?}");
     let location = play.headers.lines().find_map(|l| l.strip_prefix("location: ")).expect("a Location").trim().to_string();
-    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    mid.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
     let state = curl(args(&[&format!("{}{location}", s.base)])).await.json();
     assert_eq!((state["state"].as_str(), state["camera"].as_str()), (Some("playing"), Some("cam1")), "{state}");
     let del = curl(args(&["-X", "DELETE", &format!("{}{location}", s.base)])).await;
     assert_eq!((del.status, del.json()["closed"].as_bool()), (200, Some(true)), "{del:?}");
     // The answer came after the device's close, not before.
-    assert_eq!(opens_closes(&sim), (1, 1));
+    assert_eq!(opens_closes(&mid), (1, 1));
     assert_eq!(del.json()["sessions"][0]["reason"], "user_stop", "{del:?}");
 
     // During the open (the device takes 1.5 s to answer it): the camera's sessions are deleted.
@@ -251,10 +292,25 @@ async fn delete_during_open_and_mid_stream_closes_once_and_for_good() {
     let (opens, closes) = opens_closes(&slow);
     assert_eq!(opens, closes, "one close per open");
     assert_eq!(count(&slow.events(), |e| matches!(e, EventKind::AudioStarted { .. })), 0, "no audio after the stop");
+
+    // During a retry's backoff, by session and by go2rtc's DELETE.
+    delete_during_the_backoff(&s, &mut sse, &flaky, "cam2", &upload, "/api/sessions/{id}").await;
+    delete_during_the_backoff(&s, &mut sse, &flaky_go2rtc, "cam4", &upload, "/api/streams?src=cam4").await;
+
+    // go2rtc's DELETE mid-stream.
+    let play = curl(args(&["-X", "POST", &format!("{}/api/streams?dst=cam3&src=ffmpeg:{}", s.base, wav.display())])).await;
+    assert_eq!(play.status, 200, "{play:?}");
+    let del = curl(args(&["-X", "DELETE", &format!("{}/api/streams?src=cam3", s.base)])).await;
+    assert_eq!((del.status, del.json()["closed"].as_bool()), (200, Some(true)), "{del:?}");
+    assert_eq!(opens_closes(&go2rtc), (1, 1));
+
     let gone = curl(args(&[&format!("{}/api/sessions", s.base)])).await.json();
     assert!(gone["sessions"].as_array().unwrap().iter().all(|s| s["state"] == "closed"), "{gone}");
-    nothing_reconnects(&slow, Duration::from_secs(7)).await;
-    nothing_reconnects(&sim, Duration::from_millis(100)).await;
+    // Ten times the devices' idle hang-up, all five at once: nothing opens again, nothing leaks.
+    futures_util::future::join_all(sims.iter().map(|sim| nothing_reconnects(sim, Duration::from_secs(30)))).await;
+    for (i, sim) in sims.iter().enumerate() {
+        assert_eq!(opens_closes(sim).0, close_requests(sim), "cam{i}: one close per open");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use crate::cli::{Login, TalkArgs};
 use crate::codec::CodecParams;
 use crate::config::Target;
 use crate::job::fleet::Member;
-use crate::job::{self, Context, Event, Events, SimAs};
+use crate::job::{self, Context, Event, Events, Replay, SimAs};
 use crate::outcome::{Ending, Outcome};
 use crate::output::Output;
 use crate::session::{Progress, Stop};
@@ -122,6 +122,12 @@ impl Session {
             Event::Playing { codec, .. } => {
                 *self.codec.lock().unwrap_or_else(|p| p.into_inner()) = Some(*codec);
                 State::Playing
+            }
+            Event::Note { message, .. } => {
+                let mut data = self.to_json();
+                data["note"] = crate::config::redact(message).into();
+                let _ = self.bus.send(Published { kind: "session", data });
+                return;
             }
             Event::Ended { .. } => return,
         };
@@ -346,7 +352,7 @@ impl Registry {
             let connected = job::connect::connect_target(target, &self.login, None, &ctx, SimAs::Camera).await;
             let progress = session.progress.clone();
             let members = vec![Member { name: name.clone(), connected }];
-            job::play(opened, members, &audio.talk, false, &ctx, events, move |_| progress.clone()).await
+            job::play(opened, members, &audio.talk, Replay::Resume, &ctx, events, move |_| progress.clone()).await
         }
         .await;
         let _ = watcher.await;
