@@ -311,6 +311,14 @@ async fn delete_on_every_path_closes_once_and_nothing_reconnects_for_30_s() {
     for (i, sim) in sims.iter().enumerate() {
         assert_eq!(opens_closes(sim).0, close_requests(sim), "cam{i}: one close per open");
     }
+    // The hang-ups and the reconnects they started, by the fault's reason.
+    let m = metrics(&s).await;
+    for cam in ["cam2", "cam4"] {
+        let hangups = m[format!(r#"hiktalk_device_hangups_total{{"camera": "{cam}"}}"#)].as_f64();
+        let reconnects = m[format!(r#"hiktalk_reconnects_total{{"camera": "{cam}", "reason": "device_hangup"}}"#)].as_f64();
+        assert_eq!((hangups, reconnects), (Some(1.0), Some(1.0)), "{cam}: {m}");
+    }
+    assert_eq!(m[r#"hiktalk_device_hangups_total{"camera": "cam1"}"#], 0.0, "{m}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,13 +356,29 @@ async fn one_queue_per_camera_waits_interrupts_or_rejects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_password_is_its_own_status_and_reaches_the_device_once() {
     let sim = sim::start(SimConfig { password: "another-password".into(), ..binary_sim_config() }).await.unwrap();
-    let s = serve(&[&sim], &[]).await;
+    // One that locks the account at the first wrong password.
+    let locking =
+        sim::start(SimConfig { password: "another-password".into(), lockout_attempts: Some(1), ..binary_sim_config() }).await.unwrap();
+    let s = serve(&[&sim, &locking], &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let wav = format!("@{}", tone_wav(&dir.path().join("t.wav"), 600.0, 1.0, 16000, 1, 0.4).display());
     let a = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam0/play?wait=true", s.base)])).await;
     assert_eq!((a.status, a.json()["reason"].as_str(), a.json()["exit_code"].as_i64()), (403, Some("auth"), Some(4)), "{a:?}");
     assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::AuthFailed { reason, .. } if reason == "bad_password")), 1, "never retried");
     assert!(!a.body.contains(PASSWORD) && !s.stderr.lock().unwrap().contains(PASSWORD), "no password in any answer");
+    let b = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam1/play?wait=true", s.base)])).await;
+    assert_eq!((b.status, b.json()["reason"].as_str(), b.json()["locked"].as_bool()), (403, Some("auth"), Some(true)), "{b:?}");
+    let failed: Vec<_> = locking
+        .events()
+        .into_iter()
+        .filter(|e| matches!(&e.kind, EventKind::AuthFailed { reason, .. } if reason != "no_credentials"))
+        .collect();
+    assert_eq!(failed.len(), 1, "one wrong password, nothing after the lock: {failed:?}");
+    // Both failed logins counted, the locked one as locked too.
+    let m = metrics(&s).await;
+    let figure = |name: &str, cam: &str| m[format!(r#"hiktalk_{name}_total{{"camera": "{cam}"}}"#)].as_f64();
+    assert_eq!((figure("failed_logins", "cam0"), figure("locked_logins", "cam0")), (Some(1.0), Some(0.0)), "{m}");
+    assert_eq!((figure("failed_logins", "cam1"), figure("locked_logins", "cam1")), (Some(1.0), Some(1.0)), "{m}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -496,6 +520,10 @@ async fn events_stream_the_lifecycle_and_metrics_count_it() {
     }
     let alarm = seen.iter().position(|t| !["connected", "note", "reconnecting"].contains(&t.as_str()));
     assert!(alarm.is_some_and(|a| a < seen.iter().position(|t| t == "reconnecting").unwrap()), "{seen:?}");
+    // The device logs a stream once its head is written: hiktalk may say `connected` first.
+    sim.wait_for(|e| matches!(e.kind, EventKind::AlertStreamOpened { stream: 2, .. }), Duration::from_secs(5))
+        .await
+        .expect("the second stream");
     assert_eq!(count(&sim.events(), |e| matches!(e, EventKind::AlertStreamOpened { .. })), 2, "one watcher, reconnected once");
     let a = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/cam0/play?wait=true", s.base)])).await;
     assert_eq!(a.status, 200, "{a:?}");
@@ -510,12 +538,48 @@ async fn events_stream_the_lifecycle_and_metrics_count_it() {
     assert_eq!(states, ["queued", "opening", "playing", "closed"]);
     drop(sse);
 
-    // The metrics, read by the Prometheus project's own Python parser.
+    let m = metrics(&s).await;
+    let cam = r#"{"camera": "cam0"}"#;
+    assert_eq!(m[format!("hiktalk_device_sessions_opened_total{cam}")], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_plays_ended_total{}", r#"{"camera": "cam0", "reason": "end_of_input"}"#)], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_plays_live{cam}")], 0.0, "{m}");
+    assert_eq!(m[format!("hiktalk_closes_unconfirmed_total{cam}")], 0.0, "{m}");
+    assert_eq!(m[format!("hiktalk_event_stream_reconnects_total{cam}")], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_up{cam}")], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_device_sessions_closed_total{cam}")], 1.0, "{m}");
+    assert_eq!(m[format!("hiktalk_device_hangups_total{cam}")], 0.0, "{m}");
+    // A second of a file on an idle loopback: every frame went out ahead of its play time.
+    assert_eq!(m[format!("hiktalk_late_frames_total{cam}")], 0.0, "{m}");
+    assert_eq!(m[format!("hiktalk_dropped_frames_total{cam}")], 0.0, "{m}");
+    // Every configured camera's counters are there from the start, at 0: `increase()` sees
+    // the first one.
+    assert_eq!(m[format!("hiktalk_failed_logins_total{cam}")], 0.0, "{m}");
+    assert_eq!(m[format!("hiktalk_locked_logins_total{cam}")], 0.0, "{m}");
+    assert_eq!(m[format!("hiktalk_reconnects_total{}", r#"{"camera": "cam0", "reason": "device_hangup"}"#)], 0.0, "{m}");
+    // The README's alert rules use metrics that exist.
+    let readme = include_str!("../README.md");
+    let rules = readme.split("```yaml\ngroups:\n  - name: hiktalk").nth(1).and_then(|r| r.split("```").next()).expect("the alert rules");
+    let used: Vec<&str> = rules.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("hiktalk_")).collect();
+    assert_eq!(used.len(), 3, "{rules}");
+    let text = families(&s).await;
+    for name in used {
+        assert!(text.contains(&format!("# TYPE {} counter\n", name.trim_end_matches("_total"))), "{name} is not served: {text}");
+    }
+}
+
+/// The metrics' text, as served.
+async fn families(s: &Serve) -> String {
     let text = curl(args(&[&format!("{}/metrics", s.base)])).await;
     assert_eq!(text.status, 200);
+    text.body
+}
+
+/// The metrics, read by the Prometheus project's own Python parser: each sample's value by its
+/// name and labels (`hiktalk_up{"camera": "cam0"}`).
+async fn metrics(s: &Serve) -> serde_json::Value {
     let script = "import sys, json\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
         print(json.dumps({s.name + json.dumps(s.labels, sort_keys=True): s.value for f in parse(sys.stdin.read()) for s in f.samples}))";
-    let body = text.body.clone();
+    let body = families(s).await;
     let parsed = tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut py = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python"))
@@ -535,14 +599,7 @@ async fn events_stream_the_lifecycle_and_metrics_count_it() {
         "prometheus-client parses it (installed by `sh .ci/deps test`): {}",
         String::from_utf8_lossy(&parsed.stderr)
     );
-    let m: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
-    let cam = r#"{"camera": "cam0"}"#;
-    assert_eq!(m[format!("hiktalk_device_sessions_opened_total{cam}")], 1.0, "{m}");
-    assert_eq!(m[format!("hiktalk_plays_ended_total{}", r#"{"camera": "cam0", "reason": "end_of_input"}"#)], 1.0, "{m}");
-    assert_eq!(m[format!("hiktalk_plays_live{cam}")], 0.0, "{m}");
-    assert_eq!(m[format!("hiktalk_closes_unconfirmed_total{cam}")], serde_json::Value::Null, "{m}");
-    assert_eq!(m[format!("hiktalk_event_stream_reconnects_total{cam}")], 1.0, "{m}");
-    assert_eq!(m[format!("hiktalk_up{cam}")], 1.0, "{m}");
+    serde_json::from_slice(&parsed.stdout).unwrap()
 }
 
 /// An HTTP server for audio files: `/NAME` answers `files[NAME]`; it counts the requests.

@@ -56,6 +56,7 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         max_body: args.max_body,
         sse_clients: Arc::new(tokio::sync::Semaphore::new(SSE_CLIENTS)),
     });
+    cameras.iter().for_each(|c| registry.metrics.camera(c));
     let watched = cameras.iter().filter_map(|c| config::resolve(c, ctx.config.as_deref()).ok()).collect();
     crate::serve::devices::spawn(&registry, watched);
     ctx.out.note(&format!("serving {} on http://{addr}", cameras.join(", ")));

@@ -174,7 +174,7 @@ mod tests {
     fn the_exit_code_rule() {
         let ok = || outcome("a", Ending::EndOfInput);
         let busy = || outcome("b", Ending::Busy { detail: "x".into() });
-        let auth = || outcome("c", Ending::Auth { detail: "x".into() });
+        let auth = || outcome("c", Ending::Auth { detail: "x".into(), locked: false });
         assert_eq!(combine(vec![ok(), ok()]).exit_code, exit::OK);
         assert_eq!(combine(vec![busy(), busy()]).exit_code, exit::BUSY);
         assert_eq!(combine(vec![ok(), busy()]).exit_code, exit::SOME_FAILED);
