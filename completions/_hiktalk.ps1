@@ -216,6 +216,7 @@ Register-ArgumentCompleter -Native -CommandName 'hiktalk' -ScriptBlock {
             [CompletionResult]::new('--sync-wait', '--sync-wait', [CompletionResultType]::ParameterName, 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position')
             [CompletionResult]::new('--volume', '--volume', [CompletionResultType]::ParameterName, 'Gain in dB (negative is quieter); peaks are limited, never wrapped')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]')
+            [CompletionResult]::new('--allow-urls', '--allow-urls', [CompletionResultType]::ParameterName, 'Let API requests name a camera by URL (http://[user@]host[:port][/channel]) as the command line does; without it only the configured cameras and groups are reachable')
             [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any TLS certificate (prefer tls_fingerprint in the config)')
             [CompletionResult]::new('--take-over', '--take-over', [CompletionResultType]::ParameterName, 'Close another client''s session on the channel before opening ours')

@@ -207,6 +207,7 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand --sync-wait 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position'
             cand --volume 'Gain in dB (negative is quieter); peaks are limited, never wrapped'
             cand --config 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]'
+            cand --allow-urls 'Let API requests name a camera by URL (http://[user@]host[:port][/channel]) as the command line does; without it only the configured cameras and groups are reachable'
             cand --password-stdin 'Read the password from the first line of stdin'
             cand --insecure 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
             cand --take-over 'Close another client''s session on the channel before opening ours'

@@ -210,6 +210,7 @@ opus\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l sync-wait -d 'With several cameras: seconds to wait for every session to open before the audio starts; a device later than that joins at the current position' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l volume -d 'Gain in dB (negative is quieter); peaks are limited, never wrapped' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l allow-urls -d 'Let API requests name a camera by URL (http://[user@]host[:port][/channel]) as the command line does; without it only the configured cameras and groups are reachable'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l take-over -d 'Close another client\'s session on the channel before opening ours'

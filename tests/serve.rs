@@ -454,9 +454,9 @@ async fn hostile_clients_are_refused_without_reaching_a_device() {
     std::fs::write(&big, vec![0u8; 200_000]).unwrap();
     let r = curl(args(&["-H", bearer, "--data-binary", &format!("@{}", big.display()), &play])).await;
     assert_eq!(r.status, 413, "an oversized body: {r:?}");
-    for name in ["..%2F..%2Fetc%2Fpasswd", "http:%2F%2F127.0.0.1:1", "sim", "%2Fetc%2Fpasswd"] {
+    for (name, status) in [("..%2F..%2Fetc%2Fpasswd", 404), ("http:%2F%2F127.0.0.1:1", 403), ("sim", 404), ("%2Fetc%2Fpasswd", 404)] {
         let r = curl(args(&["-H", bearer, "--data-binary", "x", &format!("{}/api/cameras/{name}/play", s.base)])).await;
-        assert_eq!(r.status, 404, "{name}: {r:?}");
+        assert_eq!(r.status, status, "{name}: {r:?}");
         assert!(!r.body.contains("root:"), "{r:?}");
     }
     // Headers beyond the bound: 431, from hyper itself.
@@ -727,7 +727,8 @@ async fn a_camera_holds_a_bounded_queue_and_one_delete_clears_it() {
     let full = curl(args(&["--data-binary", &long, &url])).await;
     assert_eq!((full.status, full.json()["reason"].as_str()), (429, Some("queue_full")), "{full:?}");
     sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
-    let del = curl(args(&["-X", "DELETE", &format!("{}/api/cameras/cam0/sessions", s.base)])).await;
+    // By its group: the sessions of every member.
+    let del = curl(args(&["-X", "DELETE", &format!("{}/api/cameras/all/sessions", s.base)])).await;
     assert_eq!((del.status, del.json()["sessions"].as_array().map(Vec::len)), (200, Some(8)), "{del:?}");
     assert_eq!(opens_closes(&sim), (1, 1), "the queued plays never opened");
     nothing_reconnects(&sim, Duration::from_secs(7)).await;
@@ -770,4 +771,55 @@ async fn a_watched_doorbell_rings_on_api_events_once_from_one_watcher() {
     }
     assert_eq!((rings, states), (1, vec!["ring".to_string(), "idle".to_string()]));
     assert_eq!(count(&bell.events(), |e| matches!(e, EventKind::AlertStreamOpened { .. })), 1, "one watcher, one stream");
+}
+
+/// A camera URL as a path segment: `http://admin:PASSWORD@127.0.0.1:PORT`, percent-encoded.
+fn url_segment(sim: &SimHandle, password: bool) -> String {
+    let auth = if password { format!("admin:{PASSWORD}") } else { "admin".into() };
+    format!("http://{auth}@{}", sim.addr()).replace(':', "%3A").replace('/', "%2F").replace('@', "%40")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_url_is_reachable_only_with_allow_urls() {
+    let (configured, by_url) = (device().await, device().await);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = format!("@{}", tone_wav(&dir.path().join("t.wav"), 600.0, 1.0, 16000, 1, 0.4).display());
+    let long = format!("@{}", tone_wav(&dir.path().join("long.wav"), 600.0, 20.0, 16000, 1, 0.4).display());
+
+    // Without --allow-urls: 403, saying what to do, on every route a camera goes in; nothing
+    // reaches the device.
+    let s = serve(&[&configured], &[]).await;
+    let url = url_segment(&by_url, true);
+    for r in [
+        curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/{url}/play?wait=true", s.base)])).await,
+        curl(args(&["-X", "DELETE", &format!("{}/api/cameras/{url}/sessions", s.base)])).await,
+        curl(args(&["-X", "POST", &format!("{}/api/streams?dst={url}&src=ffmpeg:/nonexistent.wav", s.base)])).await,
+        curl(args(&["-X", "POST", &format!("{}/api/cameras/{url}/unlock", s.base)])).await,
+    ] {
+        assert_eq!((r.status, r.json()["reason"].as_str()), (403, Some("url_not_allowed")), "{r:?}");
+        assert!(r.json()["message"].as_str().unwrap().contains("--allow-urls") && !r.body.contains(PASSWORD), "{r:?}");
+    }
+    assert_eq!(count(&by_url.events(), |e| matches!(e, EventKind::Request { .. })), 0, "nothing reached the device");
+    drop(s);
+
+    // With it: the URL plays as a configured camera does, and its DELETE closes for good.
+    let s = serve(&[&configured], &["--allow-urls"]).await;
+    let a = curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/{url}/play?wait=true", s.base)])).await;
+    assert_eq!((a.status, a.json()["reason"].as_str()), (200, Some("end_of_input")), "{a:?}");
+    assert_eq!(a.json()["device"], format!("http://{}", by_url.addr()), "shown without user or password: {a:?}");
+    assert_eq!(opens_closes(&by_url), (1, 1));
+    let play = curl(args(&["--data-binary", &long, &format!("{}/api/cameras/{url}/play", s.base)])).await;
+    assert_eq!(play.status, 202, "{play:?}");
+    by_url.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    // The same camera, named without the password.
+    let del = curl(args(&["-X", "DELETE", &format!("{}/api/cameras/{}/sessions", s.base, url_segment(&by_url, false))])).await;
+    assert_eq!((del.status, del.json()["sessions"].as_array().map(Vec::len)), (200, Some(1)), "{del:?}");
+    assert_eq!(opens_closes(&by_url), (2, 2));
+    let all = curl(args(&[&format!("{}/api/sessions", s.base)])).await;
+    assert!(!all.body.contains(PASSWORD) && !s.stderr.lock().unwrap().contains(PASSWORD), "no password shown: {all:?}");
+    // Still not `sim`, a path or a bare name.
+    for name in ["sim", "%2Fetc%2Fpasswd", "nosuch"] {
+        assert_eq!(curl(args(&["--data-binary", &wav, &format!("{}/api/cameras/{name}/play", s.base)])).await.status, 404, "{name}");
+    }
+    assert!(leaks(&by_url.events()).is_empty() && opens_closes(&configured) == (0, 0));
 }

@@ -54,6 +54,7 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         token,
         close_within,
         max_body: args.max_body,
+        allow_urls: args.allow_urls,
         sse_clients: Arc::new(tokio::sync::Semaphore::new(SSE_CLIENTS)),
     });
     cameras.iter().for_each(|c| registry.metrics.camera(c));

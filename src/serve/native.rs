@@ -172,10 +172,10 @@ pub async fn stop_session(State(app): State<Arc<App>>, Path(id): Path<String>) -
 
 /// `DELETE /api/cameras/{camera}/sessions`: every session of the camera, each confirmed.
 pub async fn stop_camera(State(app): State<Arc<App>>, Path(camera): Path<String>) -> Response {
-    if let Err(r) = app.targets(&camera) {
-        return r;
-    }
-    let live = app.registry.live(&camera);
+    let live = match app.live(&camera) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     live.iter().for_each(|s| s.stop());
     closed(&app, live).await
 }
