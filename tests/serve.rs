@@ -149,6 +149,13 @@ fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
+/// A field of /proc/PID/status (`VmRSS`, `VmHWM`) in MB.
+fn memory_mb(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb = status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).unwrap_or_else(|| panic!("{field} in {status}"));
+    kb.trim().trim_end_matches("kB").trim().parse::<f64>().unwrap() / 1024.0
+}
+
 /// Session opens and client closes at a device.
 fn opens_closes(sim: &SimHandle) -> (usize, usize) {
     let events = sim.events();
@@ -463,20 +470,37 @@ async fn hostile_clients_are_refused_without_reaching_a_device() {
     let huge = format!("X-Filler: {}", "a".repeat(20_000));
     let r = curl(args(&["-H", bearer, "-H", &huge, &format!("{}/api/sessions", s.base)])).await;
     assert_eq!(r.status, 431, "{r:?}");
-    // A flood: 2000 requests, 50 at a time, with a bad token; every one refused, the service
-    // still answering afterwards.
-    let flood = tokio::task::spawn_blocking({
-        let url = format!("{}/api/sessions?[1-2000]", s.base);
-        move || {
-            let a =
-                ["-s", "-o", "/dev/null", "-w", "%{http_code}\n", "--parallel", "--parallel-max", "50", "-H", "Authorization: Bearer nope"];
-            std::process::Command::new("curl").args(a).arg(&url).output().unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    let codes = String::from_utf8_lossy(&flood.stdout).into_owned();
-    assert_eq!(codes.lines().filter(|c| *c == "401").count(), 2000, "{}", codes.lines().take(5).collect::<Vec<_>>().join(" "));
+    // A flood: 10 000 requests, 100 at a time from two clients: half with a bad token, half
+    // authorized plays to cameras that do not exist. Every one refused, the service answering
+    // a request of its own meanwhile within a second or two, its memory bounded.
+    let pid = s.child.as_ref().unwrap().id();
+    let rss_before = memory_mb(pid, "VmRSS");
+    let flood = |url: String, extra: &'static [&'static str]| {
+        tokio::task::spawn_blocking(move || {
+            let a = ["-s", "-o", "/dev/null", "-w", "%{http_code}\n", "--parallel", "--parallel-max", "50"];
+            std::process::Command::new("curl").args(a).args(extra).arg(&url).output().unwrap()
+        })
+    };
+    let bad_token = flood(format!("{}/api/sessions?[1-5000]", s.base), &["-H", "Authorization: Bearer nope"]);
+    let no_camera = flood(
+        format!("{}/api/cameras/nosuch[1-5000]/play", s.base),
+        &["-H", "Authorization: Bearer 0123456789abcdef-secret", "--data-binary", "x"],
+    );
+    let mut slowest = Duration::ZERO;
+    while !(bad_token.is_finished() && no_camera.is_finished()) {
+        let asked = std::time::Instant::now();
+        let r = curl(args(&["-H", bearer, &format!("{}/api/sessions", s.base)])).await;
+        assert_eq!(r.status, 200, "during the flood: {r:?}");
+        slowest = slowest.max(asked.elapsed());
+    }
+    let codes = |out: std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let (bad_token, no_camera) = (codes(bad_token.await.unwrap()), codes(no_camera.await.unwrap()));
+    assert_eq!(bad_token.lines().filter(|c| *c == "401").count(), 5000, "{}", bad_token.lines().take(5).collect::<Vec<_>>().join(" "));
+    assert_eq!(no_camera.lines().filter(|c| *c == "404").count(), 5000, "{}", no_camera.lines().take(5).collect::<Vec<_>>().join(" "));
+    assert!(slowest < Duration::from_secs(2), "a request during the flood took {slowest:?}");
+    let (rss, peak) = (memory_mb(pid, "VmRSS"), memory_mb(pid, "VmHWM"));
+    println!("flood: slowest request meanwhile {slowest:?}; RSS {rss_before:.1} MB before, {rss:.1} MB after, peak {peak:.1} MB");
+    assert!(peak < rss_before + 32.0 && rss < rss_before + 16.0, "memory grew: {rss_before:.1} -> {rss:.1} MB, peak {peak:.1} MB");
     assert_eq!(curl(args(&["-H", bearer, &format!("{}/api/sessions", s.base)])).await.status, 200);
     // Slowloris: a request head that never ends is dropped after the head's time (10 s).
     let mut slow = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://")).await.unwrap();
