@@ -255,7 +255,11 @@ async fn delete_during_the_backoff(s: &Serve, sse: &mut Sse, sim: &SimHandle, ca
     let answered = std::time::Instant::now();
     assert_eq!((del.status, del.json()["closed"].as_bool()), (200, Some(true)), "{camera}: {del:?}");
     let outcome = &del.json()["sessions"][0];
-    assert_eq!((outcome["reason"].as_str(), outcome["retries"].as_u64()), (Some("user_stop"), Some(1)), "{camera}: {outcome}");
+    assert_eq!(
+        (outcome["reason"].as_str(), outcome["retries"].as_u64()),
+        (Some("user_stop"), Some(0)),
+        "{camera}: nothing reopened: {outcome}"
+    );
     // The backoff began after the hang-up: an answer that waited it out would come later.
     let backoff_over = sim.origin() + Duration::from_secs_f64(hangup.t) + delay;
     assert!(answered < backoff_over, "{camera}: answered {:?} after the backoff", answered - backoff_over);
@@ -264,11 +268,12 @@ async fn delete_during_the_backoff(s: &Serve, sse: &mut Sse, sim: &SimHandle, ca
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_on_every_path_closes_once_and_nothing_reconnects_for_30_s() {
-    // cam0 answers opens after 1.5 s; cam2 and cam4 hang up their first session after a second.
+    // cam0 answers opens after 1.5 s; cam2, cam4 and cam5 hang up their first session after a second.
     let slow = faulty(&["slow=open:1500"]).await;
     let (mid, go2rtc) = (device().await, device().await);
-    let (flaky, flaky_go2rtc) = (faulty(&["hangup-after-secs=1,times=1"]).await, faulty(&["hangup-after-secs=1,times=1"]).await);
-    let sims = [&slow, &mid, &flaky, &go2rtc, &flaky_go2rtc];
+    let hangs_up = || faulty(&["hangup-after-secs=1,times=1"]);
+    let (flaky, flaky_go2rtc, recovers) = (hangs_up().await, hangs_up().await, hangs_up().await);
+    let sims = [&slow, &mid, &flaky, &go2rtc, &flaky_go2rtc, &recovers];
     let s = serve(&sims, &[]).await;
     let mut sse = Sse::open(&s.base).await;
     let dir = tempfile::tempdir().unwrap();
@@ -304,6 +309,12 @@ async fn delete_on_every_path_closes_once_and_nothing_reconnects_for_30_s() {
     delete_during_the_backoff(&s, &mut sse, &flaky, "cam2", &upload, "/api/sessions/{id}").await;
     delete_during_the_backoff(&s, &mut sse, &flaky_go2rtc, "cam4", &upload, "/api/streams?src=cam4").await;
 
+    // Left alone, the session reopens after its backoff and plays the rest.
+    let short = format!("@{}", tone_wav(&dir.path().join("short.wav"), 600.0, 3.0, 16000, 1, 0.4).display());
+    let a = curl(args(&["--data-binary", &short, &format!("{}/api/cameras/cam5/play?wait=true", s.base)])).await;
+    assert_eq!((a.status, a.json()["reason"].as_str(), a.json()["retries"].as_u64()), (200, Some("end_of_input"), Some(1)), "{a:?}");
+    assert_eq!((opens_closes(&recovers).0, close_requests(&recovers)), (2, 2), "reopened once, each closed");
+
     // go2rtc's DELETE mid-stream.
     let play = curl(args(&["-X", "POST", &format!("{}/api/streams?dst=cam3&src=ffmpeg:{}", s.base, wav.display())])).await;
     assert_eq!(play.status, 200, "{play:?}");
@@ -313,17 +324,17 @@ async fn delete_on_every_path_closes_once_and_nothing_reconnects_for_30_s() {
 
     let gone = curl(args(&[&format!("{}/api/sessions", s.base)])).await.json();
     assert!(gone["sessions"].as_array().unwrap().iter().all(|s| s["state"] == "closed"), "{gone}");
-    // Ten times the devices' idle hang-up, all five at once: nothing opens again, nothing leaks.
+    // Ten times the devices' idle hang-up, all six at once: nothing opens again, nothing leaks.
     futures_util::future::join_all(sims.iter().map(|sim| nothing_reconnects(sim, Duration::from_secs(30)))).await;
     for (i, sim) in sims.iter().enumerate() {
         assert_eq!(opens_closes(sim).0, close_requests(sim), "cam{i}: one close per open");
     }
     // The hang-ups and the reconnects they started, by the fault's reason.
     let m = metrics(&s).await;
-    for cam in ["cam2", "cam4"] {
+    for (cam, reopened) in [("cam2", 0.0), ("cam4", 0.0), ("cam5", 1.0)] {
         let hangups = m[format!(r#"hiktalk_device_hangups_total{{"camera": "{cam}"}}"#)].as_f64();
         let reconnects = m[format!(r#"hiktalk_reconnects_total{{"camera": "{cam}", "reason": "device_hangup"}}"#)].as_f64();
-        assert_eq!((hangups, reconnects), (Some(1.0), Some(1.0)), "{cam}: {m}");
+        assert_eq!((hangups, reconnects), (Some(1.0), Some(reopened)), "{cam}: {m}");
     }
     assert_eq!(m[r#"hiktalk_device_hangups_total{"camera": "cam1"}"#], 0.0, "{m}");
 }
