@@ -858,3 +858,35 @@ async fn a_camera_url_is_reachable_only_with_allow_urls() {
     }
     assert!(leaks(&by_url.events()).is_empty() && opens_closes(&configured) == (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_ends_the_announcement_and_holds_the_queued_one() {
+    let bell = sim::start(SimConfig { profile: hiktalk::sim::Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
+    let s = serve(&[&bell], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("@{}", tone_wav(&dir.path().join("long.wav"), 600.0, 20.0, 16000, 1, 0.4).display());
+    let short = format!("@{}", tone_wav(&dir.path().join("short.wav"), 900.0, 1.0, 16000, 1, 0.4).display());
+    let url = format!("{}/api/cameras/cam0/play", s.base);
+    let mut sse = Sse::open(&s.base).await;
+    let first = curl(args(&["--data-binary", &long, &url])).await;
+    assert_eq!(first.status, 202, "{first:?}");
+    bell.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    let queued = tokio::spawn(curl(args(&["--data-binary", &short, &format!("{url}?wait=true")])));
+    // The queued play is in place before the ring.
+    let id = first.json()["sessions"][0].as_str().unwrap().to_string();
+    loop {
+        let (kind, v) = sse.event().await.expect("the queued play");
+        if kind == "session" && v["id"] != id.as_str() && v["state"] == "queued" {
+            break;
+        }
+    }
+    bell.ring();
+    // The ring ends the announcement, as `play` says it; the queued one is not sent to a ringing
+    // doorbell (the unit would not play it): 409 `ringing`, nothing opened for it.
+    let queued = queued.await.unwrap();
+    assert_eq!((queued.status, queued.json()["reason"].as_str()), (409, Some("ringing")), "{queued:?}");
+    let first = curl(args(&[&format!("{}/api/sessions/{id}", s.base)])).await.json();
+    assert_eq!((first["reason"].as_str(), first["outcome"]["call"].as_str()), (Some("device_hangup"), Some("ring")), "{first}");
+    assert_eq!(opens_closes(&bell).0, 1, "one session, the first");
+    assert!(leaks(&bell.events()).is_empty(), "{:?}", leaks(&bell.events()));
+}
