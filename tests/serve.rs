@@ -13,6 +13,8 @@ struct Serve {
     child: Option<Child>,
     base: String,
     stderr: Arc<Mutex<String>>,
+    /// True once serve's stderr ended (it exited).
+    stderr_closed: tokio::sync::watch::Receiver<bool>,
     _dir: tempfile::TempDir,
 }
 
@@ -55,6 +57,7 @@ async fn serve_with(sims: &[&SimHandle], extra: &[&str], table: &str) -> Serve {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let lines = BufReader::new(child.stderr.take().unwrap());
     let log = stderr.clone();
+    let (closed, stderr_closed) = tokio::sync::watch::channel(false);
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in lines.lines().map_while(Result::ok) {
@@ -65,10 +68,11 @@ async fn serve_with(sims: &[&SimHandle], extra: &[&str], table: &str) -> Serve {
             }
             log.lock().unwrap().push_str(&format!("{line}\n"));
         }
+        let _ = closed.send(true);
     });
     let addr = tokio::time::timeout(Duration::from_secs(20), rx).await.expect("serve starts").expect("a serving line");
     wait_for_signal_handlers(&child).await;
-    Serve { child: Some(child), base: format!("http://{addr}"), stderr, _dir: dir }
+    Serve { child: Some(child), base: format!("http://{addr}"), stderr, stderr_closed, _dir: dir }
 }
 
 /// An SSE client (`curl -N /api/events`), subscribed once [`Sse::open`] returns.
@@ -889,4 +893,26 @@ async fn a_ring_ends_the_announcement_and_holds_the_queued_one() {
     assert_eq!((first["reason"].as_str(), first["outcome"]["call"].as_str()), (Some("device_hangup"), Some("ring")), "{first}");
     assert_eq!(opens_closes(&bell).0, 1, "one session, the first");
     assert!(leaks(&bell.events()).is_empty(), "{:?}", leaks(&bell.events()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_exits_at_once_naming_what_it_leaves() {
+    // A device that never answers a close: the first SIGTERM waits for it.
+    let sim = faulty(&["stall=close"]).await;
+    let mut s = serve(&[&sim], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("@{}", tone_wav(&dir.path().join("long.wav"), 600.0, 20.0, 16000, 1, 0.4).display());
+    assert_eq!(curl(args(&["--data-binary", &long, &format!("{}/api/cameras/cam0/play", s.base)])).await.status, 202);
+    sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(15)).await.expect("audio");
+    let child = s.child.take().unwrap();
+    signal(&child, libc::SIGTERM);
+    sim.wait_for(|e| matches!(&e.kind, EventKind::FaultFired { fault } if fault.starts_with("stall")), Duration::from_secs(15))
+        .await
+        .expect("the close, unanswered");
+    signal(&child, libc::SIGTERM);
+    let out = tokio::time::timeout(Duration::from_secs(3), wait_child(child)).await.expect("exits at once");
+    s.stderr_closed.wait_for(|c| *c).await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", s.stderr.lock().unwrap());
+    let err = s.stderr.lock().unwrap().clone();
+    assert!(err.contains("again, exiting now") && err.contains("hiktalk close cam0"), "says what it leaves: {err}");
 }
