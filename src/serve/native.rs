@@ -70,7 +70,8 @@ pub async fn play(
         },
         false if body.is_empty() => return refusal(&camera, usage("the body is empty: send the audio, or JSON with \"text\"".into())),
         false => Audio {
-            input: Input::Memory { what: "the uploaded audio".into(), bytes: body.to_vec().into() },
+            // One copy, straight into what the decoder shares (the body goes when this returns).
+            input: Input::Memory { what: "the uploaded audio".into(), bytes: Arc::from(&body[..]) },
             source: "upload".into(),
             talk: app.talk.clone(),
         },
