@@ -1042,7 +1042,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__serve)
-            opts="-u -q -v -h -V --listen --token-file --tls --tls-cert --tls-key --max-body --max-requests --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --stop-ring --mqtt --mqtt-password-file --mqtt-ca --mqtt-topic --mqtt-discovery-prefix --mqtt-queue --sounds --config --quiet --json --verbose --help --version"
+            opts="-u -q -v -h -V --listen --token-file --tls --tls-cert --tls-key --max-body --allow-urls --max-requests --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --stop-ring --mqtt --mqtt-password-file --mqtt-ca --mqtt-topic --mqtt-discovery-prefix --mqtt-queue --sounds --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

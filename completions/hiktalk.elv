@@ -217,6 +217,7 @@ set edit:completion:arg-completer[hiktalk] = {|@words|
             cand --sounds 'Directory of sounds the `sound` entity plays by name (file names without their extension)'
             cand --config 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]'
             cand --tls 'Serve HTTPS (browsers give the handset page a microphone only on a secure origin): with --tls-cert and --tls-key, that certificate; without, a self-signed one made on first use and kept in the data directory. Its SHA-256 fingerprint is printed at start'
+            cand --allow-urls 'Let API requests name a camera by URL (http://[user@]host[:port][/channel]) as the command line does; without it only the configured cameras and groups are reachable'
             cand --password-stdin 'Read the password from the first line of stdin'
             cand --insecure 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
             cand --take-over 'Close another client''s session on the channel before opening ours'

@@ -220,6 +220,7 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l mqtt-queue -d 
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l sounds -d 'Directory of sounds the `sound` entity plays by name (file names without their extension)' -r -f -a "(__fish_complete_directories)"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l tls -d 'Serve HTTPS (browsers give the handset page a microphone only on a secure origin): with --tls-cert and --tls-key, that certificate; without, a self-signed one made on first use and kept in the data directory. Its SHA-256 fingerprint is printed at start'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l allow-urls -d 'Let API requests name a camera by URL (http://[user@]host[:port][/channel]) as the command line does; without it only the configured cameras and groups are reachable'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l password-stdin -d 'Read the password from the first line of stdin'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l insecure -d 'Accept any TLS certificate (prefer tls_fingerprint in the config)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand serve" -l take-over -d 'Close another client\'s session on the channel before opening ours'

@@ -85,8 +85,9 @@ pub enum Ending {
     ConnectionReset { detail: String },
     /// The channel is in use.
     Busy { detail: String },
-    /// Credentials rejected, account locked, or no usable challenge.
-    Auth { detail: String },
+    /// Credentials rejected, account locked (`locked`: the device said so), or no usable
+    /// challenge.
+    Auth { detail: String, locked: bool },
     /// Connect failure or timeout on a control step.
     Network { detail: String },
     /// The TLS handshake failed, usually an unpinned or changed certificate. Not transient:
@@ -127,7 +128,7 @@ impl Ending {
     pub fn from_isapi(e: &IsapiError) -> Ending {
         let detail = e.to_string();
         if e.is_auth() {
-            Ending::Auth { detail }
+            Ending::Auth { detail, locked: e.is_locked() }
         } else if e.is_busy() {
             Ending::Busy { detail }
         } else if matches!(e, IsapiError::NotSupported { .. }) {
@@ -175,6 +176,12 @@ impl Ending {
             || matches!(self, Ending::DeviceHangup { call: None, .. })
     }
 
+    /// The `reason` of the JSON form (`device_hangup`, `connection_reset`, ...).
+    pub fn reason(&self) -> String {
+        let v = serde_json::to_value(self).unwrap_or_default();
+        v.get("reason").and_then(|r| r.as_str()).unwrap_or("unknown").to_string()
+    }
+
     /// One human sentence: what happened and what to try next.
     pub fn describe(&self) -> String {
         match self {
@@ -208,7 +215,7 @@ impl Ending {
                  if it stays busy with nothing talking, the firmware may not free the channel on close: {}",
                 crate::quirks::get(crate::quirks::QuirkId::CloseKeepsChannel).advice
             ),
-            Ending::Auth { detail } => {
+            Ending::Auth { detail, .. } => {
                 format!("{detail}; check the user and password (hiktalk never retries a rejected password, devices lock accounts)")
             }
             Ending::Network { detail } => format!("{detail}; check the address and that the device is reachable"),
@@ -374,7 +381,7 @@ mod tests {
             (Ending::stalled(Duration::from_secs(5)), exit::NETWORK),
             (Ending::ConnectionReset { detail: "reset".into() }, exit::NETWORK),
             (Ending::Busy { detail: "x".into() }, exit::BUSY),
-            (Ending::Auth { detail: "x".into() }, exit::AUTH),
+            (Ending::Auth { detail: "x".into(), locked: false }, exit::AUTH),
             (Ending::Network { detail: "x".into() }, exit::NETWORK),
             (Ending::Tls { detail: "x".into() }, exit::NETWORK),
             (Ending::Protocol { detail: "x".into() }, exit::PROTOCOL),
@@ -402,7 +409,7 @@ mod tests {
         assert!(!Ending::DeviceHangup { status: None, idle: false, call: Some("ring".into()) }.is_transient());
         for e in [
             Ending::UserStop { signal: "SIGINT".into() },
-            Ending::Auth { detail: "x".into() },
+            Ending::Auth { detail: "x".into(), locked: false },
             Ending::Busy { detail: "x".into() },
             Ending::Codec { detail: "x".into() },
             Ending::Tls { detail: "x".into() },

@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Largest audio upload accepted, in bytes
     #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,
+    /// Let API requests name a camera by URL (http://[user@]host[:port][/channel]) as the
+    /// command line does; without it only the configured cameras and groups are reachable
+    #[arg(long)]
+    pub allow_urls: bool,
     /// Requests handled at once; more wait
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub max_requests: usize,

@@ -5,7 +5,7 @@ use super::{Context, fleet};
 use crate::audio::decode::{Input, RawFormat};
 use crate::cli::{Login, PlayArgs, TalkArgs};
 use crate::feed::file::Opened;
-use crate::job::Events;
+use crate::job::{Events, Replay};
 use crate::outcome::Outcome;
 use crate::session::{Progress, Stop};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -62,7 +62,8 @@ pub async fn send(
     let total = opened.duration().filter(|_| !repeat);
     let board = Board::new(members.iter().map(|m| m.name.clone()).collect(), total, ctx.out.interactive());
     let ticker = board.bar.clone().map(|bar| tokio::spawn(tick(bar, board.clone(), ctx.stop.clone())));
-    let outcome = crate::job::play(opened, members, talk_args, repeat, ctx, Events::default(), |name| board.progress(name)).await;
+    let replay = if repeat { Replay::Loop } else { Replay::Once };
+    let outcome = crate::job::play(opened, members, talk_args, replay, ctx, Events::default(), |name| board.progress(name)).await;
     if let Some(t) = ticker {
         t.abort();
         // Stopped for sure (it may be drawing on another thread) before the line is cleared.

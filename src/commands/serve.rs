@@ -63,8 +63,10 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         token,
         close_within,
         max_body: args.max_body,
+        allow_urls: args.allow_urls,
         sse_clients: Arc::new(tokio::sync::Semaphore::new(SSE_CLIENTS)),
     });
+    cameras.iter().for_each(|c| registry.metrics.camera(c));
     crate::serve::devices::spawn(&registry, resolved);
     let mqtt = mqtt.map(|m| tokio::spawn(crate::serve::mqtt::run(app.clone(), m, ctx.out)));
     if let Some(t) = &tls {

@@ -104,6 +104,17 @@ impl IsapiError {
         )
     }
 
+    /// True when the device says it has locked the account (for this address).
+    pub fn is_locked(&self) -> bool {
+        match self {
+            IsapiError::Locked { .. } => true,
+            IsapiError::AuthRejected { check, .. } | IsapiError::NoChallenge { check } => {
+                check.as_deref().is_some_and(UserCheck::is_locked)
+            }
+            _ => false,
+        }
+    }
+
     /// True when a doorbell says the command does not fit the call state (`invalidOperation`,
     /// errorCode 0x40000006).
     pub fn is_invalid_operation(&self) -> bool {

@@ -85,6 +85,11 @@ impl Talk<'_> {
             events.send(Event::Playing { device: label.clone(), channel: channel.to_string(), codec: params });
             on_open(channel, params);
         });
+        let (announce, events, label) = (opts.announce.clone(), self.events.clone(), name.clone());
+        opts.announce = std::sync::Arc::new(move |message| {
+            events.send(Event::Note { device: label.clone(), message: message.to_string() });
+            announce(message);
+        });
         let device = device.with_stall(self.stall);
         let mut report = Report::new(&name, self.ending.clone());
         let ready = match session::negotiate(&device, &name, &opts, &ctx.stop).await {
@@ -169,7 +174,7 @@ mod tests {
     fn the_exit_code_rule() {
         let ok = || outcome("a", Ending::EndOfInput);
         let busy = || outcome("b", Ending::Busy { detail: "x".into() });
-        let auth = || outcome("c", Ending::Auth { detail: "x".into() });
+        let auth = || outcome("c", Ending::Auth { detail: "x".into(), locked: false });
         assert_eq!(combine(vec![ok(), ok()]).exit_code, exit::OK);
         assert_eq!(combine(vec![busy(), busy()]).exit_code, exit::BUSY);
         assert_eq!(combine(vec![ok(), busy()]).exit_code, exit::SOME_FAILED);

@@ -33,13 +33,16 @@ pub struct Context {
 }
 
 /// What happens to one device of a job, in order: `Opening`, then `Playing` if a session
-/// opened, then `Ended` with the device's outcome.
+/// opened (again after a reconnect), `Note`s meanwhile, then `Ended` with the device's outcome.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// Connecting to the device and negotiating its channel.
     Opening { device: String },
     /// The session is open and audio goes out on `channel`.
     Playing { device: String, channel: String, codec: CodecParams },
+    /// What the session layer says meanwhile: a fault and the reconnect after it (with its
+    /// delay), a codec switch.
+    Note { device: String, message: String },
     /// The device's part is over: its outcome (reason, figures, whether the close was confirmed).
     Ended { device: String, outcome: Outcome },
 }
@@ -79,20 +82,33 @@ pub fn live_clock(source: crate::feed::Source, talk_args: &TalkArgs, devices: us
 const LEAD: Duration = Duration::from_millis(100);
 const BATCH: Duration = Duration::from_millis(60);
 
+/// What a play does at the end of its input and after a fault the user did not ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Once; a fault ends it (`play`, `say`).
+    Once,
+    /// Once; an unasked fault reopens the session (bounded, with backoff and jitter), which
+    /// goes on where the shared clock is (`serve`: an announcement a device cut is not lost
+    /// whole, and an application sees the retries in the metrics).
+    Resume,
+    /// Over and over until stopped, reconnecting after faults (`play --loop`).
+    Loop,
+}
+
 /// Plays an opened input to every member from one clock (`play`, `say`, `answer --play`,
 /// `serve`); `progress` gives each device's live counters.
 pub async fn play(
     opened: Opened,
     members: Vec<fleet::Member>,
     talk_args: &TalkArgs,
-    repeat: bool,
+    replay: Replay,
     ctx: &Context,
     events: Events,
     progress: impl Fn(&str) -> Arc<Progress>,
 ) -> anyhow::Result<Outcome> {
     let out = ctx.out;
     let describe = opened.describe();
-    let source = opened.start(repeat)?;
+    let source = opened.start(replay == Replay::Loop)?;
     // Decoded, resampled and encoded once; every device gets the same frames on one schedule,
     // starting together.
     let clock = Clock::start(Feed::new(source, talk_args.volume), LEAD, BATCH);
@@ -114,7 +130,7 @@ pub async fn play(
         |c| {
             let (progress, describe, label) = (progress(&c.name), describe.clone(), c.name.clone());
             let opts = TalkOptions {
-                reconnect: repeat,
+                reconnect: replay != Replay::Once,
                 // One line per device when it opens would drown a page to many devices.
                 on_open: Arc::new(move |channel, params| {
                     if several {

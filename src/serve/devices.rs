@@ -54,9 +54,7 @@ async fn run(registry: Arc<Registry>, target: Target) {
         }
     };
     registry.metrics.stream_up(&name, false);
-    if matches!(ending, Ending::Auth { .. }) {
-        registry.metrics.failed_login(&name);
-    }
+    registry.metrics.login(&name, &ending);
     // A rejected password is not tried again (devices lock accounts): the watcher ends, saying so.
     if !matches!(ending, Ending::UserStop { .. }) {
         let o = Outcome::new(Some(name.clone()), ending).to_json();

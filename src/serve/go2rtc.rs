@@ -120,10 +120,10 @@ async fn started(app: &App, camera: &str, audio: Audio) -> Option<Response> {
 }
 
 async fn stop(app: &App, camera: &str) -> Response {
-    if let Err(r) = app.targets(camera) {
-        return r;
-    }
-    let live = app.registry.live(camera);
+    let live = match app.live(camera) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     live.iter().for_each(|s| s.stop());
     native::closed(app, live).await
 }

@@ -48,20 +48,42 @@ pub struct App {
     pub close_within: Duration,
     /// The largest upload or fetched audio, in bytes.
     pub max_body: usize,
+    /// Cameras given as URLs are reachable too (`--allow-urls`).
+    pub allow_urls: bool,
     /// Room for `/api/events` clients; one more is refused.
     pub sse_clients: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
-    /// The devices a configured camera or group names; anything else (a URL, `sim`, a path) is
-    /// not reachable through the API: 404.
+    /// The devices a configured camera or group names, or with `--allow-urls` a camera URL
+    /// (`http(s)://[user@]host[:port][/channel]`, as the command line takes it). Any other name
+    /// (`sim`, a bare host, a path) is not reachable through the API: 404; a URL without
+    /// `--allow-urls` is refused with 403.
     pub fn targets(&self, name: &str) -> Result<Vec<Target>, Response> {
         if !self.cameras.iter().chain(&self.groups).any(|c| c == name) {
-            return Err(native::not_found("camera", name));
+            if !is_url(name) {
+                return Err(native::not_found("camera", name));
+            }
+            if !self.allow_urls {
+                let message =
+                    "cameras given as URLs are reachable only when hiktalk serve runs with --allow-urls; name a configured camera";
+                return Err(native::answer(403, serde_json::json!({ "reason": "url_not_allowed", "message": message })));
+            }
         }
         config::resolve_all(&[name.to_string()], self.registry.config.as_deref())
-            .map_err(|e| native::refusal(name, crate::outcome::Ending::from_error(&e.into())))
+            .map_err(|e| native::refusal(&config::display_name(name), crate::outcome::Ending::from_error(&e.into())))
     }
+
+    /// The sessions not yet closed of every device `name` reaches.
+    pub fn live(&self, name: &str) -> Result<Vec<Arc<registry::Session>>, Response> {
+        Ok(self.targets(name)?.iter().flat_map(|t| self.registry.live(t.name())).collect())
+    }
+}
+
+/// A camera URL: what `--allow-urls` lets through.
+fn is_url(name: &str) -> bool {
+    let lower = name.chars().take(8).collect::<String>().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// Limits on what one client can make the service hold.

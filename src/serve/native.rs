@@ -70,7 +70,8 @@ pub async fn play(
         },
         false if body.is_empty() => return refusal(&camera, usage("the body is empty: send the audio, or JSON with \"text\"".into())),
         false => Audio {
-            input: Input::Memory { what: "the uploaded audio".into(), bytes: body.to_vec().into() },
+            // One copy, straight into what the decoder shares (the body goes when this returns).
+            input: Input::Memory { what: "the uploaded audio".into(), bytes: Arc::from(&body[..]) },
             source: "upload".into(),
             talk: app.talk.clone(),
         },
@@ -172,10 +173,10 @@ pub async fn stop_session(State(app): State<Arc<App>>, Path(id): Path<String>) -
 
 /// `DELETE /api/cameras/{camera}/sessions`: every session of the camera, each confirmed.
 pub async fn stop_camera(State(app): State<Arc<App>>, Path(camera): Path<String>) -> Response {
-    if let Err(r) = app.targets(&camera) {
-        return r;
-    }
-    let live = app.registry.live(&camera);
+    let live = match app.live(&camera) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     live.iter().for_each(|s| s.stop());
     closed(&app, live).await
 }

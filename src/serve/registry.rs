@@ -7,7 +7,7 @@ use crate::cli::{Login, TalkArgs};
 use crate::codec::CodecParams;
 use crate::config::Target;
 use crate::job::fleet::Member;
-use crate::job::{self, Context, Event, Events, SimAs};
+use crate::job::{self, Context, Event, Events, Replay, SimAs};
 use crate::outcome::{Ending, Outcome};
 use crate::output::Output;
 use crate::session::{Progress, Stop};
@@ -129,6 +129,12 @@ impl Session {
             Event::Playing { codec, .. } => {
                 *self.codec.lock().unwrap_or_else(|p| p.into_inner()) = Some(*codec);
                 State::Playing
+            }
+            Event::Note { message, .. } => {
+                let mut data = self.to_json();
+                data["note"] = crate::config::redact(message).into();
+                let _ = self.bus.send(Published { kind: "session", data });
+                return;
             }
             Event::Ended { .. } => return,
         };
@@ -288,7 +294,7 @@ impl Registry {
                 let opened = job::open_input(&audio.input, None, &ctx.stop).await?;
                 let connected = job::connect::connect_target(target, &registry.login, None, &ctx, SimAs::Camera).await;
                 let members = vec![Member { name: name.clone(), connected }];
-                job::play(opened, members, &audio.talk, false, &ctx, events, move |_| progress.clone()).await
+                job::play(opened, members, &audio.talk, Replay::Resume, &ctx, events, move |_| progress.clone()).await
             };
             let queue = self.queue(&session.camera);
             tokio::spawn(self.clone().run(session.clone(), queue, guard, job));

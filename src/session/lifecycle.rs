@@ -90,7 +90,10 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
         }
         drop(left);
         let ending = match ending {
-            hangup @ Ending::DeviceHangup { .. } => explain_hangup(device, hangup).await,
+            hangup @ Ending::DeviceHangup { .. } => {
+                report.device_hangups += 1;
+                explain_hangup(device, hangup).await
+            }
             quiet @ Ending::Quiet { .. } => {
                 // Closed on purpose: no fault, no retry used; wait for the next words.
                 (opts.announce)(&format!("channel {}: {}", neg.channel.id, quiet.describe()));
@@ -101,7 +104,6 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
         report.end(ending);
         let delay = policy.after(&report.ending, opts.reconnect, stop.requested().is_some(), done.audio.max(heard.audio));
         let Some(delay) = delay else { break };
-        report.retries += 1;
         (opts.announce)(&format!(
             "{}; reconnecting in {:.1} s (attempt {} of {})",
             report.message,
@@ -113,6 +115,9 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
             report.end(stopped);
             break;
         }
+        // Counted once made: a stop during the backoff reopens nothing.
+        report.retries += 1;
+        *report.retry_reasons.entry(report.ending.reason()).or_default() += 1;
     }
     report.codec = Some(neg.params);
     if media.listen.is_some() {

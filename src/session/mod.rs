@@ -18,6 +18,7 @@ pub use clock::Clock;
 pub use lifecycle::{Media, talk};
 pub use negotiate::{Negotiation, negotiate, restore};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 pub use stop::Stop;
@@ -91,6 +92,10 @@ pub struct Report {
     pub closes_confirmed: u32,
     pub close_error: Option<String>,
     pub retries: u32,
+    /// Why each reconnect was made: the fault's reason, how often.
+    pub retry_reasons: BTreeMap<String, u32>,
+    /// Sessions the device ended itself (hung up), retried or not.
+    pub device_hangups: u32,
     pub audio_seconds: f64,
     pub bytes_sent: u64,
     /// How far ahead of real time the device was given audio, at most.
@@ -99,6 +104,9 @@ pub struct Report {
     pub silence_frames: u64,
     /// Frames the device never got (it fell behind, or a live backlog was cut).
     pub dropped_frames: u64,
+    /// Frames' worth of time a device ran out of audio (it played all it was given before
+    /// more came).
+    pub late_frames: u64,
     /// Capture-to-socket latency of live frames.
     pub latency_ms_mean: Option<f64>,
     pub latency_ms_max: Option<f64>,
@@ -125,11 +133,14 @@ impl Report {
             closes_confirmed: 0,
             close_error: None,
             retries: 0,
+            retry_reasons: BTreeMap::new(),
+            device_hangups: 0,
             audio_seconds: 0.0,
             bytes_sent: 0,
             max_ahead_ms: 0.0,
             silence_frames: 0,
             dropped_frames: 0,
+            late_frames: 0,
             latency_ms_mean: None,
             latency_ms_max: None,
             codec_restored: None,
@@ -160,6 +171,7 @@ impl Report {
         self.max_ahead_ms = self.max_ahead_ms.max(s.max_ahead.as_secs_f64() * 1000.0);
         self.silence_frames += s.silence_frames;
         self.dropped_frames += s.dropped;
+        self.late_frames += s.late;
         let (n, sum, max) = s.latency;
         self.latency = (self.latency.0 + n, self.latency.1 + sum, self.latency.2.max(max));
         if self.latency.0 > 0 {

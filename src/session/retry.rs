@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(p.after(&reset(), true, true, Duration::ZERO), None, "nothing reconnects after a stop");
         for no in [
             Ending::UserStop { signal: "SIGINT".into() },
-            Ending::Auth { detail: "bad password".into() },
+            Ending::Auth { detail: "bad password".into(), locked: false },
             Ending::Busy { detail: "busy".into() },
             Ending::Codec { detail: "x".into() },
             Ending::EndOfInput,

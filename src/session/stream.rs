@@ -54,6 +54,9 @@ pub struct Streamed {
     pub silence_frames: u64,
     /// Frames this device never got (it fell behind, or a live backlog was cut).
     pub dropped: u64,
+    /// Frames' worth of time the device had nothing to play: audio that came after it had
+    /// played all it was given (an underrun the device heard as a gap).
+    pub late: u64,
     /// How far ahead of real time the device was given audio, at most.
     pub max_ahead: Duration,
     /// Capture-to-socket latency of live frames: count, sum, maximum.
@@ -69,6 +72,8 @@ pub async fn stream<U: Uplink>(
     done: &mut Streamed,
 ) -> Ending {
     let mut last_sent = Instant::now();
+    // When the device will have played everything written so far.
+    let mut playing_until: Option<Instant> = None;
     // A delivery taken while gathering frames that is not a frame: handled next.
     let mut pending: Option<Delivery> = None;
     let mut frames = Vec::new();
@@ -107,9 +112,9 @@ pub async fn stream<U: Uplink>(
                 }
             }
         }
-        let now = Instant::now();
+        let written_at = Instant::now();
         let before = frames.len();
-        frames.retain(|(_, play_at)| *play_at + outlet.frame * (LATE_FRAMES + 1) >= now);
+        frames.retain(|(_, play_at)| *play_at + outlet.frame * (LATE_FRAMES + 1) >= written_at);
         done.dropped += (before - frames.len()) as u64;
         let Some((_, last_play_at)) = frames.last() else { continue };
         let last_play_at = *last_play_at;
@@ -129,6 +134,11 @@ pub async fn stream<U: Uplink>(
                 done.audio += outlet.frame * frames.len() as u32;
                 done.bytes += bytes.len() as u64;
                 done.max_ahead = done.max_ahead.max((last_play_at + outlet.frame).saturating_duration_since(now));
+                // A device plays what it got back to back from the first write on: a write that
+                // comes after all that was played found it silent, for this many frames.
+                let gap = playing_until.map_or(Duration::ZERO, |until| written_at.saturating_duration_since(until));
+                done.late += gap.as_nanos().div_ceil(outlet.frame.as_nanos().max(1)) as u64;
+                playing_until = Some(playing_until.unwrap_or(written_at).max(written_at) + outlet.frame * frames.len() as u32);
                 for (frame, _) in &frames {
                     done.silence_frames += u64::from(frame.silence);
                     if let Some(at) = frame.captured {
@@ -241,6 +251,7 @@ mod tests {
         assert_eq!(done.audio, Duration::from_secs(2));
         // Never more than the lead plus a frame ahead; the end waits until it was all played.
         assert!(done.max_ahead <= Duration::from_millis(120), "{:?}", done.max_ahead);
+        assert_eq!(done.late, 0, "the device never ran out of audio");
         let last = script.sent.last().unwrap().0 - t0;
         assert!(last >= Duration::from_millis(1880) && last <= Duration::from_millis(1890), "last frame at {last:?}");
         assert!(t0.elapsed() >= Duration::from_secs(2), "ended before the device played it all");
@@ -279,6 +290,8 @@ mod tests {
             playing_until = playing_until.max(at) + frame * (bytes / 160) as u32;
         }
         assert!(underrun <= frame * GRACE, "the device would have heard {underrun:?} of gaps");
+        // That gap is counted, in frames.
+        assert!(done.late > 0 && done.late <= u64::from(GRACE) + 1, "{} late frames", done.late);
     }
 
     const GRACE: u32 = super::super::clock::GRACE_FRAMES;
