@@ -177,8 +177,11 @@ async fn silence_and_a_stalled_microphone_keep_the_session_alive() {
     assert_eq!(count(&events, closed_by_client), 1, "{events:#?}");
     assert_eq!(report["retries"], 0);
 
-    // The recording: the tone, a silent stretch of more than the idle timeout, the tone again.
+    // The recording: the tone, a silent stretch of more than the idle timeout, the tone again;
+    // and the speaker never ran dry: the stall's silence came before the device needed it.
     let id = session_id(&sim);
+    let l = sim.upload_of(&id).await.unwrap().listened;
+    assert_eq!(l.underruns, 0, "the device ran dry: {l:?}");
     let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id).await;
     let rate = rate as usize;
     let longest_quiet = pcm.split(|&v| v.unsigned_abs() > 8).map(<[i16]>::len).max().unwrap_or(0);
