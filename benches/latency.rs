@@ -92,8 +92,18 @@ async fn talk(onsets: usize, stall: bool) -> (Vec<f64>, u32) {
     let first_audio = sim.origin() + Duration::from_secs_f64(l.first_audio_at.unwrap());
     let heard: Vec<_> =
         latency::onsets(&pcm, 1600, 800).iter().map(|&i| latency::arrival_of(i, first_audio, &l.arrivals).unwrap()).collect();
-    assert_eq!(heard.len(), source.onsets().len(), "every onset reached the device once");
-    (latency::delays_ms(&source.onsets(), &heard), l.underruns)
+    let sent = source.onsets();
+    // Each onset against the first one the device got after it (within a tone's length): a
+    // gap inside a tone (a stall) reads as an extra onset, which is counted, not paired.
+    let delays: Vec<f64> = sent
+        .iter()
+        .filter_map(|&s| heard.iter().find(|&&h| h >= s && h < s + Duration::from_millis(200)).map(|&h| (h - s).as_secs_f64() * 1000.0))
+        .collect();
+    assert_eq!(delays.len(), sent.len(), "every onset reached the device");
+    if heard.len() > sent.len() {
+        println!("  {} gap(s) of 100 ms or more inside a tone", heard.len() - sent.len());
+    }
+    (delays, l.underruns)
 }
 
 /// A busy loop at nice 5 beside the bench (another program on the machine), for `load`.

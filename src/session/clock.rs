@@ -8,7 +8,7 @@
 //! - a pipe is waited for until the device has played everything sent plus [`GRACE_FRAMES`],
 //!   then the slot is filled with silence from the track's own encoder, so the device never
 //!   hangs up for lack of audio;
-//! - a microphone is waited for until the device is a frame from running dry, then the slot is
+//! - a microphone is waited for until the device is two frames from running dry, then the slot is
 //!   filled with silence: the device never starves (a live source has the no-gap guarantee a
 //!   file has).
 //!
@@ -46,8 +46,15 @@ use tokio::time::{Instant, sleep_until};
 pub const GRACE_FRAMES: u32 = 3;
 /// The most live audio queued ahead of the clock before the oldest is dropped.
 pub const LIVE_BACKLOG: Duration = Duration::from_millis(60);
-/// The most a live lane's lead grows to absorb a jittery source.
+/// The most a live lane's lead grows to absorb a jittery source (at least two frames more
+/// than it starts with).
 pub const LIVE_LEAD_MAX: Duration = Duration::from_millis(120);
+/// How many frames before a device runs dry a microphone's missing slot is filled with silence
+/// (a clock woken a little late must still be in time), at most half the lead.
+const LIVE_FILL_FRAMES: u32 = 2;
+/// A microphone delivers its audio in periods this long (`audio::capture`): a frame longer
+/// than that completes a frame less a period after its first sample, and the lead covers it.
+const LIVE_PERIOD: Duration = Duration::from_millis(10);
 /// A live lane's lead shrinks by a frame after this long without late audio (from the most
 /// back to 40 ms in 16 s; a source that stalls more often keeps its cushion).
 pub const LIVE_CALM: Duration = Duration::from_secs(2);
@@ -215,8 +222,10 @@ struct Lane {
     running: bool,
     /// Silence frames still to send before a live lane's audio (the device's cushion).
     prefill: u32,
-    /// The lead now (a live lane's adapts to its source's jitter).
+    /// The lead now (a live lane's adapts to its source's jitter), the least and the most.
     lead: Duration,
+    base: Duration,
+    most: Duration,
     /// Silence frames sent for live audio that had not come (it may still come, late).
     stood_in: u64,
     /// Frames of audio to drop to give back lead, and when lead was last grown or given back.
@@ -288,7 +297,7 @@ async fn run(mut feed: Feed, pacing: Pacing, mut control: mpsc::UnboundedReceive
                 }
             }
             if pace == Pace::Live {
-                let dropped = adapt_live(&mut feed, lane, lead, now) + feed.drop_backlog(lane.id, LIVE_BACKLOG + lane.frame);
+                let dropped = adapt_live(&mut feed, lane, now) + feed.drop_backlog(lane.id, LIVE_BACKLOG + lane.frame);
                 for o in &lane.outlets {
                     o.dropped.fetch_add(dropped, Ordering::Relaxed);
                 }
@@ -355,11 +364,11 @@ fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant, batch: Durat
         let next = match next {
             Next::Wait if pace == Pace::File => return None,
             Next::Wait => {
-                // A microphone's slot is filled a frame before the device runs dry; a pipe
-                // may pause, so it gets the grace first.
+                // A microphone's slot is filled before the device runs dry; a pipe may pause,
+                // so it gets the grace first.
                 let played_out = lane.pacer.played_out();
                 let starved = match pace {
-                    Pace::Live => played_out.checked_sub(lane.frame).unwrap_or(played_out),
+                    Pace::Live => played_out.checked_sub((lane.frame * LIVE_FILL_FRAMES).min(lane.base / 2)).unwrap_or(played_out),
                     _ => played_out + lane.frame * GRACE_FRAMES,
                 };
                 if now < starved {
@@ -400,17 +409,17 @@ fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant, batch: Durat
 /// A live lane's lead follows its source: audio that silence stood in for and that came after
 /// all grows the lead (it goes out now, as cushion) or, beyond [`LIVE_LEAD_MAX`], is dropped;
 /// a calm spell gives a frame of lead back. Returns the frames dropped.
-fn adapt_live(feed: &mut Feed, lane: &mut Lane, base: Duration, now: Instant) -> u64 {
+fn adapt_live(feed: &mut Feed, lane: &mut Lane, now: Instant) -> u64 {
     let queued = (feed.buffered(lane.id).as_secs_f64() / lane.frame.as_secs_f64()) as u64;
     let mut dropped = 0;
     if lane.stood_in > 0 && queued > 0 {
         let late = lane.stood_in.min(queued);
-        let room = (LIVE_LEAD_MAX.saturating_sub(lane.lead).as_secs_f64() / lane.frame.as_secs_f64()) as u64;
+        let room = (lane.most.saturating_sub(lane.lead).as_secs_f64() / lane.frame.as_secs_f64()) as u64;
         let grow = late.min(room);
         lane.lead += lane.frame * grow as u32;
         dropped += feed.drop_frames(lane.id, late - grow);
         (lane.stood_in, lane.trim, lane.calm_since) = (0, 0, now);
-    } else if lane.stood_in == 0 && lane.lead > base && now >= lane.calm_since + LIVE_CALM {
+    } else if lane.stood_in == 0 && lane.lead > lane.base && now >= lane.calm_since + LIVE_CALM {
         lane.lead -= lane.frame;
         (lane.trim, lane.calm_since) = (lane.trim + 1, now);
     }
@@ -427,19 +436,28 @@ fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, pacing: Pacing, params: CodecP
     let Pacing { lead, batch } = pacing;
     let id = feed.track(params)?;
     let frame = feed.frame_duration(id);
-    // A live lane's lead may grow; an outlet holds what the largest may hand over at once.
-    let lead_max = if feed.pace() == Pace::Live { lead.max(LIVE_LEAD_MAX) } else { lead };
+    // A live lane's frames complete a frame less a period after their first sample, and its
+    // lead may grow; an outlet holds what the largest may hand over at once.
+    let (base, most) = match feed.pace() {
+        Pace::Live => {
+            let base = lead + frame.saturating_sub(LIVE_PERIOD);
+            (base, LIVE_LEAD_MAX.max(base + frame * 2))
+        }
+        _ => (lead, lead),
+    };
     let lane = match lanes.iter().position(|l| l.id == id) {
         Some(i) => &mut lanes[i],
         None => {
             lanes.push(Lane {
                 id,
-                pacer: Pacer::new(frame, lead),
+                pacer: Pacer::new(frame, base),
                 frame,
                 outlets: Vec::new(),
                 running: false,
                 prefill: 0,
-                lead,
+                lead: base,
+                base,
+                most,
                 stood_in: 0,
                 trim: 0,
                 calm_since: Instant::now(),
@@ -453,7 +471,7 @@ fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, pacing: Pacing, params: CodecP
         ready: Notify::new(),
         // What the schedule may hand over at once: the lead and a batch, plus the grace a late
         // pipe or microphone was given before silence filled in, plus two for scheduling jitter.
-        capacity: ((lead_max + batch).as_secs_f64() / frame.as_secs_f64()).ceil() as usize + GRACE_FRAMES as usize + 2,
+        capacity: ((most + batch).as_secs_f64() / frame.as_secs_f64()).ceil() as usize + GRACE_FRAMES as usize + 2,
         dropped: AtomicU64::new(0),
         detached: AtomicBool::new(false),
     });
