@@ -247,6 +247,8 @@ async fn an_output_without_a_clock_does_not_spin() {
     let sim = sim::start(SimConfig { mic: Some(onset_file(dir.path())), ..binary_sim_config() }).await.unwrap();
     let mut cmd = hiktalk();
     cmd.args(["listen", "--output", "alsa:null", "--duration", "4", &url(&sim)]).stdout(Stdio::null()).stderr(Stdio::piped());
+    // Reaped by wait4(2) below, which also gives its CPU time (std's wait cannot).
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("start hiktalk listen");
     let (status, cpu, wall) = tokio::task::spawn_blocking(move || {
         let start = Instant::now();
