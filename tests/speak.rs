@@ -177,8 +177,11 @@ async fn silence_and_a_stalled_microphone_keep_the_session_alive() {
     assert_eq!(count(&events, closed_by_client), 1, "{events:#?}");
     assert_eq!(report["retries"], 0);
 
-    // The recording: the tone, a silent stretch of more than the idle timeout, the tone again.
+    // The recording: the tone, a silent stretch of more than the idle timeout, the tone again;
+    // and the speaker never ran dry: the stall's silence came before the device needed it.
     let id = session_id(&sim);
+    let l = sim.upload_of(&id).await.unwrap().listened;
+    assert_eq!(l.underruns, 0, "the device ran dry: {l:?}");
     let (pcm, rate) = crate::util::ffmpeg::heard(&sim, &id).await;
     let rate = rate as usize;
     let longest_quiet = pcm.split(|&v| v.unsigned_abs() > 8).map(<[i16]>::len).max().unwrap_or(0);
@@ -582,6 +585,9 @@ async fn the_microphone_speaks_every_channel_codec() {
         let hz = dominant_hz(body, rate);
         assert!((hz - FREQ).abs() <= 5.0, "{codec}: {hz:.1} Hz");
         assert!((rms_dbfs(body) - (PEAK_DBFS - 3.01)).abs() <= 2.0, "{codec}: level {:.1} dBFS", rms_dbfs(body));
+        // Long frames (AAC's 64 ms) need a longer cushion: the device never ran dry for it.
+        let l = sim.upload_of(&id).await.unwrap().listened;
+        assert_eq!(l.underruns, 0, "{codec}: {l:?}");
     }
 }
 

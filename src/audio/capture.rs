@@ -3,8 +3,9 @@
 //! The cpal callback converts whatever the device delivers to mono f32 in a preallocated
 //! scratch buffer and pushes it into a lock-free SPSC ring (rtrb), together with the capture
 //! time of each callback in a second, smaller ring. The callback never blocks or allocates.
-//! The consumer drains the ring with [`Capture::read`]; it is meant to be polled (the
-//! microphone source polls every 5 ms), so no wake-up mechanism is provided.
+//! The consumer drains the ring with [`Capture::read`] on the thread that opened the capture;
+//! the callback unparks that thread after each push, so [`Capture::wait`] returns as soon as
+//! a period is in (no polling: a sound never waits for the consumer's next look).
 //!
 //! Overflow policy: an intercom wants the newest audio, so when the consumer falls behind by
 //! more than [`MAX_BACKLOG`] the oldest audio is skipped at read time (an SPSC producer cannot
@@ -124,7 +125,7 @@ impl Capture {
                 let (error, device) = (Arc::clone(&error), name.clone());
                 move |e: cpal::Error| report_error(&error, &device, e)
             };
-            let mut callback = Converter::new(writer, usize::from(channels), rate);
+            let mut callback = Converter::new(writer, usize::from(channels), rate, std::thread::current());
             let config = cpal::StreamConfig { buffer_size, ..stream_config };
             device
                 .build_input_stream_raw(config, format, move |data, info| callback.process(data, info), on_error, None)
@@ -154,6 +155,12 @@ impl Capture {
     /// the capture time of the oldest sample appended, or None if nothing was buffered.
     pub fn read(&mut self, out: &mut Vec<f32>) -> Option<Instant> {
         self.reader.read(out)
+    }
+
+    /// Blocks the opening thread until the callback has pushed audio (maybe already before
+    /// this call), or for at most `timeout`. May return early; [`read`](Self::read) tells.
+    pub fn wait(&self, timeout: Duration) {
+        std::thread::park_timeout(timeout);
     }
 
     /// Samples dropped so far because the consumer fell behind (see the module docs).
@@ -208,11 +215,13 @@ struct Converter {
     scratch: Box<[f32]>,
     channels: usize,
     rate: u32,
+    /// The consumer, woken after each push (an atomic and at most one futex wake: no lock).
+    consumer: std::thread::Thread,
 }
 
 impl Converter {
-    fn new(writer: Writer, channels: usize, rate: u32) -> Self {
-        Converter { writer, scratch: vec![0.0; SCRATCH_FRAMES].into_boxed_slice(), channels: channels.max(1), rate }
+    fn new(writer: Writer, channels: usize, rate: u32, consumer: std::thread::Thread) -> Self {
+        Converter { writer, scratch: vec![0.0; SCRATCH_FRAMES].into_boxed_slice(), channels: channels.max(1), rate, consumer }
     }
 
     fn process(&mut self, data: &cpal::Data, info: &cpal::InputCallbackInfo) {
@@ -252,6 +261,7 @@ impl Converter {
             self.writer.push(&self.scratch[..frames], at);
             at += Duration::from_nanos(frames as u64 * 1_000_000_000 / u64::from(self.rate));
         }
+        self.consumer.unpark();
     }
 }
 
@@ -389,7 +399,7 @@ mod tests {
     #[test]
     fn converter_splits_callbacks_larger_than_scratch() {
         let (writer, mut reader) = ring(48_000);
-        let mut conv = Converter::new(writer, 2, 48_000);
+        let mut conv = Converter::new(writer, 2, 48_000, std::thread::current());
         let input: Vec<f32> = (0..SCRATCH_FRAMES * 2 + 10).flat_map(|i| [i as f32 / 1e5, i as f32 / 1e5]).collect();
         let start = Instant::now();
         conv.push_interleaved(&input, start);
@@ -398,6 +408,26 @@ mod tests {
         assert_eq!(reader.read(&mut out), Some(start));
         assert_eq!(out.len(), SCRATCH_FRAMES * 2 + 10);
         assert!(out.iter().enumerate().all(|(i, &s)| (s - i as f32 / 1e5).abs() < 1e-6));
+    }
+
+    #[test]
+    fn a_push_wakes_the_consumer() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let consumer = std::thread::spawn(move || {
+            let (writer, mut reader) = ring(48_000);
+            tx.send(Converter::new(writer, 1, 48_000, std::thread::current())).unwrap();
+            let start = Instant::now();
+            let mut out = Vec::new();
+            // Spurious wake-ups aside, only the push ends the wait (long before the timeout).
+            while reader.read(&mut out).is_none() && start.elapsed() < Duration::from_secs(30) {
+                std::thread::park_timeout(Duration::from_secs(30));
+            }
+            (start.elapsed(), out.len())
+        });
+        rx.recv().unwrap().push_interleaved(&[0.5f32; 480], Instant::now());
+        let (waited, got) = consumer.join().unwrap();
+        assert_eq!(got, 480);
+        assert!(waited < Duration::from_secs(10), "woken after {waited:?}");
     }
 
     #[test]

@@ -35,6 +35,11 @@ impl Pacer {
         self.start + self.audio_sent()
     }
 
+    /// Runs `lead` ahead of real time from now on (a live source's cushion, grown or shrunk).
+    pub fn set_lead(&mut self, lead: Duration) {
+        self.lead = lead;
+    }
+
     /// Records that one frame went out.
     pub fn sent_one(&mut self) {
         self.sent += 1;

@@ -1,8 +1,11 @@
 //! Sound out through cpal, behind a jitter buffer sized from what arrives: playback starts once
 //! [`START`] of audio is queued, a buffer that runs dry (an underrun) makes the target grow by a
 //! [`STEP`], and a long stretch without underruns lets it shrink again, dropping the excess, so
-//! latency comes back down. The cpal callback never blocks or allocates: audio reaches it through
-//! a lock-free ring (rtrb), and it reports through atomics.
+//! latency comes back down. The cpal callback never allocates: audio reaches it through a
+//! lock-free ring (rtrb), and it reports through atomics. It blocks only for an output with no
+//! clock of its own (ALSA's `null`, a plain file), which asks for samples as fast as they can be
+//! made: once such an output is more than [`AHEAD`] ahead of real time, the callback sleeps
+//! the excess, so hiktalk's clock paces it instead of a spinning thread.
 
 use super::devices::{self, Direction, Lookup};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
@@ -11,8 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Audio queued before playback starts (and restarts after an underrun).
-pub const START: Duration = Duration::from_millis(60);
+/// Audio queued before playback starts (and restarts after an underrun): two of a device's
+/// 20 ms packets; a jittery device grows it on the first underrun.
+pub const START: Duration = Duration::from_millis(40);
 /// How much the target grows on an underrun, and how far it may shrink or grow.
 pub const STEP: Duration = Duration::from_millis(20);
 const MIN: Duration = Duration::from_millis(40);
@@ -23,6 +27,9 @@ const CALM: Duration = Duration::from_secs(10);
 const RING: Duration = Duration::from_secs(2);
 /// Requested period: short, because every period is latency at the speaker.
 const PERIOD: Duration = Duration::from_millis(10);
+/// How far ahead of real time an output may take samples before it is taken for clockless and
+/// paced: more than any sound card's buffer holds.
+const AHEAD: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlaybackError {
@@ -141,6 +148,9 @@ struct Jitter {
     steady: usize,
     stats: Arc<PlaybackStats>,
     rate: u32,
+    /// When the first callback ran, and frames taken since: how far ahead of real time the
+    /// output is.
+    clock: Option<(std::time::Instant, u64)>,
 }
 
 impl Jitter {
@@ -157,6 +167,7 @@ impl Jitter {
             steady: 0,
             stats,
             rate,
+            clock: None,
         };
         j.publish_target();
         j
@@ -166,8 +177,21 @@ impl Jitter {
         self.stats.target_ms.store((self.target as u64 * 1000 / u64::from(self.rate)) as u32, Ordering::Relaxed);
     }
 
+    /// Sleeps while the output is more than [`AHEAD`] ahead of real time (it has no clock).
+    fn pace(&mut self, frames: usize) {
+        let now = std::time::Instant::now();
+        let (start, taken) = self.clock.get_or_insert((now, 0));
+        *taken += frames as u64;
+        let audio = Duration::from_secs_f64(*taken as f64 / f64::from(self.rate));
+        let ahead = audio.saturating_sub(now - *start);
+        if ahead > AHEAD {
+            std::thread::sleep(ahead - AHEAD);
+        }
+    }
+
     fn fill<T: Sample + FromSample<f32>>(&mut self, out: &mut [T]) {
         let frames = out.len() / self.channels;
+        self.pace(frames);
         let available = self.reader.slots();
         let draining = self.stats.draining.load(Ordering::Relaxed);
         if !self.playing {
@@ -227,21 +251,21 @@ mod tests {
     fn starts_after_the_cushion_and_grows_it_on_an_underrun() {
         let (mut w, mut j) = jitter(1000);
         let mut out = vec![1.0f32; 20];
-        let _ = w.push_partial_slice(&[0.5; 50]);
+        let _ = w.push_partial_slice(&[0.5; 30]);
         j.fill(&mut out);
-        assert!(out.iter().all(|&s| s == 0.0), "not before 60 ms are queued");
+        assert!(out.iter().all(|&s| s == 0.0), "not before 40 ms are queued");
         let _ = w.push_partial_slice(&[0.5; 10]);
         j.fill(&mut out);
         assert!(out.iter().all(|&s| s == 0.5), "both channels get the mono sample");
-        // 60 queued, 10 played per call; then only 5 more come: dry half-way.
-        for _ in 0..5 {
+        // 40 queued, 10 played per call; then only 5 more come: dry half-way.
+        for _ in 0..3 {
             j.fill(&mut out);
         }
         let _ = w.push_partial_slice(&[0.5; 5]);
         j.fill(&mut out);
         assert_eq!(j.stats.underruns.load(Ordering::Relaxed), 1);
         assert!(out[..10].iter().all(|&s| s == 0.5) && out[10..].iter().all(|&s| s == 0.0), "{out:?}");
-        assert_eq!(j.stats.target_ms.load(Ordering::Relaxed), 80);
+        assert_eq!(j.stats.target_ms.load(Ordering::Relaxed), 60);
     }
 
     #[test]
@@ -256,5 +280,18 @@ mod tests {
         assert_eq!(j.target, 190);
         assert!(j.stats.trimmed_samples.load(Ordering::Relaxed) > 0);
         assert!(j.reader.slots() <= j.target + j.step);
+    }
+
+    #[test]
+    fn an_output_faster_than_real_time_is_held_to_it() {
+        let (_w, mut j) = jitter(48_000);
+        let mut out = vec![0f32; 2 * 480];
+        let start = std::time::Instant::now();
+        // Two seconds of 10 ms periods, asked for as fast as the loop can go (a `null` output).
+        for _ in 0..200 {
+            j.fill(&mut out);
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_secs(2) - AHEAD, "2 s of audio taken in {took:?}");
     }
 }

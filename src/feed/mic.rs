@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// How often the thread drains the capture ring: well under a frame, so a frame never waits
-/// long for the thread to notice it.
-const POLL: Duration = Duration::from_millis(5);
+/// The thread wakes when a period is captured; without one it still looks this often, so a
+/// stalled microphone and a clock that went away are noticed.
+const WAIT: Duration = Duration::from_millis(50);
 /// Speech between words dips below the VAD threshold; keep talking this long after a loud chunk.
 const VAD_HANGOVER: Duration = Duration::from_millis(300);
 /// A microphone that delivers nothing for this long has failed. Not every failure reaches
@@ -23,7 +23,7 @@ const CAPTURE_STALL: Duration = Duration::from_secs(3);
 /// Seconds of audio a live device may deliver beyond real time (buffered at the start, a
 /// burst after a hiccup); more than this plus twice the time elapsed is no microphone.
 const UNPACED_SLACK: f64 = 1.0;
-/// Chunks (one per poll that found audio) queued for the clock before the newest are dropped.
+/// Chunks (one per wake-up that found audio) queued for the clock before the newest are dropped.
 const QUEUE: usize = 64;
 
 /// Speech is louder than this (dBFS) unless `--vad` says otherwise.
@@ -138,7 +138,7 @@ fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &
                     CAPTURE_STALL.as_secs()
                 ));
             }
-            std::thread::sleep(POLL);
+            capture.wait(WAIT);
             continue;
         };
         last_data = Instant::now();

@@ -242,6 +242,16 @@ impl Feed {
         frames as u64
     }
 
+    /// Drops up to `frames` of the oldest whole frames of `id`; returns how many went.
+    pub fn drop_frames(&mut self, id: TrackId, frames: u64) -> u64 {
+        let t = &mut self.tracks[id.0];
+        let frames = frames.min((t.pcm.len() / t.frame_samples) as u64);
+        let drop = frames as usize * t.frame_samples;
+        t.pcm.drain(..drop);
+        t.position += drop as u64;
+        frames
+    }
+
     /// The next frame of `id`, if its audio is there. At the end of the source: the last
     /// partial frame padded with silence, then silence until the encoder's delayed tail is out.
     pub fn next_frame(&mut self, id: TrackId) -> Next {

@@ -5,13 +5,21 @@
 //! Frame n of a track is due at `start + n * frame - lead` (an absolute schedule: a late
 //! wake-up never shifts later frames). When the source has no audio for a due frame:
 //! - a file is waited for (its decoder is ahead of real time; a stall is only a delay);
-//! - a pipe or a microphone is waited for until the device has played everything sent plus
-//!   [`GRACE_FRAMES`], then the slot is filled with silence from the track's own encoder, so the
-//!   device never hangs up for lack of audio.
+//! - a pipe is waited for until the device has played everything sent plus [`GRACE_FRAMES`],
+//!   then the slot is filled with silence from the track's own encoder, so the device never
+//!   hangs up for lack of audio;
+//! - a microphone is waited for until the device is two frames from running dry, then the slot is
+//!   filled with silence: the device never starves (a live source has the no-gap guarantee a
+//!   file has).
 //!
 //! A live source is just in time: each frame leaves as its audio completes, so the device would
 //! hold almost nothing and any jitter would be a gap. When a live lane (re)starts it first sends
-//! `lead` of silence, the cushion the device then keeps.
+//! `lead` of silence, the cushion the device then keeps. The cushion adapts to the jitter seen:
+//! audio that comes after silence stood in for it grows the lead by what came late (up to
+//! [`LIVE_LEAD_MAX`]) and goes out at once, so the next stall of that size is absorbed; beyond
+//! that it is dropped, so a stall never adds latency for the rest of the call (each stall
+//! would otherwise leave the late audio queued behind the silence). [`LIVE_CALM`] without a
+//! late frame gives a frame of the lead back (one frame of audio is dropped for it).
 //!
 //! A live backlog beyond [`LIVE_BACKLOG`] is dropped, oldest first (a capture clock a little
 //! fast must not build up latency). An outlet holds at most what the schedule may hand over at
@@ -38,6 +46,18 @@ use tokio::time::{Instant, sleep_until};
 pub const GRACE_FRAMES: u32 = 3;
 /// The most live audio queued ahead of the clock before the oldest is dropped.
 pub const LIVE_BACKLOG: Duration = Duration::from_millis(60);
+/// The most a live lane's lead grows to absorb a jittery source (at least two frames more
+/// than it starts with).
+pub const LIVE_LEAD_MAX: Duration = Duration::from_millis(120);
+/// How many frames before a device runs dry a microphone's missing slot is filled with silence
+/// (a clock woken a little late must still be in time), at most half the lead.
+const LIVE_FILL_FRAMES: u32 = 2;
+/// A microphone delivers its audio in periods this long (`audio::capture`): a frame longer
+/// than that completes a frame less a period after its first sample, and the lead covers it.
+const LIVE_PERIOD: Duration = Duration::from_millis(10);
+/// A live lane's lead shrinks by a frame after this long without late audio (from the most
+/// back to 40 ms in 16 s; a source that stalls more often keeps its cushion).
+pub const LIVE_CALM: Duration = Duration::from_secs(2);
 /// How far ahead of the schedule a file or pipe is decoded and shaped.
 const AHEAD: Duration = Duration::from_secs(2);
 
@@ -202,6 +222,15 @@ struct Lane {
     running: bool,
     /// Silence frames still to send before a live lane's audio (the device's cushion).
     prefill: u32,
+    /// The lead now (a live lane's adapts to its source's jitter), the least and the most.
+    lead: Duration,
+    base: Duration,
+    most: Duration,
+    /// Silence frames sent for live audio that had not come (it may still come, late).
+    stood_in: u64,
+    /// Frames of audio to drop to give back lead, and when lead was last grown or given back.
+    trim: u64,
+    calm_since: Instant,
     done: bool,
 }
 
@@ -263,11 +292,12 @@ async fn run(mut feed: Feed, pacing: Pacing, mut control: mpsc::UnboundedReceive
                 lane.pacer.resume();
                 lane.running = true;
                 if pace == Pace::Live {
-                    lane.prefill = (lead.as_secs_f64() / lane.frame.as_secs_f64()).ceil() as u32;
+                    lane.prefill = (lane.lead.as_secs_f64() / lane.frame.as_secs_f64()).ceil() as u32;
+                    (lane.stood_in, lane.calm_since) = (0, now);
                 }
             }
             if pace == Pace::Live {
-                let dropped = feed.drop_backlog(lane.id, LIVE_BACKLOG + lane.frame);
+                let dropped = adapt_live(&mut feed, lane, now) + feed.drop_backlog(lane.id, LIVE_BACKLOG + lane.frame);
                 for o in &lane.outlets {
                     o.dropped.fetch_add(dropped, Ordering::Relaxed);
                 }
@@ -334,10 +364,17 @@ fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant, batch: Durat
         let next = match next {
             Next::Wait if pace == Pace::File => return None,
             Next::Wait => {
-                let starved = lane.pacer.played_out() + lane.frame * GRACE_FRAMES;
+                // A microphone's slot is filled before the device runs dry; a pipe may pause,
+                // so it gets the grace first.
+                let played_out = lane.pacer.played_out();
+                let starved = match pace {
+                    Pace::Live => played_out.checked_sub((lane.frame * LIVE_FILL_FRAMES).min(lane.base / 2)).unwrap_or(played_out),
+                    _ => played_out + lane.frame * GRACE_FRAMES,
+                };
                 if now < starved {
                     return Some(starved);
                 }
+                lane.stood_in += u64::from(pace == Pace::Live);
                 feed.silence(lane.id)
             }
             other => other,
@@ -369,14 +406,63 @@ fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant, batch: Durat
     }
 }
 
+/// A live lane's lead follows its source: audio that silence stood in for and that came after
+/// all grows the lead (it goes out now, as cushion) or, beyond [`LIVE_LEAD_MAX`], is dropped;
+/// a calm spell gives a frame of lead back. Returns the frames dropped.
+fn adapt_live(feed: &mut Feed, lane: &mut Lane, now: Instant) -> u64 {
+    let queued = (feed.buffered(lane.id).as_secs_f64() / lane.frame.as_secs_f64()) as u64;
+    let mut dropped = 0;
+    if lane.stood_in > 0 && queued > 0 {
+        let late = lane.stood_in.min(queued);
+        let room = (lane.most.saturating_sub(lane.lead).as_secs_f64() / lane.frame.as_secs_f64()) as u64;
+        let grow = late.min(room);
+        lane.lead += lane.frame * grow as u32;
+        dropped += feed.drop_frames(lane.id, late - grow);
+        (lane.stood_in, lane.trim, lane.calm_since) = (0, 0, now);
+    } else if lane.stood_in == 0 && lane.lead > lane.base && now >= lane.calm_since + LIVE_CALM {
+        lane.lead -= lane.frame;
+        (lane.trim, lane.calm_since) = (lane.trim + 1, now);
+    }
+    if lane.trim > 0 && queued > 0 {
+        let n = feed.drop_frames(lane.id, lane.trim.min(queued));
+        lane.trim -= n;
+        dropped += n;
+    }
+    lane.pacer.set_lead(lane.lead);
+    dropped
+}
+
 fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, pacing: Pacing, params: CodecParams) -> Result<Outlet, Ending> {
     let Pacing { lead, batch } = pacing;
     let id = feed.track(params)?;
     let frame = feed.frame_duration(id);
+    // A live lane's frames complete a frame less a period after their first sample, and its
+    // lead may grow; an outlet holds what the largest may hand over at once.
+    let (base, most) = match feed.pace() {
+        Pace::Live => {
+            let base = lead + frame.saturating_sub(LIVE_PERIOD);
+            (base, LIVE_LEAD_MAX.max(base + frame * 2))
+        }
+        _ => (lead, lead),
+    };
     let lane = match lanes.iter().position(|l| l.id == id) {
         Some(i) => &mut lanes[i],
         None => {
-            lanes.push(Lane { id, pacer: Pacer::new(frame, lead), frame, outlets: Vec::new(), running: false, prefill: 0, done: false });
+            lanes.push(Lane {
+                id,
+                pacer: Pacer::new(frame, base),
+                frame,
+                outlets: Vec::new(),
+                running: false,
+                prefill: 0,
+                lead: base,
+                base,
+                most,
+                stood_in: 0,
+                trim: 0,
+                calm_since: Instant::now(),
+                done: false,
+            });
             lanes.last_mut().expect("just pushed")
         }
     };
@@ -385,7 +471,7 @@ fn attach(feed: &mut Feed, lanes: &mut Vec<Lane>, pacing: Pacing, params: CodecP
         ready: Notify::new(),
         // What the schedule may hand over at once: the lead and a batch, plus the grace a late
         // pipe or microphone was given before silence filled in, plus two for scheduling jitter.
-        capacity: ((lead + batch).as_secs_f64() / frame.as_secs_f64()).ceil() as usize + GRACE_FRAMES as usize + 2,
+        capacity: ((most + batch).as_secs_f64() / frame.as_secs_f64()).ceil() as usize + GRACE_FRAMES as usize + 2,
         dropped: AtomicU64::new(0),
         detached: AtomicBool::new(false),
     });
@@ -416,6 +502,52 @@ mod tests {
             Delivery::Frame(_, at) => at,
             other => panic!("not a frame: {other:?}"),
         }
+    }
+
+    /// A microphone (16 kHz PCM, 10 ms chunks, chunk k carrying the value k) that stalls for
+    /// 100 ms and then delivers the stalled audio at once, as a capture ring does when its
+    /// reader was held up. What each session is handed: frames before their play time (the
+    /// device never runs dry), chunk k's frame within a frame of chunk k's arrival once the
+    /// burst is out (no latency kept from the stall), and the cushion back to the lead later.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_microphone_costs_neither_a_gap_nor_lasting_latency() {
+        const MS: u64 = 10;
+        // Long enough for the lead to come back from its most.
+        const CHUNKS: u64 = 100 + (LIVE_LEAD_MAX.as_millis() as u64 / MS + 1) * LIVE_CALM.as_millis() as u64 / MS;
+        let (tx, rx) = mpsc::channel(64);
+        let source = Source { rx, rate: 16000, pace: Pace::Live, duration: None };
+        let clock = Clock::start(Feed::new(source, 0.0), Duration::from_millis(40), Duration::ZERO);
+        let mut outlet = clock.attach(CodecParams::new(Codec::Pcm)).await.unwrap();
+        let t0 = Instant::now();
+        tokio::spawn(async move {
+            let chunk = |k: u64| vec![k as f32 / 32767.0; 160];
+            for k in 0..CHUNKS {
+                if (50..60).contains(&k) {
+                    continue;
+                }
+                sleep_until(t0 + Duration::from_millis(MS * k)).await;
+                let samples = if k == 60 { (50..=60).flat_map(chunk).collect() } else { chunk(k) };
+                tx.send(SourceItem::Chunk(Chunk { samples, captured: None })).await.unwrap();
+            }
+        });
+        let mut worst_late = Duration::ZERO;
+        let cushion = loop {
+            let Delivery::Frame(frame, play_at) = outlet.recv().await else { panic!("only frames") };
+            let now = Instant::now();
+            assert!(play_at >= now, "handed over {:?} after the device ran dry", now - play_at);
+            if frame.silence {
+                continue;
+            }
+            let k = u64::from(u16::from_le_bytes([frame.bytes[0], frame.bytes[1]]));
+            if k > 60 {
+                worst_late = worst_late.max(now - (t0 + Duration::from_millis(MS * k)));
+            }
+            if k == CHUNKS - 1 {
+                break play_at - now;
+            }
+        };
+        assert!(worst_late <= Duration::from_millis(MS), "audio after the stall waited {worst_late:?}");
+        assert!(cushion <= Duration::from_millis(40 + MS), "the cushion stayed at {cushion:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -140,8 +140,10 @@ impl ToneSource {
         self.amplitude.store(dbfs_to_amplitude(peak_dbfs).to_bits(), Ordering::Relaxed);
     }
 
-    /// When each tone onset (silence, then the tone from phase 0) was written to the pipe:
-    /// the moment the sound reached the microphone, for latency measured from outside.
+    /// When each tone onset (silence, then the tone from phase 0, at a random frame of its
+    /// period) reached the microphone: the period's write time less the frames after the
+    /// onset, for latency measured from outside (a real microphone's wait for a full period
+    /// included).
     pub fn onsets(&self) -> Vec<Instant> {
         self.onsets.lock().unwrap().clone()
     }
@@ -185,11 +187,16 @@ fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
     while !stop.load(Ordering::Relaxed) {
         let on = tone_on.load(Ordering::Relaxed);
         let onset = on && on_since.is_none();
-        on_since = if on { on_since.or(Some(frame)) } else { None };
+        // A real sound starts anywhere within a period, and the microphone delivers it only
+        // when the period is full: an onset at a random frame of its period.
+        let offset = if onset { rand::random_range(0..PERIOD_FRAMES as u64) } else { 0 };
+        on_since = if on { on_since.or(Some(frame + offset)) } else { None };
         let amplitude = f64::from_bits(amplitude.load(Ordering::Relaxed));
         for (i, out) in buf.chunks_exact_mut(CHANNELS * 4).enumerate() {
-            let t = (frame + i as u64 - on_since.unwrap_or(0)) as f64 / f64::from(RATE);
-            let value = if on { (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32 } else { 0.0 };
+            let i = frame + i as u64;
+            let sounding = on_since.is_some_and(|since| i >= since);
+            let t = i.saturating_sub(on_since.unwrap_or(0)) as f64 / f64::from(RATE);
+            let value = if sounding { (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32 } else { 0.0 };
             for sample in out.chunks_exact_mut(4) {
                 sample.copy_from_slice(&value.to_le_bytes());
             }
@@ -197,7 +204,12 @@ fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
         frame += PERIOD_FRAMES as u64;
         let written = if paused.load(Ordering::Relaxed) { Ok(0) } else { pipe.write(&buf) };
         match written {
-            Ok(n) if n > 0 && onset => onsets.lock().unwrap().push(Instant::now()),
+            // The period is captured as it is written: its frame `offset` reached the
+            // microphone (PERIOD_FRAMES - offset) frames before now.
+            Ok(n) if n > 0 && onset => {
+                let before = Duration::from_nanos((PERIOD_FRAMES as u64 - offset) * 1_000_000_000 / u64::from(RATE));
+                onsets.lock().unwrap().push(Instant::now() - before)
+            }
             // A full pipe means nobody is reading: drop this period, as a live microphone would.
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
