@@ -1,6 +1,7 @@
 //! Audio in and out: file/stdin decoding, microphone capture, playback, resampling, real-time
 //! pacing and echo cancellation.
 
+pub mod apm;
 pub mod capture;
 pub mod decode;
 pub mod devices;

@@ -52,7 +52,7 @@ pub async fn prepare(args: &MicArgs, devices: usize, out: crate::output::Output)
     };
     let listening = !(args.no_listen || several);
     let (echo, reference) = match args.echo_cancel && listening {
-        true => EchoCanceller::new().map(|(e, r)| (Some(e), Some(r)))?,
+        true => EchoCanceller::new(crate::audio::apm::Processing { echo: true, clean: false }).map(|(e, r)| (Some(e), r))?,
         false => (None, None),
     };
     let mic = Microphone::open(args.input.clone(), vad, state.clone(), reference).await?;
