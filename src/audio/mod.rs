@@ -6,6 +6,7 @@ pub mod capture;
 pub mod decode;
 pub mod devices;
 pub mod echo;
+pub mod local_echo;
 pub mod pacer;
 pub mod playback;
 pub mod resample;
