@@ -7,13 +7,20 @@
 //! output lags the input by less than a frame, and by nothing when the input comes in 10 ms
 //! pieces (a microphone's periods).
 //!
+//! The module wants render and capture frames interleaved as they happen: its render buffer
+//! takes at most 8 blocks (32 ms) of render ahead of capture before it decides the render is
+//! "excess" and realigns, losing the echo path it learnt. Render comes in bursts (a device's
+//! 40 ms chunks, a reference queued while the device's audio was on its way), so render frames
+//! wait here with their times and are handed over just before the capture frame they precede.
+//!
 //! Why this module and not the old one (Debian's libwebrtc-audio-processing 0.3, AEC1): with a
 //! known echo path (-6 dB, broadband) AEC3 removed 50-70 dB within the first second at 40, 150
 //! and 400 ms and took 0.3-1.6 dB off the near voice in double-talk; AEC1 needed 15 s to find
 //! 150 ms, got ~23 dB, and took 12-15 dB off the near voice while both spoke. AEC3 searches
 //! delays up to about 500 ms; past that it gives up after a few seconds (see `echo.rs`).
 
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 /// What the module does to the capture stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,14 +34,25 @@ pub struct Processing {
 /// The module's frame: 10 ms.
 pub const FRAME: Duration = Duration::from_millis(10);
 
+/// Render frames due at once past this many are dropped (the oldest): more would be excess
+/// render to the module anyway, which then drops them itself and realigns.
+const MAX_DUE: usize = 6;
+/// Render frames kept waiting for capture at most (a capture stream that stalled).
+const MAX_WAITING: usize = 200;
+
 /// One module instance with its frame buffers.
 pub struct Apm {
     module: Module,
     capture_frame: usize,
     render_frame: usize,
-    /// Samples waiting for a whole frame.
+    /// Render samples waiting for a whole frame, and when the first of them was taken.
     render: Vec<f32>,
+    render_at: Option<Instant>,
+    /// Whole render frames waiting for their turn, with their times.
+    waiting: VecDeque<(Instant, Vec<f32>)>,
+    /// Capture samples waiting for a whole frame, and when the first of them was captured.
     capture: Vec<f32>,
+    capture_at: Option<Instant>,
     out: Vec<f32>,
 }
 
@@ -50,7 +68,10 @@ impl Apm {
             capture_frame: frame(capture_rate),
             render_frame: frame(render_rate),
             render: Vec::new(),
+            render_at: None,
+            waiting: VecDeque::new(),
             capture: Vec::new(),
+            capture_at: None,
             out: vec![0.0; frame(capture_rate)],
         })
     }
@@ -61,32 +82,56 @@ impl Apm {
         self.module.delay_hint(delay.as_millis().min(500) as i32);
     }
 
-    /// Takes in reference samples; whole frames go to the module now.
-    pub fn render(&mut self, samples: &[f32]) {
+    /// Takes in reference samples, the first of them played (or sent) at `at`; each whole frame
+    /// waits for the first capture frame from a later time.
+    pub fn render(&mut self, samples: &[f32], at: Instant) {
+        let start = *self.render_at.get_or_insert_with(|| at.checked_sub(frames(self.render.len(), self.render_frame)).unwrap_or(at));
         self.render.extend_from_slice(samples);
-        let whole = self.render.len() / self.render_frame * self.render_frame;
-        for frame in self.render[..whole].chunks_exact(self.render_frame) {
-            self.module.render(frame);
+        let whole = self.render.len() / self.render_frame;
+        for (k, frame) in self.render.chunks_exact(self.render_frame).enumerate() {
+            if self.waiting.len() == MAX_WAITING {
+                self.waiting.pop_front();
+            }
+            self.waiting.push_back((start + FRAME * k as u32, frame.to_vec()));
         }
-        self.render.drain(..whole);
+        self.render.drain(..whole * self.render_frame);
+        self.render_at = (!self.render.is_empty()).then(|| start + FRAME * whole as u32);
     }
 
-    /// Cleans `samples`, appending every whole frame's result to `out`; what is left of a frame
-    /// waits for the next call ([`held`](Self::held) says how much).
-    pub fn capture(&mut self, samples: &[f32], out: &mut Vec<f32>) {
+    /// Cleans `samples`, the first of them captured at `at`, appending every whole frame's
+    /// result to `out`, and returns when the first sample appended was captured; what is left of
+    /// a frame waits for the next call ([`held`](Self::held) says how much).
+    pub fn capture(&mut self, samples: &[f32], at: Instant, out: &mut Vec<f32>) -> Instant {
+        let start = *self.capture_at.get_or_insert_with(|| at.checked_sub(frames(self.capture.len(), self.capture_frame)).unwrap_or(at));
         self.capture.extend_from_slice(samples);
-        let whole = self.capture.len() / self.capture_frame * self.capture_frame;
-        for frame in self.capture[..whole].chunks_exact(self.capture_frame) {
+        let whole = self.capture.len() / self.capture_frame;
+        for k in 0..whole {
+            let now = start + FRAME * k as u32;
+            let due = self.waiting.iter().take_while(|(t, _)| *t <= now).count();
+            self.waiting.drain(..due.saturating_sub(MAX_DUE));
+            for _ in 0..due.min(MAX_DUE) {
+                if let Some((_, frame)) = self.waiting.pop_front() {
+                    self.module.render(&frame);
+                }
+            }
+            let frame = &self.capture[k * self.capture_frame..(k + 1) * self.capture_frame];
             self.module.capture(frame, &mut self.out);
             out.extend_from_slice(&self.out);
         }
-        self.capture.drain(..whole);
+        self.capture.drain(..whole * self.capture_frame);
+        self.capture_at = (!self.capture.is_empty()).then(|| start + FRAME * whole as u32);
+        start
     }
 
     /// Capture samples held for the next frame.
     pub fn held(&self) -> usize {
         self.capture.len()
     }
+}
+
+/// How long `samples` samples last, in frames of `frame` samples (10 ms each).
+fn frames(samples: usize, frame: usize) -> Duration {
+    Duration::from_secs_f64(samples as f64 / frame as f64 * FRAME.as_secs_f64())
 }
 
 /// The module, when this build has it (the `echo-cancel` feature).
@@ -173,13 +218,15 @@ mod tests {
         let voice = |t: usize| if t >= RATE * 6 { 0.25 * (2.0 * std::f32::consts::PI * 440.0 * t as f32 / RATE as f32).sin() } else { 0.0 };
         let delay = RATE * delay_ms / 1000;
         let (mut echo_in, mut echo_out, mut cleaned) = (0f64, 0f64, Vec::new());
+        let t0 = Instant::now();
         for (k, chunk) in far.chunks(480).enumerate() {
-            apm.render(chunk);
+            let at = t0 + FRAME * k as u32;
+            apm.render(chunk, at);
             let start = k * 480;
             let echo: Vec<f32> = (start..start + chunk.len()).map(|t| if t >= delay { 0.5 * far[t - delay] } else { 0.0 }).collect();
             let mic: Vec<f32> = echo.iter().enumerate().map(|(i, e)| e + voice(start + i)).collect();
             let before = cleaned.len();
-            apm.capture(&mic, &mut cleaned);
+            apm.capture(&mic, at, &mut cleaned);
             if (RATE * 4..RATE * 6).contains(&start) {
                 echo_in += echo.iter().map(|s| f64::from(s * s)).sum::<f64>();
                 echo_out += cleaned[before..].iter().map(|s| f64::from(s * s)).sum::<f64>();
@@ -210,13 +257,51 @@ mod tests {
         }
     }
 
+    /// Render that comes in bursts (a 200 ms backlog, then 40 ms chunks) is handed over in
+    /// step with the capture frames it precedes: the echo is still found.
+    #[test]
+    fn render_in_bursts_is_interleaved_by_time() {
+        const RATE: usize = 48_000;
+        let mut apm = Apm::new(RATE as u32, RATE as u32, Processing { echo: true, clean: false }).unwrap();
+        let mut seed = 3u32;
+        let far: Vec<f32> = (0..RATE * 6)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                0.5 * ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+            })
+            .collect();
+        let delay = RATE * 150 / 1000;
+        let t0 = Instant::now();
+        let at = |i: usize| t0 + Duration::from_secs_f64(i as f64 / RATE as f64);
+        let (mut cleaned, mut echo_in, mut echo_out) = (Vec::new(), 0f64, 0f64);
+        let chunk = RATE * 40 / 1000;
+        for (k, start) in (0..far.len()).step_by(chunk).enumerate() {
+            // The reference runs 200 ms ahead of the capture calls, in 40 ms pieces.
+            let ahead = (start + RATE / 5).min(far.len());
+            if k == 0 {
+                apm.render(&far[..ahead], at(0));
+            } else if start + RATE / 5 < far.len() {
+                apm.render(&far[ahead - chunk..ahead], at(ahead - chunk));
+            }
+            let echo: Vec<f32> = (start..start + chunk).map(|t| if t >= delay { 0.5 * far[t - delay] } else { 0.0 }).collect();
+            let before = cleaned.len();
+            apm.capture(&echo, at(start), &mut cleaned);
+            if start >= RATE * 4 {
+                echo_in += echo.iter().map(|s| f64::from(s * s)).sum::<f64>();
+                echo_out += cleaned[before..].iter().map(|s| f64::from(s * s)).sum::<f64>();
+            }
+        }
+        let erle = 10.0 * (echo_in / echo_out).log10();
+        assert!(erle >= 30.0, "echo reduced by {erle:.1} dB");
+    }
+
     #[test]
     fn frames_are_processed_as_soon_as_they_are_whole() {
         let mut apm = Apm::new(44_100, 48_000, Processing { echo: true, clean: true }).unwrap();
-        let mut out = Vec::new();
-        apm.capture(&[0.0; 400], &mut out);
+        let (mut out, t0) = (Vec::new(), Instant::now());
+        apm.capture(&[0.0; 400], t0, &mut out);
         assert_eq!((out.len(), apm.held()), (0, 400));
-        apm.capture(&[0.0; 482], &mut out);
-        assert_eq!((out.len(), apm.held()), (882, 0));
+        let first = apm.capture(&[0.0; 482], t0 + Duration::from_micros(9070), &mut out);
+        assert_eq!((out.len(), apm.held(), first), (882, 0, t0));
     }
 }

@@ -13,6 +13,7 @@
 use super::apm::{Apm, Processing};
 use super::decode::AudioError;
 use super::resample::Resampler;
+use std::time::{Duration, Instant};
 
 /// The device's audio and the reference both go to the module at 48 kHz (the device's rate may
 /// change between sessions; one module serves the whole call).
@@ -29,13 +30,14 @@ pub enum EchoError {
     Audio(#[from] AudioError),
 }
 
-/// The microphone's side: hands over what is sent to the device, as mono samples at `rate`.
+/// The microphone's side: hands over what is sent to the device, as mono samples at `rate`,
+/// the first captured at `at`.
 #[derive(Clone)]
-pub struct Reference(std::sync::mpsc::SyncSender<(Vec<f32>, u32)>);
+pub struct Reference(std::sync::mpsc::SyncSender<(Vec<f32>, u32, Instant)>);
 
 impl Reference {
-    pub fn send(&self, samples: &[f32], rate: u32) {
-        let _ = self.0.try_send((samples.to_vec(), rate));
+    pub fn send(&self, samples: &[f32], rate: u32, at: Instant) {
+        let _ = self.0.try_send((samples.to_vec(), rate, at));
     }
 }
 
@@ -43,7 +45,7 @@ impl Reference {
 /// `clean`, its noise, and brings it to a steady level.
 pub struct EchoCanceller {
     module: Apm,
-    reference: Option<std::sync::mpsc::Receiver<(Vec<f32>, u32)>>,
+    reference: Option<std::sync::mpsc::Receiver<(Vec<f32>, u32, Instant)>>,
     /// Converters to [`RATE`], for the reference and for the device's audio.
     render_in: Option<(u32, Resampler)>,
     capture_in: Option<(u32, Resampler)>,
@@ -68,20 +70,23 @@ impl EchoCanceller {
         Ok((canceller, tx))
     }
 
-    /// Cleans the device's audio (`samples` at `rate`) after taking in every reference that
-    /// came meanwhile; appends the result, at [`RATE`], to `out`. Whole frames only: the output
-    /// lags the input by less than a frame.
+    /// Cleans the device's audio (`samples` at `rate`, arrived just now) after taking in every
+    /// reference that came meanwhile; appends the result, at [`RATE`], to `out`. Whole frames
+    /// only: the output lags the input by less than a frame.
     pub fn process(&mut self, samples: &[f32], rate: u32, out: &mut Vec<f32>) -> Result<(), EchoError> {
         if let Some(reference) = &self.reference {
-            while let Ok((chunk, rate)) = reference.try_recv() {
+            while let Ok((chunk, rate, at)) = reference.try_recv() {
                 self.scratch.clear();
                 to_rate(&mut self.render_in, rate, &chunk, &mut self.scratch)?;
-                self.module.render(&self.scratch);
+                self.module.render(&self.scratch, at);
             }
         }
+        // The piece covers the time up to its arrival.
+        let now = Instant::now();
+        let at = now.checked_sub(Duration::from_secs_f64(samples.len() as f64 / f64::from(rate.max(1)))).unwrap_or(now);
         self.scratch.clear();
         to_rate(&mut self.capture_in, rate, samples, &mut self.scratch)?;
-        self.module.capture(&self.scratch, out);
+        self.module.capture(&self.scratch, at, out);
         Ok(())
     }
 }

@@ -14,7 +14,7 @@
 use super::apm::{Apm, Processing};
 use cpal::{FromSample, Sample};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What the ring holds: more than the capture thread can fall behind (it drains every few ms)
@@ -24,12 +24,16 @@ const RING: Duration = Duration::from_secs(1);
 const MAX_RATE: u32 = 192_000;
 
 /// What the output tells the capture side.
-#[derive(Default)]
 struct Shared {
     /// The output's rate once it is open (0 before).
     rate: AtomicU32,
     /// The last callback's output latency (callback to playback), in microseconds.
     latency_us: AtomicU32,
+    /// Samples the callbacks took in all, and when the last callback ran (ns after `base`):
+    /// when a sample read from the ring was played.
+    written: AtomicU64,
+    written_at_ns: AtomicU64,
+    base: Instant,
 }
 
 /// The output callback's side: records what is played.
@@ -61,12 +65,17 @@ impl RenderTap {
     {
         let ts = info.timestamp();
         let latency = ts.playback.saturating_duration_since(ts.callback);
-        self.shared.latency_us.store(latency.as_micros().min(u128::from(u32::MAX)) as u32, Ordering::Relaxed);
+        let shared = &self.shared;
+        shared.latency_us.store(latency.as_micros().min(u128::from(u32::MAX)) as u32, Ordering::Relaxed);
+        let mut pushed = 0;
         for frame in out.chunks_exact(channels.max(1)) {
             if self.ring.push(f32::from_sample(frame[0])).is_err() {
-                return;
+                break;
             }
+            pushed += 1;
         }
+        shared.written_at_ns.store(shared.base.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        shared.written.fetch_add(pushed, Ordering::Relaxed);
     }
 }
 
@@ -76,6 +85,8 @@ pub struct MicProcessor {
     /// The reference, with `--echo local`.
     render: Option<(rtrb::Consumer<f32>, Arc<Shared>)>,
     module: Option<Apm>,
+    /// Reference samples read from the ring so far.
+    read: u64,
     cleaned: Vec<f32>,
 }
 
@@ -89,12 +100,18 @@ impl MicProcessor {
         let (render, tap) = match processing.echo {
             true => {
                 let (tx, rx) = rtrb::RingBuffer::new((RING.as_secs_f64() * f64::from(MAX_RATE)) as usize);
-                let shared = Arc::new(Shared::default());
+                let shared = Arc::new(Shared {
+                    rate: AtomicU32::new(0),
+                    latency_us: AtomicU32::new(0),
+                    written: AtomicU64::new(0),
+                    written_at_ns: AtomicU64::new(0),
+                    base: Instant::now(),
+                });
                 (Some((rx, shared.clone())), Some(RenderTap { ring: tx, shared }))
             }
             false => (None, None),
         };
-        Some((MicProcessor { processing, render, module: None, cleaned: Vec::new() }, tap))
+        Some((MicProcessor { processing, render, module: None, read: 0, cleaned: Vec::new() }, tap))
     }
 
     /// Cleans `samples` (captured from `at` on, at `rate`), in place, returning when the first
@@ -113,25 +130,33 @@ impl MicProcessor {
         let Some(module) = &mut self.module else {
             if let Some((ring, _)) = &mut self.render {
                 // Played before the module existed: nothing to match it with.
-                let _ = ring.read_chunk(ring.slots()).map(|c| c.commit_all());
+                let n = ring.slots();
+                let _ = ring.read_chunk(n).map(|c| c.commit_all());
+                self.read += n as u64;
             }
             return at;
         };
         if let Some((ring, shared)) = &mut self.render {
-            if let Ok(chunk) = ring.read_chunk(ring.slots()) {
+            let n = ring.slots();
+            if let Ok(chunk) = ring.read_chunk(n) {
+                // The newest sample read was played by the last callback, or one before it.
+                let (written, written_at) = (shared.written.load(Ordering::Relaxed), shared.written_at_ns.load(Ordering::Relaxed));
+                let unread = written.saturating_sub(self.read) as f64;
+                let first = shared.base + Duration::from_nanos(written_at);
+                let first = first.checked_sub(Duration::from_secs_f64(unread / f64::from(render_rate))).unwrap_or(first);
                 let (a, b) = chunk.as_slices();
-                module.render(a);
-                module.render(b);
+                module.render(a, first);
+                module.render(b, first + Duration::from_secs_f64(a.len() as f64 / f64::from(render_rate)));
                 chunk.commit_all();
+                self.read += n as u64;
             }
             // Output latency, plus how long ago the oldest of these samples hit the microphone.
             let output = Duration::from_micros(u64::from(shared.latency_us.load(Ordering::Relaxed)));
             module.set_delay_hint(output + at.elapsed());
         }
-        let held = module.held();
         self.cleaned.clear();
-        module.capture(samples, &mut self.cleaned);
+        let first = module.capture(samples, at, &mut self.cleaned);
         std::mem::swap(samples, &mut self.cleaned);
-        at.checked_sub(Duration::from_secs_f64(held as f64 / f64::from(rate))).unwrap_or(at)
+        first
     }
 }

@@ -188,7 +188,7 @@ fn capture_loop(
             samples.iter_mut().for_each(|s| *s = 0.0);
         }
         if let Some(reference) = echo {
-            reference.send(&samples, capture.sample_rate());
+            reference.send(&samples, capture.sample_rate(), at);
         }
         // A full queue means the clock stalled: the newest audio is dropped rather than queued.
         let _ = tx.try_send(SourceItem::Chunk(Chunk { samples: samples.clone(), captured: Some(at) }));
