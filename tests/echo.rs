@@ -315,3 +315,69 @@ async fn the_local_canceller_adds_at_most_10_ms_from_mouth_to_device() {
     );
     assert!(on - off <= 10.0, "the canceller added {:.1} ms", on - off);
 }
+
+/// `--clean-listen` on a quiet, noisy door (a 1031 Hz "visitor" at -40 dBFS in 1 s bursts over
+/// white noise at -50 dBFS): what the speaker plays, per block, with and without it.
+async fn quiet_door(clean: bool) -> Vec<(f64, f64, f64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let source = ToneSource::start(VOICE_HZ, -12.0).expect("the fake microphone");
+    source.set_tone(false);
+    let speaker = SpeakerSink::start().expect("the fake speaker");
+    let door = dir.path().join("door.wav");
+    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(&door, spec).unwrap();
+    let mut seed = 99u32;
+    for i in 0..8000 * 4 {
+        let t = f64::from(i) / 8000.0;
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let noise = 0.0032 * 3f64.sqrt() * (f64::from(seed >> 8) / f64::from(1u32 << 23) - 1.0);
+        let visitor = if (t as u32) % 2 == 1 { 0.01 * (2.0 * std::f64::consts::PI * VISITOR_HZ * t).sin() } else { 0.0 };
+        w.write_sample(((noise + visitor) * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let sim = sim::start(SimConfig { mic: Some(door), ..binary_sim_config() }).await.unwrap();
+    let mut cmd = hiktalk();
+    cmd.args(["--json", "speak", "--input", &source.device_id(), "--output", &speaker.device_id(), "--echo", "off"]);
+    if clean {
+        cmd.arg("--clean-listen");
+    }
+    cmd.arg(url(&sim)).envs(speaker.env(Some(&source))).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start hiktalk speak");
+    sim.wait_for(|e| matches!(e.kind, EventKind::MicStarted { .. }), Duration::from_secs(10)).await.expect("the door plays");
+    assert!(sim.wait_for(|e| matches!(e.kind, EventKind::AudioEnded { .. }), Duration::from_secs(12)).await.is_none());
+    signal(&child, libc::SIGINT);
+    let out = wait_child(child).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pcm = speaker.played().pcm();
+    let n = (BLOCK * f64::from(speaker::RATE)) as usize;
+    pcm.chunks_exact(n)
+        .enumerate()
+        .map(|(k, b)| {
+            let visitor = amplitude(b, speaker::RATE, VISITOR_HZ) / 2f64.sqrt();
+            (k as f64 * BLOCK, visitor, (rms(b).powi(2) - visitor.powi(2)).max(0.0).sqrt())
+        })
+        .collect()
+}
+
+/// `--clean-listen`: the noise between the visitor's words goes down and the visitor comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_listen_lowers_the_doors_noise_and_raises_the_visitor() {
+    let mut figures = Vec::new();
+    for clean in [false, true] {
+        let blocks = quiet_door(clean).await;
+        // The last 6 s (the gain has settled), leaving out the edges of each burst.
+        let tail = &blocks[blocks.len().saturating_sub(65)..blocks.len().saturating_sub(5)];
+        let talking = Heard::level(&tail.iter().filter(|b| b.1 > 40.0).copied().collect::<Vec<_>>(), |b| b.1);
+        let pauses = Heard::level(&tail.iter().filter(|b| b.1 <= 10.0).copied().collect::<Vec<_>>(), |b| b.2);
+        figures.push((dbfs(talking), dbfs(pauses)));
+    }
+    let [(voice_off, noise_off), (voice_on, noise_on)] = figures[..] else { unreachable!() };
+    eprintln!(
+        "clean listen: visitor {voice_off:.1} -> {voice_on:.1} dBFS, noise in the pauses {noise_off:.1} -> {noise_on:.1} dBFS, \
+         visitor over noise {:.1} -> {:.1} dB",
+        voice_off - noise_off,
+        voice_on - noise_on
+    );
+    assert!(voice_on - noise_on >= voice_off - noise_off + 4.0, "the visitor stands out more from the noise");
+    assert!(voice_on >= voice_off, "the visitor is not made quieter");
+}
