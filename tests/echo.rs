@@ -131,6 +131,8 @@ async fn local_call(delay: Duration, echo: &str) -> Heard {
     let out = wait_child(child).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(leaks(&sim.events()).is_empty());
+    let played = rms(&speaker.played().pcm());
+    assert!(dbfs(played) > -40.0, "the door's sound played at {:.1} dBFS; {}", dbfs(played), stderr(&out));
     let received = sim.received().await.pop().expect("an upload");
     let (pcm, rate) = decode_received(&received);
     Heard { blocks: blocks_of(&pcm, rate), cpu_per_minute }

@@ -12,6 +12,7 @@
 //! reference. The output and input latencies that cpal reports are the module's delay hint.
 
 use super::apm::{Apm, Processing};
+use super::echo::EchoError;
 use cpal::{FromSample, Sample};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -92,11 +93,13 @@ pub struct MicProcessor {
 
 impl MicProcessor {
     /// A processor doing `processing`, and with `processing.echo`, the tap its reference comes
-    /// from (for the output). Nothing to do: `None`.
-    pub fn new(processing: Processing) -> Option<(MicProcessor, Option<RenderTap>)> {
+    /// from (for the output). Nothing to do: `None`. Fails when this build has no module.
+    pub fn new(processing: Processing) -> Result<Option<(MicProcessor, Option<RenderTap>)>, EchoError> {
         if processing == Processing::default() {
-            return None;
+            return Ok(None);
         }
+        // The real one starts once the rates are known; this says now if none can.
+        Apm::new(48_000, 48_000, processing).map_err(EchoError::Start)?;
         let (render, tap) = match processing.echo {
             true => {
                 let (tx, rx) = rtrb::RingBuffer::new((RING.as_secs_f64() * f64::from(MAX_RATE)) as usize);
@@ -111,7 +114,7 @@ impl MicProcessor {
             }
             false => (None, None),
         };
-        Some((MicProcessor { processing, render, module: None, read: 0, cleaned: Vec::new() }, tap))
+        Ok(Some((MicProcessor { processing, render, module: None, read: 0, cleaned: Vec::new() }, tap)))
     }
 
     /// Cleans `samples` (captured from `at` on, at `rate`), in place, returning when the first

@@ -59,7 +59,7 @@ pub async fn prepare(args: &MicArgs, devices: usize, out: crate::output::Output)
         true => EchoCanceller::new(Processing { echo: device, clean: args.clean_listen }).map(|(e, r)| (Some(e), r))?,
         false => (None, None),
     };
-    let (processor, tap) = match MicProcessor::new(Processing { echo: local, clean: args.clean_mic }) {
+    let (processor, tap) = match MicProcessor::new(Processing { echo: local, clean: args.clean_mic })? {
         Some((p, tap)) => (Some(p), tap),
         None => (None, None),
     };
@@ -93,7 +93,9 @@ fn echo_mode(args: &MicArgs, listening: bool) -> EchoMode {
         _ if !listening => EchoMode::Off,
         (Some(mode), _) => mode,
         (None, true) => EchoMode::Device,
-        (None, false) => EchoMode::Local,
+        // A build without the module cannot cancel: only asking for it is an error.
+        (None, false) if cfg!(feature = "echo-cancel") => EchoMode::Local,
+        (None, false) => EchoMode::Off,
     }
 }
 

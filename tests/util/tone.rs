@@ -207,15 +207,20 @@ struct Flags {
     room: Arc<Mutex<Option<Room>>>,
 }
 
+/// How far (in periods) the room's cursor may drift from "`delay` ago" before it jumps.
+const RESYNC_PERIODS: usize = 20;
+
 impl Room {
     /// The next period's worth of what the speaker played `delay` ago (silence before it
-    /// started). The cursor moves a period per period, as sound does; only when the two pipes'
-    /// readers drift apart by more than two periods (a stalled thread) does it jump back.
+    /// started). The cursor moves a period per period, as sound does, whatever the two pipes'
+    /// threads' timing on a loaded machine (a late reader takes several periods at once); it
+    /// jumps only when it falls more than `RESYNC_PERIODS` behind (a thread stalled for long)
+    /// or runs ahead of what was played by more than the reader's own jitter (before playing).
     fn heard(&mut self, out: &mut [f32]) {
         let played = self.played.lock().unwrap();
         let now = played.samples.len().saturating_sub(self.delay);
         let cursor = match self.cursor {
-            Some(c) if c.abs_diff(now) <= 2 * PERIOD_FRAMES => c,
+            Some(c) if c + RESYNC_PERIODS * PERIOD_FRAMES >= now && c <= now + 2 * PERIOD_FRAMES => c,
             _ => now,
         };
         for (i, o) in out.iter_mut().enumerate() {
