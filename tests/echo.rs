@@ -247,8 +247,7 @@ async fn device_echo_of_your_voice_is_cancelled_from_50_to_400_ms() {
         let loss = dbfs(Heard::level(&double_off, |b| b.1)) - dbfs(Heard::level(&double_on, |b| b.1));
         // From your first word (4 s before the visitor) to the last block of echo not 25 dB down.
         let spoke = joined(&on) - 4.0;
-        let last =
-            on.iter().filter(|b| b.0 >= spoke && b.0 < joined(&on)).filter(|b| dbfs(b.2) > dbfs(echo_off) - 25.0).last().map(|b| b.0);
+        let last = on.iter().filter(|b| b.0 >= spoke && b.0 < joined(&on)).rfind(|b| dbfs(b.2) > dbfs(echo_off) - 25.0).map(|b| b.0);
         let converged = last.map_or(0.0, |l| l + BLOCK - spoke);
         eprintln!(
             "device echo {delay:?} -6 dB: your voice back at {:.1} dBFS without, {:.1} dBFS with (ERLE {erle:.1} dB; {double_erle:.1} dB in double-talk); \
