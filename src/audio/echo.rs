@@ -7,8 +7,10 @@
 //! The delay between the two is everything from the microphone to the device and back: the
 //! clock's lead, the device's playout buffer, its room, its microphone chunks, the network.
 //! AEC3 searches up to about 500 ms; that holds the 50-400 ms echoes measured against the
-//! simulator (README). The old module (AEC1, delay-agnostic) lost such echoes after a few
-//! seconds or never found them, which is why `--echo-cancel` gave 2.6-4.4 dB outside.
+//! simulator (README). `--echo-cancel` gave 2.6-4.4 dB outside for two reasons: the old module
+//! (AEC1, delay-agnostic) found such delays slowly or not at all, and the reference reached it
+//! in bursts (all that queued while the device's chunk was on its way), which AEC3 too takes
+//! as excess render and realigns on; `Apm` now hands render over in step with capture.
 
 use super::apm::{Apm, Processing};
 use super::decode::AudioError;

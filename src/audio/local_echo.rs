@@ -30,8 +30,8 @@ struct Shared {
     rate: AtomicU32,
     /// The last callback's output latency (callback to playback), in microseconds.
     latency_us: AtomicU32,
-    /// Samples the callbacks took in all, and when the last callback ran (ns after `base`):
-    /// when a sample read from the ring was played.
+    /// Samples the callbacks handed to the card in all, and when the last callback ran (ns
+    /// after `base`): when a sample read from the ring went out.
     written: AtomicU64,
     written_at_ns: AtomicU64,
     base: Instant,
@@ -142,7 +142,7 @@ impl MicProcessor {
         if let Some((ring, shared)) = &mut self.render {
             let n = ring.slots();
             if let Ok(chunk) = ring.read_chunk(n) {
-                // The newest sample read was played by the last callback, or one before it.
+                // The newest sample read went to the card in the last callback, or one before it.
                 let (written, written_at) = (shared.written.load(Ordering::Relaxed), shared.written_at_ns.load(Ordering::Relaxed));
                 let unread = written.saturating_sub(self.read) as f64;
                 let first = shared.base + Duration::from_nanos(written_at);
