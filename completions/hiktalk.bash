@@ -103,7 +103,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__answer)
-            opts="-u -i -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --stop-ring --input --vad --hold --ptt --stats --no-listen --half-duplex --echo-cancel --output --play --wait --heartbeat-timeout --poll-interval --config --quiet --json --verbose --help --version"
+            opts="-u -i -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --stop-ring --input --vad --hold --ptt --stats --no-listen --half-duplex --echo --echo-cancel --clean-listen --clean-mic --output --play --wait --heartbeat-timeout --poll-interval --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -213,6 +213,10 @@ _hiktalk() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
                     fi
+                    return 0
+                    ;;
+                --echo)
+                    COMPREPLY=($(compgen -W "local device both off" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1586,7 +1590,7 @@ _hiktalk() {
             return 0
             ;;
         hiktalk__subcmd__speak)
-            opts="-u -i -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --stop-ring --input --vad --hold --ptt --stats --no-listen --half-duplex --echo-cancel --output --config --quiet --json --verbose --help --version"
+            opts="-u -i -q -v -h -V --user --password-stdin --channel --insecure --tls-fingerprint --connect-timeout --timeout --take-over --retries --stall-timeout --codec --set-codec --keep-codec --sync-wait --volume --stop-ring --input --vad --hold --ptt --stats --no-listen --half-duplex --echo --echo-cancel --clean-listen --clean-mic --output --config --quiet --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1696,6 +1700,10 @@ _hiktalk() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
                     fi
+                    return 0
+                    ;;
+                --echo)
+                    COMPREPLY=($(compgen -W "local device both off" -- "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -140,6 +140,10 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l volume -d 'Gai
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l vad -d 'Talk only while the input is louder than this level (dBFS, e.g. -45): the session opens on the first speech and closes after --hold of silence, as often as needed' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l hold -d 'With --vad: seconds of silence that close the session (the device\'s speaker stops hissing); it reopens on speech' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l echo -d 'Which echo to cancel (WebRTC\'s AEC3). local: the room\'s, what your speaker plays and your microphone hears again (a laptop, a speakerphone: the visitor would hear themselves). device: your own voice coming back from the device (a door station that does not cancel its own echo). both. off: a headset, or a device and room with no echo. Default: local while what the device hears plays on a speaker, else off' -r -f -a "local\t''
+device\t''
+both\t''
+off\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l output -d 'Output device for what the device hears: an id or index from `hiktalk devices`' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l config -d 'Config file with named cameras [default: $XDG_CONFIG_HOME/hiktalk/config.toml]' -r -F
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l password-stdin -d 'Read the password from the first line of stdin'
@@ -151,7 +155,9 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l ptt -d 'Push-t
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l stats -d 'Print latency and drop statistics at the end'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l no-listen -d 'Talk only: do not play what the device\'s microphone hears'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l half-duplex -d 'Turn the device down (-30 dB) while you speak, so its echo of your voice is not heard (speech is detected at the --vad level, -45 dBFS by default)'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l echo-cancel -d 'Take the echo of your voice out of what the device sends back (WebRTC echo cancellation; it adapts to the device within a few seconds of speech)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l echo-cancel -d 'Same as --echo device (the older spelling)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l clean-listen -d 'Clean what the device sends back: noise suppression and adaptive gain (an outdoor unit\'s quiet, noisy microphone)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l clean-mic -d 'Clean your microphone the same way before it is sent (a quiet laptop microphone)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -l json -d 'Print the outcome as one JSON object on stdout'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand speak" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'
@@ -281,6 +287,10 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l volume -d 'Ga
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -s i -l input -d 'Input device: an id or index from `hiktalk devices`, or part of its description' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l vad -d 'Talk only while the input is louder than this level (dBFS, e.g. -45): the session opens on the first speech and closes after --hold of silence, as often as needed' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l hold -d 'With --vad: seconds of silence that close the session (the device\'s speaker stops hissing); it reopens on speech' -r -f
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l echo -d 'Which echo to cancel (WebRTC\'s AEC3). local: the room\'s, what your speaker plays and your microphone hears again (a laptop, a speakerphone: the visitor would hear themselves). device: your own voice coming back from the device (a door station that does not cancel its own echo). both. off: a headset, or a device and room with no echo. Default: local while what the device hears plays on a speaker, else off' -r -f -a "local\t''
+device\t''
+both\t''
+off\t''"
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l output -d 'Output device for what the device hears: an id or index from `hiktalk devices`' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l play -d 'Play this audio file (or - for stdin) instead of talking with the microphone' -r -f
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l wait -d 'Not ringing: wait for the next ring (at most SECS seconds, exit 12 after them)' -r -f
@@ -296,7 +306,9 @@ complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l ptt -d 'Push-
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l stats -d 'Print latency and drop statistics at the end'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l no-listen -d 'Talk only: do not play what the device\'s microphone hears'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l half-duplex -d 'Turn the device down (-30 dB) while you speak, so its echo of your voice is not heard (speech is detected at the --vad level, -45 dBFS by default)'
-complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l echo-cancel -d 'Take the echo of your voice out of what the device sends back (WebRTC echo cancellation; it adapts to the device within a few seconds of speech)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l echo-cancel -d 'Same as --echo device (the older spelling)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l clean-listen -d 'Clean what the device sends back: noise suppression and adaptive gain (an outdoor unit\'s quiet, noisy microphone)'
+complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l clean-mic -d 'Clean your microphone the same way before it is sent (a quiet laptop microphone)'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -s q -l quiet -d 'Print nothing but errors'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -l json -d 'Print the outcome as one JSON object on stdout'
 complete -c hiktalk -n "__fish_hiktalk_using_subcommand answer" -s v -l verbose -d 'Show each request to a device and its answer\'s status on stderr (never credentials)'

@@ -364,12 +364,13 @@ fn decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -415,10 +416,10 @@ pub fn password(camera: &Camera, sources: &PasswordSources) -> Result<String, Co
     if let Some(p) = &sources.stdin {
         return given(p, "read from stdin (--password-stdin)".into(), "put it on the first line of stdin, e.g. `--password-stdin < file`");
     }
-    if let Some(var) = &camera.password_env {
-        if let Ok(p) = std::env::var(var) {
-            return given(&p, format!("in {var} (the camera's password_env)"), &format!("set {var} to the password, or unset it"));
-        }
+    if let Some(var) = &camera.password_env
+        && let Ok(p) = std::env::var(var)
+    {
+        return given(&p, format!("in {var} (the camera's password_env)"), &format!("set {var} to the password, or unset it"));
     }
     if let Some(path) = &camera.password_file {
         let path = expand_home(path);

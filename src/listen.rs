@@ -3,10 +3,12 @@
 //! behind the jitter buffer of `audio::playback`), a WAV file whose header is kept valid as it
 //! grows (a killed run leaves a readable file), WAV on stdout (a streaming header, as ffmpeg
 //! writes to a pipe), or raw s16le. Audio is resampled to the sink's rate on the way, after the
-//! echo of the user's voice is taken out (`--echo-cancel`) and while they speak, turned down
-//! (`--half-duplex`).
+//! echo of the user's voice is taken out (`--echo device`) and the door's noise (`--clean-listen`),
+//! and while they speak, turned down (`--half-duplex`). What the speaker plays is also the local
+//! echo canceller's reference (`--echo local`).
 
 use crate::audio::echo::EchoCanceller;
+use crate::audio::local_echo::RenderTap;
 use crate::audio::playback::{Playback, PlaybackError, PlaybackStats};
 use crate::audio::resample::Resampler;
 use crate::outcome::Ending;
@@ -116,18 +118,28 @@ pub fn tap() -> (Inlet, mpsc::Receiver<Heard>) {
     (Inlet { tx, stats: Arc::default() }, rx)
 }
 
+/// What a call does to the device's audio on its way out, besides resampling.
+#[derive(Default)]
+pub struct Shaping {
+    /// While it is set (the user speaks), the device is turned down by [`DUCK_DB`].
+    pub duck: Option<Arc<AtomicBool>>,
+    /// Takes the user's voice (and with `--clean-listen`, the noise) out of the device's audio.
+    pub echo: Option<EchoCanceller>,
+    /// Where what the speaker plays goes as the local echo canceller's reference.
+    pub tap: Option<RenderTap>,
+}
+
 impl Listener {
     /// Opens the sink on its own thread and returns once it is ready (or why it is not).
-    /// `duck`: while it is set (the user speaks), the device is turned down by [`DUCK_DB`];
-    /// `echo`: takes the user's voice out of what the device sends back.
-    pub async fn start(sink: Sink, duck: Option<Arc<AtomicBool>>, echo: Option<EchoCanceller>) -> Result<(Listener, Inlet), ListenError> {
+    pub async fn start(sink: Sink, shaping: Shaping) -> Result<(Listener, Inlet), ListenError> {
+        let Shaping { duck, echo, tap } = shaping;
         let (tx, rx) = mpsc::channel(QUEUE);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let stats = Arc::new(ListenStats::default());
         let thread_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("hiktalk-listen".into())
-            .spawn(move || match Output::open(&sink) {
+            .spawn(move || match Output::open(&sink, tap) {
                 Ok(output) => {
                     let _ = ready_tx.send(Ok((output.describe(), output.playback())));
                     if let Err(ending) = run(output, rx, duck, echo)
@@ -292,9 +304,9 @@ enum Output {
 }
 
 impl Output {
-    fn open(sink: &Sink) -> Result<Output, ListenError> {
+    fn open(sink: &Sink, tap: Option<RenderTap>) -> Result<Output, ListenError> {
         Ok(match sink {
-            Sink::Speaker(device) => Output::Speaker(Playback::open(device.as_deref())?),
+            Sink::Speaker(device) => Output::Speaker(Playback::open(device.as_deref(), tap)?),
             Sink::WavFile(path) => {
                 let (file, partial) = Partial::create(path)?;
                 // The rate is set when the first audio comes (`fix_rate`); 8 kHz until then.
@@ -436,7 +448,7 @@ mod tests {
     async fn a_wav_file_is_valid_while_it_grows_and_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("heard.wav");
-        let (listener, inlet) = Listener::start(Sink::WavFile(path.clone()), None, None).await.unwrap();
+        let (listener, inlet) = Listener::start(Sink::WavFile(path.clone()), Shaping::default()).await.unwrap();
         for _ in 0..10 {
             inlet.send(vec![1000; 1600], 16000).unwrap();
         }

@@ -128,7 +128,9 @@ async fn half_duplex_ducks_the_device_while_the_user_speaks() {
         let speaker = SpeakerSink::start().expect("the fake speaker");
         let config = SimConfig { mic: Some(device_mic(dir.path())), mic_echo: Some(echo), ..binary_sim_config() };
         let sim = sim::start(config).await.unwrap();
-        let child = call(&source, &speaker, &sim, if half_duplex { &["--half-duplex"] } else { &[] });
+        // Only the ducking: the room's canceller (on by default) would also see this tone, whose
+        // echo, a sine, it cannot tell from the voice itself.
+        let child = call(&source, &speaker, &sim, if half_duplex { &["--echo", "off", "--half-duplex"] } else { &["--echo", "off"] });
         both_ways(&sim).await;
         let quiet = sim.wait_for(|e| matches!(e.kind, EventKind::AudioEnded { .. }), Duration::from_millis(1500)).await;
         assert!(quiet.is_none());
@@ -156,61 +158,4 @@ async fn half_duplex_ducks_the_device_while_the_user_speaks() {
     assert!(echo_full > 0.15 * 32768.0, "echo amplitude {echo_full:.0}");
     assert!(db(echo_ducked, echo_full) <= -25.0 && db(device_ducked, device_full) <= -25.0, "ducked while speaking");
     assert!(db(after_ducked, after_full).abs() <= 1.0, "back to full level once the user stops");
-}
-
-/// `--echo-cancel`: the same echo, taken out by WebRTC's canceller once it has adapted (within
-/// 10 s of speech), while the device's own sound still comes through.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn echo_cancel_takes_the_users_voice_out_of_what_the_device_sends_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let source = ToneSource::start(TALK_HZ, -12.0).expect("the fake microphone");
-    let echo = sim::MicEcho { delay: Duration::from_millis(100), gain_db: 0.0 };
-    let mut measured: Vec<((f64, f64), f64)> = Vec::new();
-    let mut adapted_after = Duration::ZERO;
-    for cancel in [false, true] {
-        source.set_tone(true);
-        let speaker = SpeakerSink::start().expect("the fake speaker");
-        let config = SimConfig { mic: Some(device_mic(dir.path())), mic_echo: Some(echo), ..binary_sim_config() };
-        let sim = sim::start(config).await.unwrap();
-        let child = call(&source, &speaker, &sim, if cancel { &["--echo-cancel"] } else { &[] });
-        both_ways(&sim).await;
-        // The echo at full strength first; with the canceller, until it is 20 dB down (it
-        // learns the echo path from speech, how fast depends on the signal and the machine).
-        let started = std::time::Instant::now();
-        let talking = loop {
-            let quiet = sim.wait_for(|e| matches!(e.kind, EventKind::AudioEnded { .. }), Duration::from_millis(500)).await;
-            assert!(quiet.is_none());
-            let talking = (played_amplitude(&speaker, Duration::ZERO, TALK_HZ), played_amplitude(&speaker, Duration::ZERO, DEVICE_HZ));
-            let elapsed = started.elapsed();
-            let done = match measured.first() {
-                None => elapsed >= Duration::from_secs(3),
-                Some(((echo_full, _), _)) => talking.0 <= echo_full / 10.0 || elapsed >= Duration::from_secs(10),
-            };
-            if done {
-                adapted_after = elapsed;
-                break talking;
-            }
-        };
-        source.set_tone(false);
-        let quiet = sim.wait_for(|e| matches!(e.kind, EventKind::AudioEnded { .. }), Duration::from_millis(1500)).await;
-        assert!(quiet.is_none());
-        let after = played_amplitude(&speaker, Duration::ZERO, DEVICE_HZ);
-        signal(&child, libc::SIGINT);
-        let out = wait_child(child).await;
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert!(leaks(&sim.events()).is_empty());
-        measured.push((talking, after));
-    }
-    let [((echo_full, device_full), after_full), ((echo_left, device_left), after_left)] = measured[..] else { unreachable!() };
-    let db = |a: f64, b: f64| 20.0 * (a / b).log10();
-    eprintln!(
-        "echo cancel: echo {:.1} dB after {adapted_after:.1?} of speech, device {:.1} dB while speaking; device {:.1} dB after (against no cancelling)",
-        db(echo_left, echo_full),
-        db(device_left, device_full),
-        db(after_left, after_full)
-    );
-    assert!(echo_full > 0.15 * 32768.0, "echo amplitude {echo_full:.0}");
-    assert!(db(echo_left, echo_full) <= -20.0, "the echo is taken out");
-    assert!(db(device_left, device_full) >= -6.0, "the device is not turned down with it (as --half-duplex does)");
-    assert!(db(after_left, after_full).abs() <= 3.0, "the device's own sound comes through once the user stops");
 }

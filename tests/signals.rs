@@ -111,10 +111,10 @@ fn spawn(
         let mut tx = Some(tx);
         let mut all = String::new();
         for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if says.is_some_and(|s| line.contains(s)) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(());
-                }
+            if says.is_some_and(|s| line.contains(s))
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
             }
             all.push_str(&line);
             all.push('\n');

@@ -11,6 +11,7 @@ mod check;
 mod codec_ffmpeg;
 mod config_e2e;
 mod doorbell;
+mod echo;
 mod generated;
 mod halfdead;
 mod handset;

@@ -8,6 +8,7 @@
 //! the excess, so hiktalk's clock paces it instead of a spinning thread.
 
 use super::devices::{self, Direction, Lookup};
+use super::local_echo::RenderTap;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{BufferSize, FromSample, Sample, SampleFormat, SupportedBufferSize};
 use std::sync::Arc;
@@ -75,7 +76,8 @@ pub struct Playback {
 
 impl Playback {
     /// `selector`: None = the default output; else an id, index or part of a description.
-    pub fn open(selector: Option<&str>) -> Result<Playback, PlaybackError> {
+    /// `tap`: where what is played goes as the local echo canceller's reference.
+    pub fn open(selector: Option<&str>, tap: Option<RenderTap>) -> Result<Playback, PlaybackError> {
         let _quiet = devices::Quiet::new();
         let device = match selector {
             None => cpal::default_host().default_output_device().ok_or(PlaybackError::NoDevice)?,
@@ -94,18 +96,30 @@ impl Playback {
         }
         let stats = Arc::new(PlaybackStats::default());
         let (writer, reader) = rtrb::RingBuffer::new(samples(RING, rate));
-        let mut jitter = Jitter::new(reader, usize::from(channels.max(1)), rate, stats.clone());
+        let jitter = Jitter::new(reader, usize::from(channels.max(1)), rate, stats.clone());
+        let tap_rate = tap.as_ref().map(RenderTap::rate_handle);
         let stream = match format {
-            SampleFormat::F32 => device.build_output_stream(stream_config, move |out: &mut [f32], _: &_| jitter.fill(out), |_| {}, None),
-            SampleFormat::I16 => device.build_output_stream(stream_config, move |out: &mut [i16], _: &_| jitter.fill(out), |_| {}, None),
-            SampleFormat::I32 => device.build_output_stream(stream_config, move |out: &mut [i32], _: &_| jitter.fill(out), |_| {}, None),
-            SampleFormat::U16 => device.build_output_stream(stream_config, move |out: &mut [u16], _: &_| jitter.fill(out), |_| {}, None),
+            SampleFormat::F32 => {
+                device.build_output_stream(stream_config, callback::<f32>(jitter, tap, usize::from(channels)), |_| {}, None)
+            }
+            SampleFormat::I16 => {
+                device.build_output_stream(stream_config, callback::<i16>(jitter, tap, usize::from(channels)), |_| {}, None)
+            }
+            SampleFormat::I32 => {
+                device.build_output_stream(stream_config, callback::<i32>(jitter, tap, usize::from(channels)), |_| {}, None)
+            }
+            SampleFormat::U16 => {
+                device.build_output_stream(stream_config, callback::<u16>(jitter, tap, usize::from(channels)), |_| {}, None)
+            }
             other => {
                 return Err(PlaybackError::Unavailable { device: name, reason: format!("its sample format {other} is not supported") });
             }
         }
         .map_err(unavailable)?;
         stream.play().map_err(unavailable)?;
+        if let Some(t) = &tap_rate {
+            t.opened(rate);
+        }
         Ok(Playback { _stream: stream, writer, rate, stats, describe: format!("{name} ({rate} Hz, {channels} ch, {format})") })
     }
 
@@ -127,6 +141,24 @@ impl Playback {
         }
         // The last period reaches the device after the callback took it.
         std::thread::sleep(PERIOD * 2);
+    }
+}
+
+/// The output callback: the jitter buffer fills the device's buffer, and the tap (if any) takes
+/// what was written.
+fn callback<T: Sample + FromSample<f32>>(
+    mut jitter: Jitter,
+    mut tap: Option<RenderTap>,
+    channels: usize,
+) -> impl FnMut(&mut [T], &cpal::OutputCallbackInfo) + Send + 'static
+where
+    f32: FromSample<T>,
+{
+    move |out, info| {
+        jitter.fill(out);
+        if let Some(t) = &mut tap {
+            t.record(out, channels, info);
+        }
     }
 }
 

@@ -86,7 +86,8 @@ hiktalk say --voice de --rate 140 \"Bitte warten\" frontdoor garage\n  hiktalk s
     /// Ctrl-C closes the session and exits 0. Keys on a terminal: m toggles mute; with --ptt,
     /// space toggles talking.
     #[command(after_help = "Examples:\n  hiktalk speak frontdoor\n  hiktalk speak frontdoor --vad -40 --hold 2\n  \
-hiktalk speak frontdoor --input 1 --echo-cancel\n  hiktalk speak frontdoor garage --no-listen")]
+hiktalk speak frontdoor --echo off            # a headset: no echo to cancel\n  \
+hiktalk speak frontdoor --echo both --clean-listen\n  hiktalk speak frontdoor garage --no-listen")]
     Speak(SpeakArgs),
     /// Hear what the device's microphone hears, through the speakers or into a file
     ///
@@ -371,13 +372,35 @@ pub struct MicArgs {
     /// (speech is detected at the --vad level, -45 dBFS by default)
     #[arg(long, conflicts_with = "no_listen")]
     pub half_duplex: bool,
-    /// Take the echo of your voice out of what the device sends back (WebRTC echo
-    /// cancellation; it adapts to the device within a few seconds of speech)
-    #[arg(long, conflicts_with = "no_listen")]
+    /// Which echo to cancel (WebRTC's AEC3). local: the room's, what your speaker plays and
+    /// your microphone hears again (a laptop, a speakerphone: the visitor would hear
+    /// themselves). device: your own voice coming back from the device (a door station that
+    /// does not cancel its own echo). both. off: a headset, or a device and room with no
+    /// echo. Default: local while what the device hears plays on a speaker, else off
+    #[arg(long, value_name = "WHICH", value_enum, conflicts_with = "no_listen")]
+    pub echo: Option<EchoMode>,
+    /// Same as --echo device (the older spelling)
+    #[arg(long, hide = true, conflicts_with_all = ["no_listen", "echo"])]
     pub echo_cancel: bool,
+    /// Clean what the device sends back: noise suppression and adaptive gain (an outdoor
+    /// unit's quiet, noisy microphone)
+    #[arg(long, conflicts_with = "no_listen")]
+    pub clean_listen: bool,
+    /// Clean your microphone the same way before it is sent (a quiet laptop microphone)
+    #[arg(long)]
+    pub clean_mic: bool,
     /// Output device for what the device hears: an id or index from `hiktalk devices`
     #[arg(long, value_name = "DEVICE", conflicts_with = "no_listen")]
     pub output: Option<String>,
+}
+
+/// `--echo`: which echo the call cancels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EchoMode {
+    Local,
+    Device,
+    Both,
+    Off,
 }
 
 /// `--wait [SECS]`, `--timeout`, and the watcher's knobs: how a doorbell is watched.

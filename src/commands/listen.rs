@@ -26,7 +26,7 @@ pub async fn run(args: ListenArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         (None, _) => Sink::Speaker(args.output.clone()),
     };
     // The output before the device: no speaker or no writable file, no session.
-    let (listener, inlet) = Listener::start(sink, None, None).await?;
+    let (listener, inlet) = Listener::start(sink, crate::listen::Shaping::default()).await?;
     let Connected { device, name, channel, codec: _, sim } = connect(&args.camera, &args.login, ctx).await?;
     let device = device.with_stall(Duration::from_secs_f64(args.session.stall_timeout));
     let (label, describe) = (name.clone(), listener.describe.clone());

@@ -1,10 +1,12 @@
 //! `hiktalk speak`: the microphone, live, through cpal, until the user stops.
 
 use super::{Context, fleet};
+use crate::audio::apm::Processing;
 use crate::audio::echo::EchoCanceller;
-use crate::cli::{MicArgs, SpeakArgs, TalkArgs};
+use crate::audio::local_echo::MicProcessor;
+use crate::cli::{EchoMode, MicArgs, SpeakArgs, TalkArgs};
 use crate::feed::mic::{MicState, Microphone, VOICE_DBFS, Vad};
-use crate::listen::{Listener, Sink};
+use crate::listen::{Listener, Shaping, Sink};
 use crate::outcome::Outcome;
 use crate::session::{self, Ending, Progress, Stop, TalkOptions};
 use indicatif::ProgressBar;
@@ -51,28 +53,50 @@ pub async fn prepare(args: &MicArgs, devices: usize, out: crate::output::Output)
         (None, false) => None,
     };
     let listening = !(args.no_listen || several);
-    let (echo, reference) = match args.echo_cancel && listening {
-        true => EchoCanceller::new().map(|(e, r)| (Some(e), Some(r)))?,
+    let echo = echo_mode(args, listening);
+    let (local, device) = (matches!(echo, EchoMode::Local | EchoMode::Both), matches!(echo, EchoMode::Device | EchoMode::Both));
+    let (canceller, reference) = match (device || args.clean_listen) && listening {
+        true => EchoCanceller::new(Processing { echo: device, clean: args.clean_listen }).map(|(e, r)| (Some(e), r))?,
         false => (None, None),
     };
-    let mic = Microphone::open(args.input.clone(), vad, state.clone(), reference).await?;
+    let (processor, tap) = match MicProcessor::new(Processing { echo: local, clean: args.clean_mic })? {
+        Some((p, tap)) => (Some(p), tap),
+        None => (None, None),
+    };
+    let mic = Microphone::open(args.input.clone(), vad, state.clone(), reference, processor).await?;
     // A call: what the device hears plays here, unless asked not to. No output device is said
     // once, not an error: the talk goes on. Several devices are a page: talk only.
     let listener = match listening {
         false => None,
-        true => match Listener::start(Sink::Speaker(args.output.clone()), args.half_duplex.then(|| state.speaking.clone()), echo).await {
-            Ok(pair) => Some(pair),
-            Err(e) if args.output.is_none() => {
-                out.note(&format!("not playing what the device hears: {e}"));
-                None
+        true => {
+            let shaping = Shaping { duck: args.half_duplex.then(|| state.speaking.clone()), echo: canceller, tap };
+            match Listener::start(Sink::Speaker(args.output.clone()), shaping).await {
+                Ok(pair) => Some(pair),
+                Err(e) if args.output.is_none() => {
+                    out.note(&format!("not playing what the device hears: {e}"));
+                    None
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        },
+        }
     };
-    if several && (args.output.is_some() || args.half_duplex || args.echo_cancel) {
+    if several && (args.output.is_some() || args.half_duplex || args.echo.is_some() || args.echo_cancel || args.clean_listen) {
         out.note("with several cameras speak only talks: what the devices hear is not played");
     }
     Ok(Local { state, mic, listener })
+}
+
+/// Which echo the call cancels: as asked (`--echo-cancel` is the older `--echo device`), else
+/// the room's whenever what the device hears plays on a speaker (a headset says `--echo off`).
+fn echo_mode(args: &MicArgs, listening: bool) -> EchoMode {
+    match (args.echo, args.echo_cancel) {
+        _ if !listening => EchoMode::Off,
+        (Some(mode), _) => mode,
+        (None, true) => EchoMode::Device,
+        // A build without the module cannot cancel: only asking for it is an error.
+        (None, false) if cfg!(feature = "echo-cancel") => EchoMode::Local,
+        (None, false) => EchoMode::Off,
+    }
 }
 
 /// The call: the microphone to every member (and, with one, what it hears on the speakers)

@@ -5,6 +5,7 @@
 use super::{Chunk, Pace, Source, SourceItem};
 use crate::audio::capture::{Capture, CaptureError};
 use crate::audio::echo::Reference;
+use crate::audio::local_echo::MicProcessor;
 use crate::outcome::Ending;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -72,13 +73,14 @@ pub struct Microphone {
 
 impl Microphone {
     /// Opens the input device (`None`: the default) and starts capturing. `vad`: how to tell
-    /// speech from silence, if at all; `echo`: where what is sent goes as the echo canceller's
-    /// reference.
+    /// speech from silence, if at all; `echo`: where what is sent goes as the device echo
+    /// canceller's reference; `clean`: the local echo canceller (and noise, gain) first.
     pub async fn open(
         input: Option<String>,
         vad: Option<Vad>,
         state: Arc<MicState>,
         echo: Option<Reference>,
+        clean: Option<MicProcessor>,
     ) -> Result<Microphone, CaptureError> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -93,7 +95,7 @@ impl Microphone {
             if ready_tx.send(Ok((capture.describe(), capture.sample_rate()))).is_err() {
                 return;
             }
-            capture_loop(&mut capture, vad, &state, &tx, echo.as_ref());
+            capture_loop(&mut capture, vad, &state, &tx, echo.as_ref(), clean);
         });
         spawned.map_err(|e| CaptureError::Unavailable { device: "the microphone".into(), reason: e.to_string() })?;
         let (describe, rate) = ready_rx.await.map_err(|_| CaptureError::Stream {
@@ -110,7 +112,14 @@ impl Microphone {
 
 /// Drains the ring, gates (mute, push-to-talk, VAD) and hands chunks to the clock, until the
 /// clock goes away or the device fails.
-fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &mpsc::Sender<SourceItem>, echo: Option<&Reference>) {
+fn capture_loop(
+    capture: &mut Capture,
+    vad: Option<Vad>,
+    state: &MicState,
+    tx: &mpsc::Sender<SourceItem>,
+    echo: Option<&Reference>,
+    mut clean: Option<MicProcessor>,
+) {
     let rate = f64::from(capture.sample_rate());
     let mut samples = Vec::new();
     let mut loud_until = Instant::now();
@@ -154,6 +163,13 @@ fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &
             ));
         }
         state.dropped_samples.store(dropped, Ordering::Relaxed);
+        let at = match &mut clean {
+            Some(c) => c.process(&mut samples, at, capture.sample_rate()),
+            None => at,
+        };
+        if samples.is_empty() {
+            continue;
+        }
         let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
         let db = if peak > 0.0 { 20.0 * peak.log10() } else { -120.0 };
         state.level.store(db.to_bits(), Ordering::Relaxed);
@@ -172,7 +188,7 @@ fn capture_loop(capture: &mut Capture, vad: Option<Vad>, state: &MicState, tx: &
             samples.iter_mut().for_each(|s| *s = 0.0);
         }
         if let Some(reference) = echo {
-            reference.send(&samples, capture.sample_rate());
+            reference.send(&samples, capture.sample_rate(), at);
         }
         // A full queue means the clock stalled: the newest audio is dropped rather than queued.
         let _ = tx.try_send(SourceItem::Chunk(Chunk { samples: samples.clone(), captured: Some(at) }));

@@ -126,13 +126,13 @@ impl Upload {
     }
 
     fn poll_end(&mut self) -> Option<UploadEnd> {
-        if self.end.is_none() {
-            if let Some(rx) = self.ended.as_mut() {
-                match rx.try_recv() {
-                    Ok(end) => self.end = Some(end),
-                    Err(oneshot::error::TryRecvError::Empty) => {}
-                    Err(oneshot::error::TryRecvError::Closed) => self.end = Some(UploadEnd::Reset { detail: "reader stopped".into() }),
-                }
+        if self.end.is_none()
+            && let Some(rx) = self.ended.as_mut()
+        {
+            match rx.try_recv() {
+                Ok(end) => self.end = Some(end),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(oneshot::error::TryRecvError::Closed) => self.end = Some(UploadEnd::Reset { detail: "reader stopped".into() }),
             }
         }
         self.end.clone()

@@ -175,27 +175,28 @@ async fn attempt(
         }
     }
     let (mut opened, mut stopped) = open_or_stop(device, &neg.channel, stop).await;
-    if let (Opened::Refused(e), None) = (&opened, &stopped) {
-        if !*announced && wants_aac(device, neg, opts, e).await {
-            // The words come from the quirks table, as `check` reports the same firmware.
-            let quirk = crate::quirks::get(crate::quirks::QuirkId::AacOnly);
-            (opts.announce)(&format!(
-                "channel {id} refused to open a {} session (HTTP 403): this firmware {}; switching it to AAC{}; to avoid the switch, {}",
-                neg.params.codec,
-                quirk.symptom,
-                if opts.keep_codec { "" } else { " (restored afterwards)" },
-                quirk.advice
-            ));
-            if let Err(e) = switch_to_aac(device, neg, opts, stop).await {
-                return (e, None);
-            }
-            if let Some(clock) = media.talk
-                && let Err(e) = clock.prepare(neg.params).await
-            {
-                return (e, None);
-            }
-            (opened, stopped) = open_or_stop(device, &neg.channel, stop).await;
+    if let (Opened::Refused(e), None) = (&opened, &stopped)
+        && !*announced
+        && wants_aac(device, neg, opts, e).await
+    {
+        // The words come from the quirks table, as `check` reports the same firmware.
+        let quirk = crate::quirks::get(crate::quirks::QuirkId::AacOnly);
+        (opts.announce)(&format!(
+            "channel {id} refused to open a {} session (HTTP 403): this firmware {}; switching it to AAC{}; to avoid the switch, {}",
+            neg.params.codec,
+            quirk.symptom,
+            if opts.keep_codec { "" } else { " (restored afterwards)" },
+            quirk.advice
+        ));
+        if let Err(e) = switch_to_aac(device, neg, opts, stop).await {
+            return (e, None);
         }
+        if let Some(clock) = media.talk
+            && let Err(e) = clock.prepare(neg.params).await
+        {
+            return (e, None);
+        }
+        (opened, stopped) = open_or_stop(device, &neg.channel, stop).await;
     }
     let session_id = match opened {
         Opened::Granted(session_id) => {

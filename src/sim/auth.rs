@@ -141,10 +141,10 @@ impl Auth {
         let now = Instant::now();
         let lifetime = self.nonce_lifetime;
         self.nonces.retain(|_, n| now.duration_since(n.issued) < lifetime);
-        if self.nonces.len() >= MAX_NONCES {
-            if let Some(oldest) = self.nonces.iter().min_by_key(|(_, n)| n.issued).map(|(k, _)| k.clone()) {
-                self.nonces.remove(&oldest);
-            }
+        if self.nonces.len() >= MAX_NONCES
+            && let Some(oldest) = self.nonces.iter().min_by_key(|(_, n)| n.issued).map(|(k, _)| k.clone())
+        {
+            self.nonces.remove(&oldest);
         }
         let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         let nonce = format!("{:032x}:{ms}", rand::random::<u128>());

@@ -169,11 +169,11 @@ impl Client {
     }
 
     fn learn(&mut self, r: &Resp) {
-        if r.status == 401 {
-            if let Some(h) = r.headers_named("www-authenticate").into_iter().find(|h| h.starts_with("Digest")) {
-                self.challenge = Some(challenge_params(h));
-                self.nc = 0;
-            }
+        if r.status == 401
+            && let Some(h) = r.headers_named("www-authenticate").into_iter().find(|h| h.starts_with("Digest"))
+        {
+            self.challenge = Some(challenge_params(h));
+            self.nc = 0;
         }
     }
 

@@ -99,6 +99,11 @@ impl SpeakerSink {
         vec![("ALSA_CONFIG_PATH".to_owned(), path)]
     }
 
+    /// What is played, shared with another thread (the fake microphone's room).
+    pub fn shared(&self) -> Arc<Mutex<Played>> {
+        self.played.clone()
+    }
+
     /// Everything played so far.
     pub fn played(&self) -> std::sync::MutexGuard<'_, Played> {
         self.played.lock().unwrap()

@@ -12,6 +12,8 @@
 //! source.set_tone(true);                                // ... and the tone again
 //! source.set_level(-50.0);                              // quieter (peak dBFS)
 //! source.set_paused(true);                               // the device delivers nothing
+//! source.set_noise(true);                                // white noise at the level, not the sine
+//! source.room(&speaker, Duration::from_millis(40), -6.0); // the microphone hears the speaker
 //! // Stop the child (or drop the Capture) BEFORE dropping `source`.
 //! ```
 //!
@@ -68,7 +70,18 @@ pub struct ToneSource {
     paused: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     onsets: Arc<Mutex<Vec<Instant>>>,
+    noise: Arc<AtomicBool>,
+    room: Arc<Mutex<Option<Room>>>,
     writer: Option<JoinHandle<()>>,
+}
+
+/// A room: what the fake speaker played comes back into the microphone `delay` later, scaled.
+struct Room {
+    played: Arc<Mutex<super::speaker::Played>>,
+    delay: usize,
+    gain: f32,
+    /// The next speaker sample the microphone hears.
+    cursor: Option<usize>,
 }
 
 impl ToneSource {
@@ -103,6 +116,8 @@ impl ToneSource {
         let amplitude = Arc::new(AtomicU64::new(dbfs_to_amplitude(peak_dbfs).to_bits()));
         let paused = Arc::new(AtomicBool::new(false));
         let onsets = Arc::new(Mutex::new(Vec::new()));
+        let noise = Arc::new(AtomicBool::new(false));
+        let room = Arc::new(Mutex::new(None));
         let writer = {
             let flags = Flags {
                 tone_on: Arc::clone(&tone_on),
@@ -110,10 +125,12 @@ impl ToneSource {
                 paused: Arc::clone(&paused),
                 stop: Arc::clone(&stop),
                 onsets: Arc::clone(&onsets),
+                noise: Arc::clone(&noise),
+                room: Arc::clone(&room),
             };
             std::thread::spawn(move || write_tone(pipe, freq_hz, &flags))
         };
-        Ok(ToneSource { dir, tone_on, amplitude, paused, stop, onsets, writer: Some(writer) })
+        Ok(ToneSource { dir, tone_on, amplitude, paused, stop, onsets, noise, room, writer: Some(writer) })
     }
 
     /// The cpal id to capture from (`--input` value).
@@ -153,6 +170,20 @@ impl ToneSource {
     pub fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::Relaxed);
     }
+
+    /// White noise (uniform, the same peak) instead of the sine from the next period on: a
+    /// broadband voice, which an echo canceller can place in time (a sine repeats every cycle).
+    pub fn set_noise(&self, on: bool) {
+        self.noise.store(on, Ordering::Relaxed);
+    }
+
+    /// From now on the microphone also hears what `speaker` plays, `delay` later (plus the
+    /// speaker's own period or so), at `gain_db`: a laptop's speaker and microphone.
+    pub fn room(&self, speaker: &super::speaker::SpeakerSink, delay: Duration, gain_db: f64) {
+        let delay = (delay.as_secs_f64() * f64::from(RATE)) as usize;
+        let gain = dbfs_to_amplitude(gain_db) as f32;
+        *self.room.lock().unwrap() = Some(Room { played: speaker.shared(), delay, gain, cursor: None });
+    }
 }
 
 impl Drop for ToneSource {
@@ -174,10 +205,37 @@ struct Flags {
     paused: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     onsets: Arc<Mutex<Vec<Instant>>>,
+    noise: Arc<AtomicBool>,
+    room: Arc<Mutex<Option<Room>>>,
+}
+
+/// How far (in periods) the room's cursor may drift from "`delay` ago" before it jumps.
+const RESYNC_PERIODS: usize = 20;
+
+impl Room {
+    /// The next period's worth of what the speaker played `delay` ago (silence before it
+    /// started). The cursor moves a period per period, as sound does, whatever the two pipes'
+    /// threads' timing on a loaded machine (a late reader takes several periods at once); it
+    /// jumps only when it falls more than `RESYNC_PERIODS` behind (a thread stalled for long)
+    /// or runs ahead of what was played by more than the reader's own jitter (before playing).
+    fn heard(&mut self, out: &mut [f32]) {
+        let played = self.played.lock().unwrap();
+        let now = played.samples.len().saturating_sub(self.delay);
+        let cursor = match self.cursor {
+            Some(c) if c + RESYNC_PERIODS * PERIOD_FRAMES >= now && c <= now + 2 * PERIOD_FRAMES => c,
+            _ => now,
+        };
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = played.samples.get(cursor + i).map_or(0.0, |s| s * self.gain);
+        }
+        self.cursor = Some(cursor + out.len());
+    }
 }
 
 fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
-    let Flags { tone_on, amplitude, paused, stop, onsets } = flags;
+    let Flags { tone_on, amplitude, paused, stop, onsets, noise, room } = flags;
+    let mut heard = vec![0f32; PERIOD_FRAMES];
+    let mut seed = 0x2545_f491u32;
     let period = Duration::from_nanos(PERIOD_FRAMES as u64 * 1_000_000_000 / u64::from(RATE));
     let mut buf = vec![0u8; PERIOD_FRAMES * CHANNELS * 4];
     let mut frame: u64 = 0;
@@ -192,11 +250,24 @@ fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
         let offset = if onset { rand::random_range(0..PERIOD_FRAMES as u64) } else { 0 };
         on_since = if on { on_since.or(Some(frame + offset)) } else { None };
         let amplitude = f64::from_bits(amplitude.load(Ordering::Relaxed));
+        let noise = noise.load(Ordering::Relaxed);
+        match room.lock().unwrap().as_mut() {
+            Some(r) => r.heard(&mut heard),
+            None => heard.fill(0.0),
+        }
         for (i, out) in buf.chunks_exact_mut(CHANNELS * 4).enumerate() {
-            let i = frame + i as u64;
-            let sounding = on_since.is_some_and(|since| i >= since);
-            let t = i.saturating_sub(on_since.unwrap_or(0)) as f64 / f64::from(RATE);
-            let value = if sounding { (amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin()) as f32 } else { 0.0 };
+            let n = frame + i as u64;
+            let sounding = on_since.is_some_and(|since| n >= since);
+            let t = n.saturating_sub(on_since.unwrap_or(0)) as f64 / f64::from(RATE);
+            let voice = match (sounding, noise) {
+                (false, _) => 0.0,
+                (true, false) => amplitude * (2.0 * std::f64::consts::PI * freq_hz * t).sin(),
+                (true, true) => {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    amplitude * (f64::from(seed >> 8) / f64::from(1u32 << 23) - 1.0)
+                }
+            };
+            let value = voice as f32 + heard[i];
             for sample in out.chunks_exact_mut(4) {
                 sample.copy_from_slice(&value.to_le_bytes());
             }
