@@ -75,7 +75,8 @@ pub async fn talk(device: &Device, neg: &mut Negotiation, opts: &TalkOptions, me
             name = report.device,
             id = neg.channel.id
         ));
-        let (ending, held) = attempt(device, neg, opts, media, stop, report, &mut announced, (&mut done, &mut heard)).await;
+        // Boxed, as the phases below: only the phase running holds memory (see `job::fleet`).
+        let (ending, held) = Box::pin(attempt(device, neg, opts, media, stop, report, &mut announced, (&mut done, &mut heard))).await;
         report.add(&done);
         report.add_heard(&heard);
         if let Some(held) = held {
@@ -227,7 +228,7 @@ async fn attempt(
     }
     // Whatever happens once a session is open, it gets closed: a panic while streaming becomes
     // an internal error here, and the caller closes the session as after any other ending.
-    let ending = unless_panic(stream_on(device, neg, opts, media, session_id.as_deref(), stop, figures)).await;
+    let ending = unless_panic(Box::pin(stream_on(device, neg, opts, media, session_id.as_deref(), stop, figures))).await;
     (ending, held)
 }
 
@@ -253,7 +254,7 @@ async fn stream_on(
     let id = &neg.channel.id;
     let mut upload = match media.talk {
         None => None,
-        Some(_) => match unless_stopped(stop, Upload::start(device, id, session_id, neg.params.bytes_per_second())).await {
+        Some(_) => match unless_stopped(stop, Box::pin(Upload::start(device, id, session_id, neg.params.bytes_per_second()))).await {
             Err(stopped) => return stopped,
             Ok(Err(e)) => return Ending::from_isapi(&e),
             Ok(Ok(u)) => Some(u),
@@ -261,7 +262,7 @@ async fn stream_on(
     };
     let mut download = match media.listen {
         None => None,
-        Some(_) => match unless_stopped(stop, Download::start(device, id, session_id)).await {
+        Some(_) => match unless_stopped(stop, Box::pin(Download::start(device, id, session_id))).await {
             Err(stopped) => return stopped,
             Ok(Ok(d)) => Some(d),
             Ok(Err(e)) if media.talk.is_some() => {
@@ -289,7 +290,7 @@ async fn stream_on(
         };
         let listening = async {
             match (download.as_mut(), media.listen) {
-                (Some(d), Some(inlet)) => hear(d, neg.inbound, inlet, stop, opts.until, &opts.announce, heard).await,
+                (Some(d), Some(inlet)) => Box::pin(hear(d, neg.inbound, inlet, stop, opts.until, &opts.announce, heard)).await,
                 _ => std::future::pending().await,
             }
         };
