@@ -41,7 +41,17 @@ struct Shared {
 pub struct RenderTap {
     ring: rtrb::Producer<f32>,
     shared: Arc<Shared>,
+    /// When the output's first sample went out, in ns after `base`, as its sample clock says:
+    /// the earliest `callback time - samples before it / rate` seen, allowed to rise by
+    /// [`DRIFT`] (the card's clock against ours). A late callback (a loaded machine) does not
+    /// move it, so the reference's times keep the card's pace and the canceller's alignment
+    /// holds; taken from each callback's own time, they jumped with every late one.
+    origin_ns: Option<(f64, u64)>,
 }
+
+/// How fast the output's clock may run slow against ours: 1 ms a second, far beyond a card's
+/// drift (tens of ppm).
+const DRIFT: f64 = 1e-3;
 
 /// Says when the output is open, from outside the callback the tap moves into.
 pub struct TapRate(Arc<Shared>);
@@ -75,7 +85,23 @@ impl RenderTap {
             }
             pushed += 1;
         }
-        shared.written_at_ns.store(shared.base.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let now = shared.base.elapsed().as_nanos() as u64;
+        let written = shared.written.load(Ordering::Relaxed);
+        // Before the output says its rate (its first callbacks), the callback's own time.
+        let written_at = match shared.rate.load(Ordering::Relaxed) {
+            0 => now as f64,
+            rate => {
+                let per_sample = 1e9 / f64::from(rate);
+                let seen = now as f64 - written as f64 * per_sample;
+                let origin = match self.origin_ns {
+                    Some((origin, at)) => seen.min(origin + (now - at) as f64 * DRIFT),
+                    None => seen,
+                };
+                self.origin_ns = Some((origin, now));
+                origin + written as f64 * per_sample
+            }
+        };
+        shared.written_at_ns.store(written_at.max(0.0) as u64, Ordering::Relaxed);
         shared.written.fetch_add(pushed, Ordering::Relaxed);
     }
 }
@@ -110,7 +136,7 @@ impl MicProcessor {
                     written_at_ns: AtomicU64::new(0),
                     base: Instant::now(),
                 });
-                (Some((rx, shared.clone())), Some(RenderTap { ring: tx, shared }))
+                (Some((rx, shared.clone())), Some(RenderTap { ring: tx, shared, origin_ns: None }))
             }
             false => (None, None),
         };
