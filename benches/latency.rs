@@ -62,13 +62,21 @@ fn stop(child: Child) {
 /// process is stopped (SIGSTOP) for 100 ms after the first half, as a loaded machine might.
 /// Returns each onset's delay and the device's underruns.
 async fn talk(onsets: usize, stall: bool) -> (Vec<f64>, u32) {
-    let source = tone::ToneSource::start(440.0, -12.0).expect("the ALSA test tone (libasound2-data)");
+    // Not the device's own 440 Hz: the room's echo canceller (on by default with a speaker)
+    // takes a near voice identical to what is playing for its echo.
+    let source = tone::ToneSource::start(1000.0, -12.0).expect("the ALSA test tone (libasound2-data)");
     source.set_tone(false);
     let speaker = speaker::SpeakerSink::start().expect("the ALSA test speaker");
     let sim = sim::start(SimConfig::default()).await.unwrap();
     let input = source.device_id();
     let output = speaker.device_id();
-    let child = hiktalk(&sim, &["speak", "--input", &input, "--output", &output], speaker.env(Some(&source)));
+    let mut args = vec!["speak", "--input", &input, "--output", &output];
+    // `HIKTALK_BENCH_ECHO=off` (or another `--echo` value); unset: speak's default.
+    let echo = std::env::var("HIKTALK_BENCH_ECHO").ok();
+    if let Some(e) = &echo {
+        args.extend(["--echo", e]);
+    }
+    let child = hiktalk(&sim, &args, speaker.env(Some(&source)));
     let pid = child.id() as i32;
     sim.wait_for(|e| matches!(e.kind, EventKind::AudioStarted { .. }), Duration::from_secs(10)).await.expect("the upload starts");
     for k in 0..onsets {

@@ -7,6 +7,7 @@
 //!
 //!     cargo bench --bench speak                          # 30 s each
 //!     HIKTALK_BENCH_SECS=60 HIKTALK_BENCH_PERF=/tmp/speak.perf cargo bench --bench speak
+//!     HIKTALK_BENCH_ECHO=off cargo bench --bench speak   # without the room's canceller
 
 #[allow(dead_code)]
 #[path = "../tests/util/speaker.rs"]
@@ -68,6 +69,10 @@ async fn call(listen: bool, secs: u64, perf: Option<&str>) {
     cmd.args(["speak", "--input", &input]);
     if listen {
         cmd.args(["--output", &output]);
+        // `HIKTALK_BENCH_ECHO=off` (or another `--echo` value); unset: speak's default.
+        if let Ok(echo) = std::env::var("HIKTALK_BENCH_ECHO") {
+            cmd.args(["--echo", &echo]);
+        }
     } else {
         cmd.arg("--no-listen");
     }

@@ -28,6 +28,8 @@ pub struct Played {
     pub samples: Vec<f32>,
     /// (index of the period's first sample, when it was read).
     pub periods: Vec<(usize, Instant)>,
+    /// Periods at which the reader found less than a period waiting (the output ran late).
+    pub short: usize,
 }
 
 impl Played {
@@ -141,6 +143,13 @@ fn read_paced(mut pipe: std::fs::File, played: &Mutex<Played>, stop: &AtomicBool
             }
         }
         let whole = carry.len() / (CHANNELS * 4) * (CHANNELS * 4);
+        if want > 0 {
+            let mut p = played.lock().unwrap();
+            // Before the first sample and after the last, nothing is playing.
+            if !p.samples.is_empty() {
+                p.short += 1;
+            }
+        }
         if whole > 0 {
             let mut p = played.lock().unwrap();
             let at = p.samples.len();

@@ -82,6 +82,8 @@ struct Room {
     gain: f32,
     /// The next speaker sample the microphone hears.
     cursor: Option<usize>,
+    /// Times the cursor jumped (a thread ran late): each changes the echo's path.
+    jumps: Arc<AtomicU64>,
 }
 
 impl ToneSource {
@@ -182,7 +184,12 @@ impl ToneSource {
     pub fn room(&self, speaker: &super::speaker::SpeakerSink, delay: Duration, gain_db: f64) {
         let delay = (delay.as_secs_f64() * f64::from(RATE)) as usize;
         let gain = dbfs_to_amplitude(gain_db) as f32;
-        *self.room.lock().unwrap() = Some(Room { played: speaker.shared(), delay, gain, cursor: None });
+        *self.room.lock().unwrap() = Some(Room { played: speaker.shared(), delay, gain, cursor: None, jumps: Arc::default() });
+    }
+
+    /// How often the room's echo path jumped since `room()` (0 on a machine that kept up).
+    pub fn room_jumps(&self) -> u64 {
+        self.room.lock().unwrap().as_ref().map_or(0, |r| r.jumps.load(Ordering::Relaxed))
     }
 }
 
@@ -223,7 +230,14 @@ impl Room {
         let now = played.samples.len().saturating_sub(self.delay);
         let cursor = match self.cursor {
             Some(c) if c + RESYNC_PERIODS * PERIOD_FRAMES >= now && c <= now + 2 * PERIOD_FRAMES => c,
-            _ => now,
+            Some(_) => {
+                // Before the speaker has played `delay`'s worth, the room is silent anyway.
+                if now > 0 {
+                    self.jumps.fetch_add(1, Ordering::Relaxed);
+                }
+                now
+            }
+            None => now,
         };
         for (i, o) in out.iter_mut().enumerate() {
             *o = played.samples.get(cursor + i).map_or(0.0, |s| s * self.gain);
