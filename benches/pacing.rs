@@ -28,7 +28,7 @@ fn main() {
             }
             let _ = tx.send(SourceItem::End).await;
         });
-        let source = Source { rx, rate: 8000, pace: Pace::File, duration: None };
+        let source = Source { rx, rate: 8000, pace: Pace::File, duration: None, playout: None };
         let clock = Clock::start(Feed::new(source, 0.0), lead, Duration::ZERO);
         let mut outlet = clock.attach(CodecParams::new(Codec::G711Ulaw)).await.unwrap();
         let start = Instant::now();

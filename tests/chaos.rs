@@ -49,7 +49,7 @@ fn tone_source(chunks: Option<usize>) -> Source {
         }
         let _ = tx.send(SourceItem::End).await;
     });
-    Source { rx, rate: 8000, pace: Pace::File, duration: None }
+    Source { rx, rate: 8000, pace: Pace::File, duration: None, playout: None }
 }
 
 async fn iteration(seed: u64) {

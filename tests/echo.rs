@@ -9,6 +9,11 @@
 //! - device (`--echo device`): the device hears its own speaker (`sim --mic-echo`); your voice
 //!   is broadband noise in bursts, and what the device sends back is what the speaker plays.
 //!
+//! A call during which the machine's load moved the echo's path (the device ran dry, so it
+//! plays and echoes later from then on; a fake device's thread stalled for long) is measured
+//! again, at most twice, and says so: the canceller must find a moved path anew (AEC3 takes
+//! seconds), which is the machine's doing, not what these tests judge.
+//!
 //! Figures: `cargo test --test tests echo:: -- --nocapture --test-threads 1`.
 
 use crate::util::ffmpeg::decode_received;
@@ -66,14 +71,51 @@ fn dbfs(level: f64) -> f64 {
     20.0 * (level.max(1e-3) / 32768.0).log10()
 }
 
+/// What a loaded machine did to a call, as the fake devices and the device saw it.
+#[derive(Default, Clone, Copy)]
+struct Glitches {
+    /// The room's echo path jumped (a test thread stalled for long).
+    room_jumps: u64,
+    /// Periods the fake speaker found the output late.
+    late_output: usize,
+    /// The device ran dry: what it plays, and so its echo, comes later from then on.
+    underruns: u32,
+}
+
+impl Glitches {
+    /// The echo's path moved during the call: the canceller had to find it again, which AEC3
+    /// takes seconds to do; such a call measures the machine, not the canceller.
+    fn moved_the_echo(&self) -> bool {
+        self.room_jumps > 0 || self.underruns > 0
+    }
+}
+
+impl std::fmt::Display for Glitches {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{} room jumps, {} late output periods, {} device underruns", self.room_jumps, self.late_output, self.underruns)
+    }
+}
+
+/// Runs `call` again (twice at most) while the machine moved the echo's path during it,
+/// saying so; what the last run measured is judged.
+async fn on_a_steady_path<T, F: std::future::Future<Output = (T, Glitches)>>(what: &str, mut call: impl FnMut() -> F) -> (T, Glitches) {
+    let mut tries = 1;
+    loop {
+        let (result, glitches) = call().await;
+        if !glitches.moved_the_echo() || tries == 3 {
+            return (result, glitches);
+        }
+        eprintln!("{what}: the echo's path moved during the call ({glitches}): measured again");
+        tries += 1;
+    }
+}
+
 /// One call, seen by the device: per 100 ms block, the voice's level and everything else's.
 struct Heard {
     /// (seconds since the first audio, voice rms, rms of the rest) per block.
     blocks: Vec<(f64, f64, f64)>,
     cpu_per_minute: f64,
-    /// What the fake devices saw of a loaded machine: the room's echo path jumping, the
-    /// speaker finding the output late.
-    glitches: String,
+    glitches: Glitches,
 }
 
 impl Heard {
@@ -130,11 +172,12 @@ async fn local_call(delay: Duration, echo: &str) -> Heard {
     }
     let cpu = cpu_seconds(&child) - cpu_start;
     let cpu_per_minute = cpu * 60.0 / started.elapsed().as_secs_f64();
-    let glitches = format!("{} room jumps, {} late output periods", source.room_jumps(), speaker.played().short);
+    let (jumps, late) = (source.room_jumps(), speaker.played().short);
     signal(&child, libc::SIGINT);
     let out = wait_child(child).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(leaks(&sim.events()).is_empty());
+    let glitches = Glitches { room_jumps: jumps, late_output: late, underruns: sim.summary().underruns };
     let played = rms(&speaker.played().pcm());
     assert!(dbfs(played) > -40.0, "the door's sound played at {:.1} dBFS; {}", dbfs(played), stderr(&out));
     let received = sim.received().await.pop().expect("an upload");
@@ -146,10 +189,16 @@ async fn local_call(delay: Duration, echo: &str) -> Heard {
 /// sound is at least 30 dB below your voice, your voice loses at most 3 dB while both talk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_echo_of_the_room_is_cancelled_at_40_and_150_ms() {
+    let _turn = realtime_turn().await;
     for delay in [40, 150] {
         let delay = Duration::from_millis(delay);
         let off = local_call(delay, "off").await;
-        let on = local_call(delay, "local").await;
+        let (on, _) = on_a_steady_path(&format!("local echo {delay:?}"), || async {
+            let h = local_call(delay, "local").await;
+            let g = h.glitches;
+            (h, g)
+        })
+        .await;
         // After convergence: the last 8 s.
         let echo = |h: &Heard| Heard::level(&h.select(false, 4.0), |b| b.2);
         let voice = |h: &Heard| Heard::level(&h.select(true, 4.0), |b| b.1);
@@ -189,8 +238,9 @@ const VISITOR_FROM: f64 = 6.0;
 /// What you hear of a call with a device that hears its own speaker `delay` later at -6 dB:
 /// 2 s of silence, then your voice (noise) for 10 s; the visitor joins in 4 s after you began
 /// (single-talk, then double-talk). Per block of what the speaker played: (seconds, the
-/// visitor's level, the rest's: your voice's echo), and the CPU per minute.
-async fn device_call(delay: Duration, echo: &str) -> (Vec<(f64, f64, f64)>, f64) {
+/// visitor's level, the rest's: your voice's echo), the CPU per minute, and what the machine's
+/// load did (the device running dry moves the echo's path).
+async fn device_call(delay: Duration, echo: &str) -> ((Vec<(f64, f64, f64)>, f64), Glitches) {
     let dir = tempfile::tempdir().unwrap();
     let source = ToneSource::start(VOICE_HZ, -12.0).expect("the fake microphone");
     source.set_noise(true);
@@ -215,10 +265,12 @@ async fn device_call(delay: Duration, echo: &str) -> (Vec<(f64, f64, f64)>, f64)
     source.set_tone(true);
     assert!(pause(10.0).await.is_none());
     let cpu = cpu_seconds(&child) - cpu_start;
+    let late = speaker.played().short;
     signal(&child, libc::SIGINT);
     let out = wait_child(child).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(leaks(&sim.events()).is_empty());
+    let glitches = Glitches { late_output: late, underruns: sim.summary().underruns, ..Glitches::default() };
     let pcm = speaker.played().pcm();
     let n = (BLOCK * f64::from(speaker::RATE)) as usize;
     let blocks = pcm
@@ -229,17 +281,19 @@ async fn device_call(delay: Duration, echo: &str) -> (Vec<(f64, f64, f64)>, f64)
             (k as f64 * BLOCK, visitor, (rms(b).powi(2) - visitor.powi(2)).max(0.0).sqrt())
         })
         .collect();
-    (blocks, cpu * 60.0 / started.elapsed().as_secs_f64())
+    ((blocks, cpu * 60.0 / started.elapsed().as_secs_f64()), glitches)
 }
 
 /// The device's echo of your voice, 50 to 400 ms: with `--echo device` it is at least 25 dB
 /// down within a few seconds, and the visitor talking meanwhile loses at most 3 dB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_echo_of_your_voice_is_cancelled_from_50_to_400_ms() {
+    let _turn = realtime_turn().await;
     for delay in [50, 150, 400] {
         let delay = Duration::from_millis(delay);
-        let (off, cpu_off) = device_call(delay, "off").await;
-        let (on, cpu) = device_call(delay, if delay.as_millis() == 150 { "cancel" } else { "device" }).await;
+        let ((off, cpu_off), _) = device_call(delay, "off").await;
+        let mode = if delay.as_millis() == 150 { "cancel" } else { "device" };
+        let ((on, cpu), seen) = on_a_steady_path(&format!("device echo {delay:?}"), || device_call(delay, mode)).await;
         // Where the visitor starts in what was played; you began 4 s before.
         let joined = |b: &[(f64, f64, f64)]| b.iter().find(|b| b.1 > 300.0).map(|b| b.0).expect("the visitor is heard");
         let window = |b: &[(f64, f64, f64)], from: f64, to: f64| {
@@ -260,14 +314,14 @@ async fn device_echo_of_your_voice_is_cancelled_from_50_to_400_ms() {
         let converged = last.map_or(0.0, |l| l + BLOCK - spoke);
         eprintln!(
             "device echo {delay:?} -6 dB: your voice back at {:.1} dBFS without, {:.1} dBFS with (ERLE {erle:.1} dB; {double_erle:.1} dB in double-talk); \
-             visitor loss while you talk {loss:.1} dB; converged after {converged:.1} s; CPU {cpu:.2} s/min with, {cpu_off:.2} s/min without",
+             visitor loss while you talk {loss:.1} dB; converged after {converged:.1} s; CPU {cpu:.2} s/min with, {cpu_off:.2} s/min without; {seen}",
             dbfs(echo_off),
             dbfs(echo_on),
         );
         assert!(dbfs(echo_off) > -40.0, "without cancelling your voice comes back: {:.1} dBFS", dbfs(echo_off));
-        assert!(erle >= 25.0, "{delay:?}: ERLE {erle:.1} dB");
-        assert!(loss <= 3.0, "{delay:?}: the visitor lost {loss:.1} dB while you talked");
-        assert!(converged <= 3.0, "{delay:?}: converged after {converged:.1} s");
+        assert!(erle >= 25.0, "{delay:?}: ERLE {erle:.1} dB ({seen})");
+        assert!(loss <= 3.0, "{delay:?}: the visitor lost {loss:.1} dB while you talked ({seen})");
+        assert!(converged <= 3.0, "{delay:?}: converged after {converged:.1} s ({seen})");
     }
 }
 
@@ -317,6 +371,7 @@ async fn mouth_to_device_ms(echo: &str, door: f64) -> (f64, f64) {
 /// opens a few ms into each word: measured and printed, not held to a bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_canceller_adds_at_most_10_ms_from_mouth_to_device() {
+    let _turn = realtime_turn().await;
     let (off, off_max) = mouth_to_device_ms("off", 0.0).await;
     let (on, on_max) = mouth_to_device_ms("local", 0.0).await;
     let (door, door_max) = mouth_to_device_ms("local", 0.02).await;
@@ -373,6 +428,7 @@ async fn quiet_door(clean: bool) -> Vec<(f64, f64, f64)> {
 /// `--clean-listen`: the noise between the visitor's words goes down and the visitor comes up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_listen_lowers_the_doors_noise_and_raises_the_visitor() {
+    let _turn = realtime_turn().await;
     let mut figures = Vec::new();
     for clean in [false, true] {
         let blocks = quiet_door(clean).await;
@@ -423,7 +479,7 @@ async fn quiet_mic(clean: bool) -> (f64, f64) {
     let out = wait_child(child).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (pcm, rate) = decode_received(&sim.received().await.pop().expect("an upload"));
-    let h = Heard { blocks: blocks_of(&pcm, rate), cpu_per_minute: 0.0, glitches: String::new() };
+    let h = Heard { blocks: blocks_of(&pcm, rate), cpu_per_minute: 0.0, glitches: Glitches::default() };
     // The last 6 s (the gain has settled); the voice is found at a tenth of the usual level.
     let tail = h.blocks[h.blocks.len().saturating_sub(60)..].to_vec();
     let talking = Heard::level(&tail.iter().filter(|b| b.1 > 30.0).copied().collect::<Vec<_>>(), |b| b.1);
@@ -434,6 +490,7 @@ async fn quiet_mic(clean: bool) -> (f64, f64) {
 /// `--clean-mic`: the room's noise goes down under your quiet voice, which is not made quieter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_mic_lowers_the_rooms_noise_under_a_quiet_voice() {
+    let _turn = realtime_turn().await;
     let (voice_off, noise_off) = quiet_mic(false).await;
     let (voice_on, noise_on) = quiet_mic(true).await;
     eprintln!(

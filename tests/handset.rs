@@ -161,6 +161,7 @@ fn loud(x: &[i16], rate: u32, threshold: i16, secs: f64) -> &[i16] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_answers_a_ring_talks_hears_unlocks_and_hangs_up() {
+    let _turn = realtime_turn().await;
     tool("ffmpeg", "ffmpeg");
     let bell = sim::start(SimConfig { profile: Profile::Doorbell, ..binary_sim_config() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -256,6 +257,7 @@ async fn a_phone_answers_a_ring_talks_hears_unlocks_and_hangs_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_tab_or_a_silent_socket_ends_the_call_at_the_device_and_announcements_play() {
+    let _turn = realtime_turn().await;
     let cam = sim::start(binary_sim_config()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s = serve(&cam, "", &[], &[], "http").await;
@@ -418,6 +420,7 @@ fn pair_delays(earlier: &[f64], later: &[f64]) -> Vec<f64> {
 /// buffer and the output's latency). One clock: the machine's, on loopback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handset_latency_mouth_to_device_and_device_to_ear_on_loopback() {
+    let _turn = realtime_turn().await;
     use crate::util::latency;
     tool("ffmpeg", "ffmpeg");
     let dir = tempfile::tempdir().unwrap();

@@ -21,7 +21,7 @@ fn dying_source(panics: bool) -> Source {
             panic!("the decoder broke (a test panic)");
         }
     });
-    Source { rx, rate: 8000, pace: Pace::File, duration: None }
+    Source { rx, rate: 8000, pace: Pace::File, duration: None, playout: None }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

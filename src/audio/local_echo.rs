@@ -13,6 +13,7 @@
 
 use super::apm::{Apm, Processing};
 use super::echo::EchoError;
+use super::sample_clock::SampleClock;
 use cpal::{FromSample, Sample};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -41,17 +42,11 @@ struct Shared {
 pub struct RenderTap {
     ring: rtrb::Producer<f32>,
     shared: Arc<Shared>,
-    /// When the output's first sample went out, in ns after `base`, as its sample clock says:
-    /// the earliest `callback time - samples before it / rate` seen, allowed to rise by
-    /// [`DRIFT`] (the card's clock against ours). A late callback (a loaded machine) does not
-    /// move it, so the reference's times keep the card's pace and the canceller's alignment
+    /// When what the callbacks hand over plays, by the output's sample clock: a late callback
+    /// (a loaded machine) does not move the reference's times, so the canceller's alignment
     /// holds; taken from each callback's own time, they jumped with every late one.
-    origin_ns: Option<(f64, u64)>,
+    clock: SampleClock,
 }
-
-/// How fast the output's clock may run slow against ours: 1 ms a second, far beyond a card's
-/// drift (tens of ppm).
-const DRIFT: f64 = 1e-3;
 
 /// Says when the output is open, from outside the callback the tap moves into.
 pub struct TapRate(Arc<Shared>);
@@ -85,23 +80,19 @@ impl RenderTap {
             }
             pushed += 1;
         }
-        let now = shared.base.elapsed().as_nanos() as u64;
-        let written = shared.written.load(Ordering::Relaxed);
+        let now = Instant::now();
         // Before the output says its rate (its first callbacks), the callback's own time.
         let written_at = match shared.rate.load(Ordering::Relaxed) {
-            0 => now as f64,
+            0 => now,
             rate => {
-                let per_sample = 1e9 / f64::from(rate);
-                let seen = now as f64 - written as f64 * per_sample;
-                let origin = match self.origin_ns {
-                    Some((origin, at)) => seen.min(origin + (now - at) as f64 * DRIFT),
-                    None => seen,
-                };
-                self.origin_ns = Some((origin, now));
-                origin + written as f64 * per_sample
+                if self.clock.rate() != rate {
+                    self.clock.reset(rate);
+                }
+                self.clock.place(pushed as usize, now + Duration::from_secs_f64(pushed as f64 / f64::from(rate)))
             }
         };
-        shared.written_at_ns.store(written_at.max(0.0) as u64, Ordering::Relaxed);
+        let written_at = written_at.saturating_duration_since(shared.base).as_nanos() as u64;
+        shared.written_at_ns.store(written_at, Ordering::Relaxed);
         shared.written.fetch_add(pushed, Ordering::Relaxed);
     }
 }
@@ -136,7 +127,7 @@ impl MicProcessor {
                     written_at_ns: AtomicU64::new(0),
                     base: Instant::now(),
                 });
-                (Some((rx, shared.clone())), Some(RenderTap { ring: tx, shared, origin_ns: None }))
+                (Some((rx, shared.clone())), Some(RenderTap { ring: tx, shared, clock: SampleClock::new(48_000) }))
             }
             false => (None, None),
         };

@@ -10,5 +10,6 @@ pub mod local_echo;
 pub mod pacer;
 pub mod playback;
 pub mod resample;
+pub mod sample_clock;
 pub mod shape;
 pub mod speech;

@@ -570,7 +570,7 @@ fn quiet_tone(secs: Duration) -> Source {
     // The channel holds both items, so the sends cannot wait.
     let _ = tx.try_send(SourceItem::Chunk(Chunk { samples, captured: None }));
     let _ = tx.try_send(SourceItem::End);
-    Source { rx, rate: TONE_RATE, pace: Pace::File, duration: Some(secs) }
+    Source { rx, rate: TONE_RATE, pace: Pace::File, duration: Some(secs), playout: None }
 }
 
 /// `length` of silence in `params`' codec.

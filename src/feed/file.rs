@@ -42,6 +42,7 @@ impl Opened {
             rate: decoder.sample_rate(),
             pace: if input == Input::Stdin { Pace::Pipe } else { Pace::File },
             duration: decoder.duration().filter(|_| !repeat),
+            playout: None,
         };
         let (tx, rx) = mpsc::channel(AHEAD_CHUNKS);
         let started = source(rx);

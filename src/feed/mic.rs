@@ -84,6 +84,7 @@ impl Microphone {
     ) -> Result<Microphone, CaptureError> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (tx, rx) = mpsc::channel(QUEUE);
+        let playout = echo.as_ref().map(Reference::playout);
         let spawned = std::thread::Builder::new().name("hiktalk-capture".into()).spawn(move || {
             let mut capture = match Capture::open(input.as_deref()) {
                 Ok(c) => c,
@@ -102,7 +103,7 @@ impl Microphone {
             device: "the microphone".into(),
             reason: "the capture thread stopped before starting".into(),
         })??;
-        Ok(Microphone { source: Source { rx, rate, pace: Pace::Live, duration: None }, describe })
+        Ok(Microphone { source: Source { rx, rate, pace: Pace::Live, duration: None, playout }, describe })
     }
 
     pub fn source(self) -> Source {

@@ -10,10 +10,12 @@ pub mod file;
 pub mod mic;
 
 use crate::audio::decode::AudioError;
+use crate::audio::echo::Playout;
 use crate::audio::shape::Shaper;
 use crate::codec::{self, CodecParams, Encoder};
 use crate::outcome::Ending;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -51,6 +53,8 @@ pub struct Source {
     pub pace: Pace,
     /// Length, when the source knows it up front.
     pub duration: Option<Duration>,
+    /// Told when the audio plays at the device (the device echo canceller's reference).
+    pub playout: Option<Arc<Playout>>,
 }
 
 /// One encoded frame, shared by every session its track feeds.
@@ -132,6 +136,11 @@ impl Feed {
 
     pub fn pace(&self) -> Pace {
         self.source.pace
+    }
+
+    /// Who wants to know when the source's audio plays at the device.
+    pub fn playout(&self) -> Option<&Playout> {
+        self.source.playout.as_deref()
     }
 
     /// The track for `params`, built on first use (so the encoder is built once per stream).
@@ -332,7 +341,7 @@ mod tests {
 
     fn feed(pace: Pace, rate: u32) -> (Feed, mpsc::Sender<SourceItem>) {
         let (tx, rx) = mpsc::channel(64);
-        (Feed::new(Source { rx, rate, pace, duration: None }, 0.0), tx)
+        (Feed::new(Source { rx, rate, pace, duration: None, playout: None }, 0.0), tx)
     }
 
     fn drain(feed: &mut Feed, id: TrackId) -> (Vec<Frame>, bool) {

@@ -93,7 +93,7 @@ pub async fn call(State(app): State<Arc<App>>, Path(camera): Path<String>, Query
     }
     let (tx, rx) = mpsc::channel(QUEUE);
     let (inlet, heard) = crate::listen::tap();
-    let source = Source { rx, rate, pace: Pace::Live, duration: None };
+    let source = Source { rx, rate, pace: Pace::Live, duration: None, playout: None };
     let (login, talk_args, answering) = (app.registry.login.clone(), app.talk.clone(), q.answer);
     let job = move |ctx: Context, events: Events, progress: Arc<Progress>| async move {
         let c = connect_target(target, &login, None, &ctx, SimAs::Camera).await?;

@@ -381,6 +381,10 @@ fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant, batch: Durat
         };
         match next {
             Next::Frame(frame) => {
+                // Where this frame's audio plays: the device echo canceller's reference goes there.
+                if let (Some(playout), Some(captured), false) = (feed.playout(), frame.captured, frame.silence) {
+                    playout.sent(captured, lane.pacer.played_out().into_std());
+                }
                 let d = Delivery::Frame(Arc::new(frame), lane.pacer.played_out());
                 for o in &lane.outlets {
                     o.deliver(d.clone());
@@ -493,7 +497,7 @@ mod tests {
     async fn clock_over_a_second_of_file() -> (Clock, mpsc::Sender<SourceItem>) {
         let (tx, rx) = mpsc::channel(4);
         tx.send(SourceItem::Chunk(Chunk { samples: vec![0.1; 8000], captured: None })).await.unwrap();
-        let source = Source { rx, rate: 8000, pace: Pace::File, duration: None };
+        let source = Source { rx, rate: 8000, pace: Pace::File, duration: None, playout: None };
         (Clock::start(Feed::new(source, 0.0), Duration::from_millis(100), Duration::ZERO), tx)
     }
 
@@ -515,7 +519,7 @@ mod tests {
         // Long enough for the lead to come back from its most.
         const CHUNKS: u64 = 100 + (LIVE_LEAD_MAX.as_millis() as u64 / MS + 1) * LIVE_CALM.as_millis() as u64 / MS;
         let (tx, rx) = mpsc::channel(64);
-        let source = Source { rx, rate: 16000, pace: Pace::Live, duration: None };
+        let source = Source { rx, rate: 16000, pace: Pace::Live, duration: None, playout: None };
         let clock = Clock::start(Feed::new(source, 0.0), Duration::from_millis(40), Duration::ZERO);
         let mut outlet = clock.attach(CodecParams::new(Codec::Pcm)).await.unwrap();
         let t0 = Instant::now();

@@ -229,7 +229,7 @@ mod tests {
             let _ = tx.send(SourceItem::End).await;
         });
         let lead = Duration::from_millis(100);
-        Clock::start(Feed::new(Source { rx, rate: 8000, pace, duration: None }, 0.0), lead, batch)
+        Clock::start(Feed::new(Source { rx, rate: 8000, pace, duration: None, playout: None }, 0.0), lead, batch)
     }
 
     async fn run(script: &mut Script, clock: &Clock, stop: &Stop) -> (Ending, Streamed) {
@@ -325,8 +325,11 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         tx.send(SourceItem::Chunk(Chunk { samples: vec![0.1; 1600], captured: None })).await.unwrap();
         tx.send(SourceItem::Failed(Ending::Input { detail: "disk gone".into() })).await.unwrap();
-        let clock =
-            Clock::start(Feed::new(Source { rx, rate: 8000, pace: Pace::File, duration: None }, 0.0), Duration::ZERO, Duration::ZERO);
+        let clock = Clock::start(
+            Feed::new(Source { rx, rate: 8000, pace: Pace::File, duration: None, playout: None }, 0.0),
+            Duration::ZERO,
+            Duration::ZERO,
+        );
         let mut script = Script::default();
         let (ending, _) = run(&mut script, &clock, &Stop::manual()).await;
         assert!(matches!(ending, Ending::Input { ref detail } if detail == "disk gone"), "{ending:?}");

@@ -17,6 +17,16 @@ pub use hiktalk::sim::{self, EventKind, SimConfig, SimHandle};
 
 pub const PASSWORD: &str = "hiktalk-sim";
 
+/// Tests that judge real-time audio by its timing or content and keep both cores of a small
+/// machine busy doing it (the echo cancellers' calls, Chromium's handset) take turns: side by
+/// side they starve each other (the device runs dry, its echo moves) and measure that instead.
+/// Lighter tests still run beside them.
+static REALTIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn realtime_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    REALTIME.lock().await
+}
+
 /// A simulator with short, test-friendly timings.
 pub fn binary_sim_config() -> SimConfig {
     SimConfig { idle_timeout: Duration::from_secs(2), ..SimConfig::default() }

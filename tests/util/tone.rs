@@ -221,28 +221,36 @@ const RESYNC_PERIODS: usize = 20;
 
 impl Room {
     /// The next period's worth of what the speaker played `delay` ago (silence before it
-    /// started). The cursor moves a period per period, as sound does, whatever the two pipes'
-    /// threads' timing on a loaded machine (a late reader takes several periods at once); it
-    /// jumps only when it falls more than `RESYNC_PERIODS` behind (a thread stalled for long)
-    /// or runs ahead of what was played by more than the reader's own jitter (before playing).
+    /// started). The cursor starts once the speaker has played `delay`'s worth and then moves
+    /// a period per period written, as sound does, and by the periods the writer skipped after
+    /// a stall: the room keeps the sound card's time whatever the two pipes' threads' timing
+    /// on a loaded machine. A reader running late (it takes the periods it missed at once
+    /// later) has not yet recorded what the microphone should hear: that part is silent
+    /// rather than the echo moving. The cursor jumps only when it is more than
+    /// `RESYNC_PERIODS` from "`delay` ago" (a thread stalled for long).
     fn heard(&mut self, out: &mut [f32]) {
         let played = self.played.lock().unwrap();
         let now = played.samples.len().saturating_sub(self.delay);
         let cursor = match self.cursor {
-            Some(c) if c + RESYNC_PERIODS * PERIOD_FRAMES >= now && c <= now + 2 * PERIOD_FRAMES => c,
+            _ if now == 0 => None,
+            Some(c) if c.abs_diff(now) <= RESYNC_PERIODS * PERIOD_FRAMES => Some(c),
             Some(_) => {
-                // Before the speaker has played `delay`'s worth, the room is silent anyway.
-                if now > 0 {
-                    self.jumps.fetch_add(1, Ordering::Relaxed);
-                }
-                now
+                self.jumps.fetch_add(1, Ordering::Relaxed);
+                Some(now)
             }
-            None => now,
+            None => Some(now),
         };
         for (i, o) in out.iter_mut().enumerate() {
-            *o = played.samples.get(cursor + i).map_or(0.0, |s| s * self.gain);
+            *o = cursor.and_then(|c| played.samples.get(c + i)).map_or(0.0, |s| s * self.gain);
         }
-        self.cursor = Some(cursor + out.len());
+        self.cursor = cursor.map(|c| c + out.len());
+    }
+
+    /// The writer skipped `periods` periods (it stalled): the sound went on meanwhile.
+    fn skip(&mut self, periods: usize) {
+        if let Some(c) = &mut self.cursor {
+            *c += periods * PERIOD_FRAMES;
+        }
     }
 }
 
@@ -305,7 +313,12 @@ fn write_tone(mut pipe: std::fs::File, freq_hz: f64, flags: &Flags) {
         match next.checked_duration_since(now) {
             Some(wait) => std::thread::sleep(wait),
             // Far behind (e.g. a stalled machine): restart the schedule instead of bursting.
-            None if now - next > period * 10 => next = now,
+            None if now - next > period * 10 => {
+                if let Some(r) = room.lock().unwrap().as_mut() {
+                    r.skip(((now - next).as_nanos() / period.as_nanos()) as usize);
+                }
+                next = now;
+            }
             None => {}
         }
     }
