@@ -14,7 +14,7 @@
 //! again, at most twice, and says so: the canceller must find a moved path anew (AEC3 takes
 //! seconds), which is the machine's doing, not what these tests judge.
 //!
-//! Figures: `cargo test --test tests echo:: -- --nocapture --test-threads 1`.
+//! Figures: `cargo test --test realtime echo:: -- --nocapture --test-threads 1`.
 
 use crate::util::ffmpeg::decode_received;
 use crate::util::speaker::{self, SpeakerSink};
@@ -370,7 +370,7 @@ async fn mouth_to_device_ms(echo: &str, door: f64) -> (f64, f64) {
 /// the 10 ms (#27 stays open on it). While the door's sound plays, the suppressor also
 /// opens a few ms into each word: measured and printed, not held to a bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_local_canceller_adds_at_most_10_ms_from_mouth_to_device() {
+async fn the_local_canceller_adds_at_most_25_ms_from_mouth_to_device() {
     let _turn = realtime_turn().await;
     let (off, off_max) = mouth_to_device_ms("off", 0.0).await;
     let (on, on_max) = mouth_to_device_ms("local", 0.0).await;
