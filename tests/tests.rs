@@ -2,7 +2,8 @@
 //! library is linked once. Two separate binaries: `capture_alsa` sets ALSA's config path in its
 //! own process before anything touches ALSA; `realtime` holds the calls judged by what is heard
 //! in real time that keep both cores busy (echo cancelling, Chromium's handset), which cargo
-//! runs after this one, so the rest of the suite does not starve them.
+//! runs on its own (test binaries run one after another), so the rest of the suite does not
+//! starve them.
 
 // Shared with `realtime`: each binary uses part of the helpers.
 #[allow(dead_code)]
