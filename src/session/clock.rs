@@ -381,11 +381,12 @@ fn pump(feed: &mut Feed, lane: &mut Lane, pace: Pace, now: Instant, batch: Durat
         };
         match next {
             Next::Frame(frame) => {
+                let plays = lane.pacer.played_out();
                 // Where this frame's audio plays: the device echo canceller's reference goes there.
                 if let (Some(playout), Some(captured), false) = (feed.playout(), frame.captured, frame.silence) {
-                    playout.sent(captured, lane.pacer.played_out().into_std());
+                    playout.sent(captured, plays.into_std());
                 }
-                let d = Delivery::Frame(Arc::new(frame), lane.pacer.played_out());
+                let d = Delivery::Frame(Arc::new(frame), plays);
                 for o in &lane.outlets {
                     o.deliver(d.clone());
                 }
